@@ -1,0 +1,358 @@
+//! The raw document tree: every YAML node with its value, its source span and how it got there
+//! (anchor, alias uses, merge keys). The typed model is derived from this tree, and edits go here.
+
+use crate::route::{Route, Segment};
+use crate::span::Span;
+
+/// Where a node came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// Where the node's text is written: for a node copied through an alias, that is inside the
+    /// anchor definition. `None` for nodes built from JSON or inserted by an edit.
+    pub span: Option<Span>,
+    /// The alias uses (`*name`) through which this node was copied here, outermost first.
+    /// Empty when the node is written at its own place.
+    pub via: Vec<AliasUse>,
+    /// The anchor (`&name`) defined on this very node, if any.
+    pub anchor: Option<Anchor>,
+    /// True when the entry reached its mapping through a merge key (`<<`).
+    pub merged: bool,
+}
+
+/// One use of an alias, `*name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasUse {
+    pub name: String,
+    pub span: Span,
+}
+
+/// An anchor definition, `&name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub name: String,
+    pub span: Span,
+}
+
+/// A YAML value. Scalars are resolved with the YAML 1.2 core schema (see `docs/pipelines-model.md`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+    Seq(Vec<Node>),
+    Map(Vec<Entry>),
+}
+
+/// One node of the tree.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub value: Value,
+    pub origin: Origin,
+}
+
+/// Nodes compare by value only; where they were written does not matter.
+impl PartialEq for Node {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+/// One mapping entry. Keys are always strings (scalar keys are kept as written).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: String,
+    pub key_origin: Origin,
+    pub value: Node,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key && self.value == other.value
+    }
+}
+
+impl From<Value> for Node {
+    fn from(value: Value) -> Self {
+        Node::new(value)
+    }
+}
+
+impl Node {
+    /// A node with no source location (built by code, not parsed).
+    pub fn new(value: Value) -> Self {
+        Node {
+            value,
+            origin: Origin::default(),
+        }
+    }
+
+    pub fn string(s: impl Into<String>) -> Self {
+        Node::new(Value::String(s.into()))
+    }
+
+    pub fn bool(b: bool) -> Self {
+        Node::new(Value::Bool(b))
+    }
+
+    pub fn int(i: i64) -> Self {
+        Node::new(Value::Int(i))
+    }
+
+    pub fn seq(items: impl IntoIterator<Item = Node>) -> Self {
+        Node::new(Value::Seq(items.into_iter().collect()))
+    }
+
+    /// A mapping from `(key, value)` pairs, in order.
+    pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Node)>) -> Self {
+        Node::new(Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| Entry {
+                    key: k.into(),
+                    key_origin: Origin::default(),
+                    value: v,
+                })
+                .collect(),
+        ))
+    }
+
+    /// The span where this node is written, if it was parsed from YAML.
+    pub fn span(&self) -> Option<Span> {
+        self.origin.span
+    }
+
+    /// A short name of the node's type, for messages: `a mapping`, `a string`, ...
+    pub fn kind(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.value {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self.value {
+            Value::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.value {
+            Value::Seq(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&[Entry]> {
+        match &self.value {
+            Value::Map(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq_mut(&mut self) -> Option<&mut Vec<Node>> {
+        match &mut self.value {
+            Value::Seq(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn as_map_mut(&mut self) -> Option<&mut Vec<Entry>> {
+        match &mut self.value {
+            Value::Map(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
+    }
+
+    /// The text of a scalar as a string (`2x`, `120`, `true`), or `None` for null and collections.
+    /// Lenient on purpose: `name: 123` names a step "123".
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.value {
+            Value::String(s) => Some(s.clone()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(crate::render::float_text(*f)),
+            _ => None,
+        }
+    }
+
+    /// The value of key `key` in a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|e| &e.value)
+    }
+
+    /// The entry of key `key` in a mapping (with the key's own origin).
+    pub fn entry(&self, key: &str) -> Option<&Entry> {
+        self.as_map()?.iter().find(|e| e.key == key)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        self.as_map_mut()?
+            .iter_mut()
+            .find(|e| e.key == key)
+            .map(|e| &mut e.value)
+    }
+
+    /// The node at `route` below this node.
+    pub fn at(&self, route: &Route) -> Option<&Node> {
+        let mut cur = self;
+        for seg in route.segments() {
+            cur = match seg {
+                Segment::Key(k) => cur.get(k)?,
+                Segment::Index(i) => cur.as_seq()?.get(*i)?,
+            };
+        }
+        Some(cur)
+    }
+
+    /// The node at `route` below this node, mutably.
+    pub fn at_mut(&mut self, route: &Route) -> Option<&mut Node> {
+        let mut cur = self;
+        for seg in route.segments() {
+            cur = match seg {
+                Segment::Key(k) => cur.get_mut(k)?,
+                Segment::Index(i) => cur.as_seq_mut()?.get_mut(*i)?,
+            };
+        }
+        Some(cur)
+    }
+
+    /// Sets `key` in a mapping: replaces the value in place when the key exists (keeping the
+    /// key's position), appends it otherwise. Returns false when this node is not a mapping.
+    pub fn set(&mut self, key: &str, value: Node) -> bool {
+        let Some(entries) = self.as_map_mut() else {
+            return false;
+        };
+        if let Some(e) = entries.iter_mut().find(|e| e.key == key) {
+            e.value = value;
+        } else {
+            entries.push(Entry {
+                key: key.to_string(),
+                key_origin: Origin::default(),
+                value,
+            });
+        }
+        true
+    }
+
+    /// Removes `key` from a mapping and returns its value.
+    pub fn remove(&mut self, key: &str) -> Option<Node> {
+        let entries = self.as_map_mut()?;
+        let i = entries.iter().position(|e| e.key == key)?;
+        Some(entries.remove(i).value)
+    }
+
+    /// The tree as JSON (the Dynamic Pipelines form). Keys keep their order.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(J::Number)
+                .unwrap_or_else(|| J::String(crate::render::float_text(*f))),
+            Value::String(s) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A tree from JSON. Nodes carry no spans. Fails past `max_depth` levels of nesting.
+    pub fn from_json(value: &serde_json::Value, max_depth: usize) -> Result<Node, usize> {
+        use serde_json::Value as J;
+        if max_depth == 0 {
+            return Err(0);
+        }
+        let v = match value {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            J::String(s) => Value::String(s.clone()),
+            J::Array(items) => Value::Seq(
+                items
+                    .iter()
+                    .map(|i| Node::from_json(i, max_depth - 1))
+                    .collect::<Result<_, _>>()?,
+            ),
+            J::Object(map) => Value::Map(
+                map.iter()
+                    .map(|(k, v)| {
+                        Ok(Entry {
+                            key: k.clone(),
+                            key_origin: Origin::default(),
+                            value: Node::from_json(v, max_depth - 1)?,
+                        })
+                    })
+                    .collect::<Result<_, usize>>()?,
+            ),
+        };
+        Ok(Node::new(v))
+    }
+
+    /// Visits every node with its route, parents before children, in document order.
+    pub fn walk<'a>(&'a self, route: &Route, f: &mut dyn FnMut(&Route, &'a Node)) {
+        f(route, self);
+        match &self.value {
+            Value::Seq(items) => {
+                for (i, n) in items.iter().enumerate() {
+                    n.walk(&route.index(i), f);
+                }
+            }
+            Value::Map(entries) => {
+                for e in entries {
+                    e.value.walk(&route.key(e.key.as_str()), f);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Forgets every source location below and including this node (for nodes moved by edits).
+    pub fn clear_origins(&mut self) {
+        self.origin = Origin::default();
+        match &mut self.value {
+            Value::Seq(items) => items.iter_mut().for_each(Node::clear_origins),
+            Value::Map(entries) => {
+                for e in entries {
+                    e.key_origin = Origin::default();
+                    e.value.clear_origins();
+                }
+            }
+            _ => {}
+        }
+    }
+}

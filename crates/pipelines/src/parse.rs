@@ -1,0 +1,671 @@
+//! YAML text → [`Node`] tree, keeping spans, expanding aliases and merge keys (`<<`).
+//!
+//! Built on saphyr-parser's event stream because it reports a start and end span for every event;
+//! the tree builder (anchors, merges, duplicate keys, limits) is ours because no YAML library keeps
+//! both the alias use site and the anchor definition of a copied node.
+
+use std::collections::{HashMap, HashSet};
+
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
+
+use crate::node::{AliasUse, Anchor, Entry, Node, Origin, Value};
+use crate::span::{CharIndex, Pos, Span};
+
+/// Nesting deeper than this is refused (it is never needed and it protects the recursion below).
+pub const MAX_DEPTH: usize = 128;
+/// The most nodes alias expansion may produce (guards against "billion laughs" documents).
+pub const MAX_NODES: usize = 1_000_000;
+
+/// Why a file could not be read as a pipeline file. Always the input's fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseErrorKind {
+    #[error("invalid YAML: {message}. {hint}")]
+    Syntax { message: String, hint: &'static str },
+    #[error(
+        "duplicate key `{key}` (first written at line {first_line}). Remove one of them; YAML mappings may not repeat a key"
+    )]
+    DuplicateKey { key: String, first_line: usize },
+    #[error(
+        "alias `*{name}` refers to its own anchor. Move the shared part into a separate anchor"
+    )]
+    RecursiveAlias { name: String },
+    #[error(
+        "the merge key `<<` takes a mapping or a list of mappings, found {found}. Write `<<: *anchor` or `<<: [*a, *b]`"
+    )]
+    BadMerge { found: &'static str },
+    #[error("a mapping key must be a plain value, found {found}. Use a string key")]
+    ComplexKey { found: &'static str },
+    #[error(
+        "the file holds more than one YAML document. bitbucket-pipelines.yml must be a single document: remove the `---` separator"
+    )]
+    MultipleDocuments,
+    #[error("the file is empty. Add a `pipelines:` section")]
+    Empty,
+    #[error("the top level must be a mapping (with `pipelines:`), found {found}")]
+    NotAMapping { found: &'static str },
+    #[error("nesting deeper than {limit} levels. Flatten the document")]
+    TooDeep { limit: usize },
+    #[error("aliases expand to more than {limit} nodes. Reduce nested aliases")]
+    TooLarge { limit: usize },
+    #[error("the Dynamic Pipelines configuration must be a JSON object, found {found}")]
+    JsonNotObject { found: &'static str },
+}
+
+/// A parse failure with the position (1-based line and column) where it was found.
+/// JSON input has no positions; line and column are then 0.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: {kind}")]
+pub struct ParseError {
+    pub line: usize,
+    pub column: usize,
+    pub kind: ParseErrorKind,
+}
+
+impl ParseError {
+    fn at(pos: Pos, kind: ParseErrorKind) -> Self {
+        ParseError {
+            line: pos.line,
+            column: pos.column,
+            kind,
+        }
+    }
+
+    pub(crate) fn nowhere(kind: ParseErrorKind) -> Self {
+        ParseError {
+            line: 0,
+            column: 0,
+            kind,
+        }
+    }
+}
+
+// Short-lived builder state; boxing would only add allocations.
+#[allow(clippy::large_enum_variant)]
+enum Slot {
+    Entry(Entry),
+    Merge(Vec<Node>),
+}
+
+#[allow(clippy::large_enum_variant)]
+enum Frame {
+    Seq {
+        start: Span,
+        anchor: Option<(usize, Anchor)>,
+        items: Vec<Node>,
+    },
+    Map {
+        start: Span,
+        anchor: Option<(usize, Anchor)>,
+        slots: Vec<Slot>,
+        /// The key read and waiting for its value: (text, origin, is the merge key).
+        pending: Option<(String, Origin, bool)>,
+        /// Explicit keys seen so far, with the line of their first use.
+        seen: HashMap<String, usize>,
+    },
+}
+
+struct Builder<'s> {
+    source: &'s str,
+    index: CharIndex,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    /// Anchors opened but not yet closed, to detect an alias inside its own anchor.
+    open_anchors: HashMap<usize, String>,
+    root: Option<Node>,
+    nodes: usize,
+}
+
+/// Parses YAML text into a tree. The top level must be a mapping.
+pub fn parse_tree(source: &str) -> Result<Node, ParseError> {
+    let mut b = Builder {
+        source,
+        index: CharIndex::new(source),
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        open_anchors: HashMap::new(),
+        root: None,
+        nodes: 0,
+    };
+    let mut parser = Parser::new_from_str(source);
+    let mut documents = 0;
+    while let Some(ev) = parser.next_event() {
+        let (ev, span) = ev.map_err(|e| b.scan_error(&e))?;
+        let sp = b.span(&span);
+        match ev {
+            Event::DocumentStart(_) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(ParseError::at(sp.start, ParseErrorKind::MultipleDocuments));
+                }
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+            Event::Scalar(text, style, anchor_id, tag) => {
+                let (content, anchor) = b.content_start(sp);
+                let value = resolve_scalar(&text, style, tag.as_deref().map(|t| t.suffix.as_str()));
+                let end = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                    b.trim_end(content, sp.end)
+                } else {
+                    sp.end
+                };
+                let node = Node {
+                    value,
+                    origin: Origin {
+                        span: Some(Span {
+                            start: content,
+                            end,
+                        }),
+                        anchor: anchor.clone(),
+                        ..Origin::default()
+                    },
+                };
+                let plain = matches!(style, ScalarStyle::Plain);
+                if anchor_id > 0 {
+                    b.anchors.insert(anchor_id, node.clone());
+                }
+                b.count(1, sp.start)?;
+                b.add(node, plain, sp.start)?;
+            }
+            Event::Alias(id) => {
+                let name = b.alias_name(sp);
+                if b.open_anchors.contains_key(&id) {
+                    return Err(ParseError::at(
+                        sp.start,
+                        ParseErrorKind::RecursiveAlias { name },
+                    ));
+                }
+                let Some(target) = b.anchors.get(&id) else {
+                    return Err(ParseError::at(
+                        sp.start,
+                        ParseErrorKind::Syntax {
+                            message: format!("unknown anchor `{name}`"),
+                            hint: "Define the anchor with `&name` before using `*name`",
+                        },
+                    ));
+                };
+                let mut copy = target.clone();
+                let size = count_nodes(&copy);
+                b.count(size, sp.start)?;
+                let use_site = AliasUse { name, span: sp };
+                mark_via(&mut copy, &use_site);
+                // The copy is not where the anchor is defined; only the original carries it.
+                copy.origin.anchor = None;
+                b.add(copy, false, sp.start)?;
+            }
+            Event::SequenceStart(anchor_id, _) | Event::MappingStart(anchor_id, _) => {
+                if b.stack.len() >= MAX_DEPTH {
+                    return Err(ParseError::at(
+                        sp.start,
+                        ParseErrorKind::TooDeep { limit: MAX_DEPTH },
+                    ));
+                }
+                let (content, anchor) = b.content_start(sp);
+                let start = Span {
+                    start: content,
+                    end: if sp.end.offset > content.offset {
+                        sp.end
+                    } else {
+                        content
+                    },
+                };
+                let anchor = anchor.map(|a| (anchor_id, a));
+                if let Some((id, a)) = &anchor {
+                    b.open_anchors.insert(*id, a.name.clone());
+                }
+                b.stack.push(if matches!(ev, Event::SequenceStart(..)) {
+                    Frame::Seq {
+                        start,
+                        anchor,
+                        items: Vec::new(),
+                    }
+                } else {
+                    Frame::Map {
+                        start,
+                        anchor,
+                        slots: Vec::new(),
+                        pending: None,
+                        seen: HashMap::new(),
+                    }
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(frame) = b.stack.pop() else {
+                    continue;
+                };
+                let (node, anchor) = b.finish(frame, sp)?;
+                if let Some((id, _)) = &anchor {
+                    b.open_anchors.remove(id);
+                    b.anchors.insert(*id, node.clone());
+                }
+                b.count(1, sp.start)?;
+                b.add(node, false, sp.start)?;
+            }
+        }
+    }
+    match b.root {
+        None => Err(ParseError::at(
+            Pos {
+                offset: 0,
+                line: 1,
+                column: 1,
+            },
+            ParseErrorKind::Empty,
+        )),
+        Some(root) if root.is_null() => Err(ParseError::at(
+            Pos {
+                offset: 0,
+                line: 1,
+                column: 1,
+            },
+            ParseErrorKind::Empty,
+        )),
+        Some(root) if root.as_map().is_none() => {
+            let pos = root.span().map_or(
+                Pos {
+                    offset: 0,
+                    line: 1,
+                    column: 1,
+                },
+                |s| s.start,
+            );
+            Err(ParseError::at(
+                pos,
+                ParseErrorKind::NotAMapping { found: root.kind() },
+            ))
+        }
+        Some(root) => Ok(root),
+    }
+}
+
+fn mark_via(node: &mut Node, use_site: &AliasUse) {
+    node.origin.via.insert(0, use_site.clone());
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(|n| mark_via(n, use_site)),
+        Value::Map(entries) => {
+            for e in entries {
+                e.key_origin.via.insert(0, use_site.clone());
+                mark_via(&mut e.value, use_site);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn count_nodes(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Seq(items) => items.iter().map(count_nodes).sum(),
+        Value::Map(entries) => entries.iter().map(|e| count_nodes(&e.value)).sum(),
+        _ => 0,
+    }
+}
+
+/// Resolves a scalar with the YAML 1.2 core schema. Quoted and block scalars are strings.
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Value {
+    if !matches!(style, ScalarStyle::Plain) || tag == Some("str") {
+        return Value::String(text.to_string());
+    }
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    if let Some(i) = parse_int(text) {
+        return Value::Int(i);
+    }
+    if let Some(f) = is_core_float(text)
+        .then(|| text.parse::<f64>().ok())
+        .flatten()
+    {
+        return Value::Float(f);
+    }
+    Value::String(text.to_string())
+}
+
+pub(crate) fn parse_int(text: &str) -> Option<i64> {
+    if let Some(hex) = text.strip_prefix("0x") {
+        if !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return i64::from_str_radix(hex, 16).ok();
+        }
+        return None;
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        if !oct.is_empty() && oct.chars().all(|c| ('0'..='7').contains(&c)) {
+            return i64::from_str_radix(oct, 8).ok();
+        }
+        return None;
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    None
+}
+
+/// `[-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?` (YAML 1.2 core).
+pub(crate) fn is_core_float(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+        i += 1;
+    }
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int_digits = i - int_start;
+    let mut frac_digits = 0;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let f = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        frac_digits = i - f;
+    }
+    if int_digits == 0 && frac_digits == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        let e = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == e {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+impl Builder<'_> {
+    fn span(&self, s: &saphyr_parser::Span) -> Span {
+        let start = self.index.byte(&s.start);
+        let end = self.index.byte(&s.end).max(start);
+        Span {
+            start: self.index.pos_at_byte(self.source, start),
+            end: self.index.pos_at_byte(self.source, end),
+        }
+    }
+
+    fn scan_error(&self, e: &ScanError) -> ParseError {
+        let byte = self.index.byte(e.marker());
+        let pos = self.index.pos_at_byte(self.source, byte);
+        let message = e.info().to_string();
+        let at = self.source[byte..].chars().next();
+        let hint = if at == Some('\t') || message.contains("tab") {
+            "YAML indentation must use spaces, not tabs"
+        } else if message.contains("mapping values are not allowed")
+            || message.contains("':' indicator")
+        {
+            "Quote values that contain `: ` (for example a script line `- \"echo a: b\"`)"
+        } else if message.contains("did not find expected") || message.contains("block") {
+            "Check the indentation of this line against the lines above it"
+        } else {
+            "Check the indentation and quoting of this line"
+        };
+        ParseError::at(pos, ParseErrorKind::Syntax { message, hint })
+    }
+
+    fn count(&mut self, n: usize, at: Pos) -> Result<(), ParseError> {
+        self.nodes += n;
+        if self.nodes > MAX_NODES {
+            return Err(ParseError::at(
+                at,
+                ParseErrorKind::TooLarge { limit: MAX_NODES },
+            ));
+        }
+        Ok(())
+    }
+
+    /// Skips `&anchor` and `!tag` properties at the start of a node's event span; returns where
+    /// the content starts and the anchor defined there.
+    fn content_start(&self, sp: Span) -> (Pos, Option<Anchor>) {
+        let src = self.source;
+        let mut i = sp.start.offset;
+        let mut anchor = None;
+        loop {
+            let rest = &src[i..];
+            let Some(c) = rest.chars().next() else {
+                break;
+            };
+            if c != '&' && c != '!' {
+                break;
+            }
+            let len = rest
+                .find(|ch: char| ch.is_whitespace() || ",[]{}".contains(ch))
+                .unwrap_or(rest.len());
+            if c == '&' {
+                anchor = Some(Anchor {
+                    name: rest[1..len].to_string(),
+                    span: Span {
+                        start: self.index.pos_at_byte(src, i),
+                        end: self.index.pos_at_byte(src, i + len),
+                    },
+                });
+            }
+            i += len;
+            // Skip the whitespace (and comments) between the properties and the content.
+            loop {
+                let rest = &src[i..];
+                let trimmed = rest.trim_start();
+                i += rest.len() - trimmed.len();
+                if trimmed.starts_with('#') {
+                    i += trimmed.find('\n').unwrap_or(trimmed.len());
+                } else {
+                    break;
+                }
+            }
+        }
+        (self.index.pos_at_byte(src, i), anchor)
+    }
+
+    fn alias_name(&self, sp: Span) -> String {
+        let text = &self.source[sp.range()];
+        text.trim_start_matches('*')
+            .split(|c: char| c.is_whitespace())
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The end of a block scalar without its trailing line breaks.
+    fn trim_end(&self, start: Pos, end: Pos) -> Pos {
+        let text = &self.source[start.offset..end.offset.max(start.offset)];
+        let kept = text.trim_end().len();
+        self.index.pos_at_byte(self.source, start.offset + kept)
+    }
+
+    fn finish(
+        &mut self,
+        frame: Frame,
+        end_event: Span,
+    ) -> Result<(Node, Option<(usize, Anchor)>), ParseError> {
+        // Flow collections end at their closing bracket; block collections end with their last
+        // child (the end event sits at the next token, possibly lines below).
+        let flow = end_event.end.offset > end_event.start.offset;
+        match frame {
+            Frame::Seq {
+                start,
+                anchor,
+                items,
+            } => {
+                let end = if flow {
+                    end_event.end
+                } else {
+                    items
+                        .last()
+                        .and_then(|n| n.span())
+                        .map_or(start.end, |s| s.end)
+                };
+                let node = Node {
+                    value: Value::Seq(items),
+                    origin: Origin {
+                        span: Some(Span {
+                            start: start.start,
+                            end,
+                        }),
+                        anchor: anchor.as_ref().map(|(_, a)| a.clone()),
+                        ..Origin::default()
+                    },
+                };
+                Ok((node, anchor))
+            }
+            Frame::Map {
+                start,
+                anchor,
+                slots,
+                pending,
+                ..
+            } => {
+                // A well-formed event stream never ends a mapping with a key waiting for its value.
+                debug_assert!(pending.is_none());
+                let mut last_end = start.end;
+                let explicit: HashSet<String> = slots
+                    .iter()
+                    .filter_map(|s| match s {
+                        Slot::Entry(e) => Some(e.key.clone()),
+                        Slot::Merge(_) => None,
+                    })
+                    .collect();
+                let mut merged_seen: HashSet<String> = HashSet::new();
+                let mut entries = Vec::new();
+                for slot in slots {
+                    match slot {
+                        Slot::Entry(e) => {
+                            let value_end = match e.value.origin.via.first() {
+                                Some(alias) => Some(alias.span.end),
+                                None => e.value.span().map(|s| s.end),
+                            };
+                            if let Some(end) = value_end.or(e.key_origin.span.map(|s| s.end)) {
+                                last_end = last_end.max(end);
+                            }
+                            entries.push(e);
+                        }
+                        Slot::Merge(maps) => {
+                            for m in maps {
+                                if let Some(s) = m.origin.via.first() {
+                                    last_end = last_end.max(s.span.end);
+                                } else if let Some(s) = m.span() {
+                                    last_end = last_end.max(s.end);
+                                }
+                                let Value::Map(src_entries) = m.value else {
+                                    continue;
+                                };
+                                for mut e in src_entries {
+                                    if explicit.contains(&e.key)
+                                        || !merged_seen.insert(e.key.clone())
+                                    {
+                                        continue;
+                                    }
+                                    e.key_origin.merged = true;
+                                    e.value.origin.merged = true;
+                                    entries.push(e);
+                                }
+                            }
+                        }
+                    }
+                }
+                let end = if flow { end_event.end } else { last_end };
+                let node = Node {
+                    value: Value::Map(entries),
+                    origin: Origin {
+                        span: Some(Span {
+                            start: start.start,
+                            end,
+                        }),
+                        anchor: anchor.as_ref().map(|(_, a)| a.clone()),
+                        ..Origin::default()
+                    },
+                };
+                Ok((node, anchor))
+            }
+        }
+    }
+
+    /// Adds a finished node to the enclosing collection (or makes it the root).
+    fn add(&mut self, node: Node, plain_scalar: bool, at: Pos) -> Result<(), ParseError> {
+        let Some(top) = self.stack.last_mut() else {
+            self.root = Some(node);
+            return Ok(());
+        };
+        match top {
+            Frame::Seq { items, .. } => items.push(node),
+            Frame::Map {
+                slots,
+                pending,
+                seen,
+                ..
+            } => match pending.take() {
+                None => {
+                    let Some(key) = node
+                        .scalar_text()
+                        .or_else(|| node.is_null().then(String::new))
+                    else {
+                        return Err(ParseError::at(
+                            node.span().map_or(at, |s| s.start),
+                            ParseErrorKind::ComplexKey { found: node.kind() },
+                        ));
+                    };
+                    if !node.origin.via.is_empty() && node.as_str().is_none() {
+                        return Err(ParseError::at(
+                            at,
+                            ParseErrorKind::ComplexKey { found: "an alias" },
+                        ));
+                    }
+                    let is_merge = plain_scalar && key == "<<";
+                    let line = node.span().map_or(at.line, |s| s.start.line);
+                    if let Some(first_line) = seen.get(&key) {
+                        return Err(ParseError::at(
+                            node.span().map_or(at, |s| s.start),
+                            ParseErrorKind::DuplicateKey {
+                                key,
+                                first_line: *first_line,
+                            },
+                        ));
+                    }
+                    seen.insert(key.clone(), line);
+                    *pending = Some((key, node.origin, is_merge));
+                }
+                Some((key, key_origin, is_merge)) => {
+                    if is_merge {
+                        let maps = match node.value {
+                            Value::Map(_) => vec![node],
+                            Value::Seq(items) => {
+                                if let Some(bad) = items.iter().find(|n| n.as_map().is_none()) {
+                                    return Err(ParseError::at(
+                                        bad.span().map_or(at, |s| s.start),
+                                        ParseErrorKind::BadMerge { found: bad.kind() },
+                                    ));
+                                }
+                                items
+                            }
+                            _ => {
+                                return Err(ParseError::at(
+                                    node.span().map_or(at, |s| s.start),
+                                    ParseErrorKind::BadMerge { found: node.kind() },
+                                ));
+                            }
+                        };
+                        slots.push(Slot::Merge(maps));
+                    } else {
+                        slots.push(Slot::Entry(Entry {
+                            key,
+                            key_origin,
+                            value: node,
+                        }));
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+}

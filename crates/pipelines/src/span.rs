@@ -1,0 +1,95 @@
+//! Source positions: byte offsets plus 1-based line and column, as a user reads them in an editor.
+
+use std::fmt;
+
+/// One position in the source text.
+///
+/// `offset` is a byte offset into the UTF-8 source; `line` and `column` are 1-based, and `column`
+/// counts characters (not bytes), the way rustc and editors show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pos {
+    pub offset: usize,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A half-open range `[start, end)` of the source text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Span {
+    pub start: Pos,
+    pub end: Pos,
+}
+
+impl Span {
+    /// The 1-based line where the span starts.
+    pub fn line(&self) -> usize {
+        self.start.line
+    }
+
+    /// The 1-based column (in characters) where the span starts.
+    pub fn column(&self) -> usize {
+        self.start.column
+    }
+
+    /// The byte range, for slicing the source (`&source[span.range()]`).
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start.offset..self.end.offset
+    }
+
+    /// True when `other` lies within this span.
+    pub fn contains(&self, other: &Span) -> bool {
+        self.start.offset <= other.start.offset && other.end.offset <= self.end.offset
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.start.line, self.start.column)
+    }
+}
+
+/// Maps the parser's character indices to byte offsets.
+///
+/// NOTE: saphyr-parser counts positions in characters; spans must be byte offsets so callers can
+/// slice the source, hence this table (one entry per character, built once per parse).
+pub(crate) struct CharIndex {
+    byte_of_char: Vec<usize>,
+    line_starts: Vec<usize>,
+}
+
+impl CharIndex {
+    pub(crate) fn new(source: &str) -> Self {
+        let mut byte_of_char: Vec<usize> = source.char_indices().map(|(b, _)| b).collect();
+        byte_of_char.push(source.len());
+        let mut line_starts = vec![0];
+        line_starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
+        CharIndex {
+            byte_of_char,
+            line_starts,
+        }
+    }
+
+    /// The byte offset of a parser marker.
+    pub(crate) fn byte(&self, m: &saphyr_parser::Marker) -> usize {
+        let idx = m.index().min(self.byte_of_char.len() - 1);
+        self.byte_of_char[idx]
+    }
+
+    /// The position of a byte offset (which must lie on a character boundary).
+    pub(crate) fn pos_at_byte(&self, source: &str, offset: usize) -> Pos {
+        let offset = offset.min(source.len());
+        let line_idx = match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        let line_start = self.line_starts[line_idx];
+        let column = source
+            .get(line_start..offset)
+            .map_or(1, |s| s.chars().count() + 1);
+        Pos {
+            offset,
+            line: line_idx + 1,
+            column,
+        }
+    }
+}

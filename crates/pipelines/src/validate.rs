@@ -1,0 +1,303 @@
+//! Validation against Atlassian's schema (S-ATL, with documented keyless overlays) plus the
+//! closed-key checks the schema leaves out (steps, stages and pipes are open there).
+
+use std::sync::OnceLock;
+
+use crate::PipelineFile;
+use crate::model::{PIPELINES_KEYS, STAGE_KEYS, STEP_KEYS, TOP_LEVEL_KEYS};
+use crate::node::{Node, Value};
+use crate::route::{Route, Segment};
+
+/// Atlassian's schema as shipped (`schema/bitbucket-pipelines.schema.json`, Apache-2.0, see
+/// `schema/NOTICE.md`).
+pub const ATLASSIAN_SCHEMA: &str = include_str!("../schema/bitbucket-pipelines.schema.json");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// What kind of check produced a diagnostic.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DiagnosticKind {
+    /// Atlassian's schema rejected the value (`keyword` is the failing JSON Schema keyword).
+    Schema { keyword: String },
+    /// A key Bitbucket does not know on a step, stage, pipe, parallel group or pipelines section.
+    UnknownKey { key: String },
+}
+
+/// One validation finding, located by route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaDiagnostic {
+    pub route: Route,
+    pub severity: Severity,
+    pub kind: DiagnosticKind,
+    pub message: String,
+}
+
+impl std::fmt::Display for SchemaDiagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.route, self.message)
+    }
+}
+
+/// The schema keyless validates with: Atlassian's, with the object form of `oidc`
+/// (`{audiences: [...]}`, A-AUD) allowed on steps and in `options`, which Atlassian's schema lacks.
+pub fn schema() -> &'static serde_json::Value {
+    static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let mut s: serde_json::Value =
+            serde_json::from_str(ATLASSIAN_SCHEMA).unwrap_or(serde_json::Value::Null);
+        let oidc_object = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "audiences": {"type": "array", "items": {"type": "string"}, "minItems": 1}
+            },
+            "required": ["audiences"],
+            "additionalProperties": false
+        });
+        if let Some(props) = s.pointer_mut("/components/schemas/step_base/properties") {
+            props["oidc"] =
+                serde_json::json!({"oneOf": [{"type": "boolean"}, oidc_object.clone()]});
+        }
+        if let Some(props) = s.pointer_mut(
+            "/components/schemas/pipelines_configuration/properties/options/properties",
+        ) {
+            props["oidc"] = oidc_object;
+        }
+        s
+    })
+}
+
+fn validator() -> Option<&'static jsonschema::Validator> {
+    static V: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    V.get_or_init(|| jsonschema::validator_for(schema()).ok())
+        .as_ref()
+}
+
+/// Turns a JSON pointer from the validator into a route, using the tree to tell list indices
+/// from mapping keys that look like numbers.
+fn pointer_to_route(root: &Node, pointer: &str) -> Route {
+    let mut route = Route::root();
+    let mut cur = Some(root);
+    for raw in pointer.split('/').skip(1) {
+        let token = raw.replace("~1", "/").replace("~0", "~");
+        let node = cur;
+        match node.map(|n| &n.value) {
+            Some(Value::Seq(items)) => {
+                let i = token.parse::<usize>().unwrap_or(usize::MAX);
+                route.push(Segment::Index(i));
+                cur = items.get(i);
+            }
+            _ => {
+                cur = node.and_then(|n| n.get(&token));
+                route.push(Segment::Key(token));
+            }
+        }
+    }
+    route
+}
+
+fn depth_of(e: &jsonschema::ValidationError<'_>) -> usize {
+    e.instance_path().as_str().matches('/').count()
+}
+
+/// A validator error reduced to what a diagnostic needs: (JSON pointer, message, keyword).
+type Flat = (String, String, String);
+
+/// Flattens `oneOf`/`anyOf` failures into the errors of the branch that got furthest into the
+/// instance, so the user sees "`size`: \"3x\" is not one of ..." rather than "not valid under
+/// any of the schemas".
+fn flatten(e: &jsonschema::ValidationError<'_>, out: &mut Vec<Flat>) {
+    use jsonschema::error::ValidationErrorKind as K;
+    let flat = |e: &jsonschema::ValidationError<'_>| -> Flat {
+        (
+            e.instance_path().as_str().to_string(),
+            e.masked().to_string(),
+            e.kind().keyword().to_string(),
+        )
+    };
+    let branches = match e.kind() {
+        K::OneOfNotValid { context } | K::AnyOf { context } => context,
+        _ => {
+            out.push(flat(e));
+            return;
+        }
+    };
+    let deepest =
+        |b: &Vec<jsonschema::ValidationError<'static>>| b.iter().map(depth_of).max().unwrap_or(0);
+    let best = branches
+        .iter()
+        .filter(|b| !b.is_empty())
+        .max_by_key(|b| deepest(b));
+    match best {
+        // Only when a branch got deeper than the node itself; otherwise the shape is wrong as a
+        // whole and the oneOf message is the honest one.
+        Some(b) if deepest(b) > depth_of(e) => {
+            for sub in b {
+                flatten(sub, out);
+            }
+        }
+        _ => out.push(flat(e)),
+    }
+}
+
+fn schema_diagnostics(root: &Node, out: &mut Vec<SchemaDiagnostic>) {
+    let Some(v) = validator() else {
+        out.push(SchemaDiagnostic {
+            route: Route::root(),
+            severity: Severity::Error,
+            kind: DiagnosticKind::Schema {
+                keyword: "$schema".into(),
+            },
+            message: "internal error: the bundled schema did not compile (a keyless bug; please report it)".into(),
+        });
+        return;
+    };
+    let json = root.to_json();
+    let mut errors = Vec::new();
+    for e in v.iter_errors(&json) {
+        flatten(&e, &mut errors);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (pointer, message, keyword) in errors {
+        let route = pointer_to_route(root, &pointer);
+        if !seen.insert((route.clone(), message.clone())) {
+            continue;
+        }
+        out.push(SchemaDiagnostic {
+            route,
+            severity: Severity::Error,
+            kind: DiagnosticKind::Schema { keyword },
+            message,
+        });
+    }
+}
+
+fn unknown_keys(
+    node: &Node,
+    route: &Route,
+    known: &[&str],
+    what: &str,
+    severity: Severity,
+    out: &mut Vec<SchemaDiagnostic>,
+) {
+    for e in node.as_map().unwrap_or_default() {
+        if !known.contains(&e.key.as_str()) {
+            let hint = closest(&e.key, known)
+                .map(|k| format!(" Did you mean `{k}`?"))
+                .unwrap_or_default();
+            out.push(SchemaDiagnostic {
+                route: route.key(e.key.as_str()),
+                severity,
+                kind: DiagnosticKind::UnknownKey { key: e.key.clone() },
+                message: format!(
+                    "unknown {what} key `{}`: Bitbucket does not know it.{hint} Known keys: {}",
+                    e.key,
+                    known.join(", ")
+                ),
+            });
+        }
+    }
+}
+
+/// The known key with the smallest edit distance, when it is close enough to be a typo.
+fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    known
+        .iter()
+        .map(|k| (levenshtein(key, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+const PIPE_KEYS: &[&str] = &["pipe", "variables"];
+const PARALLEL_KEYS: &[&str] = &["fail-fast", "steps"];
+
+fn check_steps(file: &PipelineFile, out: &mut Vec<SchemaDiagnostic>) {
+    let root = file.root();
+    for s in file.steps() {
+        let Some(node) = root.at(s.route) else {
+            continue;
+        };
+        unknown_keys(node, s.route, STEP_KEYS, "step", Severity::Error, out);
+        for entry in s.step.all_script() {
+            if let crate::model::ScriptEntry::Pipe(p) = entry
+                && let Some(n) = root.at(&p.route)
+            {
+                unknown_keys(n, &p.route, PIPE_KEYS, "pipe", Severity::Error, out);
+            }
+        }
+    }
+    for p in &file.config().pipelines {
+        let crate::model::PipelineBody::Items { items, .. } = &p.body else {
+            continue;
+        };
+        for item in items {
+            match item {
+                crate::model::Item::Stage(st) => {
+                    if let Some(n) = root.at(&st.route) {
+                        unknown_keys(n, &st.route, STAGE_KEYS, "stage", Severity::Error, out);
+                    }
+                }
+                crate::model::Item::Parallel(par) if par.expanded => {
+                    if let Some(n) = root.at(&par.route) {
+                        unknown_keys(
+                            n,
+                            &par.route,
+                            PARALLEL_KEYS,
+                            "parallel",
+                            Severity::Error,
+                            out,
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Validates a file: Atlassian's schema (with the overlays of [`schema`]), then the closed-key
+/// checks for steps, stages, pipes, expanded `parallel`, `pipelines` sections (errors) and the
+/// top level (warnings: Bitbucket's handling of unknown top-level keys is UNCONFIRMED).
+pub fn validate(file: &PipelineFile) -> Vec<SchemaDiagnostic> {
+    let mut out = Vec::new();
+    let root = file.root();
+    schema_diagnostics(root, &mut out);
+    unknown_keys(
+        root,
+        &Route::root(),
+        TOP_LEVEL_KEYS,
+        "top-level",
+        Severity::Warning,
+        &mut out,
+    );
+    if let Some(p) = root.get("pipelines") {
+        unknown_keys(
+            p,
+            &Route::root().key("pipelines"),
+            PIPELINES_KEYS,
+            "pipelines section",
+            Severity::Error,
+            &mut out,
+        );
+    }
+    check_steps(file, &mut out);
+    out
+}
