@@ -20,6 +20,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a command with the step's AWS credentials (OIDC web identity) in its environment.
+    Assume(cmd::assume::AssumeArgs),
+    /// Print the step's AWS credentials as variables: eval "$(keyless env)".
+    Env(cmd::env::EnvArgs),
+    /// Print credentials as `credential_process` JSON (Version 1) for an AWS config profile.
+    CredentialProcess(cmd::credential_process::CredentialProcessArgs),
+    /// Write the token to a private file and an AWS config profile that assumes the role by itself.
+    Configure(cmd::configure::ConfigureArgs),
+    /// Check everything step credentials need, with a fix for each failure.
+    Doctor(cmd::doctor::DoctorArgs),
     /// Work with IAM policy documents: evaluate a request against a trust policy, like AWS would.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
@@ -31,6 +41,11 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Assume(args) => cmd::assume::run(args),
+        Command::Env(args) => cmd::env::run(args),
+        Command::CredentialProcess(args) => cmd::credential_process::run(args),
+        Command::Configure(args) => cmd::configure::run(args),
+        Command::Doctor(args) => cmd::doctor::run(args),
         Command::Policy(command) => cmd::policy::run(command),
     };
     match result {

@@ -12,10 +12,10 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod arn;
-// pub mod configure;
+pub mod configure;
 pub mod credentials;
 pub mod diagnose;
-// pub mod doctor;
+pub mod doctor;
 pub mod duration;
 pub mod env;
 pub mod ini;

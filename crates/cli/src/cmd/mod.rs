@@ -1,3 +1,8 @@
 //! One module per top-level command.
 
 pub mod policy;
+pub mod assume;
+pub mod configure;
+pub mod credential_process;
+pub mod doctor;
+pub mod env;

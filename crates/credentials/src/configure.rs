@@ -1,0 +1,450 @@
+//! `keyless configure`: the token into a private file outside the clone directory, and an AWS config profile
+//! that points every SDK and the AWS CLI at it (`web_identity_token_file`, `role_arn`, `role_session_name`,
+//! `region`), so they assume — and re-assume — by themselves.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::env::Env;
+use crate::ini::{ConfigFile, section_for_profile};
+use crate::settings::Settings;
+
+/// Where `configure` writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// The AWS config file (`AWS_CONFIG_FILE`, else `~/.aws/config`).
+    pub config_file: PathBuf,
+    /// The private directory for token files (`KEYLESS_TOKEN_DIR`, else `~/.aws/keyless`).
+    pub token_dir: PathBuf,
+    /// `BITBUCKET_CLONE_DIR`, which must not contain the token.
+    pub clone_dir: Option<PathBuf>,
+}
+
+/// What `configure` did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Report {
+    /// The profile written.
+    pub profile: String,
+    /// Helper profiles written for `--chain` (web identity first).
+    pub helper_profiles: Vec<String>,
+    /// The config file.
+    pub config_file: PathBuf,
+    /// The token file.
+    pub token_file: PathBuf,
+    /// Whether an existing profile was replaced.
+    pub replaced: bool,
+}
+
+/// Why `configure` refused or failed. All are the user's to fix, except I/O.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigureError {
+    /// No home directory to default to.
+    #[error(
+        "HOME is not set, so there is no default for the AWS config file and token directory\n  fix: set HOME, or AWS_CONFIG_FILE and KEYLESS_TOKEN_DIR"
+    )]
+    NoHome,
+    /// The token would land inside the clone directory.
+    #[error(
+        "refusing to write the OIDC token under the clone directory {clone_dir} ({path}): `artifacts` globs and caches can capture it\n  fix: set KEYLESS_TOKEN_DIR to a directory outside the clone (the default is ~/.aws/keyless)"
+    )]
+    InsideCloneDir {
+        /// The token path.
+        path: PathBuf,
+        /// The clone dir.
+        clone_dir: PathBuf,
+    },
+    /// A path is a symlink.
+    #[error(
+        "refusing to write {0}: it is a symbolic link (it could redirect the write anywhere)\n  fix: replace the link with a regular file, or point AWS_CONFIG_FILE / KEYLESS_TOKEN_DIR elsewhere"
+    )]
+    Symlink(PathBuf),
+    /// The profile exists.
+    #[error(
+        "profile `{profile}` already exists in {file} (line {line})\n  fix: pass --overwrite to replace it, or choose another name with --profile"
+    )]
+    ProfileExists {
+        /// Profile name.
+        profile: String,
+        /// The config file.
+        file: PathBuf,
+        /// Its header line.
+        line: usize,
+    },
+    /// Session policies cannot go into a profile.
+    #[error(
+        "--policy/--policy-arn cannot be expressed in an AWS config profile\n  fix: use `credential_process = keyless credential-process --policy FILE ...` in the profile instead, or `keyless assume --policy FILE -- CMD`"
+    )]
+    PolicyUnsupported,
+    /// Invalid profile name.
+    #[error("--profile `{0}`: a profile name may contain letters, digits and `_.-` only")]
+    BadProfileName(String),
+    /// File system error.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn io<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> ConfigureError + 'a {
+    move |source| ConfigureError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Default paths from the environment.
+pub fn default_paths(env: &Env) -> Result<Paths, ConfigureError> {
+    let home = env.get("HOME").map(PathBuf::from);
+    let config_file = match env.get("AWS_CONFIG_FILE") {
+        Some(path) => PathBuf::from(path),
+        None => home
+            .as_ref()
+            .ok_or(ConfigureError::NoHome)?
+            .join(".aws")
+            .join("config"),
+    };
+    let token_dir = match env.get("KEYLESS_TOKEN_DIR") {
+        Some(path) => PathBuf::from(path),
+        None => home
+            .as_ref()
+            .ok_or(ConfigureError::NoHome)?
+            .join(".aws")
+            .join("keyless"),
+    };
+    Ok(Paths {
+        config_file,
+        token_dir,
+        clone_dir: env.get("BITBUCKET_CLONE_DIR").map(PathBuf::from),
+    })
+}
+
+/// Resolves `path` as far as it exists (following links in the existing prefix) and appends the rest, so a
+/// not-yet-created directory can still be compared with the clone directory.
+fn absolute(path: &Path) -> PathBuf {
+    let path = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_owned())
+    };
+    let mut existing = path.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            return rest
+                .iter()
+                .rev()
+                .fold(canonical, |acc, part| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return path,
+        }
+    }
+}
+
+fn refuse_symlink(path: &Path) -> Result<(), ConfigureError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(ConfigureError::Symlink(path.to_owned())),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> Result<(), ConfigureError> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    refuse_symlink(dir)?;
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io("creating directory", dir))?;
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(io("setting permissions on", dir))
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> Result<(), ConfigureError> {
+    refuse_symlink(dir)?;
+    fs::create_dir_all(dir).map_err(io("creating directory", dir))
+}
+
+/// Writes `contents` to `path` atomically (temp file in the same directory, then rename) with mode `mode`.
+fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), ConfigureError> {
+    refuse_symlink(path)?;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.keyless-{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let _ = fs::remove_file(&tmp);
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options.open(&tmp).map_err(io("creating", &tmp))?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(io("writing", &tmp))?;
+    drop(file);
+    fs::rename(&tmp, path).map_err(io("replacing", path))
+}
+
+/// Writes the token file and the profile(s). With `--chain`, the web-identity settings go into helper profiles
+/// `<profile>-web-identity`, `<profile>-chain-1`, … and `<profile>` assumes the last chain role through
+/// `source_profile`, which every AWS SDK follows.
+pub fn configure(
+    settings: &Settings,
+    profile: &str,
+    overwrite: bool,
+    paths: &Paths,
+) -> Result<Report, ConfigureError> {
+    if profile.is_empty()
+        || !profile
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
+        return Err(ConfigureError::BadProfileName(profile.to_owned()));
+    }
+    if settings.policy.is_some() || !settings.policy_arns.is_empty() {
+        return Err(ConfigureError::PolicyUnsupported);
+    }
+    let token_file = paths
+        .token_dir
+        .join(format!("web-identity-token-{profile}"));
+    if let Some(clone_dir) = &paths.clone_dir {
+        let clone = absolute(clone_dir);
+        let target = absolute(&token_file);
+        if target.starts_with(&clone) {
+            return Err(ConfigureError::InsideCloneDir {
+                path: token_file,
+                clone_dir: clone_dir.clone(),
+            });
+        }
+    }
+    refuse_symlink(&paths.config_file)?;
+
+    let existing = match fs::read_to_string(&paths.config_file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(ConfigureError::Io {
+                action: "reading",
+                path: paths.config_file.clone(),
+                source: e,
+            });
+        }
+    };
+    let mut file = ConfigFile::parse(&existing);
+
+    // The profiles to write, in chain order; the last is the requested profile.
+    let mut names: Vec<String> = Vec::new();
+    if settings.chain.is_empty() {
+        names.push(profile.to_owned());
+    } else {
+        names.push(format!("{profile}-web-identity"));
+        names.extend((1..settings.chain.len()).map(|i| format!("{profile}-chain-{i}")));
+        names.push(profile.to_owned());
+    }
+    let replaced = file.section_line(&section_for_profile(profile)).is_some();
+    if !overwrite {
+        for name in &names {
+            if let Some(line) = file.section_line(&section_for_profile(name)) {
+                return Err(ConfigureError::ProfileExists {
+                    profile: name.clone(),
+                    file: paths.config_file.clone(),
+                    line,
+                });
+            }
+        }
+    }
+
+    let token_path = token_file.display().to_string();
+    for (index, name) in names.iter().enumerate() {
+        let mut entries: Vec<(&str, String)> = Vec::new();
+        if index == 0 {
+            entries.push(("role_arn", settings.role_arn.to_string()));
+            entries.push(("web_identity_token_file", token_path.clone()));
+        } else {
+            entries.push(("role_arn", settings.chain[index - 1].to_string()));
+            entries.push(("source_profile", names[index - 1].clone()));
+        }
+        entries.push(("role_session_name", settings.session_name.clone()));
+        entries.push(("region", settings.region.clone()));
+        file.set_section(&section_for_profile(name), &entries);
+    }
+
+    create_private_dir(&paths.token_dir)?;
+    write_atomic(
+        &token_file,
+        format!("{}\n", settings.token.expose()).as_bytes(),
+        0o600,
+    )?;
+    if let Some(parent) = paths
+        .config_file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+    {
+        create_private_dir(parent)?;
+    }
+    write_atomic(&paths.config_file, file.render().as_bytes(), 0o600)?;
+
+    let helper_profiles = names[..names.len() - 1].to_vec();
+    Ok(Report {
+        profile: profile.to_owned(),
+        helper_profiles,
+        config_file: paths.config_file.clone(),
+        token_file,
+        replaced,
+    })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::settings::{Inputs, resolve};
+    use crate::token::tests::jwt;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn settings(chain: &[&str]) -> Settings {
+        let token = jwt(
+            &serde_json::json!({"iss":"https://i","aud":"a","sub":"{r}:{s}","exp":9_999_999_999_i64}),
+        );
+        let env = Env::from_pairs([
+            ("BITBUCKET_STEP_OIDC_TOKEN", token.expose()),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/deploy"),
+        ]);
+        let inputs = Inputs {
+            chain: chain.iter().map(|s| (*s).to_owned()).collect(),
+            session_name: Some("build-1".into()),
+            ..Inputs::default()
+        };
+        resolve(&inputs, &env, None, 1).unwrap()
+    }
+
+    fn paths(dir: &Path) -> Paths {
+        Paths {
+            config_file: dir.join("aws/config"),
+            token_dir: dir.join("tokens"),
+            clone_dir: Some(dir.join("clone")),
+        }
+    }
+
+    #[test]
+    fn writes_private_token_and_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        fs::create_dir_all(p.config_file.parent().unwrap()).unwrap();
+        fs::write(
+            &p.config_file,
+            "# keep me\n[profile other]\nregion = us-east-1\n",
+        )
+        .unwrap();
+        let s = settings(&[]);
+        let report = configure(&s, "ci", false, &p).unwrap();
+        let token_meta = fs::metadata(&report.token_file).unwrap();
+        assert_eq!(token_meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p.token_dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert_eq!(
+            fs::read_to_string(&report.token_file).unwrap().trim(),
+            s.token.expose()
+        );
+        let text = fs::read_to_string(&p.config_file).unwrap();
+        assert!(
+            text.starts_with("# keep me\n[profile other]\nregion = us-east-1\n"),
+            "{text}"
+        );
+        assert!(text.contains(&format!("[profile ci]\nrole_arn = arn:aws:iam::123456789012:role/deploy\nweb_identity_token_file = {}\nrole_session_name = build-1\nregion = eu-west-1\n", report.token_file.display())), "{text}");
+
+        // A second run refuses to clobber, then --overwrite replaces only that section.
+        let err = configure(&s, "ci", false, &p).unwrap_err().to_string();
+        assert!(
+            err.contains("already exists") && err.contains("line 5") && err.contains("--overwrite"),
+            "{err}"
+        );
+        let report = configure(&s, "ci", true, &p).unwrap();
+        assert!(report.replaced);
+        let again = fs::read_to_string(&p.config_file).unwrap();
+        assert_eq!(again, text);
+    }
+
+    #[test]
+    fn refuses_clone_dir_and_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = paths(dir.path());
+        p.token_dir = dir.path().join("clone/.aws");
+        let err = configure(&settings(&[]), "ci", false, &p).unwrap_err();
+        assert!(
+            matches!(err, ConfigureError::InsideCloneDir { .. }),
+            "{err}"
+        );
+        assert!(!p.token_dir.exists());
+
+        let p = paths(dir.path());
+        fs::create_dir_all(p.config_file.parent().unwrap()).unwrap();
+        fs::write(dir.path().join("real"), "").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real"), &p.config_file).unwrap();
+        let err = configure(&settings(&[]), "ci", false, &p).unwrap_err();
+        assert!(matches!(err, ConfigureError::Symlink(_)), "{err}");
+    }
+
+    #[test]
+    fn chain_uses_source_profiles() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        let report = configure(
+            &settings(&[
+                "arn:aws:iam::111111111111:role/a",
+                "arn:aws:iam::222222222222:role/b",
+            ]),
+            "x",
+            false,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(report.helper_profiles, vec!["x-web-identity", "x-chain-1"]);
+        let file = ConfigFile::parse(&fs::read_to_string(&p.config_file).unwrap());
+        assert_eq!(
+            file.get("profile x", "role_arn").as_deref(),
+            Some("arn:aws:iam::222222222222:role/b")
+        );
+        assert_eq!(
+            file.get("profile x", "source_profile").as_deref(),
+            Some("x-chain-1")
+        );
+        assert_eq!(
+            file.get("profile x-chain-1", "source_profile").as_deref(),
+            Some("x-web-identity")
+        );
+        assert!(
+            file.get("profile x-web-identity", "web_identity_token_file")
+                .is_some()
+        );
+    }
+}
