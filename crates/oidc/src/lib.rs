@@ -1,0 +1,56 @@
+//! Bitbucket Pipelines OIDC tokens: the claims and `sub` grammar, issuer and audience derivation, minting with
+//! rotating RSA keys, JWKS and discovery documents, verification (RS256/384/512, ES256/384/512) with a distinct
+//! error per failure, decoding without verification, and (feature `remote`) fetching an issuer's keys over HTTPS.
+//!
+//! Everything except [`RemoteJwksFetcher`] is pure: the clock and randomness come in as parameters.
+//!
+//! ```
+//! use keyless_oidc::{KeyRing, MintRequest, VerifyOptions, BITBUCKET_API_BASE};
+//!
+//! let ring = KeyRing::generate().unwrap();
+//! let request = MintRequest::new(
+//!     "acme",
+//!     "{44444444-4444-4444-8444-444444444444}".parse().unwrap(),
+//!     "{11111111-1111-4111-8111-111111111111}".parse().unwrap(),
+//! );
+//! let now = 1_700_000_000;
+//! let claims = request.to_claims(BITBUCKET_API_BASE, now, &mut rand::rng()).unwrap();
+//! let token = ring.mint(&claims).unwrap();
+//! let verified = keyless_oidc::verify(token.expose(), &ring.jwks(), now + 10, &VerifyOptions::default()).unwrap();
+//! assert_eq!(verified.subject, claims.sub);
+//! ```
+
+mod claims;
+mod decode;
+mod discovery;
+#[cfg(feature = "remote")]
+mod fetch;
+mod jwk;
+mod mint;
+mod secret;
+mod signing;
+mod subject;
+mod uuid;
+mod verify;
+mod workspace;
+
+pub use claims::{Audience, Claims};
+pub use decode::{
+    DecodeError, Decoded, Header, Part, UnverifiedToken, decode_unverified, encode_compact,
+};
+pub use discovery::{BITBUCKET_CLAIMS_SUPPORTED, DiscoveryDocument};
+#[cfg(feature = "remote")]
+pub use fetch::{FetchError, FetcherOptions, RemoteJwksFetcher};
+pub use jwk::{Algorithm, Jwk, Jwks, KeyProblem, UnknownAlgorithm};
+pub use mint::{
+    DEFAULT_LIFETIME_SECONDS, MAX_AUDIENCE_CHARS, MAX_CUSTOM_AUDIENCES, MAX_LIFETIME_SECONDS,
+    MintError, MintRequest, MintResponse,
+};
+pub use secret::{PrivateKeyPem, SecretToken};
+pub use signing::{EcSigningKey, ExportedKey, KeyError, KeyRing, KeyRingExport, SigningKey};
+pub use subject::{Subject, SubjectError};
+pub use uuid::{BracedUuid, UuidError};
+pub use verify::{TimeClaim, VerifiedToken, VerifyError, VerifyOptions, verify};
+pub use workspace::{
+    AUDIENCE_PREFIX, BITBUCKET_API_BASE, IssuerParts, WorkspaceError, WorkspaceRef, parse_issuer,
+};
