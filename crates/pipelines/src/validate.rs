@@ -237,6 +237,25 @@ fn check_steps(file: &PipelineFile, out: &mut Vec<SchemaDiagnostic>) {
         };
         unknown_keys(node, s.route, STEP_KEYS, "step", Severity::Error, out);
         for entry in s.step.all_script() {
+            if let crate::model::ScriptEntry::Invalid { route } = entry
+                && let Some(n) = root.at(route)
+                && n.as_map().is_some_and(|m| m.len() == 1)
+            {
+                // A plain script line with `: ` in it is read as a one-key mapping.
+                out.retain(|d| &d.route != route);
+                out.push(SchemaDiagnostic {
+                    route: route.clone(),
+                    severity: Severity::Error,
+                    kind: DiagnosticKind::Schema {
+                        keyword: "oneOf".into(),
+                    },
+                    message: "this script line was read as a mapping because it contains `: ` \
+                              (colon and space); quote the whole line, e.g. `- 'echo \"a: b\"'`"
+                        .into(),
+                });
+            }
+        }
+        for entry in s.step.all_script() {
             if let crate::model::ScriptEntry::Pipe(p) = entry
                 && let Some(n) = root.at(&p.route)
             {
