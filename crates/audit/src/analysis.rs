@@ -1,0 +1,290 @@
+//! Step analyses shared by several rules: where the OIDC token is written, whether a step uses AWS web
+//! identity, which deploy commands it runs, and helpers that build span edits for fixes.
+
+use crate::finding::Edit;
+use crate::pipeline::{ScriptItem, Step};
+use crate::shell::{self, TOKEN_VAR};
+use crate::source::{Document, Node, Route, Span};
+
+/// The token written to a file by a redirection or `tee`.
+#[derive(Debug, Clone)]
+pub struct TokenWrite<'a> {
+    pub route: Route,
+    pub node: &'a Node,
+    pub text: &'a str,
+    /// `>` or `>>` (`tee -a` counts as `>>`).
+    pub op: &'static str,
+    /// Byte offset of the operator inside `text` (`None` for `tee`).
+    pub op_offset: Option<usize>,
+    /// The file, as written.
+    pub target: String,
+}
+
+/// Every place a step writes the OIDC token to a file.
+pub fn token_writes<'a>(step: &Step<'a>) -> Vec<TokenWrite<'a>> {
+    let mut out = Vec::new();
+    for item in step.script.iter().chain(step.after_script.iter()) {
+        let ScriptItem::Command { route, text, node } = item else {
+            continue;
+        };
+        let cmds = shell::commands(text);
+        for (i, cmd) in cmds.iter().enumerate() {
+            if !cmd.references(TOKEN_VAR) {
+                continue;
+            }
+            for (op, at, target) in &cmd.redirects {
+                if (*op == ">" || *op == ">>")
+                    && !target.starts_with('&')
+                    && !target.starts_with("/dev/")
+                {
+                    out.push(TokenWrite {
+                        route: route.clone(),
+                        node,
+                        text,
+                        op,
+                        op_offset: Some(*at),
+                        target: target.clone(),
+                    });
+                }
+            }
+            if cmd.then == "|"
+                && let Some(next) = cmds.get(i + 1)
+                && next.program() == Some("tee")
+            {
+                let args = next.args_from_program();
+                let append = args.iter().any(|(w, _)| w == "-a" || w == "--append");
+                for (w, _) in args.iter().skip(1).filter(|(w, _)| !w.starts_with('-')) {
+                    out.push(TokenWrite {
+                        route: route.clone(),
+                        node,
+                        text,
+                        op: if append { ">>" } else { ">" },
+                        op_offset: None,
+                        target: w.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Pipe variables (`name`, value node, route of the value).
+pub fn pipe_variables<'a>(item: &'a ScriptItem<'a>) -> Vec<(&'a str, &'a Node, Route)> {
+    let ScriptItem::Pipe {
+        route,
+        variables: Some(vars),
+        ..
+    } = item
+    else {
+        return Vec::new();
+    };
+    vars.as_map()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, v)| {
+            k.as_str()
+                .map(|name| (name, v, route.key("variables").key(name)))
+        })
+        .collect()
+}
+
+/// An Atlassian (or look-alike) AWS pipe.
+pub fn is_aws_pipe(name: &str) -> bool {
+    let base = name.trim_start_matches("docker://");
+    let repo = base.split(['@', ':']).next().unwrap_or(base);
+    repo.rsplit('/')
+        .next()
+        .is_some_and(|n| n.starts_with("aws-"))
+}
+
+/// Why a step needs the OIDC token: `(route, reason)` for each use.
+pub fn oidc_uses(step: &Step<'_>) -> Vec<(Route, String)> {
+    let mut out = Vec::new();
+    for (route, text) in step.commands() {
+        if shell::references(text, TOKEN_VAR) {
+            out.push((route.clone(), format!("reads ${TOKEN_VAR}")));
+        } else if text.contains("assume-role-with-web-identity") {
+            out.push((
+                route.clone(),
+                "calls sts assume-role-with-web-identity".into(),
+            ));
+        } else if text.contains("AWS_WEB_IDENTITY_TOKEN_FILE")
+            || text.contains("web_identity_token_file")
+        {
+            out.push((route.clone(), "configures a web identity token file".into()));
+        }
+    }
+    for item in step.pipes() {
+        for (name, value, route) in pipe_variables(item) {
+            if name == "AWS_OIDC_ROLE_ARN"
+                || value
+                    .as_str()
+                    .is_some_and(|v| shell::references(v, TOKEN_VAR))
+            {
+                out.push((route, format!("passes {name} to the pipe")));
+            }
+        }
+    }
+    if let Some(role) = step
+        .node
+        .get("image")
+        .and_then(|i| i.get("aws"))
+        .and_then(|a| a.get("oidc-role"))
+    {
+        let _ = role;
+        out.push((
+            step.key("image").key("aws").key("oidc-role"),
+            "pulls the build image with an OIDC role".into(),
+        ));
+    }
+    out
+}
+
+/// A step that configures AWS web identity in its script (as opposed to through a pipe).
+pub fn script_web_identity(step: &Step<'_>) -> Option<Route> {
+    step.commands()
+        .find(|(_, t)| {
+            shell::references(t, TOKEN_VAR)
+                || t.contains("assume-role-with-web-identity")
+                || t.contains("AWS_WEB_IDENTITY_TOKEN_FILE")
+                || t.contains("web_identity_token_file")
+        })
+        .map(|(r, _)| r.clone())
+}
+
+/// Deploy commands and pipes in a step: `(route, what)`.
+pub fn deploy_actions(step: &Step<'_>) -> Vec<(Route, String)> {
+    const COMMANDS: &[(&[&str], &str)] = &[
+        (&["cdk", "deploy"], "cdk deploy"),
+        (&["terraform", "apply"], "terraform apply"),
+        (&["terraform", "destroy"], "terraform destroy"),
+        (&["tofu", "apply"], "tofu apply"),
+        (&["sam", "deploy"], "sam deploy"),
+        (&["serverless", "deploy"], "serverless deploy"),
+        (&["sls", "deploy"], "sls deploy"),
+        (
+            &["aws", "cloudformation", "deploy"],
+            "aws cloudformation deploy",
+        ),
+        (
+            &["aws", "cloudformation", "create-stack"],
+            "aws cloudformation create-stack",
+        ),
+        (
+            &["aws", "cloudformation", "update-stack"],
+            "aws cloudformation update-stack",
+        ),
+        (&["aws", "s3", "sync"], "aws s3 sync"),
+        (&["aws", "s3", "cp"], "aws s3 cp"),
+        (&["aws", "ecs", "update-service"], "aws ecs update-service"),
+        (
+            &["aws", "lambda", "update-function-code"],
+            "aws lambda update-function-code",
+        ),
+        (
+            &["aws", "deploy", "create-deployment"],
+            "aws deploy create-deployment",
+        ),
+        (&["copilot", "deploy"], "copilot deploy"),
+        (&["pulumi", "up"], "pulumi up"),
+    ];
+    let mut out = Vec::new();
+    for (route, text) in step.commands() {
+        for cmd in shell::commands(text) {
+            let words: Vec<String> = cmd
+                .args_from_program()
+                .iter()
+                .map(|(w, _)| shell::unquote(w))
+                .collect();
+            let plain: Vec<&str> = words
+                .iter()
+                .map(String::as_str)
+                .filter(|w| !w.starts_with('-'))
+                .collect();
+            // `npx cdk deploy`, `npx serverless deploy`.
+            let plain: &[&str] = if plain.first() == Some(&"npx") {
+                &plain[1..]
+            } else {
+                &plain
+            };
+            for (pattern, what) in COMMANDS {
+                if plain.len() >= pattern.len() && plain[..pattern.len()] == **pattern {
+                    out.push((route.clone(), (*what).to_owned()));
+                }
+            }
+        }
+    }
+    for item in step.pipes() {
+        if let ScriptItem::Pipe {
+            name, name_route, ..
+        } = item
+        {
+            let lower = name.to_ascii_lowercase();
+            if is_aws_pipe(name)
+                && [
+                    "deploy",
+                    "cloudformation",
+                    "cdk",
+                    "sam",
+                    "ecr-push",
+                    "code-deploy",
+                    "lambda",
+                ]
+                .iter()
+                .any(|w| lower.contains(w))
+            {
+                out.push((name_route.clone(), format!("pipe {name}")));
+            }
+        }
+    }
+    out
+}
+
+/// Inserts `line` as a new entry of a block mapping, before its first entry written after `after` (the key
+/// that owns the mapping), keeping the mapping's indentation. `None` for flow mappings or mappings that come
+/// entirely from an alias (editing the anchor would change every user of it).
+pub fn insert_entry(doc: &Document, after: Span, map: &Node, line: &str) -> Option<Edit> {
+    let first = map
+        .as_map()?
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.span.start > after.end)
+        .min_by_key(|k| k.span.start)?;
+    let between = doc.text.get(after.end..first.span.start)?;
+    if between.contains('{') || between.contains('*') {
+        return None;
+    }
+    let (l, _) = doc.line_col(first.span.start);
+    let line_start = doc.line_start(l);
+    let prefix = doc.text.get(line_start..first.span.start)?;
+    if !prefix.chars().all(|c| c == ' ') {
+        return None;
+    }
+    Some(Edit {
+        span: Span::new(line_start, line_start),
+        replacement: format!("{prefix}{line}\n"),
+    })
+}
+
+/// The byte span in the source of `text[offset..offset+len]`, where `text` is the value of `node`: found by
+/// locating the value's line in the node's source (works for plain, unescaped quoted and block scalars).
+pub fn source_span_in(
+    doc: &Document,
+    node: &Node,
+    text: &str,
+    offset: usize,
+    len: usize,
+) -> Option<Span> {
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let line = &text[line_start..line_end];
+    let src = doc.text.get(node.span.start..node.span.end)?;
+    let mut found = src.match_indices(line);
+    let (at, _) = found.next()?;
+    if found.next().is_some() {
+        return None;
+    }
+    let start = node.span.start + at + (offset - line_start);
+    Some(Span::new(start, start + len))
+}

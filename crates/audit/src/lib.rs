@@ -1,0 +1,334 @@
+//! `keyless audit`: security rules over `bitbucket-pipelines.yml`, IAM trust policies (policy JSON and
+//! CloudFormation) and `keyless.yml`, with findings located by route, inline and configured ignores, safe fixes,
+//! and output formats (plain, JSON v1, SARIF 2.1.0, Bitbucket Code Insights).
+//!
+//! ```
+//! use keyless_audit::{Auditor, Input, Options};
+//! let text = "pipelines:\n  default:\n    - step:\n        script:\n          - curl -s https://x.example | sh\n";
+//! let input = Input::parse("bitbucket-pipelines.yml", text).unwrap();
+//! let report = Auditor::new(Default::default(), Options::default()).audit(&[input]);
+//! assert_eq!(report.findings[0].rule, "curl-pipe-shell");
+//! ```
+
+pub mod analysis;
+pub mod config;
+pub mod discover;
+pub mod finding;
+pub mod fix;
+pub mod ignore;
+pub mod output;
+pub mod pipeline;
+pub mod policy;
+pub mod rule;
+pub mod shell;
+pub mod source;
+pub mod workspace;
+
+use std::sync::Arc;
+
+pub use config::{AuditConfig, ConfigError, IgnoreEntry, RuleConfig};
+pub use finding::{Confidence, Edit, Finding, FindingBuilder, Fix, Location, Persona, Severity};
+pub use rule::{Rule, RuleMeta, registry};
+pub use source::{Document, Route, SourceError, Span};
+
+use finding::{Focus, Target};
+use pipeline::Pipeline;
+use rule::Sink;
+use workspace::Workspace;
+
+/// What an input file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Pipeline,
+    /// An IAM policy document, or `aws iam get-role` output.
+    IamPolicy,
+    CloudFormation,
+    /// `keyless.yml`.
+    Keyless,
+    /// Parsed but nothing the audit understands.
+    Other,
+}
+
+/// One parsed input file.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// The path as shown in findings (relative when given relative).
+    pub path: String,
+    pub kind: InputKind,
+    pub doc: Document,
+    source: Arc<str>,
+}
+
+/// Why an input could not be audited.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{path}:{line}:{column}: not valid YAML/JSON: {message}")]
+pub struct InputError {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl Input {
+    /// Parses a file's text and decides its kind from its name and content.
+    pub fn parse(path: &str, text: &str) -> Result<Self, InputError> {
+        let doc = Document::parse(text).map_err(|e| InputError {
+            path: path.to_owned(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        })?;
+        let kind = classify(path, &doc);
+        Ok(Input {
+            path: path.to_owned(),
+            kind,
+            source: Arc::from(text),
+            doc,
+        })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+fn classify(path: &str, doc: &Document) -> InputKind {
+    let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let root = &doc.root;
+    if file == "keyless.yml" || file == "keyless.yaml" {
+        InputKind::Keyless
+    } else if file.starts_with("bitbucket-pipelines") || root.get("pipelines").is_some() {
+        InputKind::Pipeline
+    } else if root.get("Resources").is_some() || root.get("AWSTemplateFormatVersion").is_some() {
+        InputKind::CloudFormation
+    } else if root.get("Statement").is_some() || root.get("Role").is_some() {
+        InputKind::IamPolicy
+    } else {
+        InputKind::Other
+    }
+}
+
+/// What to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    pub persona: Persona,
+    pub min_severity: Severity,
+    pub min_confidence: Confidence,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            persona: Persona::Regular,
+            min_severity: Severity::Info,
+            min_confidence: Confidence::Low,
+        }
+    }
+}
+
+/// The result of an audit.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Findings to show, sorted by path, line, column and rule.
+    pub findings: Vec<Finding>,
+    /// Findings suppressed by inline or configured ignores.
+    pub ignored: usize,
+    /// Findings hidden by persona or minimum severity/confidence.
+    pub filtered: usize,
+}
+
+impl Report {
+    /// The highest severity among the findings.
+    pub fn max_severity(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// Runs the registered rules over a set of inputs.
+#[derive(Debug, Clone)]
+pub struct Auditor {
+    config: AuditConfig,
+    options: Options,
+}
+
+impl Auditor {
+    pub fn new(config: AuditConfig, options: Options) -> Self {
+        Auditor { config, options }
+    }
+
+    /// Audits the inputs together (cross-file rules see all of them).
+    pub fn audit(&self, inputs: &[Input]) -> Report {
+        let drafts = self.run_rules(inputs);
+        let mut findings: Vec<Finding> = drafts
+            .into_iter()
+            .filter_map(|(i, d)| resolve(inputs, i, d))
+            .collect();
+        findings.sort_by(|a, b| {
+            (&a.location.path, a.location.line, a.location.column, a.rule).cmp(&(
+                &b.location.path,
+                b.location.line,
+                b.location.column,
+                b.rule,
+            ))
+        });
+        // A step built from an anchor is reported once per location, not once per alias.
+        let mut seen = std::collections::HashSet::new();
+        findings.retain(|f| {
+            seen.insert((
+                f.rule,
+                f.location.input,
+                f.location.span.start,
+                f.location.span.end,
+            ))
+        });
+        for f in &mut findings {
+            if let Some(sev) = self.config.rule(f.rule).and_then(|r| r.severity) {
+                f.severity = sev;
+            }
+        }
+        let mut report = Report::default();
+        let (kept, ignored, unused) = ignore::apply(inputs, &self.config, findings);
+        report.ignored = ignored;
+        let unused_enabled = !self.disabled(rule::unused_ignore::META.id);
+        let all = kept
+            .into_iter()
+            .chain(unused.into_iter().filter(|_| unused_enabled));
+        for f in all {
+            if f.persona <= self.options.persona
+                && f.severity >= self.options.min_severity
+                && f.confidence >= self.options.min_confidence
+            {
+                report.findings.push(f);
+            } else {
+                report.filtered += 1;
+            }
+        }
+        report.findings.sort_by(|a, b| {
+            (&a.location.path, a.location.line, a.location.column, a.rule).cmp(&(
+                &b.location.path,
+                b.location.line,
+                b.location.column,
+                b.rule,
+            ))
+        });
+        report
+    }
+
+    fn disabled(&self, id: &str) -> bool {
+        self.config.rule(id).is_some_and(|r| r.disable)
+    }
+
+    fn run_rules(&self, inputs: &[Input]) -> Vec<(usize, FindingBuilder)> {
+        let rules: Vec<&dyn Rule> = registry()
+            .iter()
+            .copied()
+            .filter(|r| !self.disabled(r.meta().id))
+            .collect();
+        let mut out = Vec::new();
+        let mut pipelines = Vec::new();
+        let mut policies = Vec::new();
+        for (index, input) in inputs.iter().enumerate() {
+            match input.kind {
+                InputKind::Pipeline => {
+                    if let Some(p) = Pipeline::new(&input.doc, &input.path, &self.config) {
+                        for rule in &rules {
+                            let mut sink = Sink::default();
+                            rule.check_pipeline(&p, &mut sink);
+                            for step in &p.steps {
+                                rule.check_step(step, &p, &mut sink);
+                            }
+                            out.extend(sink.drafts.into_iter().map(|d| (index, d)));
+                        }
+                        pipelines.push((index, p));
+                    }
+                }
+                InputKind::IamPolicy | InputKind::CloudFormation => {
+                    for p in policy::trust_policies(
+                        &input.doc,
+                        &input.path,
+                        &self.config.production_environments,
+                    ) {
+                        for rule in &rules {
+                            let mut sink = Sink::default();
+                            rule.check_policy(&p, &mut sink);
+                            out.extend(sink.drafts.into_iter().map(|d| (index, d)));
+                        }
+                        policies.push((index, p));
+                    }
+                }
+                InputKind::Keyless | InputKind::Other => {}
+            }
+        }
+        let keyless = inputs
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.kind == InputKind::Keyless)
+            .map(|(n, i)| (n, &i.doc))
+            .collect();
+        let ws = Workspace {
+            inputs,
+            pipelines,
+            policies,
+            keyless,
+            config: &self.config,
+        };
+        for rule in &rules {
+            let mut sink = Sink::default();
+            rule.check_workspace(&ws, &mut sink);
+            // Cross-file findings name their input; default to the first.
+            out.extend(sink.drafts.into_iter().map(|d| (0, d)));
+        }
+        out
+    }
+}
+
+/// The one place where routes become spans, lines and columns.
+pub fn locate(inputs: &[Input], default_input: usize, target: &Target) -> Option<Location> {
+    let index = target.input.unwrap_or(default_input);
+    let input = inputs.get(index)?;
+    let doc = &input.doc;
+    let (key, node) = doc.resolve_entry(&target.route)?;
+    let span = match &target.focus {
+        Focus::Node => node.span,
+        Focus::Key => key.map_or(node.span, |k| k.span),
+        Focus::Text(text) => doc
+            .text
+            .get(node.span.start..node.span.end)
+            .and_then(|s| s.find(text.as_str()))
+            .map_or(node.span, |at| {
+                Span::new(node.span.start + at, node.span.start + at + text.len())
+            }),
+    };
+    let (line, column) = doc.line_col(span.start);
+    Some(Location {
+        path: input.path.clone(),
+        line,
+        column,
+        span,
+        route: target.route.to_string(),
+        input: index,
+    })
+}
+
+fn resolve(inputs: &[Input], default_input: usize, draft: FindingBuilder) -> Option<Finding> {
+    let primary = draft.primary.as_ref()?;
+    let location = locate(inputs, default_input, primary)?;
+    let related = draft
+        .related
+        .iter()
+        .filter_map(|(t, note)| locate(inputs, location.input, t).map(|l| (l, note.clone())))
+        .collect();
+    Some(Finding {
+        rule: draft.meta.id,
+        severity: draft.severity,
+        confidence: draft.confidence,
+        persona: draft.persona,
+        message: draft.message,
+        label: draft.label,
+        help: draft.help,
+        source: inputs[location.input].source.clone(),
+        location,
+        related,
+        fix: draft.fix,
+    })
+}

@@ -1,0 +1,71 @@
+//! `aud-format`: a Bitbucket audience with braces, or GitHub's `sts.amazonaws.com` for a Bitbucket issuer.
+
+use super::prelude::*;
+
+pub struct AudFormat;
+
+static META: RuleMeta = RuleMeta {
+    id: "aud-format",
+    summary: "the audience condition can never match a Bitbucket token",
+    severity: Severity::High,
+    confidence: Confidence::High,
+    persona: Persona::Regular,
+    kind: RuleKind::TrustPolicy,
+    why: "Bitbucket's audience is `ari:cloud:bitbucket::workspace/<workspace-uuid>` with the UUID WITHOUT braces. \
+          `sts.amazonaws.com` is GitHub Actions' audience, copied from GitHub guides; Bitbucket never issues it. \
+          Either mistake gives `InvalidIdentityToken: Incorrect token audience` or AccessDenied.",
+    fix: "Copy the Audience from Repository settings → OpenID Connect exactly, e.g. \
+          `ari:cloud:bitbucket::workspace/2e9e429c-0000-4000-8000-000000000000`.",
+    autofix: false,
+};
+
+impl Rule for AudFormat {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
+        for s in &policy.statements {
+            if !s
+                .providers()
+                .any(|p| p.provider.as_deref().is_some_and(is_bitbucket))
+            {
+                continue;
+            }
+            for c in s.conditions_on("aud").filter(|c| !c.is_negated()) {
+                for (value, route) in &c.values {
+                    let problem = if *value == "sts.amazonaws.com" {
+                        Some(
+                            "is GitHub Actions' audience; Bitbucket tokens carry `ari:cloud:bitbucket::workspace/<uuid>`",
+                        )
+                    } else if value.starts_with("ari:cloud:bitbucket::workspace/")
+                        && (value.contains('{') || value.contains('}'))
+                    {
+                        Some("has braces around the workspace UUID; the token's audience has none")
+                    } else if value.starts_with("ari:cloud:bitbucket::workspace/")
+                        || value.starts_with("https://")
+                    {
+                        None
+                    } else if value.starts_with('{') {
+                        Some(
+                            "looks like a bare workspace UUID; the audience is `ari:cloud:bitbucket::workspace/<uuid>`",
+                        )
+                    } else {
+                        None
+                    };
+                    if let Some(p) = problem {
+                        out.push(
+                            self.finding()
+                                .message(format!("audience `{value}` {p}"))
+                                .at(route.clone())
+                                .label("never matches a Bitbucket token")
+                                .help(
+                                    "copy the audience from Repository settings → OpenID Connect",
+                                ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

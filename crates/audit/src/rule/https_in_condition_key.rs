@@ -1,0 +1,53 @@
+//! `https-in-condition-key`: condition keys that start with `https://`, which never exist.
+
+use super::prelude::*;
+
+pub struct HttpsInConditionKey;
+
+static META: RuleMeta = RuleMeta {
+    id: "https-in-condition-key",
+    summary: "a condition key starts with `https://` and never exists",
+    severity: Severity::High,
+    confidence: Confidence::High,
+    persona: Persona::Regular,
+    kind: RuleKind::TrustPolicy,
+    why: "AWS names OIDC condition keys after the provider URL without its scheme \
+          (`api.bitbucket.org/2.0/workspaces/<slug>/pipelines-config/identity/oidc:sub`). A key with `https://` is \
+          never present: a positive operator on it always fails (AccessDenied), a negated one always passes.",
+    fix: "Drop the `https://` prefix from the key.",
+    autofix: false,
+};
+
+impl Rule for HttpsInConditionKey {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
+        for s in &policy.statements {
+            for c in &s.conditions {
+                if c.key.starts_with("https://") || c.key.starts_with("http://") {
+                    out.push(
+                        self.finding()
+                            .message(format!(
+                                "condition key `{}` includes the URL scheme; AWS never sets it",
+                                c.key
+                            ))
+                            .at_key(c.key_route.clone())
+                            .label(if c.is_negated() {
+                                "always true"
+                            } else {
+                                "always false: the role cannot be assumed"
+                            })
+                            .help(format!(
+                                "use `{}`",
+                                c.key
+                                    .trim_start_matches("https://")
+                                    .trim_start_matches("http://")
+                            )),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! `issuer-mismatch`: condition keys naming a different provider than the statement's `Federated` principal.
+
+use super::prelude::*;
+
+pub struct IssuerMismatch;
+
+static META: RuleMeta = RuleMeta {
+    id: "issuer-mismatch",
+    summary: "condition keys name a different OIDC provider than the trusted principal",
+    severity: Severity::High,
+    confidence: Confidence::High,
+    persona: Persona::Regular,
+    kind: RuleKind::TrustPolicy,
+    why: "Condition keys are `<provider host/path>:<claim>` of the provider that issued the token. A key for another \
+          provider (a different workspace slug, GitHub's host copied from a guide, a typo) is never present, so \
+          positive conditions always fail and negated ones always pass.",
+    fix: "Use the provider path of the `Federated` ARN (after `oidc-provider/`) as the key prefix.",
+    autofix: false,
+};
+
+impl Rule for IssuerMismatch {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
+        for s in &policy.statements {
+            let providers: Vec<&str> = s
+                .providers()
+                .filter_map(|p| p.provider.as_deref())
+                .collect();
+            // Providers written with unresolved intrinsics (`${Workspace}`) cannot be compared.
+            if providers.is_empty() || providers.iter().any(|p| p.contains("${")) {
+                continue;
+            }
+            for c in &s.conditions {
+                let Some(prefix) = c.key_prefix() else {
+                    continue;
+                };
+                if c.claim().is_none() || prefix.starts_with("https://") || prefix.contains("${") {
+                    continue;
+                }
+                if providers.iter().any(|p| p.eq_ignore_ascii_case(prefix)) {
+                    continue;
+                }
+                out.push(
+                    self.finding()
+                        .message(format!("condition key `{}` is for provider `{prefix}`, but the statement trusts `{}`", c.key, providers.join("`, `")))
+                        .at_key(c.key_route.clone())
+                        .label("key never present in this provider's tokens")
+                        .help(format!("use `{}:{}`", providers[0], c.key.rsplit(':').next().unwrap_or("sub"))),
+                );
+            }
+        }
+    }
+}

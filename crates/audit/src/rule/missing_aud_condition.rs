@@ -1,0 +1,42 @@
+//! `missing-aud-condition`: an OIDC statement with conditions but none on `:aud`.
+
+use super::prelude::*;
+
+pub struct MissingAudCondition;
+
+static META: RuleMeta = RuleMeta {
+    id: "missing-aud-condition",
+    summary: "the trust policy does not check the token audience",
+    severity: Severity::Medium,
+    confidence: Confidence::High,
+    persona: Persona::Regular,
+    kind: RuleKind::TrustPolicy,
+    why: "Without an `:aud` condition the role relies only on the provider's client-ID list. If that list gains an \
+          audience for another verifier (custom audiences are appended to the token), tokens minted for that \
+          verifier also assume this role.",
+    fix: "Add `\"StringEquals\": {\"<provider>:aud\": \"ari:cloud:bitbucket::workspace/<workspace-uuid>\"}`.",
+    autofix: false,
+};
+
+impl Rule for MissingAudCondition {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
+        for s in &policy.statements {
+            if !s.is_oidc_allow() || s.conditions.is_empty() {
+                continue;
+            }
+            if s.conditions_on("aud").any(|c| !c.is_negated()) {
+                continue;
+            }
+            out.push(
+                self.finding()
+                    .at_key(s.condition_route.clone().unwrap_or_else(|| s.route.clone()))
+                    .label("no condition on :aud")
+                    .help("add StringEquals on <provider>:aud with the workspace audience"),
+            );
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The rule trait (a visitor with default methods), rule metadata and the registry of every rule.
+//!
+//! A rule overrides only the level it needs: a whole pipeline file, one step, one trust policy, or the whole
+//! set of audited files (cross-file rules). Rules never print, never choose exit codes and never know formats.
+
+use crate::finding::{Confidence, FindingBuilder, Persona, Severity};
+use crate::pipeline::{Pipeline, Step};
+use crate::policy::TrustPolicy;
+use crate::workspace::Workspace;
+
+/// What a rule looks at (used for docs and the SARIF rule list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    Pipeline,
+    TrustPolicy,
+    CrossFile,
+    Meta,
+}
+
+/// A rule's fixed metadata. `id` is kebab-case and never changes.
+#[derive(Debug)]
+pub struct RuleMeta {
+    pub id: &'static str,
+    /// One line, also the default finding message.
+    pub summary: &'static str,
+    pub severity: Severity,
+    pub confidence: Confidence,
+    pub persona: Persona,
+    pub kind: RuleKind,
+    /// Why it matters (docs and SARIF `fullDescription`).
+    pub why: &'static str,
+    /// How to fix it (docs and SARIF `help`).
+    pub fix: &'static str,
+    /// Whether `--fix` can repair some findings of this rule.
+    pub autofix: bool,
+}
+
+impl RuleMeta {
+    /// Docs page, relative to the repository root.
+    pub fn docs_path(&self) -> String {
+        format!("docs/rules/{}.md", self.id)
+    }
+}
+
+/// Collects the findings a rule reports.
+#[derive(Debug, Default)]
+pub struct Sink {
+    pub(crate) drafts: Vec<FindingBuilder>,
+}
+
+impl Sink {
+    pub fn push(&mut self, finding: FindingBuilder) {
+        self.drafts.push(finding);
+    }
+}
+
+/// A rule. Every method has a default that reports nothing.
+pub trait Rule: Sync {
+    fn meta(&self) -> &'static RuleMeta;
+
+    /// A fresh finding pre-filled with this rule's defaults.
+    fn finding(&self) -> FindingBuilder {
+        FindingBuilder::new(self.meta())
+    }
+
+    fn check_pipeline(&self, _pipeline: &Pipeline<'_>, _out: &mut Sink) {}
+    fn check_step(&self, _step: &Step<'_>, _pipeline: &Pipeline<'_>, _out: &mut Sink) {}
+    fn check_policy(&self, _policy: &TrustPolicy<'_>, _out: &mut Sink) {}
+    fn check_workspace(&self, _workspace: &Workspace<'_>, _out: &mut Sink) {}
+}
+
+/// What every rule file imports.
+pub(crate) mod prelude {
+    pub use super::{Rule, RuleKind, RuleMeta, Sink};
+    pub use crate::analysis;
+    pub use crate::finding::{Confidence, Edit, Fix, Persona, Severity};
+    pub use crate::pipeline::{Pipeline, ScriptItem, Selector, Step};
+    pub use crate::policy::{TrustPolicy, is_bitbucket};
+    pub use crate::shell;
+    pub use crate::source::{Node, Route};
+    pub use crate::workspace::Workspace;
+}
+
+mod aud_format;
+mod broad_sub;
+mod curl_pipe_shell;
+mod deploy_without_deployment;
+mod duplicate_deployment;
+mod environment_without_role;
+mod https_in_condition_key;
+mod issuer_mismatch;
+mod long_lived_aws_keys;
+mod manual_first_step;
+mod missing_aud_condition;
+mod missing_sub_condition;
+mod oidc_audience_limits;
+mod oidc_missing;
+mod oidc_on_pull_request;
+mod oidc_trust_without_condition;
+mod oidc_unneeded;
+mod production_on_cloud_runner;
+mod region_missing;
+mod script_injection;
+mod set_operator_on_single_valued_key;
+mod source_ip_runtime;
+mod sub_without_braces;
+mod tls_bypass;
+mod token_echo;
+mod token_file_append;
+mod token_file_permissions;
+mod token_in_clone_dir;
+mod too_many_steps;
+mod trust_policy_size;
+mod unknown_step_key;
+mod unpinned_image;
+mod unpinned_pipe;
+mod unsupported_claim_key;
+pub(crate) mod unused_ignore;
+mod wildcard_in_equals;
+
+/// Every rule, in docs order.
+pub fn registry() -> &'static [&'static dyn Rule] {
+    &[
+        // Credentials
+        &long_lived_aws_keys::LongLivedAwsKeys,
+        &oidc_missing::OidcMissing,
+        &oidc_unneeded::OidcUnneeded,
+        // Token handling
+        &token_echo::TokenEcho,
+        &token_in_clone_dir::TokenInCloneDir,
+        &token_file_append::TokenFileAppend,
+        &token_file_permissions::TokenFilePermissions,
+        // Configuration
+        &region_missing::RegionMissing,
+        // Pinning
+        &unpinned_pipe::UnpinnedPipe,
+        &unpinned_image::UnpinnedImage,
+        // Deployment gating
+        &deploy_without_deployment::DeployWithoutDeployment,
+        &oidc_on_pull_request::OidcOnPullRequest,
+        &production_on_cloud_runner::ProductionOnCloudRunner,
+        &duplicate_deployment::DuplicateDeployment,
+        &manual_first_step::ManualFirstStep,
+        // Limits
+        &too_many_steps::TooManySteps,
+        &unknown_step_key::UnknownStepKey,
+        &oidc_audience_limits::OidcAudienceLimits,
+        // Script safety
+        &script_injection::ScriptInjection,
+        &curl_pipe_shell::CurlPipeShell,
+        &tls_bypass::TlsBypass,
+        // Trust policies
+        &oidc_trust_without_condition::OidcTrustWithoutCondition,
+        &missing_aud_condition::MissingAudCondition,
+        &missing_sub_condition::MissingSubCondition,
+        &broad_sub::BroadSub,
+        &set_operator_on_single_valued_key::SetOperatorOnSingleValuedKey,
+        &wildcard_in_equals::WildcardInEquals,
+        &sub_without_braces::SubWithoutBraces,
+        &aud_format::AudFormat,
+        &https_in_condition_key::HttpsInConditionKey,
+        &issuer_mismatch::IssuerMismatch,
+        &trust_policy_size::TrustPolicySize,
+        &unsupported_claim_key::UnsupportedClaimKey,
+        // Cross-file
+        &source_ip_runtime::SourceIpRuntime,
+        &environment_without_role::EnvironmentWithoutRole,
+        // Meta
+        &unused_ignore::UnusedIgnore,
+    ]
+}
+
+/// Looks a rule up by id.
+pub fn by_id(id: &str) -> Option<&'static dyn Rule> {
+    registry().iter().copied().find(|r| r.meta().id == id)
+}

@@ -1,0 +1,47 @@
+//! `oidc-trust-without-condition`: an OIDC provider trusted with no `Condition` at all.
+
+use super::prelude::*;
+
+pub struct OidcTrustWithoutCondition;
+
+static META: RuleMeta = RuleMeta {
+    id: "oidc-trust-without-condition",
+    summary: "an OIDC provider is trusted without any condition",
+    severity: Severity::High,
+    confidence: Confidence::High,
+    persona: Persona::Regular,
+    kind: RuleKind::TrustPolicy,
+    why: "Without conditions every token the provider issues can assume the role: for Bitbucket, every step of every \
+          repository in the workspace, including pull requests. Access Analyzer reports this as \"Missing condition \
+          key for oidc principal\".",
+    fix: "Add `StringEquals` on `<provider>:aud` (the workspace audience) and `StringLike` on `<provider>:sub` pinned \
+          to `{REPO_UUID}:{ENV_UUID}:*` (`keyless plan` generates this).",
+    autofix: false,
+};
+
+impl Rule for OidcTrustWithoutCondition {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
+        for s in &policy.statements {
+            if !s.is_oidc_allow() || !s.conditions.is_empty() {
+                continue;
+            }
+            let provider = s
+                .providers()
+                .next()
+                .map(|p| (p.route.clone(), p.provider.clone().unwrap_or_default()));
+            let (route, name) =
+                provider.unwrap_or_else(|| (s.route.clone(), "the web identity provider".into()));
+            out.push(
+                self.finding()
+                    .message(format!("the role trusts every token from {name}: the statement has no Condition"))
+                    .at(route)
+                    .label("no aud/sub condition")
+                    .help("add StringEquals on :aud and StringLike on :sub pinned to a repository and environment"),
+            );
+        }
+    }
+}

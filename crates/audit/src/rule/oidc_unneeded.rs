@@ -1,0 +1,60 @@
+//! `oidc-unneeded`: `oidc` is enabled on a step that never uses the token.
+
+use super::prelude::*;
+
+pub struct OidcUnneeded;
+
+static META: RuleMeta = RuleMeta {
+    id: "oidc-unneeded",
+    summary: "OIDC is enabled on a step that does not use the token",
+    severity: Severity::Low,
+    confidence: Confidence::Medium,
+    persona: Persona::Regular,
+    kind: RuleKind::Pipeline,
+    why: "Every OIDC-enabled step receives a token any trusting role accepts. A step that does not need one only \
+          widens what a compromised build tool, test or dependency can reach.",
+    fix: "Remove `oidc: true` from steps that do not assume a role; keep it only on the steps that deploy.",
+    autofix: false,
+};
+
+impl Rule for OidcUnneeded {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_step(&self, step: &Step<'_>, _p: &Pipeline<'_>, out: &mut Sink) {
+        // Only the step's own key: a global `options.oidc` is judged by the pipeline author for all steps.
+        if !step.oidc || step.node.get("oidc").is_none() || !analysis::oidc_uses(step).is_empty() {
+            return;
+        }
+        // Pipes may read the token from their environment without a variable naming it (e.g. non-AWS pipes).
+        let has_pipe = step.pipes().next().is_some();
+        // A script that runs a local script file may use the token inside it.
+        let runs_script_file = step.commands().any(|(_, t)| {
+            shell::commands(t).iter().any(|c| {
+                c.program().is_some_and(|p| {
+                    p.starts_with("./") || p.ends_with(".sh") || p.ends_with(".py")
+                }) || matches!(
+                    c.program(),
+                    Some("bash" | "sh" | "make" | "npm" | "yarn" | "pnpm" | "python" | "python3")
+                )
+            })
+        });
+        let confidence = if has_pipe || runs_script_file {
+            Confidence::Low
+        } else {
+            Confidence::Medium
+        };
+        out.push(
+            self.finding()
+                .message(format!(
+                    "{} enables OIDC but never reads BITBUCKET_STEP_OIDC_TOKEN",
+                    step.describe()
+                ))
+                .at_key(step.key("oidc"))
+                .label("token issued but unused")
+                .confidence(confidence)
+                .help("remove `oidc: true` unless a script or pipe of this step assumes a role"),
+        );
+    }
+}

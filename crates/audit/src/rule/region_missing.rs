@@ -1,0 +1,91 @@
+//! `region-missing`: web-identity boilerplate or AWS pipes without `AWS_REGION`/`AWS_DEFAULT_REGION`.
+
+use super::prelude::*;
+
+pub struct RegionMissing;
+
+static META: RuleMeta = RuleMeta {
+    id: "region-missing",
+    summary: "AWS is used without a region",
+    severity: Severity::Medium,
+    confidence: Confidence::High,
+    persona: Persona::Regular,
+    kind: RuleKind::Pipeline,
+    why: "Atlassian's AWS pipes fail with `AWS_DEFAULT_REGION variable missing.` even with OIDC, because pipes only \
+          see the variables passed to them. SDKs and the CLI need a region to reach the regional STS endpoint.",
+    fix: "Pass `AWS_DEFAULT_REGION: $AWS_DEFAULT_REGION` to the pipe (`keyless audit --fix` adds it) and define the \
+          repository or deployment variable; in scripts, export AWS_REGION before calling AWS.",
+    autofix: true,
+};
+
+const REGION_VARS: [&str; 2] = ["AWS_REGION", "AWS_DEFAULT_REGION"];
+
+impl Rule for RegionMissing {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_step(&self, step: &Step<'_>, p: &Pipeline<'_>, out: &mut Sink) {
+        for item in step.pipes() {
+            let ScriptItem::Pipe {
+                name,
+                name_route,
+                variables,
+                route,
+                ..
+            } = item
+            else {
+                continue;
+            };
+            let vars = analysis::pipe_variables(item);
+            let oidc_pipe = vars.iter().any(|(n, _, _)| *n == "AWS_OIDC_ROLE_ARN");
+            if !(analysis::is_aws_pipe(name) && oidc_pipe)
+                || vars.iter().any(|(n, _, _)| REGION_VARS.contains(n))
+            {
+                continue;
+            }
+            let mut f = self
+                .finding()
+                .message(format!("pipe {name} gets no AWS_DEFAULT_REGION and fails with `AWS_DEFAULT_REGION variable missing.`"))
+                .at(name_route.clone())
+                .label("no region passed to the pipe")
+                .help("add `AWS_DEFAULT_REGION: $AWS_DEFAULT_REGION` to the pipe's variables");
+            if let Some(vars_node) = variables
+                && let Some((key, _)) = p.doc.resolve_entry(&route.key("variables"))
+                && let Some(key) = key
+                && let Some(edit) = analysis::insert_entry(
+                    p.doc,
+                    key.span,
+                    vars_node,
+                    "AWS_DEFAULT_REGION: $AWS_DEFAULT_REGION",
+                )
+            {
+                f = f.fix(Fix {
+                    description: "pass AWS_DEFAULT_REGION to the pipe".into(),
+                    edits: vec![edit],
+                });
+            }
+            out.push(f);
+        }
+        let Some(route) = analysis::script_web_identity(step) else {
+            return;
+        };
+        let sets_region = step.commands().any(|(_, t)| {
+            REGION_VARS.iter().any(|v| t.contains(&format!("{v}=")))
+                || t.contains("--region")
+                || t.contains("aws configure set region")
+        });
+        if sets_region {
+            return;
+        }
+        out.push(
+            self.finding()
+                .message(format!("{} assumes a role with web identity but never sets AWS_REGION or AWS_DEFAULT_REGION", step.describe()))
+                .at(route)
+                .label("region comes only from repository variables, if at all")
+                // Repository or deployment variables can define the region; we cannot see them.
+                .confidence(Confidence::Low)
+                .help("export AWS_REGION in the script, or define it as a repository/deployment variable"),
+        );
+    }
+}
