@@ -378,6 +378,27 @@ pub enum Item {
     },
 }
 
+impl Item {
+    /// The route of the list entry holding this item (`pipelines.default[2]`).
+    pub fn route(&self) -> Route {
+        let r = match self {
+            Item::Step(s) => s.route.parent(),
+            Item::Parallel(p) => p.route.parent(),
+            Item::Stage(s) => s.route.parent(),
+            Item::Unknown { route } => Some(route.clone()),
+        };
+        r.unwrap_or_default()
+    }
+
+    /// The index of this item in the pipeline's YAML list (counting a `variables` entry).
+    pub fn index(&self) -> usize {
+        match self.route().last() {
+            Some(crate::route::Segment::Index(i)) => *i,
+            _ => 0,
+        }
+    }
+}
+
 /// `parallel`: a list of steps, or `{fail-fast, steps}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parallel {

@@ -154,11 +154,7 @@ fn is_plain_safe(s: &str) -> bool {
     {
         return false;
     }
-    // YAML 1.1 also reads sexagesimals, `0b`/`0` octals, `_` digit separators, and dates: any
-    // string made only of digits and punctuation is quoted.
-    if s.chars()
-        .all(|c| c.is_ascii_digit() || "+-._:eE".contains(c))
-    {
+    if looks_numeric_in_yaml_1_1(s) {
         return false;
     }
     let Some(first) = s.chars().next() else {
@@ -174,6 +170,34 @@ fn is_plain_safe(s: &str) -> bool {
         return false;
     }
     s.chars().all(|c| !c.is_control() && !needs_escape(c))
+}
+
+/// YAML 1.1 also reads sexagesimals (`1:30`), `0b`/`0` octals, `_` digit separators and
+/// timestamps; Bitbucket's reader may be 1.1 (UNCONFIRMED), so such strings are quoted.
+fn looks_numeric_in_yaml_1_1(s: &str) -> bool {
+    let body: String = s
+        .strip_prefix(['-', '+'])
+        .unwrap_or(s)
+        .chars()
+        .filter(|c| *c != '_')
+        .collect();
+    let b = body.as_bytes();
+    if body.chars().any(|c| c.is_ascii_digit())
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || ".:eE+-".contains(c))
+    {
+        return true;
+    }
+    for prefix in ["0x", "0X", "0b", "0B", "0o", "0O"] {
+        if let Some(rest) = body.strip_prefix(prefix)
+            && !rest.is_empty()
+            && rest.chars().all(|c| c.is_ascii_hexdigit())
+        {
+            return true;
+        }
+    }
+    b.len() >= 5 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-'
 }
 
 fn needs_escape(c: char) -> bool {

@@ -81,8 +81,12 @@ pub struct Effective {
 /// Where a step sits in its pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
-    /// The index of the pipeline item (step, parallel or stage) holding the step.
+    /// The index, in the pipeline's YAML list, of the item (step, parallel or stage) holding the
+    /// step; the same number as in the route (a custom pipeline's `variables` entry counts).
     pub item: usize,
+    /// True when that item is the pipeline's first step, parallel group or stage, so the step
+    /// starts the pipeline.
+    pub first: bool,
     /// The index within `parallel`, when the step is in one.
     pub parallel_index: Option<usize>,
     /// The index within the stage's steps, when the step is in a stage.
@@ -100,9 +104,9 @@ impl Position {
         self.stage_index.is_some()
     }
 
-    /// True for the first step the pipeline runs (item 0, first of its stage or parallel group).
+    /// True for a step in the pipeline's first item (see [`Position::first`]).
     pub fn is_first(&self) -> bool {
-        self.item == 0
+        self.first
     }
 }
 
@@ -148,13 +152,16 @@ pub(crate) fn steps_of<'a>(config: &'a Config, pipeline: &'a Pipeline, out: &mut
             effective: effective(config, step, stage),
         });
     };
-    for (i, item) in items.iter().enumerate() {
+    for (n, item) in items.iter().enumerate() {
+        let i = item.index();
+        let first = n == 0;
         match item {
             Item::Step(s) => {
                 push(
                     s,
                     Position {
                         item: i,
+                        first,
                         parallel_index: None,
                         stage_index: None,
                         ordinal,
@@ -170,6 +177,7 @@ pub(crate) fn steps_of<'a>(config: &'a Config, pipeline: &'a Pipeline, out: &mut
                         s,
                         Position {
                             item: i,
+                            first,
                             parallel_index: Some(j),
                             stage_index: None,
                             ordinal,
@@ -186,6 +194,7 @@ pub(crate) fn steps_of<'a>(config: &'a Config, pipeline: &'a Pipeline, out: &mut
                         s,
                         Position {
                             item: i,
+                            first,
                             parallel_index: None,
                             stage_index: Some(j),
                             ordinal,
