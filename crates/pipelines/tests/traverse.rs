@@ -1,5 +1,5 @@
 //! Traversal: every step with route, selector, position and effective settings.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
 
 use keyless_pipelines::{DEFAULT_IMAGE, Oidc, Selector, Source, Trigger, parse};
 
@@ -166,6 +166,9 @@ fn routes_selectors_and_positions() {
         }
     );
     assert!(steps[1].parallel.is_some() && steps[1].stage.is_none());
+    // The custom pipeline's first step follows its `variables` entry and still starts it.
+    assert!(steps[6].position.is_first());
+    assert!(steps[0].position.is_first() && !steps[1].position.is_first());
     assert_eq!(steps[3].stage.unwrap().name.as_deref(), Some("Ship"));
     assert_eq!(steps[5].parallel.unwrap().fail_fast, Some(true));
     // Every traversal route resolves to a step mapping in the tree.
