@@ -1,0 +1,548 @@
+//! STS: `AssumeRoleWithWebIdentity` (unsigned), `AssumeRole` (role chaining, signed) and `GetCallerIdentity`
+//! (signed), validating and answering like AWS (aws.md §1, §2, §8).
+
+use std::time::SystemTime;
+
+use axum::http::StatusCode;
+use keyless_iam::{Principal, Request, web_identity};
+use keyless_oidc::{UnverifiedToken, VerifyError, VerifyOptions};
+use time::OffsetDateTime;
+
+use crate::error::AwsError;
+use crate::iam::iso8601;
+use crate::sessions::{self, SessionInfo};
+use crate::state::{Role, Secret};
+use crate::validate::{Echo, Violations, is_arn_chars, is_name_chars, is_policy_chars};
+use crate::xml::{Service, Xml};
+use crate::{Caller, Incoming, Shared, authenticate, read_lock, trust, unix};
+
+/// The STS actions.
+pub const ACTIONS: &[&str] = &[
+    "AssumeRoleWithWebIdentity",
+    "AssumeRole",
+    "GetCallerIdentity",
+];
+
+/// "Couldn't retrieve verification key…", verbatim from AWS (note the double space).
+pub const NO_VERIFICATION_KEY: &str = "Couldn't retrieve verification key from your identity provider,  please reference \
+     AssumeRoleWithWebIdentity documentation for requirements";
+
+/// The maximum session of a role assumed with a role session's credentials.
+const CHAINED_MAX: i64 = 3600;
+
+/// Runs one STS action.
+pub(crate) async fn handle(
+    shared: &Shared,
+    action: &str,
+    incoming: &Incoming<'_>,
+) -> Result<Option<Xml>, AwsError> {
+    match action {
+        "AssumeRoleWithWebIdentity" => assume_role_with_web_identity(shared, incoming).await,
+        "AssumeRole" => assume_role(shared, incoming),
+        "GetCallerIdentity" => get_caller_identity(shared, incoming),
+        _ => Err(AwsError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidAction",
+            format!("Could not find operation {action}"),
+        )),
+    }
+}
+
+fn get_caller_identity(shared: &Shared, incoming: &Incoming<'_>) -> Result<Option<Xml>, AwsError> {
+    let caller = authenticate(shared, incoming, Service::Sts)?;
+    let user_id = match &caller {
+        Caller::Root { account } => account.clone(),
+        Caller::Session(session) => session.user_id(),
+    };
+    let mut xml = Xml::new();
+    xml.leaf("Arn", &caller.arn())
+        .leaf("UserId", &user_id)
+        .leaf("Account", caller.account());
+    Ok(Some(xml))
+}
+
+/// A role ARN split into account, path and name.
+struct RoleArn<'a> {
+    account: &'a str,
+    path: String,
+    name: &'a str,
+}
+
+fn parse_role_arn(arn: &str) -> Option<RoleArn<'_>> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let resource = resource.strip_prefix("role/")?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (path, name) = match resource.rsplit_once('/') {
+        Some((path, name)) => (format!("/{path}/"), name),
+        None => ("/".to_owned(), resource),
+    };
+    (!name.is_empty() && is_name_chars(name)).then_some(RoleArn {
+        account,
+        path,
+        name,
+    })
+}
+
+/// The parameters AssumeRole and AssumeRoleWithWebIdentity share.
+struct Common<'a> {
+    role_arn: &'a str,
+    session_name: &'a str,
+    duration: Option<i64>,
+    has_session_policy: bool,
+}
+
+fn common_params<'a>(
+    incoming: &'a Incoming<'_>,
+    v: &mut Violations,
+) -> Result<Common<'a>, AwsError> {
+    let p = incoming.params;
+    let role_arn = v.required("roleArn", p.get("RoleArn"));
+    v.length("roleArn", role_arn, 20, 2048, Echo::Value);
+    v.pattern(
+        "roleArn",
+        role_arn,
+        r"[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+",
+        is_arn_chars,
+    );
+    let session_name = v.required("roleSessionName", p.get("RoleSessionName"));
+    v.length("roleSessionName", session_name, 2, 64, Echo::Value);
+    v.pattern(
+        "roleSessionName",
+        session_name,
+        r"[\w+=,.@-]*",
+        is_name_chars,
+    );
+    let policy = p.get("Policy");
+    v.length("policy", policy, 1, 2048, Echo::Value);
+    v.pattern(
+        "policy",
+        policy,
+        r"[\u0009\u000A\u000D\u0020-\u00FF]+",
+        is_policy_chars,
+    );
+    let arns = p
+        .structs("PolicyArns")
+        .map_err(|e| {
+            AwsError::new(
+                StatusCode::BAD_REQUEST,
+                "MalformedQueryString",
+                e.to_string(),
+            )
+        })?
+        .unwrap_or_default();
+    v.list_length("policyArns", arns.len(), 0, 10);
+    for (i, arn) in arns.iter().enumerate() {
+        let value = arn.get("arn").map(String::as_str);
+        v.length(
+            &format!("policyArns.{}.member.arn", i + 1),
+            value,
+            20,
+            2048,
+            Echo::Value,
+        );
+    }
+    let duration = v.integer("durationSeconds", p.get("DurationSeconds"), 900, 43200);
+    Ok(Common {
+        role_arn: role_arn.unwrap_or_default(),
+        session_name: session_name.unwrap_or_default(),
+        duration,
+        has_session_policy: policy.is_some() || !arns.is_empty(),
+    })
+}
+
+fn check_session_policy(incoming: &Incoming<'_>) -> Result<(), AwsError> {
+    match incoming.params.get("Policy") {
+        Some(policy) => trust::check_permission_policy(policy),
+        None => Ok(()),
+    }
+}
+
+/// Issues credentials for a role session and writes `AssumedRoleUser` + `Credentials`.
+/// What a new role session is for.
+struct Grant<'a> {
+    account: &'a str,
+    role: &'a Role,
+    session_name: &'a str,
+    now: SystemTime,
+    duration: i64,
+    chained: bool,
+}
+
+fn issue(shared: &Shared, xml: &mut Xml, grant: Grant<'_>) {
+    let Grant {
+        account,
+        role,
+        session_name,
+        now,
+        duration,
+        chained,
+    } = grant;
+    let expires_at = unix(now) + duration;
+    let info = SessionInfo {
+        access_key_id: crate::ids::temporary_key_id(),
+        account: account.to_owned(),
+        role_name: role.name.clone(),
+        role_id: role.role_id.clone(),
+        session_name: session_name.to_owned(),
+        expires_at,
+        chained,
+    };
+    let key: Secret = read_lock(&shared.state).session_key.clone();
+    let (secret, token) = sessions::issue(&key, &info);
+    let expiration = OffsetDateTime::from_unix_timestamp(expires_at)
+        .map(iso8601)
+        .unwrap_or_default();
+    xml.open("AssumedRoleUser")
+        .leaf("Arn", &info.arn())
+        .leaf("AssumedRoleId", &info.user_id())
+        .close("AssumedRoleUser");
+    xml.open("Credentials")
+        .leaf("SessionToken", token.expose())
+        .leaf("SecretAccessKey", secret.expose())
+        .leaf("Expiration", &expiration)
+        .leaf("AccessKeyId", &info.access_key_id)
+        .close("Credentials");
+}
+
+/// `PackedPolicySize`: the percentage of the 2048-character session-policy allowance used. Emitted only when a
+/// session policy or policy ARNs were passed (when AWS omits it is UNCONFIRMED; see docs/emulator.md).
+fn packed_policy_size(incoming: &Incoming<'_>) -> u64 {
+    let mut size = incoming
+        .params
+        .get("Policy")
+        .map_or(0, keyless_iam::size_excluding_whitespace);
+    size += incoming
+        .params
+        .names()
+        .filter(|n| n.starts_with("PolicyArns.member."))
+        .count()
+        * 64;
+    (size as u64 * 100).div_ceil(2048)
+}
+
+fn duration_exceeds_role() -> AwsError {
+    AwsError::validation(
+        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+    )
+}
+
+async fn assume_role_with_web_identity(
+    shared: &Shared,
+    incoming: &Incoming<'_>,
+) -> Result<Option<Xml>, AwsError> {
+    // Unsigned call: any Authorization header is ignored (aws.md §1.1; what AWS does with a bad one is UNCONFIRMED).
+    let mut v = Violations::default();
+    let common = common_params(incoming, &mut v)?;
+    let token = v.required("webIdentityToken", incoming.params.get("WebIdentityToken"));
+    v.length("webIdentityToken", token, 4, 20_000, Echo::Hidden);
+    let provider_id = incoming.params.get("ProviderId");
+    v.length("providerId", provider_id, 4, 2048, Echo::Value);
+    v.finish()?;
+    let token = token.unwrap_or_default();
+    let denied =
+        || AwsError::access_denied("Not authorized to perform sts:AssumeRoleWithWebIdentity");
+
+    // 1. The role, in the account named by the ARN. A missing role is AccessDenied (AWS does not reveal
+    //    whether a role exists; UNCONFIRMED, see docs/emulator.md).
+    let arn = parse_role_arn(common.role_arn)
+        .ok_or_else(|| AwsError::validation("Request ARN is invalid"))?;
+    let (role, provider_urls) = {
+        let state = read_lock(&shared.state);
+        let account = state.accounts.get(arn.account).ok_or_else(denied)?;
+        let role = account
+            .role(arn.name)
+            .filter(|r| r.path == arn.path && r.name == arn.name)
+            .ok_or_else(denied)?;
+        (role.clone(), account.providers.clone())
+    };
+    let duration = common.duration.unwrap_or(3600);
+    if duration > role.max_session_duration {
+        return Err(duration_exceeds_role());
+    }
+    check_session_policy(incoming)?;
+
+    // 2. The token: well-formed, issuer → provider in the role's account, audience ∈ client ids.
+    let unverified = UnverifiedToken::parse(token).map_err(|e| {
+        AwsError::invalid_token(format!("The web identity token is not a valid JWT: {e}"))
+    })?;
+    let decoded = unverified.decoded();
+    let iss = match decoded.claims.get("iss") {
+        None => return Err(AwsError::invalid_token("Missing a required claim: iss")),
+        Some(serde_json::Value::String(iss)) => iss.clone(),
+        Some(_) => return Err(AwsError::invalid_token("The iss claim must be a string")),
+    };
+    let provider = iss
+        .strip_prefix("https://")
+        .and_then(|url| provider_urls.get(url))
+        .ok_or_else(|| {
+            AwsError::invalid_token(format!(
+                "No OpenIDConnect provider found in your account for {iss}"
+            ))
+        })?;
+    let audience = match decoded.audience() {
+        None => return Err(AwsError::invalid_token("Missing a required claim: aud")),
+        Some(Err(())) => return Err(AwsError::invalid_token("Incorrect token audience")),
+        Some(Ok(aud)) => aud
+            .iter()
+            .find(|a| provider.client_ids.iter().any(|c| c == a))
+            .map(str::to_owned),
+    };
+    let audience = audience.ok_or_else(|| AwsError::invalid_token("Incorrect token audience"))?;
+
+    // 3. Keys: the emulator's own issuers, else discovery + JWKS when --remote-issuers is on.
+    let jwks = shared
+        .issuer
+        .jwks_for(&iss)
+        .await
+        .ok_or_else(|| AwsError::invalid_token(NO_VERIFICATION_KEY))?;
+
+    // 4. Signature, required claims, times.
+    let verified = unverified
+        .verify(&jwks, unix(incoming.now), &VerifyOptions::default())
+        .map_err(token_error)?;
+    if verified.subject.chars().count() < 6 || verified.subject.chars().count() > 255 {
+        return Err(AwsError::invalid_token(
+            "The sub claim must be 6 to 255 characters long",
+        ));
+    }
+
+    // 5. The trust policy, through crates/iam (also sts:TagSession / sts:SetSourceIdentity when needed).
+    let provider_arn = format!(
+        "arn:aws:iam::{}:oidc-provider/{}",
+        arn.account, provider.url
+    );
+    let input = web_identity::WebIdentityInput {
+        provider_arn: &provider_arn,
+        claims: &verified.claims,
+        source_ip: incoming.source_ip,
+        now: OffsetDateTime::from(incoming.now),
+        role_session_name: Some(common.session_name),
+    };
+    let requests =
+        web_identity::requests(&input).map_err(|e| AwsError::invalid_token(e.to_string()))?;
+    let policy = trust::stored_policy(&role.trust_policy).ok_or_else(denied)?;
+    if !requests
+        .iter()
+        .all(|request| trust::allows(&policy, request))
+    {
+        return Err(denied());
+    }
+
+    // 6. Credentials.
+    let mut xml = Xml::new();
+    xml.leaf("SubjectFromWebIdentityToken", &verified.subject)
+        .leaf("Audience", &audience);
+    issue(
+        shared,
+        &mut xml,
+        Grant {
+            account: arn.account,
+            role: &role,
+            session_name: common.session_name,
+            now: incoming.now,
+            duration,
+            chained: false,
+        },
+    );
+    if let Some(source_identity) = verified
+        .claims
+        .get("https://aws.amazon.com/source_identity")
+        .and_then(|v| v.as_str())
+    {
+        xml.leaf("SourceIdentity", source_identity);
+    }
+    xml.leaf("Provider", &iss);
+    if common.has_session_policy {
+        xml.leaf(
+            "PackedPolicySize",
+            &packed_policy_size(incoming).to_string(),
+        );
+    }
+    Ok(Some(xml))
+}
+
+/// AWS's code and message for each way a token fails verification. Texts AWS has been observed to use are
+/// verbatim; the others are choices documented in docs/emulator.md.
+fn token_error(error: VerifyError) -> AwsError {
+    match error {
+        VerifyError::Malformed(e) => {
+            AwsError::invalid_token(format!("The web identity token is not a valid JWT: {e}"))
+        }
+        VerifyError::AlgorithmNone
+        | VerifyError::SymmetricAlgorithm { .. }
+        | VerifyError::UnsupportedAlgorithm { .. }
+        | VerifyError::AlgorithmNotAllowed { .. } => AwsError::invalid_token(
+            "Unsupported token signing algorithm. Tokens must be signed using either RSA keys (RS256, RS384, or \
+             RS512) or ECDSA keys (ES256, ES384, or ES512).",
+        ),
+        VerifyError::MissingKeyId { .. }
+        | VerifyError::UnknownKeyId { .. }
+        | VerifyError::UnusableKey { .. } => AwsError::invalid_token(NO_VERIFICATION_KEY),
+        VerifyError::BadSignature { .. } => AwsError::invalid_token("Invalid token signature"),
+        VerifyError::MissingIssuer => AwsError::invalid_token("Missing a required claim: iss"),
+        VerifyError::MissingAudience | VerifyError::EmptyAudience => {
+            AwsError::invalid_token("Missing a required claim: aud")
+        }
+        VerifyError::MissingSubject => AwsError::invalid_token("Missing a required claim: sub"),
+        VerifyError::MissingExpiry => AwsError::invalid_token("Missing a required claim: exp"),
+        VerifyError::MissingIssuedAt => AwsError::invalid_token("Missing a required claim: iat"),
+        VerifyError::ClaimType { claim, .. } => {
+            AwsError::invalid_token(format!("Invalid type for claim: {claim}"))
+        }
+        VerifyError::FloatTimestamp { .. } => AwsError::invalid_token(
+            "Timestamps in the token must be formatted as either an integer or a long integer.",
+        ),
+        VerifyError::Expired { now, exp } => AwsError::new(
+            StatusCode::BAD_REQUEST,
+            "ExpiredTokenException",
+            format!(
+                "Token expired: current date/time {now} must be before the expiration date/time{exp}"
+            ),
+        ),
+        VerifyError::NotYetValid { now, nbf } => AwsError::invalid_token(format!(
+            "Token not yet valid: current date/time {now} must be after the not-before date/time {nbf}"
+        )),
+        VerifyError::IssuedInFuture { now, iat } => AwsError::invalid_token(format!(
+            "Token issued in the future: current date/time {now} must be after the issued-at date/time {iat}"
+        )),
+        VerifyError::TooOld { age, .. } => AwsError::new(
+            StatusCode::BAD_REQUEST,
+            "ExpiredTokenException",
+            format!("Token too old: {age}"),
+        ),
+    }
+}
+
+fn assume_role(shared: &Shared, incoming: &Incoming<'_>) -> Result<Option<Xml>, AwsError> {
+    let caller = authenticate(shared, incoming, Service::Sts)?;
+    let mut v = Violations::default();
+    let common = common_params(incoming, &mut v)?;
+    let external_id = incoming.params.get("ExternalId");
+    v.length("externalId", external_id, 2, 1224, Echo::Value);
+    v.pattern("externalId", external_id, r"[\w+=,.@:\/-]*", |e| {
+        is_name_chars(&e.replace([':', '/'], ""))
+    });
+    let source_identity = incoming.params.get("SourceIdentity");
+    v.length("sourceIdentity", source_identity, 2, 64, Echo::Value);
+    v.pattern(
+        "sourceIdentity",
+        source_identity,
+        r"[\w+=,.@-]*",
+        is_name_chars,
+    );
+    v.finish()?;
+    let caller_arn = caller.arn();
+    let denied = || {
+        AwsError::access_denied(format!(
+            "User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {}",
+            common.role_arn
+        ))
+    };
+    let arn = parse_role_arn(common.role_arn)
+        .ok_or_else(|| AwsError::validation("Request ARN is invalid"))?;
+    let role = {
+        let state = read_lock(&shared.state);
+        let account = state.accounts.get(arn.account).ok_or_else(denied)?;
+        account
+            .role(arn.name)
+            .filter(|r| r.path == arn.path && r.name == arn.name)
+            .cloned()
+            .ok_or_else(denied)?
+    };
+    let chained = matches!(caller, Caller::Session(_));
+    let duration = common.duration.unwrap_or(3600);
+    if chained && duration > CHAINED_MAX {
+        return Err(AwsError::validation(
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+        ));
+    }
+    if duration > role.max_session_duration {
+        return Err(duration_exceeds_role());
+    }
+    check_session_policy(incoming)?;
+
+    // Principals that name this caller in a trust policy: its own ARN, the role of a session, and its account
+    // (an account principal delegates to the account's identity policies, which the emulator treats as
+    // allowing everything for its admin credentials and sessions).
+    let mut principals = vec![
+        caller_arn.clone(),
+        format!("arn:aws:iam::{}:root", caller.account()),
+    ];
+    if let Caller::Session(session) = &caller {
+        let state = read_lock(&shared.state);
+        if let Some(source) = state
+            .accounts
+            .get(&session.account)
+            .and_then(|a| a.role(&session.role_name))
+        {
+            principals.push(format!(
+                "arn:aws:iam::{}:role{}{}",
+                session.account, source.path, source.name
+            ));
+        }
+    }
+    let mut context = keyless_iam::Context::new();
+    if let Some(ip) = incoming.source_ip {
+        context.insert("aws:SourceIp", ip.to_string());
+    }
+    let now = OffsetDateTime::from(incoming.now);
+    if let Ok(current) = now
+        .replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)
+    {
+        context.insert("aws:CurrentTime", current);
+    }
+    context.insert("aws:EpochTime", now.unix_timestamp().to_string());
+    context.insert("aws:PrincipalArn", caller_arn.clone());
+    context.insert("aws:PrincipalAccount", caller.account().to_owned());
+    context.insert("sts:RoleSessionName", common.session_name);
+    if let Some(external_id) = external_id {
+        context.insert("sts:ExternalId", external_id);
+    }
+    if let Some(source_identity) = source_identity {
+        context.insert("sts:SourceIdentity", source_identity);
+    }
+    let policy = trust::stored_policy(&role.trust_policy).ok_or_else(denied)?;
+    let decisions: Vec<keyless_iam::Decision> = principals
+        .iter()
+        .map(|p| {
+            policy.decide(&Request {
+                principal: Principal::aws(p.clone()),
+                action: "sts:AssumeRole".into(),
+                context: context.clone(),
+            })
+        })
+        .collect();
+    let allowed = decisions.contains(&keyless_iam::Decision::Allow)
+        && !decisions.contains(&keyless_iam::Decision::ExplicitDeny);
+    if !allowed {
+        return Err(denied());
+    }
+    let mut xml = Xml::new();
+    issue(
+        shared,
+        &mut xml,
+        Grant {
+            account: arn.account,
+            role: &role,
+            session_name: common.session_name,
+            now: incoming.now,
+            duration,
+            chained,
+        },
+    );
+    if let Some(source_identity) = source_identity {
+        xml.leaf("SourceIdentity", source_identity);
+    }
+    if common.has_session_policy {
+        xml.leaf(
+            "PackedPolicySize",
+            &packed_policy_size(incoming).to_string(),
+        );
+    }
+    Ok(Some(xml))
+}

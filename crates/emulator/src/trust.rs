@@ -1,0 +1,60 @@
+//! The one place the emulator calls `keyless_iam`: IAM's policy validation on CreateRole/UpdateAssumeRolePolicy/
+//! PutRolePolicy, and trust decisions for AssumeRoleWithWebIdentity and AssumeRole. `check`, `doctor` and the
+//! audit rules decide through the same engine, so they can never disagree with the emulator.
+
+use keyless_iam::{Decision, PolicyDocument, PolicyKind, Severity, TRUST_POLICY_SIZE_QUOTA};
+
+use crate::error::AwsError;
+
+fn parse(text: &str) -> Result<PolicyDocument, AwsError> {
+    keyless_iam::parse(text).map_err(|error| {
+        AwsError::malformed_policy(format!(
+            "Syntax errors in policy. {} (line {}, column {})",
+            error.message, error.line, error.column
+        ))
+    })
+}
+
+fn first_error(doc: &PolicyDocument, kind: PolicyKind, skip: &[&str]) -> Result<(), AwsError> {
+    match doc
+        .validate(kind)
+        .into_iter()
+        .find(|d| d.severity == Severity::Error && !skip.contains(&d.code))
+    {
+        None => Ok(()),
+        Some(d) => Err(AwsError::malformed_policy(format!(
+            "{} (line {}, column {})",
+            d.message, d.line, d.column
+        ))),
+    }
+}
+
+/// What IAM checks when a trust policy is set: the size quota (`LimitExceeded`, IAM's own text), then syntax
+/// and the trust-policy rules (`MalformedPolicyDocument`).
+pub fn check_trust_policy(text: &str) -> Result<(), AwsError> {
+    let size = keyless_iam::size_excluding_whitespace(text);
+    if size > TRUST_POLICY_SIZE_QUOTA {
+        return Err(AwsError::limit_exceeded(format!(
+            "Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_SIZE_QUOTA}"
+        )));
+    }
+    let doc = parse(text)?;
+    first_error(&doc, PolicyKind::Trust, &["trust-policy-too-large"])
+}
+
+/// What IAM checks on an inline permissions policy.
+pub fn check_permission_policy(text: &str) -> Result<(), AwsError> {
+    let doc = parse(text)?;
+    first_error(&doc, PolicyKind::Identity, &[])
+}
+
+/// Parses a stored trust policy for evaluation. Stored policies passed [`check_trust_policy`], so a failure
+/// here means the state file was edited by hand; such a policy allows nothing.
+pub fn stored_policy(text: &str) -> Option<PolicyDocument> {
+    keyless_iam::parse(text).ok()
+}
+
+/// Whether the trust policy allows the request (explicit deny wins, default deny).
+pub fn allows(doc: &PolicyDocument, request: &keyless_iam::Request) -> bool {
+    doc.decide(request) == Decision::Allow
+}
