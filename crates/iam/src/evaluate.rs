@@ -173,9 +173,13 @@ fn entry_matches(entry: &PrincipalEntry, principal: &Principal) -> bool {
     let Some(entry_type) = entry.principal_type else {
         return false;
     };
+    // `{"AWS": "*"}` is the same as `"Principal": "*"`: every principal, of every type, and anonymous callers
+    // (IAMUG/reference_policies_elements_principal, "All principals").
+    if entry_type == PrincipalType::Aws && entry.value == "*" {
+        return true;
+    }
     match principal {
-        // An anonymous caller is matched only by `*` (`{"AWS": "*"}` is the same as `"*"`).
-        Principal::Any => entry_type == PrincipalType::Aws && entry.value == "*",
+        Principal::Any => false,
         Principal::Typed {
             principal_type,
             value,

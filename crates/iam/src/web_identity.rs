@@ -108,7 +108,7 @@ fn is_builtin_idp(name: &str) -> bool {
 /// `aws:EpochTime`, `sts:RoleSessionName`, `sts:SourceIdentity`, and from the session-tags claim
 /// `aws:RequestTag/<key>`, `aws:TagKeys`, `sts:TransitiveTagKeys`.
 ///
-/// A multivalued `aud` becomes a multivalued `<prefix>:aud` (which value AWS reports is UNCONFIRMED; see
+/// An array `aud` gives its first element (which value AWS reports is UNCONFIRMED; see
 /// docs/iam-divergences.md).
 pub fn context(input: &WebIdentityInput) -> Result<Context, WebIdentityError> {
     let prefix = provider_prefix(input.provider_arn)?;
@@ -129,20 +129,24 @@ pub fn context(input: &WebIdentityInput) -> Result<Context, WebIdentityError> {
         _ => GENERIC_CLAIMS.iter().map(|c| (*c, *c)).collect(),
     };
     for (key, claim) in keys {
-        if let Some(value) = claims.get(claim) {
-            context.insert(format!("{prefix}:{key}"), claim_value(claim, value)?);
+        if let Some(value) = claims.get(claim)
+            && let Some(value) = claim_value(claim, value)?
+        {
+            context.insert(format!("{prefix}:{key}"), value);
         }
     }
     if prefix == "accounts.google.com"
         && let Some(aud) = claims.get("aud")
     {
-        {
-            let aud = claim_value("aud", aud)?;
-            let effective = match claims.get("azp") {
-                Some(azp) => claim_value("azp", azp)?,
-                None => aud.clone(),
-            };
+        let aud = claim_value("aud", aud)?;
+        let effective = match claims.get("azp") {
+            Some(azp) => claim_value("azp", azp)?,
+            None => aud.clone(),
+        };
+        if let Some(effective) = effective {
             context.insert("accounts.google.com:aud", effective);
+        }
+        if let Some(aud) = aud {
             context.insert("accounts.google.com:oaud", aud);
         }
     }
@@ -230,7 +234,11 @@ fn json_type(value: &Value) -> &'static str {
 }
 
 /// Strings stay strings; numbers and booleans become their JSON text; arrays become multivalued keys.
-fn claim_value(claim: &str, value: &Value) -> Result<ContextValue, WebIdentityError> {
+/// `amr` is multivalued (AWS's own example uses `ForAnyValue:StringLike` on it); every other claim key is
+/// single-valued, so an array claim gives its first element (an empty array gives no key). For `aud` this
+/// matches Bitbucket, which puts the workspace audience first and appends custom audiences; which value AWS
+/// puts in `<provider>:aud` for an array audience is UNCONFIRMED (docs/iam-divergences.md).
+fn claim_value(claim: &str, value: &Value) -> Result<Option<ContextValue>, WebIdentityError> {
     let scalar = |v: &Value| -> Option<String> {
         match v {
             Value::String(s) => Some(s.clone()),
@@ -251,21 +259,19 @@ fn claim_value(claim: &str, value: &Value) -> Result<ContextValue, WebIdentityEr
             })
             .collect::<Result<Vec<_>, _>>()
             .map(|values| {
-                if values.len() == 1 && claim != "amr" {
-                    ContextValue::Single(values[0].clone())
+                if claim == "amr" {
+                    Some(ContextValue::Multi(values))
                 } else {
-                    ContextValue::Multi(values)
+                    values.into_iter().next().map(ContextValue::Single)
                 }
             }),
-        other => {
-            scalar(other)
-                .map(ContextValue::Single)
-                .ok_or_else(|| WebIdentityError::ClaimType {
-                    claim: claim.to_string(),
-                    found: json_type(other),
-                    expected: "a string or an array of strings",
-                })
-        }
+        other => scalar(other)
+            .map(|v| Some(ContextValue::Single(v)))
+            .ok_or_else(|| WebIdentityError::ClaimType {
+                claim: claim.to_string(),
+                found: json_type(other),
+                expected: "a string or an array of strings",
+            }),
     }
 }
 
@@ -396,7 +402,7 @@ mod tests {
         );
         assert_eq!(
             context.get(&format!("{PREFIX}:aud")).unwrap().as_slice(),
-            ["a", "b"]
+            ["a"]
         );
         assert_eq!(
             required_extra_actions(claims),

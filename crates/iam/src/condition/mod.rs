@@ -288,6 +288,9 @@ impl Condition {
         let base = self.operator.base;
         let value = context.get(&self.key);
         let values: &[String] = value.map_or(&[], ContextValue::as_slice);
+        // An empty list counts as absent: AWS says `ForAllValues` is true for a missing key "or if the context
+        // key value resolves to a null dataset", and that `Null: false` guards against "context keys with empty
+        // values" (IAMUG/reference_policies_condition_examples-multi-valued-context-keys).
         let present = !values.is_empty();
         if base == B::Null {
             return self
@@ -296,20 +299,14 @@ impl Condition {
                 .any(|c| matches!(c, Compiled::Null(expect_absent) if *expect_absent != present));
         }
         match self.operator.set {
-            None => {
-                if !present {
-                    return self.operator.if_exists || base.is_negated();
-                }
-                if base.is_negated() {
-                    values
-                        .iter()
-                        .all(|v| !self.any_policy_value_matches(v, context))
-                } else {
-                    values
-                        .iter()
-                        .any(|v| self.any_policy_value_matches(v, context))
-                }
-            }
+            None => match value {
+                None => self.operator.if_exists || base.is_negated(),
+                Some(ContextValue::Single(v)) => self.single_value_matches(v, context),
+                // "Multivalued context keys require a condition set operator"
+                // (IAMUG/reference_policies_condition-single-vs-multi-valued-context-keys): without one the
+                // condition does not match, negated or not (iam-simulate agrees; docs/iam-divergences.md).
+                Some(ContextValue::Multi(_)) => false,
+            },
             // NOTE: `IfExists` has no effect under a set operator: a missing key gives ForAnyValue false and
             // ForAllValues true either way (IfExists is applied per value inside the loop, where values exist).
             Some(SetOperator::ForAnyValue) => {
@@ -332,8 +329,13 @@ impl Condition {
     }
 
     /// Whether `value` matches at least one policy value under the *positive* form of the operator.
+    ///
+    /// A policy value that cannot be used (not a number for NumericEquals, a policy variable without value
+    /// or default) matches nothing under a positive operator, and makes a negated operator fail: "matches
+    /// none of the values" can only hold when every policy value could be compared.
     fn any_policy_value_matches(&self, value: &str, context: &Context) -> bool {
         let base = self.operator.base;
+        let unusable = base.is_negated();
         match base {
             B::NumericEquals
             | B::NumericNotEquals
@@ -346,7 +348,7 @@ impl Condition {
                 };
                 self.compiled.iter().any(|c| match c {
                     Compiled::Number(p) => compare(base, n.partial_cmp(p)),
-                    _ => false,
+                    _ => unusable,
                 })
             }
             B::DateEquals
@@ -360,7 +362,7 @@ impl Condition {
                 };
                 self.compiled.iter().any(|c| match c {
                     Compiled::Date(p) => compare(base, Some(d.cmp(p))),
-                    _ => false,
+                    _ => unusable,
                 })
             }
             B::Bool => {
@@ -383,36 +385,41 @@ impl Condition {
                 let Some(ip): Option<IpAddr> = typed::parse_ip(value) else {
                     return false;
                 };
-                self.compiled
-                    .iter()
-                    .any(|c| matches!(c, Compiled::Cidr(net) if net.contains(&ip)))
+                self.compiled.iter().any(|c| match c {
+                    Compiled::Cidr(net) => net.contains(&ip),
+                    _ => unusable,
+                })
             }
             B::StringEqualsIgnoreCase | B::StringNotEqualsIgnoreCase => {
                 self.compiled.iter().any(|c| match c {
                     Compiled::Text(t) => t
                         .resolve_with(context, |p| eq_ignore_case(p, value))
-                        .unwrap_or(false),
-                    _ => false,
+                        .unwrap_or(unusable),
+                    _ => unusable,
                 })
             }
             B::StringEquals | B::StringNotEquals => self.compiled.iter().any(|c| match c {
-                Compiled::Text(t) => t.resolve_with(context, |p| p == value).unwrap_or(false),
-                _ => false,
+                Compiled::Text(t) => t.resolve_with(context, |p| p == value).unwrap_or(unusable),
+                _ => unusable,
             }),
             B::StringLike | B::StringNotLike => self.compiled.iter().any(|c| match c {
                 Compiled::Glob(g) => g.matches(value),
-                Compiled::GlobTemplate(t) => {
-                    t.resolve_glob(context).is_some_and(|g| g.matches(value))
-                }
-                _ => false,
+                Compiled::GlobTemplate(t) => t
+                    .resolve_glob(context)
+                    .map_or(unusable, |g| g.matches(value)),
+                _ => unusable,
             }),
             B::ArnEquals | B::ArnLike | B::ArnNotEquals | B::ArnNotLike => {
+                // A pattern with fewer than six components is not an ARN pattern: it matches nothing, so
+                // `ArnNot*` holds (as in iam-simulate). An unresolvable variable is handled like the String
+                // family: the negated operator fails.
                 self.compiled.iter().any(|c| match c {
                     Compiled::Arn(a) => a.matches(value),
-                    Compiled::ArnTemplate(t) => {
-                        t.resolve_arn(context).is_some_and(|a| a.matches(value))
-                    }
-                    _ => false,
+                    Compiled::Invalid => false,
+                    Compiled::ArnTemplate(t) => t
+                        .resolve_arn(context)
+                        .map_or(unusable, |a| a.matches(value)),
+                    _ => unusable,
                 })
             }
             B::Null => false,

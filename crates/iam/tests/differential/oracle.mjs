@@ -1,0 +1,45 @@
+// Differential oracle: evaluates trust-policy cases with @cloud-copilot/iam-simulate (AGPL-3.0).
+// keyless only CALLS it, as a separate process; none of its code is copied into keyless.
+//
+// Usage: node oracle.mjs <node_modules dir> < cases.jsonl > results.jsonl
+// Each input line:  {"policy": {...}, "principal": "<ARN>", "action": "...", "context": {"k": "v" | ["v"]}}
+// Each output line: {"result": "Allowed"|"ExplicitlyDenied"|"ImplicitlyDenied", "ignored": [...]}
+//               or  {"error": "..."} when iam-simulate rejects the input.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const nodeModules = process.argv[2];
+if (!nodeModules) {
+  console.error('usage: node oracle.mjs <node_modules dir> < cases.jsonl');
+  process.exit(2);
+}
+const entry = join(nodeModules, '@cloud-copilot', 'iam-simulate', 'dist', 'esm', 'index.js');
+const { runSimulation } = await import(pathToFileURL(entry).href);
+
+const ROLE = { resource: 'arn:aws:iam::123456789012:role/keyless-differential', accountId: '123456789012' };
+const lines = readFileSync(0, 'utf8').split('\n').filter((l) => l.length > 0);
+const out = [];
+for (const line of lines) {
+  const c = JSON.parse(line);
+  const simulation = {
+    request: { principal: c.principal, action: c.action, resource: ROLE, contextVariables: c.context },
+    identityPolicies: [],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    resourcePolicy: c.policy,
+  };
+  try {
+    const r = await runSimulation(simulation, {});
+    if (r.resultType === 'single') {
+      out.push(JSON.stringify({ result: r.overallResult, ignored: r.result.ignoredContextKeys ?? null }));
+    } else if (r.resultType === 'error') {
+      out.push(JSON.stringify({ error: r.errors.message + ' ' + JSON.stringify(r.errors).slice(0, 500) }));
+    } else {
+      out.push(JSON.stringify({ error: 'unexpected result type ' + r.resultType }));
+    }
+  } catch (e) {
+    out.push(JSON.stringify({ error: 'exception: ' + String(e) }));
+  }
+}
+process.stdout.write(out.join('\n') + (out.length ? '\n' : ''));
