@@ -60,6 +60,8 @@ pub enum Focus {
     Key,
     /// The first occurrence of this text inside the node's source span (falls back to the node).
     Text(String),
+    /// A 1-based line and column (for errors reported by position, such as YAML syntax errors).
+    Position(usize, usize),
 }
 
 /// An unresolved location: which input, which node, which part of it.

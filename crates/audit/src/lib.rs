@@ -287,8 +287,26 @@ pub fn locate(inputs: &[Input], default_input: usize, target: &Target) -> Option
     let index = target.input.unwrap_or(default_input);
     let input = inputs.get(index)?;
     let doc = &input.doc;
+    if let Focus::Position(line, column) = target.focus {
+        let start = doc.line_start(line);
+        let offset = doc
+            .line_text(line)
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(start, |(i, _)| start + i);
+        let span = Span::new(offset, offset);
+        return Some(Location {
+            path: input.path.clone(),
+            line,
+            column,
+            span,
+            route: String::new(),
+            input: index,
+        });
+    }
     let (key, node) = doc.resolve_entry(&target.route)?;
     let span = match &target.focus {
+        Focus::Position(..) => node.span,
         Focus::Node => node.span,
         Focus::Key => key.map_or(node.span, |k| k.span),
         Focus::Text(text) => doc

@@ -1,8 +1,9 @@
 //! The audit's view of a `bitbucket-pipelines.yml`: every pipeline with its selector, every step with its route
 //! and effective settings (after `options` and stage inheritance), and the step's script split into commands.
 //!
-//! NOTE: this reads the located tree of [`crate::source`] rather than `keyless-pipelines`' typed model, because the
-//! audit needs node spans for every key it reports on and edits for `--fix`; the traversal follows bitbucket.md §3.
+//! NOTE: the traversal reads the located tree of [`crate::source`] (the same tree every input kind uses, whose byte
+//! spans `--fix` edits) and follows bitbucket.md §3; parse errors, Atlassian's schema and the closed-key check come
+//! from `keyless-pipelines` ([`Pipeline::validation`]), the one pipeline model.
 
 use crate::config::AuditConfig;
 use crate::source::{Document, Node, Route};
@@ -33,6 +34,8 @@ pub struct Pipeline<'a> {
     pub pipelines: Vec<PipelineDef<'a>>,
     /// Every step of every pipeline, in file order.
     pub steps: Vec<Step<'a>>,
+    /// `keyless-pipelines`' verdict on the file: its parse error, or its schema and closed-key diagnostics.
+    pub validation: Result<Vec<keyless_pipelines::SchemaDiagnostic>, keyless_pipelines::ParseError>,
 }
 
 /// One pipeline (a list of items under a selector).
@@ -177,12 +180,15 @@ impl<'a> Pipeline<'a> {
                 });
             }
         }
+        let validation =
+            keyless_pipelines::parse(&doc.text).map(|file| keyless_pipelines::validate(&file));
         let mut view = Pipeline {
             doc,
             path,
             config,
             pipelines,
             steps: Vec::new(),
+            validation,
         };
         view.steps = view.collect_steps();
         Some(view)

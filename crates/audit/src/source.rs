@@ -164,7 +164,8 @@ pub enum Seg {
     Index(usize),
 }
 
-/// The path of a node from the document root, e.g. `pipelines.branches.main[2].step.script[0]`.
+/// The path of a node from the document root, e.g. `pipelines.branches.main[2].step.script[0]`; displayed
+/// like `keyless_pipelines::Route` (odd keys as JSON strings: `pipelines.branches."release/*"[0]`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct Route(pub Vec<Seg>);
 
@@ -197,6 +198,20 @@ impl Route {
     }
 }
 
+impl From<&keyless_pipelines::Route> for Route {
+    fn from(r: &keyless_pipelines::Route) -> Self {
+        Route(
+            r.segments()
+                .iter()
+                .map(|s| match s {
+                    keyless_pipelines::Segment::Key(k) => Seg::Key(k.clone()),
+                    keyless_pipelines::Segment::Index(i) => Seg::Index(*i),
+                })
+                .collect(),
+        )
+    }
+}
+
 impl fmt::Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, seg) in self.0.iter().enumerate() {
@@ -209,7 +224,8 @@ impl fmt::Display for Route {
                     match (simple, i) {
                         (true, 0) => write!(f, "{k}")?,
                         (true, _) => write!(f, ".{k}")?,
-                        (false, _) => write!(f, "[{k:?}]")?,
+                        (false, 0) => write!(f, "{k:?}")?,
+                        (false, _) => write!(f, ".{k:?}")?,
                     }
                 }
             }
@@ -603,7 +619,7 @@ mod tests {
             .key("branches")
             .key("release/*")
             .index(0);
-        assert_eq!(r.to_string(), "pipelines.branches[\"release/*\"][0]");
+        assert_eq!(r.to_string(), "pipelines.branches.\"release/*\"[0]");
     }
 
     #[test]

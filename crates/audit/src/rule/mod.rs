@@ -88,6 +88,7 @@ mod deploy_without_deployment;
 mod duplicate_deployment;
 mod environment_without_role;
 mod https_in_condition_key;
+mod invalid_pipeline;
 mod issuer_mismatch;
 mod long_lived_aws_keys;
 mod manual_first_step;
@@ -142,6 +143,7 @@ pub fn registry() -> &'static [&'static dyn Rule] {
         &duplicate_deployment::DuplicateDeployment,
         &manual_first_step::ManualFirstStep,
         // Limits
+        &invalid_pipeline::InvalidPipeline,
         &too_many_steps::TooManySteps,
         &unknown_step_key::UnknownStepKey,
         &oidc_audience_limits::OidcAudienceLimits,

@@ -19,40 +19,7 @@ static META: RuleMeta = RuleMeta {
     autofix: false,
 };
 
-/// Step keys (bitbucket.md §3.4, S-ATL `step_base`).
-pub const STEP_KEYS: &[&str] = &[
-    "name",
-    "script",
-    "after-script",
-    "image",
-    "caches",
-    "services",
-    "artifacts",
-    "clone",
-    "deployment",
-    "environment",
-    "concurrency-group",
-    "oidc",
-    "trigger",
-    "runs-on",
-    "size",
-    "max-time",
-    "runtime",
-    "fail-fast",
-    "condition",
-    "output-variables",
-];
-
-/// Stage keys (bitbucket.md §3.3).
-pub const STAGE_KEYS: &[&str] = &[
-    "name",
-    "deployment",
-    "environment",
-    "condition",
-    "trigger",
-    "steps",
-    "concurrency-group",
-];
+use keyless_pipelines::{STAGE_KEYS, STEP_KEYS};
 
 /// Levenshtein distance, for "did you mean" suggestions.
 fn distance(a: &str, b: &str) -> usize {
@@ -82,53 +49,38 @@ fn suggest(key: &str, known: &[&'static str]) -> Option<&'static str> {
         .map(|(_, k)| k)
 }
 
-impl UnknownStepKey {
-    fn check_keys(
-        &self,
-        node: &Node,
-        route: &Route,
-        known: &[&'static str],
-        what: &str,
-        out: &mut Sink,
-    ) {
-        for (k, _) in node.as_map().unwrap_or_default() {
-            let Some(key) = k.as_str() else { continue };
-            if known.contains(&key) {
-                continue;
-            }
-            let mut f = self
-                .finding()
-                .message(format!("unknown {what} key `{key}`; Bitbucket ignores it"))
-                .at_key(route.key(key))
-                .label("not a known key");
-            if let Some(s) = suggest(key, known) {
-                f = f.help(format!("did you mean `{s}`?"));
-            } else {
-                f = f.help(format!("known keys: {}", known.join(", ")));
-            }
-            out.push(f);
-        }
-    }
-}
-
 impl Rule for UnknownStepKey {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }
 
     fn check_pipeline(&self, p: &Pipeline<'_>, out: &mut Sink) {
-        let mut stages: Vec<&Route> = Vec::new();
-        for step in &p.steps {
-            if let Some((route, node)) = &step.stage
-                && !stages.contains(&route)
-            {
-                stages.push(route);
-                self.check_keys(node, route, STAGE_KEYS, "stage", out);
+        // The closed-key check is keyless-pipelines' (steps, stages, pipes, parallel groups, pipelines sections).
+        let Ok(diagnostics) = &p.validation else {
+            return;
+        };
+        for d in diagnostics {
+            let keyless_pipelines::DiagnosticKind::UnknownKey { key } = &d.kind else {
+                continue;
+            };
+            let route = Route::from(&d.route);
+            let mut f = self
+                .finding()
+                .message(d.message.clone())
+                .at_key(route)
+                .label("not a known key");
+            if d.severity == keyless_pipelines::Severity::Warning {
+                f = f.severity(Severity::Low).confidence(Confidence::Medium);
             }
+            let known: Vec<&'static str> = STEP_KEYS.iter().chain(STAGE_KEYS).copied().collect();
+            if let Some(s) = suggest(key, &known) {
+                f = f.help(format!("did you mean `{s}`?"));
+            } else {
+                f = f.help(
+                    "remove the key, or check the spelling against docs/rules/unknown-step-key.md",
+                );
+            }
+            out.push(f);
         }
-    }
-
-    fn check_step(&self, step: &Step<'_>, _p: &Pipeline<'_>, out: &mut Sink) {
-        self.check_keys(step.node, &step.route, STEP_KEYS, "step", out);
     }
 }
