@@ -350,7 +350,7 @@ pub fn resolve_token(inputs: &Inputs, env: &Env) -> Result<(Secret, TokenSource)
         let outside = if env.in_pipelines() {
             String::new()
         } else {
-            ".\n  (not running in Bitbucket Pipelines: pass --token-file FILE with a token instead)"
+            "; not running in Bitbucket Pipelines, so pass --token-file FILE with a token instead"
                 .to_owned()
         };
         return Err(SettingsError::MissingToken { hint, outside });
