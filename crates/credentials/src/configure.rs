@@ -297,11 +297,8 @@ pub fn configure(
     }
 
     create_private_dir(&paths.token_dir)?;
-    write_atomic(
-        &token_file,
-        format!("{}\n", settings.token.expose()).as_bytes(),
-        0o600,
-    )?;
+    // No trailing newline: botocore sends the file content verbatim as the WebIdentityToken.
+    write_atomic(&token_file, settings.token.expose().as_bytes(), 0o600)?;
     if let Some(parent) = paths
         .config_file
         .parent()
