@@ -27,7 +27,7 @@ impl PipelineFile {
     /// Runs `f` on the tree, then derives the typed model again. Use this to batch many edits.
     pub fn edit<R>(&mut self, f: impl FnOnce(&mut Node) -> R) -> R {
         let r = f(&mut self.root);
-        self.config = crate::model::build_config(&self.root);
+        self.config = std::sync::OnceLock::new();
         r
     }
 
@@ -49,14 +49,14 @@ impl PipelineFile {
     /// existing key keeps its position; a new key is appended.
     pub fn set_key(&mut self, route: &Route, key: &str, value: Node) -> Result<(), EditError> {
         self.map_at(route)?.set(key, value);
-        self.config = crate::model::build_config(&self.root);
+        self.config = std::sync::OnceLock::new();
         Ok(())
     }
 
     /// Removes `key` from the mapping at `route`; returns the old value.
     pub fn remove_key(&mut self, route: &Route, key: &str) -> Result<Option<Node>, EditError> {
         let old = self.map_at(route)?.remove(key);
-        self.config = crate::model::build_config(&self.root);
+        self.config = std::sync::OnceLock::new();
         Ok(old)
     }
 
@@ -82,7 +82,7 @@ impl PipelineFile {
             });
         }
         items.insert(index, value);
-        self.config = crate::model::build_config(&self.root);
+        self.config = std::sync::OnceLock::new();
         Ok(())
     }
 
@@ -106,7 +106,7 @@ impl PipelineFile {
                 node.set("script", Node::seq(new));
             }
         }
-        self.config = crate::model::build_config(&self.root);
+        self.config = std::sync::OnceLock::new();
         Ok(())
     }
 
@@ -145,7 +145,7 @@ impl PipelineFile {
             .get_mut("cloud")
             .ok_or_else(|| EditError::NotFound(step.key("runtime").key("cloud")))?;
         cloud.set("atlassian-ip-ranges", Node::bool(value));
-        self.config = crate::model::build_config(&self.root);
+        self.config = std::sync::OnceLock::new();
         Ok(())
     }
 

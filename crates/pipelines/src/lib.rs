@@ -49,7 +49,9 @@ pub use validate::{DiagnosticKind, SchemaDiagnostic, Severity, validate};
 #[derive(Debug, Clone)]
 pub struct PipelineFile {
     root: Node,
-    config: Config,
+    /// Derived from `root` on first use and dropped by every edit, so a run of edits costs
+    /// nothing until the model is read again.
+    config: std::sync::OnceLock<Config>,
 }
 
 /// Reads `bitbucket-pipelines.yml` text.
@@ -65,8 +67,10 @@ pub fn parse(source: &str) -> Result<PipelineFile, ParseError> {
 impl PipelineFile {
     /// Builds a file from a tree (whose top level should be a mapping).
     pub fn from_root(root: Node) -> PipelineFile {
-        let config = model::build_config(&root);
-        PipelineFile { root, config }
+        PipelineFile {
+            root,
+            config: std::sync::OnceLock::new(),
+        }
     }
 
     /// Reads the Dynamic Pipelines form: the `pipelines_configuration` JSON object
@@ -95,23 +99,23 @@ impl PipelineFile {
 
     /// The typed model.
     pub fn config(&self) -> &Config {
-        &self.config
+        self.config.get_or_init(|| model::build_config(&self.root))
     }
 
     /// Every pipeline, in document order (`definitions.pipelines` last).
     pub fn pipelines(&self) -> &[Pipeline] {
-        &self.config.pipelines
+        &self.config().pipelines
     }
 
     /// Every step of every pipeline, with route, selector, position and effective settings.
     pub fn steps(&self) -> Vec<StepRef<'_>> {
-        traverse::steps(&self.config)
+        traverse::steps(self.config())
     }
 
     /// The steps of one pipeline.
     pub fn steps_of<'a>(&'a self, pipeline: &'a Pipeline) -> Vec<StepRef<'a>> {
         let mut out = Vec::new();
-        traverse::steps_of(&self.config, pipeline, &mut out);
+        traverse::steps_of(self.config(), pipeline, &mut out);
         out
     }
 

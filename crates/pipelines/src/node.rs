@@ -13,8 +13,8 @@ pub struct Origin {
     /// The alias uses (`*name`) through which this node was copied here, outermost first.
     /// Empty when the node is written at its own place.
     pub via: Vec<AliasUse>,
-    /// The anchor (`&name`) defined on this very node, if any.
-    pub anchor: Option<Anchor>,
+    /// The anchor (`&name`) defined on this very node, if any (boxed: rare, and nodes are many).
+    pub anchor: Option<Box<Anchor>>,
     /// True when the entry reached its mapping through a merge key (`<<`).
     pub merged: bool,
 }

@@ -99,8 +99,8 @@ enum Frame {
         slots: Vec<Slot>,
         /// The key read and waiting for its value: (text, origin, is the merge key).
         pending: Option<(String, Origin, bool)>,
-        /// Explicit keys seen so far, with the line of their first use.
-        seen: HashMap<String, usize>,
+        /// Whether a `<<` key was seen (its slot has no key to compare).
+        merge_seen: Option<usize>,
     },
 }
 
@@ -155,7 +155,7 @@ pub fn parse_tree(source: &str) -> Result<Node, ParseError> {
                             start: content,
                             end,
                         }),
-                        anchor: anchor.clone(),
+                        anchor: anchor.clone().map(Box::new),
                         ..Origin::default()
                     },
                 };
@@ -228,7 +228,7 @@ pub fn parse_tree(source: &str) -> Result<Node, ParseError> {
                         anchor,
                         slots: Vec::new(),
                         pending: None,
-                        seen: HashMap::new(),
+                        merge_seen: None,
                     }
                 });
             }
@@ -522,7 +522,7 @@ impl Builder<'_> {
                             start: start.start,
                             end,
                         }),
-                        anchor: anchor.as_ref().map(|(_, a)| a.clone()),
+                        anchor: anchor.as_ref().map(|(_, a)| Box::new(a.clone())),
                         ..Origin::default()
                     },
                 };
@@ -538,15 +538,20 @@ impl Builder<'_> {
                 // A well-formed event stream never ends a mapping with a key waiting for its value.
                 debug_assert!(pending.is_none());
                 let mut last_end = start.end;
-                let explicit: HashSet<String> = slots
-                    .iter()
-                    .filter_map(|s| match s {
-                        Slot::Entry(e) => Some(e.key.clone()),
-                        Slot::Merge(_) => None,
-                    })
-                    .collect();
+                let explicit: HashSet<String> = if slots.iter().any(|s| matches!(s, Slot::Merge(_)))
+                {
+                    slots
+                        .iter()
+                        .filter_map(|s| match s {
+                            Slot::Entry(e) => Some(e.key.clone()),
+                            Slot::Merge(_) => None,
+                        })
+                        .collect()
+                } else {
+                    HashSet::new()
+                };
                 let mut merged_seen: HashSet<String> = HashSet::new();
-                let mut entries = Vec::new();
+                let mut entries = Vec::with_capacity(slots.len());
                 for slot in slots {
                     match slot {
                         Slot::Entry(e) => {
@@ -591,7 +596,7 @@ impl Builder<'_> {
                             start: start.start,
                             end,
                         }),
-                        anchor: anchor.as_ref().map(|(_, a)| a.clone()),
+                        anchor: anchor.as_ref().map(|(_, a)| Box::new(a.clone())),
                         ..Origin::default()
                     },
                 };
@@ -611,7 +616,7 @@ impl Builder<'_> {
             Frame::Map {
                 slots,
                 pending,
-                seen,
+                merge_seen,
                 ..
             } => match pending.take() {
                 None => {
@@ -632,16 +637,26 @@ impl Builder<'_> {
                     }
                     let is_merge = plain_scalar && key == "<<";
                     let line = node.span().map_or(at.line, |s| s.start.line);
-                    if let Some(first_line) = seen.get(&key) {
+                    // Mappings are small: a linear scan beats hashing every key.
+                    let first_line = if is_merge {
+                        *merge_seen
+                    } else {
+                        slots.iter().find_map(|s| match s {
+                            Slot::Entry(e) if e.key == key => {
+                                Some(e.key_origin.span.map_or(0, |sp| sp.start.line))
+                            }
+                            _ => None,
+                        })
+                    };
+                    if let Some(first_line) = first_line {
                         return Err(ParseError::at(
                             node.span().map_or(at, |s| s.start),
-                            ParseErrorKind::DuplicateKey {
-                                key,
-                                first_line: *first_line,
-                            },
+                            ParseErrorKind::DuplicateKey { key, first_line },
                         ));
                     }
-                    seen.insert(key.clone(), line);
+                    if is_merge {
+                        *merge_seen = Some(line);
+                    }
                     *pending = Some((key, node.origin, is_merge));
                 }
                 Some((key, key_origin, is_merge)) => {
