@@ -393,14 +393,29 @@ pub(crate) fn is_core_float(text: &str) -> bool {
 
 impl Builder<'_> {
     fn span(&self, s: &saphyr_parser::Span) -> Span {
-        let start = self.index.byte(&s.start);
-        let end = self.index.byte(&s.end).max(start);
+        let start_byte = self.index.byte(&s.start);
+        let raw_end = self.index.byte(&s.end).max(start_byte);
         // Event spans may run into the white space after a token (`} `); nodes never end in it.
-        let end = start + self.source[start..end].trim_end().len();
-        Span {
-            start: self.index.pos_at_byte(self.source, start),
-            end: self.index.pos_at_byte(self.source, end),
-        }
+        let end_byte = start_byte + self.source[start_byte..raw_end].trim_end().len();
+        // The parser's markers already carry line and column (in characters); only a trimmed end
+        // needs computing.
+        let start = Pos {
+            offset: start_byte,
+            line: s.start.line().max(1),
+            column: s.start.col() + 1,
+        };
+        let end = if end_byte == raw_end && raw_end > start_byte {
+            Pos {
+                offset: end_byte,
+                line: s.end.line().max(1),
+                column: s.end.col() + 1,
+            }
+        } else if end_byte == start_byte {
+            start
+        } else {
+            self.index.pos_at_byte(self.source, end_byte)
+        };
+        Span { start, end }
     }
 
     fn scan_error(&self, e: &ScanError) -> ParseError {
@@ -473,6 +488,9 @@ impl Builder<'_> {
                     break;
                 }
             }
+        }
+        if i == sp.start.offset {
+            return (sp.start, anchor);
         }
         (self.index.pos_at_byte(src, i), anchor)
     }

@@ -92,6 +92,42 @@ fn every_corpus_file_parses_validates_and_renders_stably() {
     }
 }
 
+/// Line and column of a byte offset, counted independently of the parser.
+fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, src[start..offset].chars().count() + 1)
+}
+
+#[test]
+fn every_span_agrees_with_its_offsets() {
+    for (name, src) in corpus() {
+        let file = parse(&src).unwrap();
+        let mut checked = 0;
+        file.root()
+            .walk(&keyless_pipelines::Route::root(), &mut |route, node| {
+                let mut spans: Vec<keyless_pipelines::Span> =
+                    node.origin.via.iter().map(|v| v.span).collect();
+                spans.extend(node.origin.span);
+                for span in spans {
+                    for pos in [span.start, span.end] {
+                        assert_eq!(
+                            (pos.line, pos.column),
+                            line_col(&src, pos.offset),
+                            "{name}: {route}"
+                        );
+                    }
+                    assert!(span.start.offset <= span.end.offset, "{name}: {route}");
+                    let text = &src[span.range()];
+                    assert_eq!(text.trim_end(), text, "{name}: {route} ends in white space");
+                    checked += 1;
+                }
+            });
+        assert!(checked > 10, "{name}");
+    }
+}
+
 #[test]
 fn corpus_covers_every_construct() {
     let mut selectors = BTreeSet::new();
