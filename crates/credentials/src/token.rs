@@ -64,7 +64,11 @@ pub enum TokenError {
 impl TokenInfo {
     /// Decodes the claims of a JWT without verifying it.
     pub fn decode(token: &Secret) -> Result<Self, TokenError> {
-        Ok(Self::from_claims_json(&claims_json(token.expose())?))
+        let decoded = keyless_oidc::decode_unverified(token.expose())
+            .map_err(|e| TokenError::Malformed(e.to_string()))?;
+        Ok(Self::from_claims_json(&serde_json::Value::Object(
+            decoded.claims,
+        )))
     }
 
     /// Builds the info from a claims object.
@@ -142,29 +146,6 @@ impl TokenInfo {
             self.sub.as_deref().unwrap_or("(none)")
         )
     }
-}
-
-// NOTE: interim decoder until `keyless_oidc::decode_unverified` lands; it only reads the claims segment.
-fn claims_json(token: &str) -> Result<serde_json::Value, TokenError> {
-    use base64::Engine as _;
-    let parts: Vec<&str> = token.trim().split('.').collect();
-    if parts.len() != 3 {
-        return Err(TokenError::Malformed(format!(
-            "{} dot-separated parts instead of 3",
-            parts.len()
-        )));
-    }
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(parts[1].trim_end_matches('='))
-        .map_err(|_| TokenError::Malformed("the claims part is not base64url".to_owned()))?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|_| TokenError::Malformed("the claims part is not JSON".to_owned()))?;
-    if !value.is_object() {
-        return Err(TokenError::Malformed(
-            "the claims part is not a JSON object".to_owned(),
-        ));
-    }
-    Ok(value)
 }
 
 #[cfg(test)]
