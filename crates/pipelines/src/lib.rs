@@ -107,6 +107,11 @@ impl PipelineFile {
         &self.config().pipelines
     }
 
+    /// The pipeline with this exact selector (`Selector::Branches("main".into())`, ...).
+    pub fn pipeline(&self, selector: &Selector) -> Option<&Pipeline> {
+        self.pipelines().iter().find(|p| &p.selector == selector)
+    }
+
     /// Every step of every pipeline, with route, selector, position and effective settings.
     pub fn steps(&self) -> Vec<StepRef<'_>> {
         traverse::steps(self.config())

@@ -285,7 +285,9 @@ fn steps_of_one_pipeline_and_imports_without_steps() {
         "pipelines:\n  branches:\n    main:\n      import: shared:main:deploy\n    dev:\n      - step: {script: [a]}\n      - step: {script: [b]}\n",
     )
     .unwrap();
-    let main = &f.pipelines()[0];
+    let main = f.pipeline(&Selector::Branches("main".into())).unwrap();
+    assert_eq!(main.route.to_string(), "pipelines.branches.main");
+    assert!(f.pipeline(&Selector::Default).is_none());
     assert!(f.steps_of(main).is_empty());
     let dev = &f.pipelines()[1];
     assert_eq!(f.steps_of(dev).len(), 2);
