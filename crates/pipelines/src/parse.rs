@@ -423,7 +423,15 @@ impl Builder<'_> {
         let pos = self.index.pos_at_byte(self.source, byte);
         let message = e.info().to_string();
         let at = self.source[byte..].chars().next();
-        let hint = if message.contains("unknown anchor") {
+        let after_star: &str = self.source[byte..]
+            .strip_prefix('*')
+            .map(|r| r.split([' ', '\t', '\n', ':']).next().unwrap_or_default())
+            .unwrap_or("-");
+        let hint = if message.contains("anchor")
+            && (after_star.is_empty() || after_star.contains(['*', '/']))
+        {
+            "A branch or tag pattern that starts with `*` must be quoted (`'*'`, `'**'`, `'*/feature'`): unquoted, YAML reads `*` as an alias"
+        } else if message.contains("unknown anchor") {
             "Define the anchor with `&name` before using `*name` (anchors must come first in the file)"
         } else if at == Some('\t') || message.contains("tab") {
             "YAML indentation must use spaces, not tabs"

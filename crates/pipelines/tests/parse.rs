@@ -306,6 +306,14 @@ fn parse_errors_name_position_and_fix() {
     assert!(e.to_string().contains("unknown anchor"), "{e}");
     assert!(e.to_string().contains("&name"), "{e}");
 
+    for pattern in ["*", "**", "*/feature"] {
+        let e = err(&format!(
+            "pipelines:\n  branches:\n    {pattern}:\n      - step: {{script: [a]}}\n"
+        ));
+        assert_eq!((e.line, e.column), (3, 5), "{e}");
+        assert!(e.to_string().contains("must be quoted"), "{pattern}: {e}");
+    }
+
     let e = err("a: &a\n  b: *a\n");
     assert!(
         matches!(e.kind, ParseErrorKind::RecursiveAlias { ref name } if name == "a"),
