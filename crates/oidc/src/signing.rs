@@ -150,7 +150,7 @@ pub struct EcSigningKey {
 }
 
 impl EcSigningKey {
-    /// A fresh key for `alg`; `None` for a non-ECDSA algorithm.
+    /// A fresh key for `alg` (ES256, ES384 or ES512; [`KeyError::Generate`] for any other).
     pub fn generate(kid: impl Into<String>, alg: Algorithm) -> Result<Self, KeyError> {
         let (signing, size) = match alg {
             Algorithm::ES256 => (&sig::ECDSA_P256_SHA256_FIXED_SIGNING, 32),
@@ -181,10 +181,19 @@ impl EcSigningKey {
 
     /// Signs `payload` with header `{"alg": <alg>, "kid": …, "typ": "JWT"}`.
     pub fn sign_json(&self, payload: &Value) -> Result<SecretToken, KeyError> {
-        let signing_input = signing_input(
+        self.sign_with_header(
             &json!({"alg": self.alg.as_str(), "kid": self.kid, "typ": "JWT"}),
             payload,
-        );
+        )
+    }
+
+    /// Signs an arbitrary header and payload with this key's algorithm, whatever the header says (for tests).
+    pub fn sign_with_header(
+        &self,
+        header: &Value,
+        payload: &Value,
+    ) -> Result<SecretToken, KeyError> {
+        let signing_input = signing_input(header, payload);
         let signature = self
             .key_pair
             .sign(&SystemRandom::new(), signing_input.as_bytes())
