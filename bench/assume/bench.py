@@ -124,12 +124,12 @@ def main():
             }
             one_liner = (
                 "import boto3,os;boto3.client('sts',region_name='us-east-1',endpoint_url=os.environ['AWS_ENDPOINT_URL_STS'])"
-                f".assume_role_with_web_identity(RoleArn='{ROLE_ARN}',RoleSessionName='s',"
+                f".assume_role_with_web_identity(RoleArn='{ROLE_ARN}',RoleSessionName='bench',"
                 "WebIdentityToken=os.environ['BITBUCKET_STEP_OIDC_TOKEN'])"
             )
             commands = {
                 "keyless": [args.keyless, "assume", "--role-arn", ROLE_ARN, "--", "true"],
-                "aws-cli": [aws, "sts", "assume-role-with-web-identity", "--role-arn", ROLE_ARN, "--role-session-name", "s", "--web-identity-token", token],
+                "aws-cli": [aws, "sts", "assume-role-with-web-identity", "--role-arn", ROLE_ARN, "--role-session-name", "bench", "--web-identity-token", token],
                 "boto3": [python, "-c", one_liner],
             }
             for argv in commands.values():  # warm-up: page cache, .pyc files
