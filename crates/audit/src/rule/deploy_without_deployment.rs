@@ -31,6 +31,20 @@ impl Rule for DeployWithoutDeployment {
         }
         let actions = analysis::deploy_actions(step);
         let Some((route, what)) = actions.first() else {
+            // An OIDC step without a deployment gets `sub = {repo}:{step}`: its role can only trust the whole
+            // repository (pipeline-check BB-028).
+            if step.oidc && step.environment.is_none() && step.node.get("oidc").is_some() {
+                out.push(
+                    self.finding()
+                        .message(format!(
+                            "OIDC {} has no `deployment` environment, so the roles it assumes can only be pinned to the whole repository",
+                            step.describe()
+                        ))
+                        .at_key(step.key("oidc"))
+                        .label("token without a deployment gate")
+                        .help("add `deployment: <environment>` and pin the role's sub to {REPO_UUID}:{ENV_UUID}:*"),
+                );
+            }
             return;
         };
         let mut f = self

@@ -84,6 +84,7 @@ pub(crate) mod prelude {
 mod aud_format;
 mod broad_sub;
 mod curl_pipe_shell;
+mod deploy_on_pull_request;
 mod deploy_without_deployment;
 mod duplicate_deployment;
 mod environment_without_role;
@@ -139,6 +140,7 @@ pub fn registry() -> &'static [&'static dyn Rule] {
         // Deployment gating
         &deploy_without_deployment::DeployWithoutDeployment,
         &oidc_on_pull_request::OidcOnPullRequest,
+        &deploy_on_pull_request::DeployOnPullRequest,
         &production_on_cloud_runner::ProductionOnCloudRunner,
         &duplicate_deployment::DuplicateDeployment,
         &manual_first_step::ManualFirstStep,
