@@ -129,10 +129,9 @@ impl Template {
 }
 
 fn lookup<'a>(context: &'a Context, key: &str, default: Option<&'a str>) -> Option<&'a str> {
-    // Only single-valued keys can be variables; a multivalued key behaves as missing.
+    // "You cannot use a multivalued context key as a policy variable": a list behaves as missing.
     match context.get(key) {
         Some(ContextValue::Single(value)) => Some(value),
-        Some(ContextValue::Multi(values)) if values.len() == 1 => Some(&values[0]),
         _ => default,
     }
 }
