@@ -601,3 +601,197 @@ fn check_characters(text: &str, location: Location, pointer: &str, sink: &mut Si
         );
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn codes(text: &str, kind: PolicyKind) -> Vec<(&'static str, usize, usize)> {
+        crate::parse(text)
+            .unwrap()
+            .validate(kind)
+            .into_iter()
+            .map(|d| (d.code, d.line, d.column))
+            .collect()
+    }
+
+    const PROVIDER: &str = "arn:aws:iam::123456789012:oidc-provider/example.com";
+
+    fn trust(statement: &str) -> String {
+        format!(r#"{{"Version": "2012-10-17", "Statement": [{statement}]}}"#)
+    }
+
+    #[test]
+    fn a_good_trust_policy_has_no_diagnostics() {
+        let text = trust(&format!(
+            r#"{{"Sid": "Ok1", "Effect": "Allow", "Principal": {{"Federated": "{PROVIDER}"}},
+                "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
+                "Condition": {{"StringEquals": {{"example.com:aud": "a"}}, "StringLike": {{"example.com:sub": "repo:*"}}}}}}"#
+        ));
+        assert_eq!(codes(&text, PolicyKind::Trust), []);
+    }
+
+    #[test]
+    fn grammar_errors_are_located() {
+        let cases: &[(&str, &str, usize, usize)] = &[
+            (
+                "{\"Version\": \"2012-10-17\", \"Statement\": [], \"Extra\": 1}",
+                "empty-array",
+                1,
+                40,
+            ),
+            (
+                "{\"Version\": \"2012-10-17\", \"Statement\": [], \"Extra\": 1}",
+                "unknown-element",
+                1,
+                44,
+            ),
+            (
+                "{\"Version\": \"2012-10-18\", \"Statement\": {\"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": \"*\"}}",
+                "invalid-version",
+                1,
+                13,
+            ),
+            (
+                "{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": \"*\"}}",
+                "missing-version",
+                1,
+                1,
+            ),
+            (
+                "{\"Version\": \"2012-10-17\", \"Statement\": {\"Effect\": \"allow\", \"Action\": \"s3:*\", \"Resource\": \"*\"}}",
+                "invalid-effect",
+                1,
+                51,
+            ),
+            (
+                "{\"Version\": \"2012-10-17\", \"Statement\": {\"Effect\": \"Allow\", \"Effect\": \"Deny\", \"Action\": \"s3:*\", \"Resource\": \"*\"}}",
+                "duplicate-key",
+                1,
+                60,
+            ),
+            (
+                "{\"Version\": \"2012-10-17\", \"Statement\": {\"Effect\": \"Allow\", \"Action\": [], \"Resource\": \"*\"}}",
+                "empty-array",
+                1,
+                70,
+            ),
+            (
+                "{\"Version\": \"2012-10-17\", \"Statement\": {\"Sid\": \"a-b\", \"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": \"*\"}}",
+                "invalid-sid",
+                1,
+                41,
+            ),
+            (
+                "{\"Version\": \"2012-10-17\", \"Statement\": {\"Effect\": \"Allow\", \"Action\": \"s3:\u{2603}\", \"Resource\": \"*\"}}",
+                "invalid-character",
+                1,
+                70,
+            ),
+            (
+                "{\"Version\": \"2012-10-17\", \"Statement\": {\"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": \"*\", \"Condition\": {\"NumericEquals\": {\"k\": \"ten\"}}}}",
+                "invalid-condition-value",
+                1,
+                127,
+            ),
+            (
+                "{\"Version\": \"2012-10-17\", \"Statement\": {\"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": \"*\", \"Condition\": {\"NullIfExists\": {\"k\": \"true\"}}}}",
+                "unknown-operator",
+                1,
+                109,
+            ),
+        ];
+        for (text, code, line, column) in cases {
+            let found = codes(text, PolicyKind::Identity);
+            assert!(
+                found.contains(&(*code, *line, *column)),
+                "{code} at {line}:{column} not in {found:?} for {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn trust_policy_rules() {
+        let text = trust(&format!(
+            r#"{{"Effect": "Allow", "NotPrincipal": {{"Federated": "{PROVIDER}"}}, "Action": ["sts:AssumeRole*", "s3:GetObject"], "Resource": "*"}},
+               {{"Effect": "Allow", "Principal": {{"Federated": "arn:aws:iam::1:oidc-provider/*"}}, "Action": "sts:AssumeRoleWithWebIdentity"}}"#
+        ));
+        let found: Vec<&str> = codes(&text, PolicyKind::Trust)
+            .into_iter()
+            .map(|(c, _, _)| c)
+            .collect();
+        for code in [
+            "trust-not-principal",
+            "trust-resource",
+            "trust-wildcard-action",
+            "trust-action",
+            "wildcard-federated-principal",
+            "oidc-without-condition",
+        ] {
+            assert!(found.contains(&code), "{code} not in {found:?}");
+        }
+        // The same statements as an identity policy: principals are the error there.
+        let identity: Vec<&str> = codes(&text, PolicyKind::Identity)
+            .into_iter()
+            .map(|(c, _, _)| c)
+            .collect();
+        assert!(
+            identity.contains(&"principal-in-identity-policy"),
+            "{identity:?}"
+        );
+        let no_principal =
+            trust(r#"{"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity"}"#);
+        assert!(
+            codes(&no_principal, PolicyKind::Trust)
+                .iter()
+                .any(|(c, _, _)| *c == "missing-principal")
+        );
+    }
+
+    #[test]
+    fn access_analyzer_style_warnings() {
+        let text = trust(&format!(
+            r#"{{"Effect": "Allow", "Principal": {{"Federated": "{PROVIDER}"}}, "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {{"StringEquals": {{"example.com:sub": "repo:*"}}, "ForAllValues:StringLike": {{"example.com:sub": "x"}},
+                               "stringlike": {{"https://example.com:aud": "a"}}, "Bool": {{"aws:SecureTransport": ["true", "false"]}}}}}}"#
+        ));
+        let found: Vec<&str> = codes(&text, PolicyKind::Trust)
+            .into_iter()
+            .map(|(c, _, _)| c)
+            .collect();
+        for code in [
+            "wildcard-without-like",
+            "set-operator-on-single-valued-key",
+            "for-all-values-in-allow",
+            "operator-case",
+            "key-with-scheme",
+            "multiple-boolean-values",
+        ] {
+            assert!(found.contains(&code), "{code} not in {found:?}");
+        }
+    }
+
+    #[test]
+    fn trust_policy_size_quota() {
+        let patterns: Vec<String> = (0..60)
+            .map(|i| format!("\"{{3c2b6f0e-8a41-4d2e-9b7c-5e1f0a9d8c{i:02}}}:*\""))
+            .collect();
+        let text = trust(&format!(
+            r#"{{"Effect": "Allow", "Principal": {{"Federated": "{PROVIDER}"}}, "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {{"StringLike": {{"example.com:sub": [{}]}}}}}}"#,
+            patterns.join(", ")
+        ));
+        assert!(crate::size_excluding_whitespace(&text) > TRUST_POLICY_SIZE_QUOTA);
+        assert!(
+            codes(&text, PolicyKind::Trust)
+                .iter()
+                .any(|(c, _, _)| *c == "trust-policy-too-large")
+        );
+        assert!(
+            !codes(&text, PolicyKind::Identity)
+                .iter()
+                .any(|(c, _, _)| *c == "trust-policy-too-large")
+        );
+    }
+}
