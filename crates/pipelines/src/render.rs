@@ -7,6 +7,9 @@
 
 use crate::node::{Node, Value};
 
+/// Keys longer than this (as written) use the explicit `? key` form; YAML's limit is 1024.
+const MAX_IMPLICIT_KEY: usize = 1000;
+
 /// The text of a float that reads back as the same float (never as an integer).
 pub(crate) fn float_text(f: f64) -> String {
     if f.is_nan() {
@@ -48,7 +51,16 @@ fn emit_map(node: &Node, indent: usize, out: &mut String) {
         if i > 0 || !out.ends_with("- ") {
             pad(out, indent);
         }
-        out.push_str(&quote_key(&e.key));
+        let key = quote_key(&e.key);
+        if key.chars().count() > MAX_IMPLICIT_KEY {
+            // YAML limits implicit keys to 1024 characters; longer ones need `? key` / `: value`.
+            out.push_str("? ");
+            out.push_str(&key);
+            out.push('\n');
+            pad(out, indent);
+        } else {
+            out.push_str(&key);
+        }
         out.push(':');
         emit_value(&e.value, indent, out);
     }

@@ -165,6 +165,29 @@ fn random_strings_round_trip() {
 }
 
 #[test]
+fn very_long_keys_use_the_explicit_form() {
+    // Found by the fuzzer: YAML limits implicit keys to 1024 characters.
+    for key in [
+        "z".repeat(1500),
+        "\u{7}".repeat(300),
+        format!("a: {}", "b".repeat(2000)),
+    ] {
+        let map = Node::map([
+            (key.as_str(), Node::map([("x", Node::seq([Node::int(1)]))])),
+            ("after", Node::string(key.clone())),
+        ]);
+        let file = PipelineFile::from_root(Node::map([(
+            "seq",
+            Node::seq([map.clone(), Node::string("s")]),
+        )]));
+        let yaml = file.to_yaml_string();
+        let back = parse(&yaml).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.root(), file.root());
+        assert_eq!(back.to_yaml_string(), yaml);
+    }
+}
+
+#[test]
 fn layout_is_block_style_and_stable() {
     let src = "pipelines: {default: [{step: {name: Build, script: [make, 'echo \"a: b\"'], oidc: true}}, {parallel: [{step: {script: [x]}}]}]}\n";
     let f = parse(src).unwrap();
