@@ -170,6 +170,7 @@ pub(crate) struct Shared {
     pub(crate) trust_forwarded_for: bool,
     pub(crate) clock: Clock,
     pub(crate) issuer: issuer::Issuer,
+    pub(crate) policies: trust::PolicyCache,
 }
 
 impl Shared {
@@ -232,6 +233,7 @@ impl Emulator {
             trust_forwarded_for: config.trust_forwarded_for,
             clock: config.clock.clone(),
             issuer,
+            policies: trust::PolicyCache::default(),
         };
         Ok(Self {
             shared: Arc::new(shared),

@@ -249,14 +249,14 @@ async fn assume_role_with_web_identity(
     //    whether a role exists; UNCONFIRMED, see docs/emulator.md).
     let arn = parse_role_arn(common.role_arn)
         .ok_or_else(|| AwsError::validation("Request ARN is invalid"))?;
-    let (role, provider_urls) = {
+    let role = {
         let state = read_lock(&shared.state);
         let account = state.accounts.get(arn.account).ok_or_else(denied)?;
-        let role = account
+        account
             .role(arn.name)
             .filter(|r| r.path == arn.path && r.name == arn.name)
-            .ok_or_else(denied)?;
-        (role.clone(), account.providers.clone())
+            .ok_or_else(denied)?
+            .clone()
     };
     let duration = common.duration.unwrap_or(3600);
     if duration > role.max_session_duration {
@@ -276,7 +276,10 @@ async fn assume_role_with_web_identity(
     };
     let provider = iss
         .strip_prefix("https://")
-        .and_then(|url| provider_urls.get(url))
+        .and_then(|url| {
+            let state = read_lock(&shared.state);
+            state.accounts.get(arn.account)?.providers.get(url).cloned()
+        })
         .ok_or_else(|| {
             AwsError::invalid_token(format!(
                 "No OpenIDConnect provider found in your account for {iss}"
@@ -323,7 +326,7 @@ async fn assume_role_with_web_identity(
     };
     let requests =
         web_identity::requests(&input).map_err(|e| AwsError::invalid_token(e.to_string()))?;
-    let policy = trust::stored_policy(&role.trust_policy).ok_or_else(denied)?;
+    let policy = shared.policies.get(&role.trust_policy).ok_or_else(denied)?;
     if !requests
         .iter()
         .all(|request| trust::allows(&policy, request))
@@ -506,7 +509,7 @@ fn assume_role(shared: &Shared, incoming: &Incoming<'_>) -> Result<Option<Xml>, 
     if let Some(source_identity) = source_identity {
         context.insert("sts:SourceIdentity", source_identity);
     }
-    let policy = trust::stored_policy(&role.trust_policy).ok_or_else(denied)?;
+    let policy = shared.policies.get(&role.trust_policy).ok_or_else(denied)?;
     let decisions: Vec<keyless_iam::Decision> = principals
         .iter()
         .map(|p| {

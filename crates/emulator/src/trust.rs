@@ -2,6 +2,9 @@
 //! PutRolePolicy, and trust decisions for AssumeRoleWithWebIdentity and AssumeRole. `check`, `doctor` and the
 //! audit rules decide through the same engine, so they can never disagree with the emulator.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use keyless_iam::{Decision, PolicyDocument, PolicyKind, Severity, TRUST_POLICY_SIZE_QUOTA};
 
 use crate::error::AwsError;
@@ -48,10 +51,30 @@ pub fn check_permission_policy(text: &str) -> Result<(), AwsError> {
     first_error(&doc, PolicyKind::Identity, &[])
 }
 
-/// Parses a stored trust policy for evaluation. Stored policies passed [`check_trust_policy`], so a failure
-/// here means the state file was edited by hand; such a policy allows nothing.
-pub fn stored_policy(text: &str) -> Option<PolicyDocument> {
-    keyless_iam::parse(text).ok()
+/// Parsed stored trust policies, keyed by their text, so that a busy role is not re-parsed on every call.
+#[derive(Default)]
+pub struct PolicyCache {
+    parsed: RwLock<HashMap<String, Arc<PolicyDocument>>>,
+}
+
+/// Policies kept before the cache starts over (roles are few; this only bounds memory under policy churn).
+const CACHE_LIMIT: usize = 1024;
+
+impl PolicyCache {
+    /// The parsed policy. Stored policies passed [`check_trust_policy`], so `None` means the state file was
+    /// edited by hand; such a policy allows nothing.
+    pub fn get(&self, text: &str) -> Option<Arc<PolicyDocument>> {
+        if let Some(doc) = crate::read_lock(&self.parsed).get(text) {
+            return Some(doc.clone());
+        }
+        let doc = Arc::new(keyless_iam::parse(text).ok()?);
+        let mut parsed = crate::write_lock(&self.parsed);
+        if parsed.len() >= CACHE_LIMIT {
+            parsed.clear();
+        }
+        parsed.insert(text.to_owned(), doc.clone());
+        Some(doc)
+    }
 }
 
 /// Whether the trust policy allows the request (explicit deny wins, default deny).
