@@ -33,6 +33,8 @@ enum Command {
     /// Work with IAM policy documents: evaluate a request against a trust policy, like AWS would.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
+    /// Run a local Bitbucket OIDC issuer plus an AWS STS/IAM that enforces trust like AWS.
+    Emulate(cmd::emulate::EmulateArgs),
 }
 
 /// Exit code for bad input (unreadable or invalid files, bad arguments).
@@ -41,6 +43,7 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Emulate(args) => cmd::emulate::run(args),
         Command::Assume(args) => cmd::assume::run(args),
         Command::Env(args) => cmd::env::run(args),
         Command::CredentialProcess(args) => cmd::credential_process::run(args),

@@ -6,3 +6,4 @@ pub mod configure;
 pub mod credential_process;
 pub mod doctor;
 pub mod env;
+pub mod emulate;
