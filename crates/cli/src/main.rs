@@ -20,6 +20,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Audit bitbucket-pipelines.yml, trust policies and keyless.yml for OIDC and pipeline security problems.
+    Audit(cmd::audit::AuditArgs),
     /// Run a command with the step's AWS credentials (OIDC web identity) in its environment.
     Assume(cmd::assume::AssumeArgs),
     /// Print the step's AWS credentials as variables: eval "$(keyless env)".
@@ -43,6 +45,7 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Audit(args) => cmd::audit::run(args),
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::Assume(args) => cmd::assume::run(args),
         Command::Env(args) => cmd::env::run(args),

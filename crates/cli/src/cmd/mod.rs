@@ -2,6 +2,7 @@
 
 pub mod policy;
 pub mod assume;
+pub mod audit;
 pub mod configure;
 pub mod credential_process;
 pub mod doctor;

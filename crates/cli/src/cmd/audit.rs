@@ -1,0 +1,394 @@
+//! `keyless audit [PATH]...`: run the audit rules over pipelines, trust policies and keyless.yml, print findings
+//! in the chosen format, optionally fix them in place or publish them to Bitbucket Code Insights.
+//!
+//! Exit codes: 0 when no finding at or above `--fail-on` remains, 1 when some do, 2 on bad input.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use keyless_audit::output::{code_insights, json, plain, sarif};
+use keyless_audit::{AuditConfig, Auditor, Confidence, Input, Options, Persona, Report, Severity};
+
+/// Exit code when findings at or above the threshold remain.
+pub const EXIT_FINDINGS: u8 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// rustc-style diagnostics with source snippets.
+    Plain,
+    /// `{"version": 1, "findings": [...]}`.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// Bitbucket Code Insights report and annotations as JSON.
+    CodeInsights,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+macro_rules! value_enum_mirror {
+    ($name:ident => $target:ty { $($v:ident),* }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+        pub enum $name { $($v),* }
+        impl From<$name> for $target {
+            fn from(v: $name) -> Self { match v { $($name::$v => <$target>::$v),* } }
+        }
+    };
+}
+value_enum_mirror!(SeverityArg => Severity { Info, Low, Medium, High });
+value_enum_mirror!(ConfidenceArg => Confidence { Low, Medium, High });
+value_enum_mirror!(PersonaArg => Persona { Regular, Pedantic, Auditor });
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Files or directories to audit (directories are walked for bitbucket-pipelines.yml, keyless.yml,
+    /// CloudFormation templates and IAM policy JSON).
+    #[arg(default_value = "bitbucket-pipelines.yml")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "plain",
+        env = "KEYLESS_AUDIT_FORMAT"
+    )]
+    pub format: Format,
+
+    /// Which findings to show: `regular`, `pedantic` (adds hardening suggestions) or `auditor` (everything).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "regular",
+        env = "KEYLESS_AUDIT_PERSONA"
+    )]
+    pub persona: PersonaArg,
+
+    /// Hide findings below this severity.
+    #[arg(long, value_enum, default_value = "info")]
+    pub min_severity: SeverityArg,
+
+    /// Hide findings below this confidence.
+    #[arg(long, value_enum, default_value = "low")]
+    pub min_confidence: ConfidenceArg,
+
+    /// Exit 1 when a finding at or above this severity remains.
+    #[arg(long, value_enum, default_value = "low", env = "KEYLESS_AUDIT_FAIL_ON")]
+    pub fail_on: SeverityArg,
+
+    /// keyless.yml whose `audit:` section to use (default: keyless.yml next to the audited paths).
+    #[arg(long, env = "KEYLESS_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Apply safe fixes in place (comments and layout are kept), then report what remains.
+    #[arg(long)]
+    pub fix: bool,
+
+    /// Publish the findings to Bitbucket Code Insights for BITBUCKET_COMMIT (through the Pipelines proxy).
+    #[arg(long)]
+    pub publish: bool,
+
+    /// Proxy that authenticates Code Insights calls inside Pipelines.
+    #[arg(
+        long,
+        default_value = "http://localhost:29418",
+        env = "KEYLESS_CODE_INSIGHTS_PROXY"
+    )]
+    pub proxy: String,
+
+    /// Bitbucket API base (plain http: the Pipelines proxy forwards only http).
+    #[arg(
+        long,
+        default_value = "http://api.bitbucket.org/2.0",
+        env = "KEYLESS_BITBUCKET_API"
+    )]
+    pub api_base: String,
+
+    /// Repository (`workspace/slug`) for --publish.
+    #[arg(long, env = "BITBUCKET_REPO_FULL_NAME")]
+    pub repo: Option<String>,
+
+    /// Commit for --publish.
+    #[arg(long, env = "BITBUCKET_COMMIT")]
+    pub commit: Option<String>,
+
+    /// Colour in plain output.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+
+    /// List the rules and exit.
+    #[arg(long)]
+    pub list_rules: bool,
+}
+
+pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    if args.list_rules {
+        for rule in keyless_audit::registry() {
+            let m = rule.meta();
+            println!(
+                "{:<36} {:<6} {}{}",
+                m.id,
+                m.severity,
+                m.summary,
+                if m.autofix { " (fixable)" } else { "" }
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = load_config(&args)?;
+    let options = Options {
+        persona: args.persona.into(),
+        min_severity: args.min_severity.into(),
+        min_confidence: args.min_confidence.into(),
+    };
+    let auditor = Auditor::new(config, options);
+    let files =
+        keyless_audit::discover::discover(&args.paths).context("collecting files to audit")?;
+    if files.is_empty() {
+        bail!(
+            "no bitbucket-pipelines.yml, keyless.yml, CloudFormation template or IAM policy found under the given paths"
+        );
+    }
+    let mut inputs = load_inputs(&files)?;
+    let mut report = auditor.audit(&inputs);
+    if args.fix {
+        let fixed = apply_fixes(&files, &inputs, &report)?;
+        if fixed > 0 {
+            inputs = load_inputs(&files)?;
+            report = auditor.audit(&inputs);
+        }
+    }
+    let fail_on: Severity = args.fail_on.into();
+    let out = match args.format {
+        Format::Plain => {
+            let color = match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => {
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
+            };
+            let mut text = plain::render(&report.findings, color);
+            if report.ignored > 0 || report.filtered > 0 {
+                text.push_str(&format!(
+                    "({} ignored, {} hidden by persona or filters)\n",
+                    report.ignored, report.filtered
+                ));
+            }
+            text
+        }
+        Format::Json => pretty(&json::render(&report.findings))?,
+        Format::Sarif => pretty(&sarif::render(&report.findings, env!("CARGO_PKG_VERSION")))?,
+        Format::CodeInsights => pretty(&code_insights::to_json(&report.findings, fail_on))?,
+    };
+    print!("{out}");
+    if args.publish {
+        publish(&args, &report, fail_on)?;
+    }
+    Ok(exit_code(&report, fail_on))
+}
+
+fn pretty(v: &serde_json::Value) -> anyhow::Result<String> {
+    Ok(format!("{}\n", serde_json::to_string_pretty(v)?))
+}
+
+fn exit_code(report: &Report, fail_on: Severity) -> ExitCode {
+    if report.findings.iter().any(|f| f.severity >= fail_on) {
+        ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn display_path(p: &Path) -> String {
+    let s = p.display().to_string();
+    s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
+}
+
+fn load_inputs(files: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
+    files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).with_context(|| {
+                format!(
+                    "{}: cannot read (pass a pipeline, template or policy file)",
+                    f.display()
+                )
+            })?;
+            Input::parse(&display_path(f), &text).map_err(anyhow::Error::from)
+        })
+        .collect()
+}
+
+/// `--config`, else the first keyless.yml next to (or inside) an audited path.
+fn load_config(args: &AuditArgs) -> anyhow::Result<AuditConfig> {
+    let path = match &args.config {
+        Some(p) => Some(p.clone()),
+        None => args.paths.iter().find_map(|p| {
+            let dir = if p.is_dir() {
+                p.clone()
+            } else {
+                p.parent()
+                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            };
+            let dir = if dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir
+            };
+            ["keyless.yml", "keyless.yaml"]
+                .iter()
+                .map(|n| dir.join(n))
+                .find(|c| c.is_file())
+        }),
+    };
+    let Some(path) = path else {
+        return Ok(AuditConfig::default());
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("{}: cannot read the config", path.display()))?;
+    Ok(AuditConfig::from_keyless_yml(&text, &display_path(&path))?.unwrap_or_default())
+}
+
+fn apply_fixes(files: &[PathBuf], inputs: &[Input], report: &Report) -> anyhow::Result<usize> {
+    let mut total = 0;
+    for (index, (file, input)) in files.iter().zip(inputs).enumerate() {
+        let fixable: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.location.input == index && f.fix.is_some())
+            .collect();
+        if fixable.is_empty() {
+            continue;
+        }
+        let fixed = keyless_audit::fix::apply(input.source(), &fixable);
+        if fixed.applied == 0 {
+            continue;
+        }
+        std::fs::write(file, &fixed.text)
+            .with_context(|| format!("{}: cannot write the fixed file", file.display()))?;
+        eprintln!("fixed {} finding(s) in {}", fixed.applied, input.path);
+        if fixed.skipped > 0 {
+            eprintln!(
+                "{} overlapping fix(es) in {} left for another `--fix` run",
+                fixed.skipped, input.path
+            );
+        }
+        total += fixed.applied;
+    }
+    Ok(total)
+}
+
+/// DELETE the previous report (a rerun must not keep stale annotations), PUT the report, then POST the
+/// annotations in batches of 100 (at most 1000), through the Pipelines auth proxy.
+fn publish(args: &AuditArgs, report: &Report, fail_on: Severity) -> anyhow::Result<()> {
+    let repo = args
+        .repo
+        .as_deref()
+        .context("--publish needs the repository: set BITBUCKET_REPO_FULL_NAME or --repo")?;
+    let commit = args
+        .commit
+        .as_deref()
+        .context("--publish needs the commit: set BITBUCKET_COMMIT or --commit")?;
+    let proxy = ureq::Proxy::new(&args.proxy)
+        .with_context(|| format!("invalid --proxy `{}`", args.proxy))?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .proxy(Some(proxy))
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let base = format!(
+        "{}/repositories/{repo}/commit/{commit}/reports/{}",
+        args.api_base.trim_end_matches('/'),
+        code_insights::REPORT_ID
+    );
+    let (ci_report, annotations) = code_insights::render(&report.findings, fail_on);
+    send(&agent, "DELETE", &base, None, &[200, 204, 404])?;
+    send(
+        &agent,
+        "PUT",
+        &base,
+        Some(serde_json::to_string(&ci_report)?),
+        &[200, 201],
+    )?;
+    for batch in code_insights::batches(&annotations) {
+        send(
+            &agent,
+            "POST",
+            &format!("{base}/annotations"),
+            Some(serde_json::to_string(batch)?),
+            &[200, 201],
+        )?;
+    }
+    eprintln!(
+        "published {} annotation(s) to Code Insights report {}",
+        annotations.len(),
+        code_insights::REPORT_ID
+    );
+    Ok(())
+}
+
+/// One request with bounded retries on 429/5xx, honouring `Retry-After` (capped at 10 s).
+fn send(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    body: Option<String>,
+    ok: &[u16],
+) -> anyhow::Result<()> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = match (method, &body) {
+            ("PUT", Some(b)) => agent
+                .put(url)
+                .header("Content-Type", "application/json")
+                .send(b.as_str()),
+            ("POST", Some(b)) => agent
+                .post(url)
+                .header("Content-Type", "application/json")
+                .send(b.as_str()),
+            ("DELETE", _) => agent.delete(url).call(),
+            _ => bail!("unsupported request {method}"),
+        };
+        let mut response = result
+            .with_context(|| format!("{method} {url}: cannot reach Bitbucket through the proxy"))?;
+        let status = response.status().as_u16();
+        if ok.contains(&status) {
+            return Ok(());
+        }
+        if (status == 429 || status >= 500) && attempt < 3 {
+            let wait = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(1)
+                .min(10);
+            std::thread::sleep(Duration::from_secs(wait));
+            continue;
+        }
+        let mut text = String::new();
+        let _ = response
+            .body_mut()
+            .as_reader()
+            .take(2000)
+            .read_to_string(&mut text);
+        bail!(
+            "{method} {url}: Bitbucket answered HTTP {status}: {}. Outside Pipelines there is no auth proxy; inside, \
+             check that the step can reach {}",
+            text.trim(),
+            "the proxy"
+        );
+    }
+}
