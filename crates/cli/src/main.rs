@@ -20,8 +20,6 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Audit bitbucket-pipelines.yml, trust policies and keyless.yml for OIDC and pipeline security problems.
-    Audit(cmd::audit::AuditArgs),
     /// Run a command with the step's AWS credentials (OIDC web identity) in its environment.
     Assume(cmd::assume::AssumeArgs),
     /// Print the step's AWS credentials as variables: eval "$(keyless env)".
@@ -35,8 +33,9 @@ enum Command {
     /// Work with IAM policy documents: evaluate a request against a trust policy, like AWS would.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
-    /// Run a local Bitbucket OIDC issuer plus an AWS STS/IAM that enforces trust like AWS.
-    Emulate(cmd::emulate::EmulateArgs),
+    /// Bitbucket Pipelines OIDC tokens: mint one from `keyless emulate`, or decode one to see its claims.
+    #[command(subcommand)]
+    Token(cmd::token::TokenCommand),
 }
 
 /// Exit code for bad input (unreadable or invalid files, bad arguments).
@@ -45,14 +44,13 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Audit(args) => cmd::audit::run(args),
-        Command::Emulate(args) => cmd::emulate::run(args),
         Command::Assume(args) => cmd::assume::run(args),
         Command::Env(args) => cmd::env::run(args),
         Command::CredentialProcess(args) => cmd::credential_process::run(args),
         Command::Configure(args) => cmd::configure::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Policy(command) => cmd::policy::run(command),
+        Command::Token(command) => cmd::token::run(command),
     };
     match result {
         Ok(code) => code,

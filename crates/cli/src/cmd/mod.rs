@@ -1,10 +1,9 @@
 //! One module per top-level command.
 
-pub mod policy;
 pub mod assume;
-pub mod audit;
 pub mod configure;
 pub mod credential_process;
 pub mod doctor;
 pub mod env;
-pub mod emulate;
+pub mod policy;
+pub mod token;
