@@ -20,6 +20,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Audit bitbucket-pipelines.yml, trust policies and keyless.yml for OIDC and pipeline security problems.
+    Audit(cmd::audit::AuditArgs),
     /// Run a command with the step's AWS credentials (OIDC web identity) in its environment.
     Assume(cmd::assume::AssumeArgs),
     /// Print the step's AWS credentials as variables: eval "$(keyless env)".
@@ -36,6 +38,8 @@ enum Command {
     /// Bitbucket Pipelines OIDC tokens: mint one from `keyless emulate`, or decode one to see its claims.
     #[command(subcommand)]
     Token(cmd::token::TokenCommand),
+    /// Run a local Bitbucket OIDC issuer plus an AWS STS/IAM that enforces trust like AWS.
+    Emulate(cmd::emulate::EmulateArgs),
 }
 
 /// Exit code for bad input (unreadable or invalid files, bad arguments).
@@ -44,6 +48,8 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Audit(args) => cmd::audit::run(args),
+        Command::Emulate(args) => cmd::emulate::run(args),
         Command::Assume(args) => cmd::assume::run(args),
         Command::Env(args) => cmd::env::run(args),
         Command::CredentialProcess(args) => cmd::credential_process::run(args),
