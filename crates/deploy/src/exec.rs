@@ -1,0 +1,1146 @@
+//! The executor: scans the source, lists and inspects the bucket, plans, then uploads, copies, deletes and
+//! invalidates through the official AWS SDK for Rust, with every request bounded by one `--concurrency`
+//! semaphore. Per-file failures are collected and the run goes on; anything fatal happens before the first change.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, MetadataDirective, ObjectIdentifier,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use futures::{StreamExt as _, TryStreamExt as _, stream};
+use md5::{Digest as _, Md5};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use tokio::sync::Semaphore;
+
+use crate::digest::digest_bytes;
+use crate::invalidation;
+use crate::local::{self, Body, LocalFile, normalize_prefix};
+use crate::plan::{self, LocalObject, Plan, PlanOptions, Update, Upload};
+use crate::remote::{
+    Listed, META_PART_SIZE, META_SHA256, RemoteMeta, RemoteObject, STATE_FILE, STATE_VERSION,
+    State, StateEntry, relative_key,
+};
+use crate::report::{Failure, InvalidationReport, Report, Summary};
+use crate::rules::Rules;
+
+/// S3's limit for CopyObject; larger objects whose headers change are uploaded again instead.
+const MAX_COPY_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// DeleteObjects takes at most this many keys per request.
+const DELETE_BATCH: usize = 1000;
+/// S3's limit on parts per multipart upload.
+const MAX_PARTS: u64 = 10_000;
+
+/// Fatal errors: nothing was changed in the bucket when one of these is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Scan(#[from] local::ScanError),
+    #[error("no AWS region: pass --region or set AWS_REGION (the bucket's region)")]
+    NoRegion,
+    #[error("listing s3://{bucket}/{prefix} failed: {message}{hint}")]
+    List {
+        bucket: String,
+        prefix: String,
+        message: String,
+        hint: String,
+    },
+    #[error(
+        "refusing to delete {count} objects, more than --max-delete {max}: is --source the complete build output? \
+         Rerun with --max-delete {count} (or --force) if these deletions are intended; --dry-run lists them"
+    )]
+    TooManyDeletes { count: usize, max: usize },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Where and as whom to connect.
+#[derive(Clone, Debug, Default)]
+pub struct Connection {
+    pub region: Option<String>,
+    /// A local endpoint (moto, LocalStack, MinIO): S3 is then addressed path-style.
+    pub endpoint_url: Option<String>,
+    /// Explicit credentials (from the web-identity flow); `None` uses the SDK's default chain.
+    pub credentials: Option<aws_credential_types::Credentials>,
+}
+
+/// S3 and CloudFront clients sharing one configuration.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
+}
+
+impl Clients {
+    pub async fn connect(connection: &Connection) -> Result<Self, DeployError> {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = &connection.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(url) = &connection.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(credentials) = &connection.credentials {
+            loader = loader.credentials_provider(credentials.clone());
+        }
+        let shared = loader.load().await;
+        if shared.region().is_none() {
+            return Err(DeployError::NoRegion);
+        }
+        // Content-MD5 is sent explicitly (S3 verifies it), so the SDK's extra CRC32 pass is left off.
+        let s3 = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(connection.endpoint_url.is_some())
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .build();
+        Ok(Self {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            cloudfront: aws_sdk_cloudfront::Client::new(&shared),
+        })
+    }
+}
+
+/// What to deploy and how.
+#[derive(Clone, Debug)]
+pub struct DeployOptions {
+    pub bucket: String,
+    pub source: PathBuf,
+    pub prefix: String,
+    pub delete: bool,
+    pub max_delete: usize,
+    pub force: bool,
+    pub dry_run: bool,
+    pub concurrency: usize,
+    pub rules: Rules,
+    pub multipart_threshold: u64,
+    pub part_size: u64,
+    pub invalidate: Option<String>,
+    pub max_invalidation_paths: usize,
+    pub wait: bool,
+    pub wait_timeout: Duration,
+    pub wait_interval: Duration,
+}
+
+/// Progress callbacks (the library never prints; the CLI draws a bar on a TTY).
+pub trait Progress: Send + Sync {
+    /// Before the first change: how many operations and bytes follow.
+    fn start(&self, _operations: u64, _bytes: u64) {}
+    /// Bytes sent.
+    fn advance(&self, _bytes: u64) {}
+    /// One upload, update or delete finished (successfully or not).
+    fn operation_done(&self) {}
+    /// All changes are done.
+    fn finish(&self) {}
+}
+
+/// No progress output.
+pub struct Silent;
+impl Progress for Silent {}
+
+/// Runs a deploy (or, with `dry_run`, plans one).
+pub async fn deploy(
+    clients: &Clients,
+    opts: &DeployOptions,
+    progress: &dyn Progress,
+) -> Result<Report, DeployError> {
+    let prefix = normalize_prefix(&opts.prefix);
+    let state_key = format!("{prefix}{STATE_FILE}");
+    let concurrency = opts.concurrency.max(1);
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+
+    let scan = {
+        let (source, rules, prefix, state_key) = (
+            opts.source.clone(),
+            opts.rules.clone(),
+            prefix.clone(),
+            state_key.clone(),
+        );
+        blocking(move || local::scan(&source, &prefix, &rules, &state_key)).await??
+    };
+    // Keys with a local problem are neither uploaded nor deleted: their local state is unknown.
+    let mut protected: HashSet<String> = HashSet::new();
+    for problem in scan.problems {
+        protected.insert(format!("{prefix}{}", problem.path));
+        errors.push(Failure {
+            key: problem.path,
+            operation: "read",
+            message: problem.message,
+        });
+    }
+
+    let (listing, state) = tokio::join!(
+        list(&clients.s3, &opts.bucket, &prefix),
+        fetch_state(&clients.s3, &opts.bucket, &state_key)
+    );
+    let listing: Vec<Listed> = listing?
+        .into_iter()
+        .filter(|l| relative_key(&l.key, &prefix).is_some_and(|rel| !opts.rules.is_excluded(rel)))
+        .collect();
+    let state = state.unwrap_or_else(|warning| {
+        warnings.push(warning);
+        State::default()
+    });
+
+    // Headers of objects that exist on both sides: from the state file when it is current, else a HEAD.
+    let local_keys: HashSet<&str> = scan.files.iter().map(|f| f.key.as_str()).collect();
+    let mut remote = Vec::with_capacity(listing.len());
+    let mut to_head = Vec::new();
+    for listed in listing {
+        match state.trusted_meta(&listed) {
+            Some(meta) => {
+                let meta = Some(meta.clone());
+                remote.push(RemoteObject { listed, meta });
+            }
+            None if local_keys.contains(listed.key.as_str()) => to_head.push(listed),
+            None => remote.push(RemoteObject { listed, meta: None }),
+        }
+    }
+    let headed: Vec<(Listed, Result<RemoteMeta, String>)> = stream::iter(to_head)
+        .map(|listed| async move {
+            let meta = head(&clients.s3, &opts.bucket, &listed.key).await;
+            (listed, meta)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let headed_any = !headed.is_empty();
+    for (listed, meta) in headed {
+        match meta {
+            Ok(meta) => remote.push(RemoteObject {
+                listed,
+                meta: Some(meta),
+            }),
+            Err(message) => {
+                protected.insert(listed.key.clone());
+                errors.push(Failure {
+                    key: listed.key,
+                    operation: "head",
+                    message,
+                });
+            }
+        }
+    }
+    remote.retain(|r| !protected.contains(&r.listed.key));
+
+    // Hash what will be stored, on blocking threads, with the multipart ETags other uploaders' objects need.
+    let hints = plan::part_size_hints(&remote, opts.part_size);
+    let hashers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+    type Hashed = (LocalFile, std::io::Result<crate::digest::ContentDigest>);
+    let hashed: Vec<Result<Hashed, DeployError>> = stream::iter(
+        scan.files
+            .into_iter()
+            .filter(|f| !protected.contains(&f.key)),
+    )
+    .map(|file| {
+        let sizes = hints.get(&file.key).cloned().unwrap_or_default();
+        blocking(move || {
+            let digest = Body::open(&file).and_then(|body| body.digest(&sizes));
+            (file, digest)
+        })
+    })
+    .buffer_unordered(hashers)
+    .collect()
+    .await;
+    let mut locals = Vec::with_capacity(hashed.len());
+    for item in hashed {
+        match item? {
+            (file, Ok(digest)) => locals.push(LocalObject { file, digest }),
+            (file, Err(error)) => {
+                protected.insert(file.key.clone());
+                errors.push(Failure {
+                    key: file.rel,
+                    operation: "read",
+                    message: error.to_string(),
+                });
+            }
+        }
+    }
+    remote.retain(|r| !protected.contains(&r.listed.key));
+
+    let plan = plan::plan(
+        &locals,
+        &remote,
+        PlanOptions {
+            delete: opts.delete,
+            multipart_threshold: opts.multipart_threshold,
+            part_size: opts.part_size,
+        },
+    );
+    if plan.deletes.len() > opts.max_delete && !opts.force {
+        return Err(DeployError::TooManyDeletes {
+            count: plan.deletes.len(),
+            max: opts.max_delete,
+        });
+    }
+
+    let origin_prefix = match &opts.invalidate {
+        Some(id) => match origin_prefix(&clients.cloudfront, id, &opts.bucket).await {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                warnings.push(format!(
+                    "no origin of CloudFront distribution {id} points at bucket {}; invalidating keys as URL paths",
+                    opts.bucket
+                ));
+                String::new()
+            }
+            Err(message) => {
+                warnings.push(format!(
+                    "could not read CloudFront distribution {id} ({message}); invalidating keys as URL paths"
+                ));
+                String::new()
+            }
+        },
+        None => String::new(),
+    };
+
+    if opts.dry_run {
+        let invalidation = opts.invalidate.as_ref().map(|id| {
+            let paths = invalidation::paths(
+                plan.changed_keys(),
+                &origin_prefix,
+                opts.max_invalidation_paths,
+            );
+            InvalidationReport {
+                distribution_id: id.clone(),
+                id: None,
+                status: if paths.is_empty() {
+                    "skipped"
+                } else {
+                    "planned"
+                }
+                .to_owned(),
+                paths,
+            }
+        });
+        let summary = Summary {
+            uploaded: plan.uploads.len(),
+            updated: plan.updates.len(),
+            deleted: plan.deletes.len(),
+            unchanged: plan.unchanged.len(),
+            failed: errors.len(),
+            bytes_uploaded: plan.uploads.iter().map(|u| u.bytes).sum(),
+        };
+        return Ok(Report {
+            bucket: opts.bucket.clone(),
+            prefix,
+            dry_run: true,
+            summary,
+            uploads: plan.uploads,
+            updates: plan.updates,
+            deletes: plan.deletes,
+            errors,
+            warnings,
+            invalidation,
+        });
+    }
+
+    let executed = execute(
+        clients,
+        opts,
+        &plan,
+        &locals,
+        &remote,
+        concurrency,
+        progress,
+    )
+    .await;
+    errors.extend(executed.errors);
+
+    // Refresh the state file when anything changed or it was stale.
+    let mut final_meta: HashMap<&str, RemoteMeta> = HashMap::new();
+    let unchanged: HashSet<&str> = plan.unchanged.iter().map(String::as_str).collect();
+    for r in &remote {
+        if unchanged.contains(r.listed.key.as_str())
+            && let Some(meta) = &r.meta
+        {
+            final_meta.insert(&r.listed.key, meta.clone());
+        }
+    }
+    for (key, meta) in &executed.stored {
+        final_meta.insert(key, meta.clone());
+    }
+    let wrote = !executed.stored.is_empty();
+    if wrote
+        || headed_any
+        || !executed.deleted.is_empty()
+        || state.objects.len() != final_meta.len()
+    {
+        let listing = if wrote {
+            list(&clients.s3, &opts.bucket, &prefix)
+                .await
+                .map_err(|e| e.to_string())
+        } else {
+            Ok(remote.iter().map(|r| r.listed.clone()).collect())
+        };
+        match listing {
+            Ok(listing) => {
+                let mut objects = BTreeMap::new();
+                for listed in listing {
+                    if let Some(meta) = final_meta.get(listed.key.as_str()) {
+                        objects.insert(
+                            listed.key.clone(),
+                            StateEntry {
+                                etag: listed.etag,
+                                size: listed.size,
+                                last_modified: listed.last_modified,
+                                meta: meta.clone(),
+                            },
+                        );
+                    }
+                }
+                let new_state = State {
+                    version: STATE_VERSION,
+                    objects,
+                };
+                if new_state != state
+                    && let Err(message) =
+                        put_state(&clients.s3, &opts.bucket, &state_key, &new_state).await
+                {
+                    warnings.push(format!(
+                        "could not write the deploy state s3://{}/{state_key} ({message}); the next run will HEAD \
+                         each object instead",
+                        opts.bucket
+                    ));
+                }
+            }
+            Err(message) => warnings.push(format!("could not refresh the deploy state: {message}")),
+        }
+    }
+
+    let invalidation = match &opts.invalidate {
+        None => None,
+        Some(id) => {
+            let changed = executed
+                .uploaded
+                .iter()
+                .map(|u| u.key.as_str())
+                .chain(executed.updated.iter().map(|u| u.key.as_str()))
+                .chain(executed.deleted.iter().map(|d| d.key.as_str()));
+            let paths = invalidation::paths(changed, &origin_prefix, opts.max_invalidation_paths);
+            Some(invalidate(&clients.cloudfront, id, paths, opts, &mut errors).await)
+        }
+    };
+
+    let summary = Summary {
+        uploaded: executed.uploaded.len(),
+        updated: executed.updated.len(),
+        deleted: executed.deleted.len(),
+        unchanged: plan.unchanged.len(),
+        failed: errors.len(),
+        bytes_uploaded: executed.uploaded.iter().map(|u| u.bytes).sum(),
+    };
+    Ok(Report {
+        bucket: opts.bucket.clone(),
+        prefix,
+        dry_run: false,
+        summary,
+        uploads: executed.uploaded,
+        updates: executed.updated,
+        deletes: executed.deleted,
+        errors,
+        warnings,
+        invalidation,
+    })
+}
+
+#[derive(Default)]
+struct Executed {
+    uploaded: Vec<Upload>,
+    updated: Vec<Update>,
+    deleted: Vec<plan::Delete>,
+    errors: Vec<Failure>,
+    /// Metadata of every object written, by key.
+    stored: Vec<(String, RemoteMeta)>,
+}
+
+enum Op<'a> {
+    Upload(&'a Upload),
+    Update(&'a Update),
+}
+
+async fn execute(
+    clients: &Clients,
+    opts: &DeployOptions,
+    plan: &Plan,
+    locals: &[LocalObject],
+    remote: &[RemoteObject],
+    concurrency: usize,
+    progress: &dyn Progress,
+) -> Executed {
+    let by_key: HashMap<&str, &LocalObject> =
+        locals.iter().map(|l| (l.file.key.as_str(), l)).collect();
+    let remote_size: HashMap<&str, u64> = remote
+        .iter()
+        .map(|r| (r.listed.key.as_str(), r.listed.size))
+        .collect();
+    let ctx = Ctx {
+        s3: &clients.s3,
+        bucket: &opts.bucket,
+        semaphore: Semaphore::new(concurrency),
+        concurrency,
+        multipart_threshold: opts.multipart_threshold,
+        part_size: opts.part_size,
+        progress,
+    };
+    let operations = plan.uploads.len() + plan.updates.len() + plan.deletes.len();
+    let bytes: u64 = plan.uploads.iter().map(|u| u.bytes).sum();
+    progress.start(operations as u64, bytes);
+
+    let ops = plan
+        .uploads
+        .iter()
+        .map(Op::Upload)
+        .chain(plan.updates.iter().map(Op::Update));
+    let results: Vec<_> = stream::iter(ops)
+        .map(|op| {
+            let ctx = &ctx;
+            let by_key = &by_key;
+            let remote_size = &remote_size;
+            async move {
+                let result = match op {
+                    Op::Upload(u) => match by_key.get(u.key.as_str()) {
+                        Some(local) => ctx.upload(&local.file).await,
+                        None => Err("internal: planned upload without a local file".to_owned()),
+                    },
+                    Op::Update(u) => match by_key.get(u.key.as_str()) {
+                        // CopyObject stops at 5 GiB; above that the object is uploaded again.
+                        Some(local)
+                            if remote_size.get(u.key.as_str()).copied().unwrap_or(0)
+                                > MAX_COPY_SIZE =>
+                        {
+                            ctx.upload(&local.file).await
+                        }
+                        Some(local) => ctx.update(local).await,
+                        None => Err("internal: planned update without a local file".to_owned()),
+                    },
+                };
+                ctx.progress.operation_done();
+                (op, result)
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+
+    let mut out = Executed::default();
+    for (op, result) in results {
+        match (op, result) {
+            (Op::Upload(u), Ok(meta)) => {
+                out.stored.push((u.key.clone(), meta));
+                out.uploaded.push(u.clone());
+            }
+            (Op::Update(u), Ok(meta)) => {
+                out.stored.push((u.key.clone(), meta));
+                out.updated.push(u.clone());
+            }
+            (Op::Upload(u), Err(message)) => out.errors.push(Failure {
+                key: u.key.clone(),
+                operation: "upload",
+                message,
+            }),
+            (Op::Update(u), Err(message)) => out.errors.push(Failure {
+                key: u.key.clone(),
+                operation: "update",
+                message,
+            }),
+        }
+    }
+    // Deletions last, so pages never link to objects that are already gone.
+    for batch in plan.deletes.chunks(DELETE_BATCH) {
+        let (deleted, failed) = delete_batch(&clients.s3, &opts.bucket, batch).await;
+        for _ in 0..batch.len() {
+            progress.operation_done();
+        }
+        out.deleted.extend(deleted);
+        out.errors.extend(failed);
+    }
+    progress.finish();
+    out.uploaded.sort_by(|a, b| a.key.cmp(&b.key));
+    out.updated.sort_by(|a, b| a.key.cmp(&b.key));
+    out.errors.sort_by(|a, b| a.key.cmp(&b.key));
+    out
+}
+
+struct Ctx<'a> {
+    s3: &'a aws_sdk_s3::Client,
+    bucket: &'a str,
+    /// One permit per request in flight, across files and parts.
+    semaphore: Semaphore,
+    concurrency: usize,
+    multipart_threshold: u64,
+    part_size: u64,
+    progress: &'a dyn Progress,
+}
+
+impl Ctx<'_> {
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, String> {
+        self.semaphore.acquire().await.map_err(|e| e.to_string())
+    }
+
+    /// Uploads one file; returns the metadata stored with it.
+    async fn upload(&self, file: &LocalFile) -> Result<RemoteMeta, String> {
+        let opened = file.clone();
+        let body = Arc::new(
+            blocking(move || Body::open(&opened))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(io_msg)?,
+        );
+        let size = body.size();
+        if size <= self.multipart_threshold {
+            let _permit = self.permit().await?;
+            let reader = body.clone();
+            let data = blocking(move || reader.read_range(0, size))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(io_msg)?;
+            // Hash exactly the bytes sent, so the stored SHA-256 always describes the stored body.
+            let digest = digest_bytes(&data, &[]);
+            let h = &file.headers;
+            self.s3
+                .put_object()
+                .bucket(self.bucket)
+                .key(&file.key)
+                .body(ByteStream::from(data))
+                .content_type(&h.content_type)
+                .set_cache_control(h.cache_control.clone())
+                .set_content_encoding(h.content_encoding.clone())
+                .content_md5(BASE64.encode(digest.md5))
+                .metadata(META_SHA256, digest.sha256_hex())
+                .send()
+                .await
+                .map_err(|e| sdk_message(&e))?;
+            self.progress.advance(size);
+            return Ok(RemoteMeta {
+                headers: h.clone(),
+                sha256: Some(digest.sha256_hex()),
+                part_size: None,
+            });
+        }
+        self.upload_multipart(file, body, size).await
+    }
+
+    async fn upload_multipart(
+        &self,
+        file: &LocalFile,
+        body: Arc<Body>,
+        size: u64,
+    ) -> Result<RemoteMeta, String> {
+        let reader = body.clone();
+        let digest = blocking(move || reader.digest(&[]))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(io_msg)?;
+        let h = &file.headers;
+        // S3 allows at most 10,000 parts: grow the part size (to a whole MiB) for very large bodies.
+        let part_size = if size.div_ceil(self.part_size) > MAX_PARTS {
+            size.div_ceil(MAX_PARTS).div_ceil(1024 * 1024) * 1024 * 1024
+        } else {
+            self.part_size
+        };
+        let created = {
+            let _permit = self.permit().await?;
+            self.s3
+                .create_multipart_upload()
+                .bucket(self.bucket)
+                .key(&file.key)
+                .content_type(&h.content_type)
+                .set_cache_control(h.cache_control.clone())
+                .set_content_encoding(h.content_encoding.clone())
+                .metadata(META_SHA256, digest.sha256_hex())
+                .metadata(META_PART_SIZE, part_size.to_string())
+                .send()
+                .await
+                .map_err(|e| sdk_message(&e))?
+        };
+        let upload_id = created
+            .upload_id()
+            .ok_or("S3 returned no UploadId for CreateMultipartUpload")?
+            .to_owned();
+        let parts = size.div_ceil(part_size);
+        let result: Result<(), String> = async {
+            let mut completed: Vec<CompletedPart> = stream::iter(1..=parts)
+                .map(|number| {
+                    let body = body.clone();
+                    let upload_id = upload_id.as_str();
+                    async move {
+                        let offset = (number - 1) * part_size;
+                        let len = part_size.min(size - offset);
+                        let _permit = self.permit().await?;
+                        let data = blocking(move || body.read_range(offset, len))
+                            .await
+                            .map_err(|e| e.to_string())?
+                            .map_err(io_msg)?;
+                        let md5 = Md5::digest(&data);
+                        let part_number = i32::try_from(number).map_err(|e| e.to_string())?;
+                        let out = self
+                            .s3
+                            .upload_part()
+                            .bucket(self.bucket)
+                            .key(&file.key)
+                            .upload_id(upload_id)
+                            .part_number(part_number)
+                            .content_md5(BASE64.encode(md5))
+                            .body(ByteStream::from(data))
+                            .send()
+                            .await
+                            .map_err(|e| sdk_message(&e))?;
+                        self.progress.advance(len);
+                        Ok::<_, String>(
+                            CompletedPart::builder()
+                                .part_number(part_number)
+                                .set_e_tag(out.e_tag().map(str::to_owned))
+                                .build(),
+                        )
+                    }
+                })
+                .buffer_unordered(self.concurrency)
+                .try_collect()
+                .await?;
+            completed.sort_by_key(|p| p.part_number());
+            let _permit = self.permit().await?;
+            self.s3
+                .complete_multipart_upload()
+                .bucket(self.bucket)
+                .key(&file.key)
+                .upload_id(&upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(completed))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| sdk_message(&e))?;
+            Ok(())
+        }
+        .await;
+        if let Err(message) = result {
+            // Best effort: an upload left behind costs storage until a lifecycle rule aborts it.
+            let _ = self
+                .s3
+                .abort_multipart_upload()
+                .bucket(self.bucket)
+                .key(&file.key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+            return Err(message);
+        }
+        Ok(RemoteMeta {
+            headers: h.clone(),
+            sha256: Some(digest.sha256_hex()),
+            part_size: Some(part_size),
+        })
+    }
+
+    /// Rewrites headers in place: a copy onto itself with the REPLACE metadata directive.
+    async fn update(&self, local: &LocalObject) -> Result<RemoteMeta, String> {
+        let h = &local.file.headers;
+        let sha256 = local.digest.sha256_hex();
+        let _permit = self.permit().await?;
+        self.s3
+            .copy_object()
+            .bucket(self.bucket)
+            .key(&local.file.key)
+            .copy_source(copy_source(self.bucket, &local.file.key))
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type(&h.content_type)
+            .set_cache_control(h.cache_control.clone())
+            .set_content_encoding(h.content_encoding.clone())
+            .metadata(META_SHA256, &sha256)
+            .send()
+            .await
+            .map_err(|e| sdk_message(&e))?;
+        Ok(RemoteMeta {
+            headers: h.clone(),
+            sha256: Some(sha256),
+            part_size: None,
+        })
+    }
+}
+
+async fn delete_batch(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    batch: &[plan::Delete],
+) -> (Vec<plan::Delete>, Vec<Failure>) {
+    let fail_all = |message: String| {
+        batch
+            .iter()
+            .map(|d| Failure {
+                key: d.key.clone(),
+                operation: "delete",
+                message: message.clone(),
+            })
+            .collect()
+    };
+    let objects: Result<Vec<ObjectIdentifier>, _> = batch
+        .iter()
+        .map(|d| ObjectIdentifier::builder().key(&d.key).build())
+        .collect();
+    let delete = objects.and_then(|objects| {
+        aws_sdk_s3::types::Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+    });
+    let delete = match delete {
+        Ok(delete) => delete,
+        Err(e) => return (Vec::new(), fail_all(e.to_string())),
+    };
+    match s3
+        .delete_objects()
+        .bucket(bucket)
+        .delete(delete)
+        .send()
+        .await
+    {
+        Err(e) => (Vec::new(), fail_all(sdk_message(&e))),
+        Ok(out) => {
+            let failed: HashMap<&str, String> = out
+                .errors()
+                .iter()
+                .filter_map(|e| {
+                    Some((
+                        e.key()?,
+                        format!(
+                            "{}: {}",
+                            e.code().unwrap_or("Error"),
+                            e.message().unwrap_or("")
+                        ),
+                    ))
+                })
+                .collect();
+            let mut deleted = Vec::new();
+            let mut errors = Vec::new();
+            for d in batch {
+                match failed.get(d.key.as_str()) {
+                    Some(message) => errors.push(Failure {
+                        key: d.key.clone(),
+                        operation: "delete",
+                        message: message.clone(),
+                    }),
+                    None => deleted.push(d.clone()),
+                }
+            }
+            (deleted, errors)
+        }
+    }
+}
+
+async fn invalidate(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    id: &str,
+    paths: Vec<String>,
+    opts: &DeployOptions,
+    errors: &mut Vec<Failure>,
+) -> InvalidationReport {
+    let mut report = InvalidationReport {
+        distribution_id: id.to_owned(),
+        id: None,
+        paths,
+        status: "skipped".to_owned(),
+    };
+    if report.paths.is_empty() {
+        return report;
+    }
+    let mut fail = |message: String, report: &mut InvalidationReport| {
+        report.status = "failed".to_owned();
+        errors.push(Failure {
+            key: id.to_owned(),
+            operation: "invalidate",
+            message,
+        });
+    };
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let batch = aws_sdk_cloudfront::types::Paths::builder()
+        .quantity(i32::try_from(report.paths.len()).unwrap_or(i32::MAX))
+        .set_items(Some(report.paths.clone()))
+        .build()
+        .and_then(|paths| {
+            aws_sdk_cloudfront::types::InvalidationBatch::builder()
+                .paths(paths)
+                .caller_reference(format!("keyless-{nanos}"))
+                .build()
+        });
+    let batch = match batch {
+        Ok(batch) => batch,
+        Err(e) => {
+            fail(e.to_string(), &mut report);
+            return report;
+        }
+    };
+    let created = cloudfront
+        .create_invalidation()
+        .distribution_id(id)
+        .invalidation_batch(batch)
+        .send()
+        .await;
+    let invalidation = match created {
+        Ok(out) => out.invalidation,
+        Err(e) => {
+            fail(cloudfront_message(&e, id), &mut report);
+            return report;
+        }
+    };
+    let Some(invalidation) = invalidation else {
+        fail(
+            "CloudFront returned no invalidation".to_owned(),
+            &mut report,
+        );
+        return report;
+    };
+    report.id = Some(invalidation.id.clone());
+    report.status = invalidation.status.clone();
+    if !opts.wait {
+        return report;
+    }
+    let started = Instant::now();
+    loop {
+        // CloudFront documents `Completed`; some emulators answer `COMPLETED`.
+        if report.status.eq_ignore_ascii_case("completed") {
+            report.status = "Completed".to_owned();
+            return report;
+        }
+        if started.elapsed() >= opts.wait_timeout {
+            let message = format!(
+                "invalidation {} still {} after {}s; CloudFront goes on with it (check with `aws cloudfront \
+                 get-invalidation --distribution-id {id} --id {}`)",
+                invalidation.id,
+                report.status,
+                opts.wait_timeout.as_secs(),
+                invalidation.id
+            );
+            fail(message, &mut report);
+            report.status = "InProgress".to_owned();
+            return report;
+        }
+        tokio::time::sleep(opts.wait_interval).await;
+        match cloudfront
+            .get_invalidation()
+            .distribution_id(id)
+            .id(&invalidation.id)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                if let Some(inv) = out.invalidation {
+                    report.status = inv.status;
+                }
+            }
+            Err(e) => {
+                fail(cloudfront_message(&e, id), &mut report);
+                return report;
+            }
+        }
+    }
+}
+
+/// The key prefix that the distribution's origin for `bucket` maps to `/`, if an origin points at the bucket.
+async fn origin_prefix(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    id: &str,
+    bucket: &str,
+) -> Result<Option<String>, String> {
+    let out = cloudfront
+        .get_distribution_config()
+        .id(id)
+        .send()
+        .await
+        .map_err(|e| cloudfront_message(&e, id))?;
+    let origins = out
+        .distribution_config()
+        .and_then(|c| c.origins())
+        .map(|o| o.items())
+        .unwrap_or_default();
+    let dotted = format!("{bucket}.");
+    Ok(origins
+        .iter()
+        .find(|o| o.domain_name() == bucket || o.domain_name().starts_with(&dotted))
+        .map(|o| normalize_prefix(o.origin_path().unwrap_or(""))))
+}
+
+async fn list(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<Listed>, DeployError> {
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            let hint = match e.code() {
+                Some("NoSuchBucket") => format!(
+                    ". Check --bucket and --region: bucket `{bucket}` does not exist there"
+                ),
+                Some("AccessDenied") => format!(
+                    ". The credentials need s3:ListBucket on arn:aws:s3:::{bucket} (and s3:GetObject, s3:PutObject, \
+                     s3:DeleteObject on arn:aws:s3:::{bucket}/*)"
+                ),
+                _ => String::new(),
+            };
+            DeployError::List {
+                bucket: bucket.to_owned(),
+                prefix: prefix.to_owned(),
+                message: sdk_message(&e),
+                hint,
+            }
+        })?;
+        for object in page.contents() {
+            let Some(key) = object.key() else { continue };
+            out.push(Listed {
+                key: key.to_owned(),
+                size: object
+                    .size()
+                    .and_then(|s| u64::try_from(s).ok())
+                    .unwrap_or(0),
+                etag: object.e_tag().unwrap_or("").trim_matches('"').to_owned(),
+                last_modified: object
+                    .last_modified()
+                    .map(|t| format!("{}.{:09}", t.secs(), t.subsec_nanos()))
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn head(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<RemoteMeta, String> {
+    let out = s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| sdk_message(&e))?;
+    Ok(RemoteMeta::from_head(
+        out.content_type(),
+        out.cache_control(),
+        out.content_encoding(),
+        out.metadata().into_iter().flatten(),
+    ))
+}
+
+/// The state file, or an empty state when there is none; `Err` carries a warning for unreadable states.
+async fn fetch_state(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<State, String> {
+    match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => {
+            let bytes = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .into_bytes();
+            Ok(State::parse(&bytes))
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(State::default()),
+        Err(e) => Err(format!(
+            "could not read the deploy state s3://{bucket}/{key} ({}); comparing by HEAD instead",
+            sdk_message(&e)
+        )),
+    }
+}
+
+async fn put_state(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    state: &State,
+) -> Result<(), String> {
+    let body = state.to_json();
+    let md5 = Md5::digest(&body);
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .cache_control("no-store")
+        .content_md5(BASE64.encode(md5))
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| sdk_message(&e))?;
+    Ok(())
+}
+
+/// `CopySource` is `bucket/key` with the key URL-encoded (slashes kept).
+fn copy_source(bucket: &str, key: &str) -> String {
+    const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    format!("{bucket}/{}", utf8_percent_encode(key, KEEP))
+}
+
+fn sdk_message<E, R>(error: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => DisplayErrorContext(error).to_string(),
+    }
+}
+
+fn cloudfront_message<E, R>(error: &SdkError<E, R>, id: &str) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let message = sdk_message(error);
+    match error.code() {
+        Some("NoSuchDistribution") => {
+            format!("{message}. Check --invalidate: distribution {id} does not exist")
+        }
+        Some("AccessDenied") => format!(
+            "{message}. The credentials need cloudfront:CreateInvalidation and cloudfront:GetInvalidation (and \
+             cloudfront:GetDistributionConfig for origin paths) on distribution {id}"
+        ),
+        _ => message,
+    }
+}
+
+fn io_msg(error: std::io::Error) -> String {
+    error.to_string()
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, DeployError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DeployError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_source_encodes_key_but_not_slashes() {
+        assert_eq!(
+            copy_source("b", "a dir/ü+x.html"),
+            "b/a%20dir/%C3%BC%2Bx.html"
+        );
+        assert_eq!(copy_source("b", "a/b-c_d.e~f"), "b/a/b-c_d.e~f");
+    }
+}
