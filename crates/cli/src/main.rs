@@ -20,6 +20,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write a commented starter keyless.yml.
+    Init(cmd::init::InitArgs),
+    /// Show the IAM OIDC providers and roles keyless.yml needs, or write them as CloudFormation/Terraform/JSON.
+    Plan(cmd::plan::PlanArgs),
+    /// Create or update the plan in IAM (shows the diff first; never deletes without --prune).
+    Apply(cmd::apply::ApplyArgs),
+    /// Prove who can assume which role; exit 1 if any unintended path exists.
+    Check(cmd::check::CheckArgs),
+    /// Fill missing workspace, repository and deployment-environment UUIDs in keyless.yml from Bitbucket.
+    Resolve(cmd::resolve::ResolveArgs),
     /// Audit bitbucket-pipelines.yml, trust policies and keyless.yml for OIDC and pipeline security problems.
     Audit(cmd::audit::AuditArgs),
     /// Run a command with the step's AWS credentials (OIDC web identity) in its environment.
@@ -48,6 +58,11 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Init(args) => cmd::init::run(args),
+        Command::Plan(args) => cmd::plan::run(args),
+        Command::Apply(args) => cmd::apply::run(args),
+        Command::Check(args) => cmd::check::run(args),
+        Command::Resolve(args) => cmd::resolve::run(args),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::Assume(args) => cmd::assume::run(args),

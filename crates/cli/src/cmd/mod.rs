@@ -1,11 +1,16 @@
 //! One module per top-level command.
 
+pub mod apply;
 pub mod assume;
 pub mod audit;
+pub mod check;
 pub mod configure;
 pub mod credential_process;
 pub mod doctor;
 pub mod emulate;
 pub mod env;
+pub mod init;
+pub mod plan;
 pub mod policy;
+pub mod resolve;
 pub mod token;

@@ -1,0 +1,62 @@
+//! `keyless check`: prove who can assume which role, from the plan or from what IAM holds (`--live`).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use keyless_workspace::matrix::{self, TrustView};
+use keyless_workspace::report;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CheckFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The workspace file.
+    #[arg(short, long, env = "KEYLESS_CONFIG", default_value = "keyless.yml")]
+    pub config: PathBuf,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: CheckFormat,
+    /// Evaluate the trust policies deployed in IAM (read with GetRole) instead of the plan.
+    #[arg(long)]
+    pub live: bool,
+    #[command(flatten)]
+    pub aws: super::apply::AwsArgs,
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let config = keyless_workspace::load(&args.config)?;
+    // The quota does not change who could assume what: check proves the matrix anyway and says why plan fails.
+    if let Err(error) = keyless_workspace::plan(&config) {
+        eprintln!("warning: {error}");
+    }
+    let plan = keyless_workspace::plan_unchecked(&config);
+    let view = if args.live {
+        let runtime = tokio::runtime::Runtime::new()?;
+        runtime.block_on(async {
+            let connect = args.aws.connect_options();
+            keyless_workspace::live::read_trust_view(&plan, &connect).await
+        })?
+    } else {
+        TrustView::from_plan(&plan)
+    };
+    let matrix = matrix::build(&config, &view, None, time::OffsetDateTime::now_utc());
+    match args.format {
+        CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&matrix)?),
+        CheckFormat::Markdown => print!("{}", report::markdown(&matrix)),
+        CheckFormat::Table => {
+            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            print!("{}", report::table(&matrix, colour));
+        }
+    }
+    Ok(if matrix.unintended > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

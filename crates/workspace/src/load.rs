@@ -1,0 +1,829 @@
+//! Reading `keyless.yml`: YAML with locations → [`RawConfig`] → validated [`Config`], every mistake reported with
+//! its line, column and fix.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use indexmap::IndexMap;
+use ipnet::IpNet;
+use regex::Regex;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::glob::BranchPattern;
+use crate::location::{Location, Spanned};
+use crate::model::{Config, Environment, ExtraRole, Repository, Role, Source, Workspace};
+use crate::raw::{RawConfig, RawRole, Trigger};
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read (the user's filesystem).
+    #[error(
+        "cannot read {path}: {source}; pass the right file with -c/--config or create one with `keyless init`"
+    )]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid `keyless.yml` (the user's input). Displays every mistake with its location.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+impl LoadError {
+    /// The individual mistakes, when the file was read but is invalid.
+    pub fn diagnostics(&self) -> Option<&Diagnostics> {
+        match self {
+            LoadError::Invalid(diagnostics) => Some(diagnostics),
+            LoadError::Read { .. } => None,
+        }
+    }
+}
+
+/// Read and validate the file at `path`.
+pub fn load(path: &Path) -> Result<Config, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Parse and validate `text`; `origin` names it in diagnostics (a path, or `<input>`).
+pub fn parse(text: &str, origin: &str) -> Result<Config, LoadError> {
+    let raw = parse_raw(text, origin)?;
+    validate(
+        raw,
+        Source {
+            origin: origin.to_owned(),
+            text: text.to_owned(),
+        },
+    )
+    .map_err(LoadError::Invalid)
+}
+
+/// Parse `text` into the as-written types, checking YAML syntax, key names and value types only. `keyless
+/// resolve` uses this to work on files whose UUIDs are still missing.
+pub fn parse_raw(text: &str, origin: &str) -> Result<RawConfig, LoadError> {
+    serde_saphyr::from_str::<RawConfig>(text).map_err(|error| {
+        LoadError::Invalid(Diagnostics {
+            origin: origin.to_owned(),
+            source: text.to_owned(),
+            items: vec![yaml_diagnostic(&error)],
+        })
+    })
+}
+
+/// Turn a YAML/serde error into a diagnostic whose message names the cause and whose help names the fix.
+fn yaml_diagnostic(error: &serde_saphyr::Error) -> Diagnostic {
+    let location = error.location().map(Location::from).unwrap_or_default();
+    let mut message = error.without_snippet().to_string();
+    // The library appends " at line L, column C"; we print the location ourselves.
+    if let Some(index) = message.rfind(" at line ") {
+        message.truncate(index);
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, expected) = rest.split_once("`, expected ").unwrap_or((rest, ""));
+        let field = field.trim_end_matches('`');
+        let allowed: Vec<&str> = expected
+            .trim_start_matches("one of ")
+            .split(", ")
+            .map(|key| key.trim_matches('`'))
+            .filter(|key| !key.is_empty())
+            .collect();
+        let mut help = format!("allowed keys here: {}", allowed.join(", "));
+        if let Some(closest) = closest(field, allowed.iter().copied()) {
+            help = format!("did you mean `{closest}`? ({help})");
+        }
+        return Diagnostic::new(location, format!("unknown key `{field}`")).help(help);
+    }
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest);
+        return Diagnostic::new(location, format!("duplicate key `{key}`"))
+            .help("each key may appear once in a mapping; merge the two entries");
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.trim_end_matches('`');
+        return Diagnostic::new(location, format!("missing required key `{field}`"))
+            .help(format!("add `{field}:` here (see docs/config.md)"));
+    }
+    Diagnostic::new(location, message).help("see docs/config.md for the expected shape")
+}
+
+static UUID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^\{?([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\}?$",
+    )
+    .unwrap_or_else(|_| unreachable!("static regex"))
+});
+static SLUG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-z0-9][a-z0-9._-]*$").unwrap_or_else(|_| unreachable!("static regex"))
+});
+static REGION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$").unwrap_or_else(|_| unreachable!("static regex"))
+});
+static ROLE_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[\w+=,.@-]{1,64}$").unwrap_or_else(|_| unreachable!("static regex"))
+});
+static ROLE_PATH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^/([\x21-\x7E]+/)*$").unwrap_or_else(|_| unreachable!("static regex"))
+});
+static POLICY_ARN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^arn:aws(-[a-z]+)*:iam::(aws|[0-9]{12}):policy/[\w+=,.@/-]+$")
+        .unwrap_or_else(|_| unreachable!("static regex"))
+});
+static POLICY_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[\w+=,.@-]{1,128}$").unwrap_or_else(|_| unreachable!("static regex"))
+});
+static THUMBPRINT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[0-9A-Fa-f]{40}$").unwrap_or_else(|_| unreachable!("static regex"))
+});
+static DURATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
+        .unwrap_or_else(|_| unreachable!("static regex"))
+});
+
+/// Collects diagnostics while validating.
+struct Validator {
+    items: Vec<Diagnostic>,
+}
+
+impl Validator {
+    fn error(&mut self, location: Location, message: impl Into<String>, help: impl Into<String>) {
+        self.items
+            .push(Diagnostic::new(location, message).help(help));
+    }
+
+    /// A braced, lowercase UUID, or a diagnostic naming the fix.
+    fn uuid(&mut self, value: &Spanned<String>, what: &str) -> Option<String> {
+        let text = value.value.trim();
+        let Some(captures) = UUID.captures(text) else {
+            self.error(
+                value.location,
+                format!("{what} `{text}` is not a UUID"),
+                "copy it from Repository settings → OpenID Connect, or leave it out and run `keyless resolve`",
+            );
+            return None;
+        };
+        let bare = captures.get(1).map_or("", |m| m.as_str());
+        let braced = format!("{{{}}}", bare.to_ascii_lowercase());
+        if !(text.starts_with('{') && text.ends_with('}')) {
+            self.error(
+                value.location,
+                format!("{what} `{text}` has no braces"),
+                format!(
+                    "Bitbucket writes UUIDs with braces in every token claim; write `\"{braced}\"` (quoted, so YAML does not read the braces as a mapping)"
+                ),
+            );
+            return None;
+        }
+        if bare.chars().any(|c| c.is_ascii_uppercase()) {
+            self.error(
+                value.location,
+                format!("{what} `{text}` has uppercase letters"),
+                format!("tokens carry lowercase UUIDs and `sub` matching is case-sensitive; write `\"{braced}\"`"),
+            );
+            return None;
+        }
+        Some(braced)
+    }
+
+    fn role(&mut self, raw: Option<&RawRole>, default_name: String, fallback: Location) -> Role {
+        let mut role = Role {
+            name: default_name,
+            path: "/".to_owned(),
+            description: None,
+            managed_policies: Vec::new(),
+            inline_policies: IndexMap::new(),
+            permissions_boundary: None,
+            max_session_seconds: 3600,
+            tags: IndexMap::new(),
+            location: fallback,
+        };
+        let Some(raw) = raw else {
+            return role;
+        };
+        if let Some(name) = &raw.name {
+            role.location = name.location;
+            if ROLE_NAME.is_match(&name.value) {
+                role.name = name.value.clone();
+            } else {
+                self.error(
+                    name.location,
+                    format!("role name `{}` is not a valid IAM role name", name.value),
+                    "use 1-64 characters of letters, digits and `+=,.@_-`",
+                );
+            }
+        }
+        if let Some(path) = &raw.path {
+            if ROLE_PATH.is_match(&path.value) && path.value.len() <= 512 {
+                role.path = path.value.clone();
+            } else {
+                self.error(
+                    path.location,
+                    format!("role path `{}` is not a valid IAM path", path.value),
+                    "a path starts and ends with `/`, e.g. `/` or `/keyless/deploy/`",
+                );
+            }
+        }
+        role.description = raw.description.as_ref().map(|d| d.value.clone());
+        if let Some(description) = &raw.description
+            && description.value.chars().count() > 1000
+        {
+            self.error(
+                description.location,
+                "role description is longer than IAM's 1000 characters",
+                "shorten it",
+            );
+        }
+        if raw.managed_policies.len() > 20 {
+            self.error(
+                raw.managed_policies[20].location,
+                format!(
+                    "{} managed policies; IAM attaches at most 20 to a role",
+                    raw.managed_policies.len()
+                ),
+                "combine policies, or move permissions into inline_policies",
+            );
+        }
+        for policy in &raw.managed_policies {
+            let text = policy.value.trim();
+            if POLICY_ARN.is_match(text) {
+                role.managed_policies.push(text.to_owned());
+            } else if !text.starts_with("arn:")
+                && !text.is_empty()
+                && text.split('/').all(|part| POLICY_NAME.is_match(part))
+            {
+                role.managed_policies
+                    .push(format!("arn:aws:iam::aws:policy/{text}"));
+            } else {
+                self.error(
+                    policy.location,
+                    format!("`{text}` is not a managed policy ARN or AWS-managed policy name"),
+                    "write `arn:aws:iam::<account or aws>:policy/<name>`, or the bare name of an AWS-managed policy such as `ReadOnlyAccess`",
+                );
+            }
+        }
+        for (name, document) in &raw.inline_policies {
+            if !POLICY_NAME.is_match(&name.value) {
+                self.error(
+                    name.location,
+                    format!("inline policy name `{}` is not valid", name.value),
+                    "use 1-128 characters of letters, digits and `+=,.@_-`",
+                );
+            }
+            let valid_shape = document
+                .value
+                .as_object()
+                .is_some_and(|object| object.contains_key("Statement"));
+            if !valid_shape {
+                self.error(
+                    document.location,
+                    format!("inline policy `{}` is not an IAM policy document", name.value),
+                    "write a mapping with `Version: \"2012-10-17\"` and `Statement:` (a list of statements)",
+                );
+            }
+            role.inline_policies
+                .insert(name.value.clone(), document.value.clone());
+        }
+        if let Some(boundary) = &raw.permissions_boundary {
+            if POLICY_ARN.is_match(&boundary.value) {
+                role.permissions_boundary = Some(boundary.value.clone());
+            } else {
+                self.error(
+                    boundary.location,
+                    format!(
+                        "permissions boundary `{}` is not a managed policy ARN",
+                        boundary.value
+                    ),
+                    "write `arn:aws:iam::<account or aws>:policy/<name>`",
+                );
+            }
+        }
+        if let Some(max_session) = &raw.max_session {
+            match parse_duration(&max_session.value) {
+                Some(seconds) if (3600..=43200).contains(&seconds) => {
+                    role.max_session_seconds = seconds
+                }
+                Some(seconds) => self.error(
+                    max_session.location,
+                    format!(
+                        "max_session is {seconds} seconds; IAM allows 3600 (1h) to 43200 (12h)"
+                    ),
+                    "choose a value from `1h` to `12h`",
+                ),
+                None => self.error(
+                    max_session.location,
+                    format!("max_session `{}` is not a duration", max_session.value),
+                    "write seconds (`3600`) or hours and minutes (`1h`, `90m`, `2h30m`)",
+                ),
+            }
+        }
+        if raw.tags.len() > 50 {
+            self.error(
+                fallback,
+                format!("{} tags; IAM allows at most 50 per role", raw.tags.len()),
+                "remove some tags",
+            );
+        }
+        for (key, value) in &raw.tags {
+            if key.value.is_empty()
+                || key.value.chars().count() > 128
+                || key.value.to_ascii_lowercase().starts_with("aws:")
+            {
+                self.error(
+                    key.location,
+                    format!("tag key `{}` is not allowed", key.value),
+                    "tag keys have 1-128 characters and cannot start with `aws:`",
+                );
+            }
+            if value.value.chars().count() > 256 {
+                self.error(
+                    value.location,
+                    "tag value is longer than 256 characters",
+                    "shorten it",
+                );
+            }
+            role.tags.insert(key.value.clone(), value.value.clone());
+        }
+        role
+    }
+}
+
+/// `3600`, `1h`, `90m`, `2h30m`, `45s` → seconds.
+pub fn parse_duration(text: &str) -> Option<u32> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u32>() {
+        return Some(seconds);
+    }
+    if text.is_empty() {
+        return None;
+    }
+    let captures = DURATION.captures(text)?;
+    let part = |index: usize, unit: u32| -> Option<u32> {
+        captures.get(index).map_or(Some(0), |m| {
+            m.as_str().parse::<u32>().ok()?.checked_mul(unit)
+        })
+    };
+    part(1, 3600)?
+        .checked_add(part(2, 60)?)?
+        .checked_add(part(3, 1)?)
+}
+
+/// The closest of `candidates` to `word`, if it is a plausible typo.
+fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|candidate| (levenshtein(word, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 3) && *distance > 0)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// A role name derived from the workspace and environment, valid for IAM.
+fn default_role_name(slug: &str, environment: &str) -> String {
+    let raw = format!("bitbucket-{slug}-{environment}");
+    let mut name: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    name.truncate(64);
+    name
+}
+
+/// Validate a parsed file. Every mistake is collected, so a user fixes them all in one round.
+pub fn validate(raw: RawConfig, source: Source) -> Result<Config, Diagnostics> {
+    let mut v = Validator { items: Vec::new() };
+
+    if let Some(version) = &raw.version
+        && version.value != 1
+    {
+        v.error(
+            version.location,
+            format!("unknown version {}", version.value),
+            "this keyless understands `version: 1`",
+        );
+    }
+
+    // Workspace.
+    let slug = &raw.workspace.slug;
+    if !SLUG.is_match(&slug.value) {
+        v.error(
+            slug.location,
+            format!(
+                "workspace slug `{}` is not a Bitbucket workspace slug",
+                slug.value
+            ),
+            "use the lowercase ID from `bitbucket.org/<slug>/`, not the display name",
+        );
+    }
+    let workspace_uuid = match &raw.workspace.uuid {
+        Some(uuid) => v.uuid(uuid, "workspace UUID").unwrap_or_default(),
+        None => {
+            v.error(
+                slug.location,
+                "the workspace has no `uuid`",
+                "add `uuid: \"{...}\"` under `workspace:` (Repository settings → OpenID Connect shows it), or run `keyless resolve`",
+            );
+            String::new()
+        }
+    };
+    if raw.workspace.thumbprints.len() > 5 {
+        v.error(
+            raw.workspace.thumbprints[5].location,
+            "more than 5 thumbprints",
+            "IAM keeps at most 5; remove old ones",
+        );
+    }
+    let mut thumbprints = Vec::new();
+    for thumbprint in &raw.workspace.thumbprints {
+        if THUMBPRINT.is_match(&thumbprint.value) {
+            thumbprints.push(thumbprint.value.to_ascii_lowercase());
+        } else {
+            v.error(
+                thumbprint.location,
+                format!(
+                    "thumbprint `{}` is not 40 hexadecimal characters",
+                    thumbprint.value
+                ),
+                "compute it with `keyless thumbprint <issuer URL>` (colons removed)",
+            );
+        }
+    }
+    let workspace = Workspace {
+        slug: slug.value.clone(),
+        uuid: workspace_uuid,
+        thumbprints,
+    };
+
+    // Environments.
+    if raw.environments.is_empty() {
+        v.error(
+            Location { line: 1, column: 1 },
+            "no environments are defined",
+            "add an `environments:` mapping with at least one deployment environment (see `keyless init`)",
+        );
+    }
+    let mut environments = IndexMap::new();
+    for (name, env) in &raw.environments {
+        let account = env.account.value.trim().to_owned();
+        if !(account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())) {
+            let help = if account.chars().all(|c| c.is_ascii_digit()) && account.len() < 12 {
+                "AWS account IDs have exactly 12 digits; if yours starts with 0, quote it (`account: \"0123...\"`) so YAML keeps the zeros"
+            } else {
+                "AWS account IDs have exactly 12 digits, e.g. `account: \"123456789012\"`"
+            };
+            v.error(
+                env.account.location,
+                format!("`{account}` is not an AWS account ID"),
+                help,
+            );
+        }
+        if !REGION.is_match(&env.region.value) {
+            v.error(
+                env.region.location,
+                format!("`{}` is not an AWS region", env.region.value),
+                "write a region code such as `eu-west-1` or `us-east-1`",
+            );
+        }
+        if env.branches.is_empty() {
+            v.error(
+                name.location,
+                format!("environment `{}` allows no branches", name.value),
+                "list the branches that may deploy, e.g. `branches: [main]`",
+            );
+        }
+        let mut branches = Vec::new();
+        for branch in &env.branches {
+            match BranchPattern::new(&branch.value) {
+                Ok(pattern) => branches.push(pattern),
+                Err(error) => v.error(
+                    branch.location,
+                    format!("branch pattern `{}` is invalid: {error}", branch.value),
+                    "use Bitbucket glob syntax: `main`, `release/*`, `feature/**`, `{main,master}`",
+                ),
+            }
+        }
+        let mut runner_labels = Vec::new();
+        if let Some(runners) = &env.runners {
+            for label in &runners.labels {
+                if label.value.trim().is_empty() || label.value.contains(char::is_whitespace) {
+                    v.error(
+                        label.location,
+                        format!("runner label `{}` is not valid", label.value),
+                        "labels are single words such as `self.hosted` or `linux`",
+                    );
+                } else {
+                    runner_labels.push(label.value.clone());
+                }
+            }
+        }
+        let mut source_ips = Vec::new();
+        for cidr in &env.source_ips {
+            let text = cidr.value.trim();
+            let parsed = text
+                .parse::<IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
+            match parsed {
+                Ok(net) if net.trunc() == net => source_ips.push(net),
+                Ok(net) => v.error(
+                    cidr.location,
+                    format!("`{text}` has host bits set"),
+                    format!("write the network address: `{}`", net.trunc()),
+                ),
+                Err(_) => v.error(
+                    cidr.location,
+                    format!("`{text}` is not a CIDR block or IP address"),
+                    "write e.g. `10.0.0.0/24` or `203.0.113.7`",
+                ),
+            }
+        }
+        let role = v.role(
+            env.role.as_ref(),
+            default_role_name(&workspace.slug, &name.value),
+            name.location,
+        );
+        environments.insert(
+            name.value.clone(),
+            Environment {
+                name: name.value.clone(),
+                account,
+                region: env.region.value.clone(),
+                branches,
+                runner_labels,
+                source_ips,
+                manual: env
+                    .trigger
+                    .as_ref()
+                    .is_some_and(|t| t.value == Trigger::Manual),
+                role,
+                location: name.location,
+            },
+        );
+    }
+
+    // Repositories.
+    let env_names: Vec<&str> = raw.environments.keys().map(|k| k.value.as_str()).collect();
+    let undefined_environment = |v: &mut Validator, name: &Spanned<String>| {
+        let mut help = format!(
+            "define it under `environments:`, or use one of: {}",
+            if env_names.is_empty() {
+                "(none defined)".to_owned()
+            } else {
+                env_names.join(", ")
+            }
+        );
+        if let Some(suggestion) = closest(&name.value, env_names.iter().copied()) {
+            help = format!("did you mean `{suggestion}`? Otherwise {help}");
+        }
+        v.error(
+            name.location,
+            format!("environment `{}` is used but not defined", name.value),
+            help,
+        );
+    };
+    let mut repositories = IndexMap::new();
+    let mut seen_repo_uuids: HashMap<String, (String, Location)> = HashMap::new();
+    let mut seen_deployment_uuids: HashMap<String, (String, Location)> = HashMap::new();
+    for (slug, repo) in &raw.repositories {
+        if !SLUG.is_match(&slug.value) {
+            v.error(
+                slug.location,
+                format!(
+                    "repository slug `{}` is not a Bitbucket repository slug",
+                    slug.value
+                ),
+                "use the lowercase slug from `bitbucket.org/<workspace>/<slug>`",
+            );
+        }
+        let uuid = match &repo.uuid {
+            Some(uuid) => v.uuid(uuid, "repository UUID").unwrap_or_default(),
+            None => {
+                v.error(
+                    slug.location,
+                    format!("repository `{}` has no `uuid`", slug.value),
+                    "add `uuid: \"{...}\"` (Repository settings → OpenID Connect), or run `keyless resolve`",
+                );
+                String::new()
+            }
+        };
+        if !uuid.is_empty() {
+            if let Some((other, location)) = seen_repo_uuids.get(&uuid) {
+                v.error(
+                    repo.uuid.as_ref().map_or(slug.location, |u| u.location),
+                    format!("repository `{}` has the same UUID as `{other}` (line {})", slug.value, location.line),
+                    "each repository has its own UUID; copy the right one from its OpenID Connect settings",
+                );
+            } else {
+                seen_repo_uuids.insert(uuid.clone(), (slug.value.clone(), slug.location));
+            }
+        }
+        let any_step = repo
+            .dangerously_allow_any_step
+            .as_ref()
+            .is_some_and(|flag| flag.value);
+        let mut deployments = IndexMap::new();
+        for (env_name, deployment_uuid) in &repo.deployments {
+            if !raw.environments.contains_key(env_name) {
+                undefined_environment(&mut v, env_name);
+                continue;
+            }
+            let value = match deployment_uuid {
+                Some(text) if !text.value.trim().is_empty() => {
+                    let parsed = v.uuid(text, "deployment environment UUID");
+                    if let Some(parsed) = &parsed {
+                        if let Some((other, location)) = seen_deployment_uuids.get(parsed) {
+                            v.error(
+                                text.location,
+                                format!("this deployment UUID is already used by {other} (line {})", location.line),
+                                "Bitbucket gives each repository's environment its own UUID; copy the right one, or run `keyless resolve`",
+                            );
+                        } else {
+                            seen_deployment_uuids.insert(
+                                parsed.clone(),
+                                (
+                                    format!("`{}` → `{}`", slug.value, env_name.value),
+                                    text.location,
+                                ),
+                            );
+                        }
+                    }
+                    parsed
+                }
+                _ => {
+                    if !any_step {
+                        v.error(
+                            env_name.location,
+                            format!(
+                                "repository `{}` has no deployment-environment UUID for `{}`",
+                                slug.value, env_name.value
+                            ),
+                            "run `keyless resolve` to fill it in; without it the role can only be pinned to the whole repository, which needs `dangerously_allow_any_step: true`",
+                        );
+                    }
+                    None
+                }
+            };
+            deployments.insert(env_name.value.clone(), value);
+        }
+        let mut extra_roles = Vec::new();
+        for extra in &repo.extra_roles {
+            if !raw.environments.contains_key(&extra.environment) {
+                undefined_environment(&mut v, &extra.environment);
+                continue;
+            }
+            if extra.role.name.is_none() {
+                v.error(
+                    extra.environment.location,
+                    format!("an extra role of repository `{}` has no `name`", slug.value),
+                    "add `name:` under `role:`",
+                );
+                continue;
+            }
+            let role = v.role(Some(&extra.role), String::new(), extra.environment.location);
+            extra_roles.push(ExtraRole {
+                environment: extra.environment.value.clone(),
+                role,
+            });
+        }
+        repositories.insert(
+            slug.value.clone(),
+            Repository {
+                slug: slug.value.clone(),
+                uuid,
+                deployments,
+                dangerously_allow_any_step: any_step,
+                extra_roles,
+                location: slug.location,
+            },
+        );
+    }
+
+    // Every environment must be reachable by someone, or its role would trust no one.
+    for environment in environments.values() {
+        let used = repositories
+            .values()
+            .any(|repo: &Repository| repo.deployments.contains_key(&environment.name));
+        if !used && !raw.repositories.is_empty() {
+            v.error(
+                environment.location,
+                format!("no repository deploys to environment `{}`", environment.name),
+                format!(
+                    "add `{}: \"{{deployment UUID}}\"` under a repository's `deployments:`, or remove the environment",
+                    environment.name
+                ),
+            );
+        }
+    }
+    if raw.repositories.is_empty() {
+        v.error(
+            Location { line: 1, column: 1 },
+            "no repositories are defined",
+            "add a `repositories:` mapping: slug → uuid and deployments (see `keyless init`)",
+        );
+    }
+
+    // Role names are unique per account, case-insensitively (IAM's rule).
+    let mut names: HashMap<(String, String), (String, Location)> = HashMap::new();
+    let mut check_name = |v: &mut Validator, account: &str, role: &Role, owner: String| {
+        if role.name.is_empty() {
+            return;
+        }
+        let key = (account.to_owned(), role.name.to_ascii_lowercase());
+        if let Some((first, location)) = names.get(&key) {
+            v.error(
+                role.location,
+                format!("role name `{}` is used twice in account {account}: by {first} (line {}) and by {owner}", role.name, location.line),
+                "IAM role names are unique per account, ignoring case; give one of them another `name`",
+            );
+        } else {
+            names.insert(key, (owner, role.location));
+        }
+    };
+    for environment in environments.values() {
+        check_name(
+            &mut v,
+            &environment.account,
+            &environment.role,
+            format!("environment `{}`", environment.name),
+        );
+    }
+    for repo in repositories.values() {
+        for extra in &repo.extra_roles {
+            if let Some(environment) = environments.get(&extra.environment) {
+                check_name(
+                    &mut v,
+                    &environment.account,
+                    &extra.role,
+                    format!("an extra role of `{}`", repo.slug),
+                );
+            }
+        }
+    }
+
+    if !v.items.is_empty() {
+        v.items.sort_by_key(|d| d.location);
+        return Err(Diagnostics {
+            origin: source.origin,
+            source: source.text,
+            items: v.items,
+        });
+    }
+    Ok(Config {
+        workspace,
+        environments,
+        repositories,
+        policy: raw.policy.map(|p| p.value),
+        audit: raw.audit.map(|a| a.value),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("3600"), Some(3600));
+        assert_eq!(parse_duration("1h"), Some(3600));
+        assert_eq!(parse_duration("2h30m"), Some(9000));
+        assert_eq!(parse_duration("90m"), Some(5400));
+        assert_eq!(parse_duration("1d"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn typo_suggestions() {
+        assert_eq!(
+            closest("prodution", ["staging", "production"].into_iter()),
+            Some("production")
+        );
+        assert_eq!(closest("qa", ["staging", "production"].into_iter()), None);
+    }
+}

@@ -1,0 +1,498 @@
+//! The who-can-assume-what matrix behind `keyless check`.
+//!
+//! Scenarios come from the config: every repository × each of its deployment environments plus "no
+//! deployment" × an allowed and a disallowed branch × a source IP outside every CIDR and one inside each
+//! environment's CIDRs; plus adversaries (an unknown repository of the workspace, another workspace's token, a
+//! token with the GitHub audience). For each scenario and each role, the AWS verdict is what STS would answer
+//! for the token the emulator would mint (`keyless_oidc::MintRequest`): the issuer must match a provider in
+//! the role's account, the audience must be one of its client IDs, and the trust policy is evaluated by
+//! `keyless_iam`. The pipeline verdict comes from a [`PipelineJudge`] (the enforce engine), `n/a` without one.
+//!
+//! A scenario is *unintended* when AWS allows it, the pipeline layer does not deny it, and the config does not
+//! intend it. AWS cannot see branches (`sub` has none), so a disallowed branch is only stopped by the pipeline
+//! layer: until a judge is plugged in, those paths count as unintended.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use keyless_oidc::{BracedUuid, MintRequest};
+use rand::SeedableRng;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::glob::disallowed_example;
+use crate::model::Config;
+use crate::plan::{Plan, RoleKind};
+
+/// The issuer base Bitbucket (and the emulator, by default) uses.
+const ISSUER_BASE: &str = "https://api.bitbucket.org";
+/// A public address outside any private runner network (TEST-NET-2, RFC 5737).
+const OUTSIDE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
+/// The audience GitHub's tokens carry, wrongly copied into many Bitbucket setups.
+const GITHUB_AUDIENCE: &str = "sts.amazonaws.com";
+
+/// AWS's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AwsVerdict {
+    Allow,
+    Deny,
+}
+
+/// The pipeline layer's answer: would `keyless render` let the step run?
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum PipelineVerdict {
+    #[serde(rename = "allow")]
+    Allow,
+    #[serde(rename = "deny")]
+    Deny,
+    #[serde(rename = "n/a")]
+    NotApplicable,
+}
+
+/// Who is asking: the parts of a scenario that do not depend on the role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    /// A repository slug, or `<unknown repository>`, `<other workspace>`, `<github audience>`.
+    pub repository: String,
+    /// The step's `deployment` (an environment name), if any.
+    pub deployment: Option<String>,
+    pub branch: String,
+    pub source_ip: IpAddr,
+    /// Whether this is one of the adversaries rather than a configured repository.
+    #[serde(skip)]
+    pub adversary: bool,
+}
+
+/// The enforce engine's view of a scenario: would the pipeline policy let this step run?
+pub trait PipelineJudge {
+    fn judge(&self, config: &Config, identity: &Identity) -> PipelineVerdict;
+}
+
+/// One row of `keyless check --format json` (a frozen contract).
+#[derive(Clone, Debug, Serialize)]
+pub struct Scenario {
+    pub repository: String,
+    pub deployment: Option<String>,
+    pub branch: String,
+    pub source_ip: IpAddr,
+    /// The role ARN.
+    pub role: String,
+    pub aws: AwsVerdict,
+    pub pipeline: PipelineVerdict,
+    pub intended: bool,
+}
+
+impl Scenario {
+    /// AWS allows it, the pipeline does not stop it, and the config does not intend it.
+    pub fn is_unintended(&self) -> bool {
+        self.aws == AwsVerdict::Allow && self.pipeline != PipelineVerdict::Deny && !self.intended
+    }
+
+    /// The config intends it but AWS denies it (a broken or drifted trust policy).
+    pub fn is_missing(&self) -> bool {
+        self.intended && self.aws == AwsVerdict::Deny
+    }
+}
+
+/// The whole matrix, as `keyless check --format json` prints it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Matrix {
+    pub scenarios: Vec<Scenario>,
+    pub unintended: usize,
+}
+
+impl Matrix {
+    pub fn unintended(&self) -> impl Iterator<Item = &Scenario> {
+        self.scenarios.iter().filter(|s| s.is_unintended())
+    }
+
+    pub fn missing(&self) -> impl Iterator<Item = &Scenario> {
+        self.scenarios.iter().filter(|s| s.is_missing())
+    }
+}
+
+/// What AWS holds for one role: enough to answer like STS.
+#[derive(Clone, Debug)]
+pub struct RoleView {
+    pub arn: String,
+    pub name: String,
+    pub account: String,
+    pub kind: RoleKind,
+    /// The trust policy document; `None` when the role does not exist.
+    pub trust_policy: Option<String>,
+}
+
+/// An account's IAM OIDC provider for the workspace issuer.
+#[derive(Clone, Debug)]
+pub struct ProviderView {
+    /// Without the scheme, as IAM stores it.
+    pub url: String,
+    pub client_ids: Vec<String>,
+}
+
+/// The trust state the matrix is evaluated against: the plan, or what `--live` read from IAM.
+#[derive(Clone, Debug)]
+pub struct TrustView {
+    pub roles: Vec<RoleView>,
+    /// Account → provider (absent: no provider for the workspace's issuer in that account).
+    pub providers: HashMap<String, ProviderView>,
+}
+
+impl TrustView {
+    pub fn from_plan(plan: &Plan) -> Self {
+        let mut roles = Vec::new();
+        let mut providers = HashMap::new();
+        for account in &plan.accounts {
+            providers.insert(
+                account.account.clone(),
+                ProviderView {
+                    url: account
+                        .provider
+                        .url
+                        .trim_start_matches("https://")
+                        .to_owned(),
+                    client_ids: account.provider.client_ids.clone(),
+                },
+            );
+            for role in &account.roles {
+                roles.push(RoleView {
+                    arn: role.arn.clone(),
+                    name: role.name.clone(),
+                    account: account.account.clone(),
+                    kind: role.kind.clone(),
+                    trust_policy: Some(role.trust_policy_text()),
+                });
+            }
+        }
+        TrustView { roles, providers }
+    }
+}
+
+/// A scenario identity and the token claims the emulator would mint for it.
+struct Caller {
+    identity: Identity,
+    claims: serde_json::Map<String, serde_json::Value>,
+    /// The real repository and deployment this caller is, for intent.
+    repository: Option<String>,
+}
+
+/// Build the matrix for `config` against `view`. `now` is the evaluation time (`aws:CurrentTime`).
+pub fn build(
+    config: &Config,
+    view: &TrustView,
+    judge: Option<&dyn PipelineJudge>,
+    now: OffsetDateTime,
+) -> Matrix {
+    let callers = callers(config, now);
+    let policies: Vec<Option<keyless_iam::PolicyDocument>> = view
+        .roles
+        .iter()
+        .map(|role| {
+            role.trust_policy
+                .as_deref()
+                .and_then(|text| keyless_iam::parse(text).ok())
+        })
+        .collect();
+    let mut scenarios = Vec::with_capacity(callers.len() * view.roles.len());
+    for caller in &callers {
+        let pipeline = judge.map_or(PipelineVerdict::NotApplicable, |judge| {
+            judge.judge(config, &caller.identity)
+        });
+        let issuer = caller
+            .claims
+            .get("iss")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let issuer_host = issuer.trim_start_matches("https://");
+        for (role, policy) in view.roles.iter().zip(&policies) {
+            let aws = aws_verdict(view, role, policy.as_ref(), caller, issuer_host, now);
+            scenarios.push(Scenario {
+                repository: caller.identity.repository.clone(),
+                deployment: caller.identity.deployment.clone(),
+                branch: caller.identity.branch.clone(),
+                source_ip: caller.identity.source_ip,
+                role: role.arn.clone(),
+                aws,
+                pipeline,
+                intended: intended(config, caller, role),
+            });
+        }
+    }
+    let unintended = scenarios.iter().filter(|s| s.is_unintended()).count();
+    Matrix {
+        scenarios,
+        unintended,
+    }
+}
+
+/// STS's decision for this caller's token on this role.
+fn aws_verdict(
+    view: &TrustView,
+    role: &RoleView,
+    policy: Option<&keyless_iam::PolicyDocument>,
+    caller: &Caller,
+    issuer_host: &str,
+    now: OffsetDateTime,
+) -> AwsVerdict {
+    let Some(policy) = policy else {
+        return AwsVerdict::Deny; // no role (or an unparsable document, which IAM would not hold)
+    };
+    // STS first finds the provider for `iss` in the role's account ("No OpenIDConnect provider found").
+    let Some(provider) = view
+        .providers
+        .get(&role.account)
+        .filter(|p| p.url == issuer_host)
+    else {
+        return AwsVerdict::Deny;
+    };
+    // Then the audience must be one of its client IDs ("Incorrect token audience").
+    let audience_ok = match caller.claims.get("aud") {
+        Some(serde_json::Value::String(aud)) => provider.client_ids.contains(aud),
+        Some(serde_json::Value::Array(values)) => values
+            .iter()
+            .filter_map(|v| v.as_str())
+            .any(|aud| provider.client_ids.iter().any(|id| id == aud)),
+        _ => false,
+    };
+    if !audience_ok {
+        return AwsVerdict::Deny;
+    }
+    let provider_arn = format!(
+        "arn:aws:iam::{}:oidc-provider/{}",
+        role.account, provider.url
+    );
+    let input = keyless_iam::web_identity::WebIdentityInput {
+        provider_arn: &provider_arn,
+        claims: &caller.claims,
+        source_ip: Some(caller.identity.source_ip),
+        now,
+        role_session_name: Some("keyless-check"),
+    };
+    match keyless_iam::web_identity::requests(&input) {
+        Ok(requests)
+            if requests
+                .iter()
+                .all(|request| policy.decide(request).is_allow()) =>
+        {
+            AwsVerdict::Allow
+        }
+        _ => AwsVerdict::Deny,
+    }
+}
+
+/// Whether the config means this caller to reach this role.
+fn intended(config: &Config, caller: &Caller, role: &RoleView) -> bool {
+    let Some(repository) = &caller.repository else {
+        return false; // adversaries are never intended
+    };
+    let identity = &caller.identity;
+    match &role.kind {
+        RoleKind::Environment { environment } => {
+            let Some(env) = config.environments.get(environment) else {
+                return false;
+            };
+            identity.deployment.as_deref() == Some(environment.as_str())
+                && config
+                    .repositories
+                    .get(repository)
+                    .is_some_and(|repo| repo.deployments.contains_key(environment))
+                && env.allows_branch(&identity.branch)
+                && env.allows_source_ip(identity.source_ip)
+        }
+        RoleKind::Extra {
+            repository: owner, ..
+        } => owner == repository && identity.deployment.is_none(),
+    }
+}
+
+/// A deterministic UUID for synthetic identities (adversaries, deployments without a configured UUID).
+fn synthetic_uuid(seed: u64) -> BracedUuid {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    BracedUuid::random(&mut rng)
+}
+
+fn parse_uuid(text: &str) -> Option<BracedUuid> {
+    text.parse().ok()
+}
+
+/// Source IPs every identity is tried from: one outside every CIDR, and one inside each environment's CIDRs.
+fn source_ips(config: &Config) -> Vec<IpAddr> {
+    let mut ips = vec![OUTSIDE_IP];
+    for env in config.environments.values() {
+        if let Some(net) = env.source_ips.first() {
+            let inside = net.hosts().next().unwrap_or_else(|| net.addr());
+            if !ips.contains(&inside) {
+                ips.push(inside);
+            }
+        }
+    }
+    ips
+}
+
+/// Every caller: configured repositories, then adversaries.
+fn callers(config: &Config, now: OffsetDateTime) -> Vec<Caller> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x006b_6579_6c65_7373);
+    let now = now.unix_timestamp();
+    let ips = source_ips(config);
+    let workspace_uuid = parse_uuid(&config.workspace.uuid).unwrap_or_else(|| synthetic_uuid(1));
+    let mut out = Vec::new();
+    let push = |out: &mut Vec<Caller>,
+                request: MintRequest,
+                repository: &str,
+                deployment: Option<&str>,
+                branch: &str,
+                adversary: bool,
+                rng: &mut rand::rngs::StdRng| {
+        let Ok(claims) = request.to_claims(ISSUER_BASE, now, rng) else {
+            return;
+        };
+        let Ok(serde_json::Value::Object(claims)) = serde_json::to_value(&claims) else {
+            return;
+        };
+        for ip in &ips {
+            out.push(Caller {
+                identity: Identity {
+                    repository: repository.to_owned(),
+                    deployment: deployment.map(str::to_owned),
+                    branch: branch.to_owned(),
+                    source_ip: *ip,
+                    adversary,
+                },
+                claims: claims.clone(),
+                repository: (!adversary).then(|| repository.to_owned()),
+            });
+        }
+    };
+
+    let first_env = config.environments.values().next();
+    let default_allowed = first_env
+        .and_then(|env| env.branches.first())
+        .map_or_else(|| "main".to_owned(), |b| b.example());
+    let all_patterns: Vec<_> = config
+        .environments
+        .values()
+        .flat_map(|env| env.branches.clone())
+        .collect();
+    let default_disallowed =
+        disallowed_example(&all_patterns).unwrap_or_else(|| "feature/keyless-check".to_owned());
+
+    for (index, repo) in config.repositories.values().enumerate() {
+        let repo_uuid =
+            parse_uuid(&repo.uuid).unwrap_or_else(|| synthetic_uuid(1000 + index as u64));
+        let mut deployments: Vec<(Option<&str>, Option<BracedUuid>)> = Vec::new();
+        for (env_index, (environment, uuid)) in repo.deployments.iter().enumerate() {
+            let uuid = uuid
+                .as_deref()
+                .and_then(parse_uuid)
+                .unwrap_or_else(|| synthetic_uuid(100_000 + (index * 1000 + env_index) as u64));
+            deployments.push((Some(environment.as_str()), Some(uuid)));
+        }
+        deployments.push((None, None));
+        for (deployment, deployment_uuid) in deployments {
+            let branches = match deployment.and_then(|name| config.environments.get(name)) {
+                Some(env) => {
+                    let mut branches = vec![
+                        env.branches
+                            .first()
+                            .map_or_else(|| "main".to_owned(), |b| b.example()),
+                    ];
+                    if let Some(disallowed) = disallowed_example(&env.branches) {
+                        branches.push(disallowed);
+                    }
+                    branches
+                }
+                None => vec![default_allowed.clone(), default_disallowed.clone()],
+            };
+            for branch in branches {
+                let mut request =
+                    MintRequest::new(config.workspace.slug.clone(), workspace_uuid, repo_uuid);
+                request.deployment_uuid = deployment_uuid;
+                request.branch = Some(branch.clone());
+                push(
+                    &mut out, request, &repo.slug, deployment, &branch, false, &mut rng,
+                );
+            }
+        }
+    }
+
+    // Adversary 1: a repository of the same workspace that keyless.yml does not list, deploying to an
+    // environment of its own with the same name.
+    let unknown_repo = synthetic_uuid(7);
+    for (index, environment) in config
+        .environments
+        .keys()
+        .map(|k| Some(k.as_str()))
+        .chain([None])
+        .enumerate()
+    {
+        let mut request =
+            MintRequest::new(config.workspace.slug.clone(), workspace_uuid, unknown_repo);
+        request.deployment_uuid = environment.map(|_| synthetic_uuid(8 + index as u64));
+        request.branch = Some(default_allowed.clone());
+        push(
+            &mut out,
+            request,
+            "<unknown repository>",
+            environment,
+            &default_allowed,
+            true,
+            &mut rng,
+        );
+    }
+    // Adversary 2: another workspace's token replaying a configured repository's UUIDs.
+    // Adversary 3: a token whose audience is GitHub's `sts.amazonaws.com` (custom audiences replace nothing in
+    // Bitbucket, so this models a provider or a verifier configured with the wrong audience).
+    if let Some(repo) = config.repositories.values().next() {
+        let repo_uuid = parse_uuid(&repo.uuid).unwrap_or_else(|| synthetic_uuid(9));
+        for (environment, uuid) in &repo.deployments {
+            let deployment_uuid = uuid
+                .as_deref()
+                .and_then(parse_uuid)
+                .or_else(|| Some(synthetic_uuid(10)));
+            let mut other = MintRequest::new(
+                format!("{}-other", config.workspace.slug),
+                synthetic_uuid(11),
+                repo_uuid,
+            );
+            other.deployment_uuid = deployment_uuid;
+            other.branch = Some(default_allowed.clone());
+            push(
+                &mut out,
+                other,
+                "<other workspace>",
+                Some(environment),
+                &default_allowed,
+                true,
+                &mut rng,
+            );
+
+            let claims_source = {
+                let mut request =
+                    MintRequest::new(config.workspace.slug.clone(), workspace_uuid, repo_uuid);
+                request.deployment_uuid = deployment_uuid;
+                request.branch = Some(default_allowed.clone());
+                request.to_claims(ISSUER_BASE, now, &mut rng).ok()
+            };
+            if let Some(mut claims) = claims_source {
+                claims.aud = keyless_oidc::Audience::from_values(vec![GITHUB_AUDIENCE.to_owned()]);
+                if let Ok(serde_json::Value::Object(claims)) = serde_json::to_value(&claims) {
+                    for ip in &ips {
+                        out.push(Caller {
+                            identity: Identity {
+                                repository: "<github audience>".to_owned(),
+                                deployment: Some(environment.clone()),
+                                branch: default_allowed.clone(),
+                                source_ip: *ip,
+                                adversary: true,
+                            },
+                            claims: claims.clone(),
+                            repository: None,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,377 @@
+//! The trust plan: from a validated [`Config`], every IAM OIDC provider and role that must exist, per AWS account,
+//! with each role's exact trust policy.
+//!
+//! Trust-policy rules (docs/plan.md):
+//! - `Principal.Federated` = the workspace's provider ARN in the role's account;
+//! - `StringEquals` on `<issuer>:aud` = the workspace audience (never a set operator: `ForAllValues` passes when
+//!   the claim is absent);
+//! - `StringLike` on `<issuer>:sub` listing exactly the `{repo}:{env}:*` pairs that deploy to the environment
+//!   (`{repo}:*` only for `dangerously_allow_any_step` repositories without a deployment UUID);
+//! - `IpAddress` on `aws:SourceIp` when the environment sets `source_ips`;
+//! - extra roles: `StringLike` `{repo}:*` and `StringNotLike` `{repo}:*:*`, so only the repository's steps without
+//!   a deployment match.
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::location::Location;
+use crate::model::{Config, Role};
+
+/// IAM's default quota for a role trust policy, in characters excluding whitespace.
+pub const TRUST_POLICY_QUOTA: usize = 2048;
+/// The tag marking roles keyless manages.
+pub const MANAGED_TAG: &str = "managed-by";
+/// The tag naming the workspace a keyless-managed role belongs to.
+pub const WORKSPACE_TAG: &str = "keyless-workspace";
+
+/// Everything that must exist in AWS.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub workspace: String,
+    pub issuer: String,
+    pub audience: String,
+    pub accounts: Vec<AccountPlan>,
+}
+
+/// One AWS account's provider and roles.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountPlan {
+    pub account: String,
+    pub provider: ProviderPlan,
+    pub roles: Vec<RolePlan>,
+}
+
+/// The workspace's IAM OIDC provider in one account.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProviderPlan {
+    /// With `https://`.
+    pub url: String,
+    pub arn: String,
+    pub client_ids: Vec<String>,
+    pub thumbprints: Vec<String>,
+}
+
+/// Why a role exists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RoleKind {
+    /// The role of a deployment environment.
+    Environment { environment: String },
+    /// An extra role for a repository's non-deployment steps.
+    Extra {
+        repository: String,
+        environment: String,
+    },
+}
+
+/// One IAM role.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RolePlan {
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    #[serde(flatten)]
+    pub kind: RoleKind,
+    pub region: String,
+    pub description: String,
+    pub trust_policy: Value,
+    /// The `sub` patterns the trust policy allows (also inside `trust_policy`).
+    pub subjects: Vec<String>,
+    pub max_session_duration: u32,
+    pub managed_policies: Vec<String>,
+    pub inline_policies: IndexMap<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<String>,
+    pub tags: IndexMap<String, String>,
+    /// Whether the trust uses `{repo}:*` for some repository (`dangerously_allow_any_step`).
+    pub any_step: bool,
+    #[serde(skip)]
+    pub location: Location,
+}
+
+impl RolePlan {
+    /// The trust policy as compact JSON, as sent to IAM.
+    pub fn trust_policy_text(&self) -> String {
+        serde_json::to_string(&self.trust_policy).unwrap_or_default()
+    }
+}
+
+/// A plan that cannot be deployed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The user's configuration produces a trust policy over IAM's quota.
+    #[error(transparent)]
+    TrustPolicyTooLarge(Box<TrustPolicyTooLarge>),
+}
+
+/// A trust policy over IAM's quota, with how to split it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the trust policy of role `{role}` (account {account}) is {size} characters excluding whitespace, over IAM's {quota}-character quota ({subjects} `sub` patterns)\n  --> {origin}:{location}\n  = help: split the environment: define a second environment in the same account (e.g. `{environment}-2`) and move repositories to it (about {fit} patterns fit in one role), or ask AWS to raise the quota to 4096"
+)]
+pub struct TrustPolicyTooLarge {
+    pub role: String,
+    pub account: String,
+    pub environment: String,
+    pub size: usize,
+    pub quota: usize,
+    pub subjects: usize,
+    pub fit: usize,
+    pub origin: String,
+    pub location: Location,
+}
+
+/// Build the plan for `config`, failing when a trust policy would exceed IAM's quota.
+pub fn plan(config: &Config) -> Result<Plan, PlanError> {
+    build(config, true)
+}
+
+/// Build the plan without the quota check: `keyless check` still proves who could assume what when a trust
+/// policy is too large to deploy (plan and apply report that).
+pub fn plan_unchecked(config: &Config) -> Plan {
+    match build(config, false) {
+        Ok(plan) => plan,
+        Err(_) => unreachable!("the only plan error is the quota check, which is off"),
+    }
+}
+
+fn build(config: &Config, enforce_quota: bool) -> Result<Plan, PlanError> {
+    let workspace = &config.workspace;
+    let prefix = workspace.issuer_host_path();
+    let audience = workspace.audience();
+    let mut accounts: Vec<AccountPlan> = config
+        .accounts()
+        .into_iter()
+        .map(|account| AccountPlan {
+            provider: ProviderPlan {
+                url: workspace.issuer_url(),
+                arn: workspace.provider_arn(&account),
+                client_ids: vec![audience.clone()],
+                thumbprints: workspace.thumbprints.clone(),
+            },
+            account,
+            roles: Vec::new(),
+        })
+        .collect();
+
+    for environment in config.environments.values() {
+        let mut subjects = Vec::new();
+        let mut any_step = false;
+        for repo in config.repositories.values() {
+            match repo.deployments.get(&environment.name) {
+                Some(Some(deployment)) => subjects.push(format!("{}:{}:*", repo.uuid, deployment)),
+                Some(None) => {
+                    any_step = true;
+                    subjects.push(format!("{}:*", repo.uuid));
+                }
+                None => {}
+            }
+        }
+        let provider_arn = workspace.provider_arn(&environment.account);
+        let mut condition = serde_json::Map::new();
+        condition.insert(
+            "StringEquals".into(),
+            json!({ format!("{prefix}:aud"): audience }),
+        );
+        condition.insert(
+            "StringLike".into(),
+            json!({ format!("{prefix}:sub"): subjects }),
+        );
+        if !environment.source_ips.is_empty() {
+            let cidrs: Vec<String> = environment
+                .source_ips
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            condition.insert("IpAddress".into(), json!({ "aws:SourceIp": cidrs }));
+        }
+        let trust_policy = trust_document(
+            &provider_arn,
+            &sid(&environment.name),
+            Value::Object(condition),
+        );
+        let description = environment.role.description.clone().unwrap_or_else(|| {
+            format!(
+                "Bitbucket Pipelines deployments to `{}` from workspace {} (managed by keyless)",
+                environment.name, workspace.slug
+            )
+        });
+        let role = role_plan(
+            &environment.role,
+            &environment.account,
+            RoleKind::Environment {
+                environment: environment.name.clone(),
+            },
+            &environment.region,
+            description,
+            trust_policy,
+            subjects,
+            any_step,
+        );
+        if enforce_quota {
+            check_size(config, &role, &environment.account, &environment.name)?;
+        }
+        push_role(
+            &mut accounts,
+            &environment.account,
+            tag_workspace(role, &workspace.slug),
+        );
+    }
+
+    for repo in config.repositories.values() {
+        for extra in &repo.extra_roles {
+            let Some(environment) = config.environments.get(&extra.environment) else {
+                continue;
+            };
+            let provider_arn = workspace.provider_arn(&environment.account);
+            let subject = format!("{}:*", repo.uuid);
+            let condition = json!({
+                "StringEquals": { format!("{prefix}:aud"): audience },
+                "StringLike": { format!("{prefix}:sub"): [subject] },
+                "StringNotLike": { format!("{prefix}:sub"): [format!("{}:*:*", repo.uuid)] },
+            });
+            let trust_policy = trust_document(
+                &provider_arn,
+                &sid(&format!("{}-steps", repo.slug)),
+                condition,
+            );
+            let description = extra.role.description.clone().unwrap_or_else(|| {
+                format!(
+                    "Non-deployment steps of Bitbucket repository {}/{} (managed by keyless)",
+                    workspace.slug, repo.slug
+                )
+            });
+            let role = role_plan(
+                &extra.role,
+                &environment.account,
+                RoleKind::Extra {
+                    repository: repo.slug.clone(),
+                    environment: environment.name.clone(),
+                },
+                &environment.region,
+                description,
+                trust_policy,
+                vec![subject],
+                false,
+            );
+            if enforce_quota {
+                check_size(config, &role, &environment.account, &environment.name)?;
+            }
+            push_role(
+                &mut accounts,
+                &environment.account,
+                tag_workspace(role, &workspace.slug),
+            );
+        }
+    }
+
+    Ok(Plan {
+        workspace: workspace.slug.clone(),
+        issuer: workspace.issuer_url(),
+        audience,
+        accounts,
+    })
+}
+
+/// A statement ID from a name: IAM allows only `[A-Za-z0-9]`.
+fn sid(name: &str) -> String {
+    let mut out = String::from("Bitbucket");
+    let mut upper = true;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(if upper { c.to_ascii_uppercase() } else { c });
+            upper = false;
+        } else {
+            upper = true;
+        }
+    }
+    out
+}
+
+fn trust_document(provider_arn: &str, sid: &str, condition: Value) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": { "Federated": provider_arn },
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": condition,
+        }],
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn role_plan(
+    role: &Role,
+    account: &str,
+    kind: RoleKind,
+    region: &str,
+    description: String,
+    trust_policy: Value,
+    subjects: Vec<String>,
+    any_step: bool,
+) -> RolePlan {
+    let mut tags = role.tags.clone();
+    tags.entry(MANAGED_TAG.to_owned())
+        .or_insert_with(|| "keyless".to_owned());
+    RolePlan {
+        name: role.name.clone(),
+        path: role.path.clone(),
+        arn: role.arn(account),
+        kind,
+        region: region.to_owned(),
+        description,
+        trust_policy,
+        subjects,
+        max_session_duration: role.max_session_seconds,
+        managed_policies: role.managed_policies.clone(),
+        inline_policies: role.inline_policies.clone(),
+        permissions_boundary: role.permissions_boundary.clone(),
+        tags,
+        any_step,
+        location: role.location,
+    }
+}
+
+/// Tag the role with its workspace, so `apply --prune` only ever deletes roles of this workspace.
+fn tag_workspace(mut role: RolePlan, slug: &str) -> RolePlan {
+    role.tags
+        .entry(WORKSPACE_TAG.to_owned())
+        .or_insert_with(|| slug.to_owned());
+    role
+}
+
+fn push_role(accounts: &mut [AccountPlan], account: &str, role: RolePlan) {
+    if let Some(plan) = accounts.iter_mut().find(|plan| plan.account == account) {
+        plan.roles.push(role);
+    }
+}
+
+fn check_size(
+    config: &Config,
+    role: &RolePlan,
+    account: &str,
+    environment: &str,
+) -> Result<(), PlanError> {
+    let size = keyless_iam::size_excluding_whitespace(&role.trust_policy_text());
+    if size <= TRUST_POLICY_QUOTA {
+        return Ok(());
+    }
+    let per_subject = role.subjects.first().map_or(1, |s| s.len() + 3);
+    let overhead = size.saturating_sub(role.subjects.iter().map(|s| s.len() + 3).sum::<usize>());
+    Err(PlanError::TrustPolicyTooLarge(Box::new(
+        TrustPolicyTooLarge {
+            role: role.name.clone(),
+            account: account.to_owned(),
+            environment: environment.to_owned(),
+            size,
+            quota: TRUST_POLICY_QUOTA,
+            subjects: role.subjects.len(),
+            fit: TRUST_POLICY_QUOTA.saturating_sub(overhead) / per_subject.max(1),
+            origin: config.source.origin.clone(),
+            location: role.location,
+        },
+    )))
+}

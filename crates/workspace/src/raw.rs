@@ -1,0 +1,191 @@
+//! The file as written: serde + JSON Schema types for `keyless.yml`, every value with its location.
+//!
+//! These types are what the JSON Schema (`schema/keyless.schema.json`) is generated from, so their doc comments
+//! are what editors show. They accept anything well-typed; [`crate::load`] turns them into the validated
+//! [`crate::Config`] and reports every mistake with its line and column.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::location::Spanned;
+
+/// `keyless.yml`: one file that describes which Bitbucket repositories may deploy to which AWS roles, from
+/// which branches and runners. `keyless plan` generates the IAM OIDC providers and roles from it, `keyless apply`
+/// creates them, and `keyless check` proves that nothing else can assume them.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "keyless.yml")]
+pub struct RawConfig {
+    /// Version of this file format. Only `1` exists.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1))]
+    pub version: Option<Spanned<u32>>,
+    /// The Bitbucket workspace whose Pipelines OIDC provider AWS trusts.
+    pub workspace: RawWorkspace,
+    /// Deployment environments by name, exactly as named in Bitbucket (Repository settings → Deployments).
+    /// Each becomes one IAM role in its AWS account.
+    #[serde(default)]
+    pub environments: IndexMap<Spanned<String>, RawEnvironment>,
+    /// Repositories by slug, with the deployment environments each may deploy to.
+    #[serde(default)]
+    pub repositories: IndexMap<Spanned<String>, RawRepository>,
+    /// The pipeline policy enforced by `keyless render` / `keyless serve` (see docs/enforce.md). Reserved here;
+    /// its keys are validated by the enforce engine.
+    #[serde(default)]
+    pub policy: Option<Spanned<serde_json::Value>>,
+    /// Configuration of `keyless audit` (rule overrides and ignores; see docs/audit.md). Reserved here; its keys
+    /// are validated by the audit engine.
+    #[serde(default)]
+    pub audit: Option<Spanned<serde_json::Value>>,
+}
+
+/// The Bitbucket workspace. The OIDC issuer is
+/// `https://api.bitbucket.org/2.0/workspaces/<slug>/pipelines-config/identity/oidc` and the audience is
+/// `ari:cloud:bitbucket::workspace/<uuid without braces>`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkspace {
+    /// The workspace slug as in `bitbucket.org/<slug>/...` (not its display name).
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9._-]*$"))]
+    pub slug: Spanned<String>,
+    /// The workspace UUID with braces, e.g. `{0a1b2c3d-...}` (Repository settings → OpenID Connect, or
+    /// `keyless resolve`).
+    #[serde(default)]
+    #[schemars(regex(
+        pattern = r"^\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}$"
+    ))]
+    pub uuid: Option<Spanned<String>>,
+    /// TLS thumbprints for the IAM OIDC provider (40 hex characters each, at most 5; see `keyless thumbprint`).
+    /// Optional: AWS validates the Bitbucket certificate against its own trusted CAs.
+    #[serde(default)]
+    #[schemars(length(max = 5))]
+    pub thumbprints: Vec<Spanned<String>>,
+}
+
+/// A Bitbucket deployment environment and the IAM role that its deployment steps assume.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnvironment {
+    /// The 12-digit AWS account ID the role lives in. Quote it, so YAML keeps leading zeros.
+    #[schemars(regex(pattern = r"^[0-9]{12}$"))]
+    pub account: Spanned<String>,
+    /// The AWS region steps of this environment use (e.g. `eu-west-1`).
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
+    pub region: Spanned<String>,
+    /// Branch patterns (Bitbucket glob syntax: `*` within a path segment, `**` across `/`) allowed to deploy.
+    /// Mirror them in Bitbucket's deployment branch restrictions; `keyless render` enforces them.
+    #[schemars(length(min = 1))]
+    pub branches: Vec<Spanned<String>>,
+    /// Runners the environment's steps must run on.
+    #[serde(default)]
+    pub runners: Option<RawRunners>,
+    /// Source CIDRs the role may be assumed from (`aws:SourceIp`), e.g. your self-hosted runners' egress.
+    /// Atlassian's static IPs only apply to 4x/8x steps with `atlassian-ip-ranges: true`.
+    #[serde(default)]
+    pub source_ips: Vec<Spanned<String>>,
+    /// `manual` if deployments to this environment need a person to start them.
+    #[serde(default)]
+    pub trigger: Option<Spanned<Trigger>>,
+    /// The IAM role for this environment. Defaults: name `bitbucket-<workspace>-<environment>`, path `/`,
+    /// a one-hour maximum session and no policies.
+    #[serde(default)]
+    pub role: Option<RawRole>,
+}
+
+/// Runner selection.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRunners {
+    /// `runs-on` labels, e.g. `[self.hosted, linux, production]`.
+    #[schemars(length(min = 1))]
+    pub labels: Vec<Spanned<String>>,
+}
+
+/// How deployments to an environment start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// A person starts the deployment step (Bitbucket `trigger: manual`).
+    Manual,
+    /// The step runs when the pipeline reaches it (the default).
+    Automatic,
+}
+
+/// An IAM role: its name and what it may do. Who may assume it is derived from the rest of the file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRole {
+    /// Role name: 1-64 characters of letters, digits and `+=,.@_-`, unique (case-insensitively) in its account.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[\w+=,.@-]{1,64}$"))]
+    pub name: Option<Spanned<String>>,
+    /// Role path: `/` or `/segment/.../`.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^/([\x21-\x7E]+/)*$"))]
+    pub path: Option<Spanned<String>>,
+    /// A description shown in the IAM console.
+    #[serde(default)]
+    pub description: Option<Spanned<String>>,
+    /// Managed policies to attach: ARNs, or names of AWS-managed policies (`ReadOnlyAccess`). At most 20.
+    #[serde(default)]
+    #[schemars(length(max = 20))]
+    pub managed_policies: Vec<Spanned<String>>,
+    /// Inline policies by name: IAM policy documents written as YAML.
+    #[serde(default)]
+    pub inline_policies: IndexMap<Spanned<String>, Spanned<serde_json::Value>>,
+    /// ARN of a managed policy used as the role's permissions boundary.
+    #[serde(default)]
+    pub permissions_boundary: Option<Spanned<String>>,
+    /// Maximum session duration: seconds (`3600`) or a duration (`1h`, `90m`, `2h30m`), from 1h to 12h.
+    #[serde(default)]
+    #[schemars(schema_with = "max_session_schema")]
+    pub max_session: Option<Spanned<String>>,
+    /// Tags on the role (at most 50).
+    #[serde(default)]
+    pub tags: IndexMap<Spanned<String>, Spanned<String>>,
+}
+
+/// Schema of `max_session`, which YAML may give as a number of seconds or as a duration string.
+fn max_session_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "anyOf": [
+            { "type": "integer", "minimum": 3600, "maximum": 43200 },
+            { "type": "string", "pattern": "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$" }
+        ]
+    })
+}
+
+/// A Bitbucket repository.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRepository {
+    /// The repository UUID with braces (Repository settings → OpenID Connect, or `keyless resolve`).
+    #[serde(default)]
+    #[schemars(regex(
+        pattern = r"^\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}$"
+    ))]
+    pub uuid: Option<Spanned<String>>,
+    /// Environment name → this repository's deployment-environment UUID (with braces). Leave the UUID empty
+    /// (`production: ~`) for `keyless resolve` to fill in.
+    #[serde(default)]
+    pub deployments: IndexMap<Spanned<String>, Option<Spanned<String>>>,
+    /// DANGEROUS: lets every step of this repository (not only its deployment steps) assume the role of each
+    /// environment listed without a deployment UUID (`sub` pattern `{repo}:*`). `keyless check` reports it.
+    #[serde(default)]
+    pub dangerously_allow_any_step: Option<Spanned<bool>>,
+    /// Extra roles for this repository's steps that have no `deployment` (e.g. a read-only role for
+    /// `cdk synth` or `terraform plan`). Deployment steps cannot assume them.
+    #[serde(default)]
+    pub extra_roles: Vec<RawExtraRole>,
+}
+
+/// A role for a repository's non-deployment steps.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExtraRole {
+    /// The environment whose account and region the role lives in.
+    pub environment: Spanned<String>,
+    /// The role (its `name` is required).
+    pub role: RawRole,
+}
