@@ -696,10 +696,11 @@ fn doctor_passes_online_and_names_failures_with_fixes() {
             "region",
             "role-arn",
             "token-file",
+            "trust-policy",
             "assume"
         ]
     );
-    let assume = &report["checks"][5];
+    let assume = &report["checks"][6];
     assert_eq!(assume["status"], "pass");
     assert!(
         assume["detail"]

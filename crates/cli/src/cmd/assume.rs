@@ -178,31 +178,136 @@ fn exec(mut command: std::process::Command, program: &OsString) -> Result<ExitCo
 
 // The bridge to keyless.yml: `--env NAME` defaults and the offline trust-policy evaluation.
 
-/// Role and region of the `keyless.yml` environment named by `--env` (or `$BITBUCKET_DEPLOYMENT_ENVIRONMENT`
-/// when a keyless.yml exists).
+/// Where keyless.yml is: `$KEYLESS_CONFIG`, else `keyless.yml` in the current directory, else in
+/// `$BITBUCKET_CLONE_DIR`.
+fn workspace_file(env: &Env) -> Option<std::path::PathBuf> {
+    if let Some(path) = env.get("KEYLESS_CONFIG") {
+        return Some(PathBuf::from(path));
+    }
+    [
+        Some(PathBuf::from("keyless.yml")),
+        env.get("BITBUCKET_CLONE_DIR")
+            .map(|d| PathBuf::from(d).join("keyless.yml")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| p.is_file())
+}
+
+fn load_workspace(env: &Env) -> Result<Option<keyless_workspace::Config>> {
+    let Some(path) = workspace_file(env) else {
+        return Ok(None);
+    };
+    let config = keyless_workspace::load(&path)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(config))
+}
+
+/// Role and region of the `keyless.yml` environment named by `--env`, or by `$BITBUCKET_DEPLOYMENT_ENVIRONMENT`
+/// when a keyless.yml defines an environment of that name.
 pub fn environment_defaults(name: Option<&str>, env: &Env) -> Result<Option<EnvironmentDefaults>> {
-    match name {
-        // NOTE: reading keyless.yml lands with the workspace crate's loader; until then --env says so plainly.
-        Some(name) => anyhow::bail!(
-            "--env {name}: reading roles from keyless.yml is not available in this build yet\n  fix: pass --role-arn and --region (or AWS_ROLE_ARN / AWS_REGION) instead"
+    let (name, explicit) = match name {
+        Some(name) => (name.to_owned(), true),
+        None => match env.get("BITBUCKET_DEPLOYMENT_ENVIRONMENT") {
+            Some(name) => (name.to_owned(), false),
+            None => return Ok(None),
+        },
+    };
+    let config = match load_workspace(env) {
+        Ok(Some(config)) => config,
+        Ok(None) if explicit => anyhow::bail!(
+            "--env {name}: no keyless.yml found (looked at $KEYLESS_CONFIG, ./keyless.yml and $BITBUCKET_CLONE_DIR/keyless.yml)\n  fix: run from the repository root, set KEYLESS_CONFIG, or pass --role-arn and --region instead"
         ),
-        None => {
-            let _ = env;
-            Ok(None)
+        Ok(None) => return Ok(None),
+        Err(error) if explicit => return Err(error),
+        Err(_) => return Ok(None),
+    };
+    match config.environments.get(&name) {
+        Some(environment) => Ok(Some(EnvironmentDefaults {
+            name,
+            role_arn: Some(environment.role_arn()),
+            region: Some(environment.region.clone()),
+        })),
+        None if explicit => {
+            let known: Vec<&str> = config.environments.keys().map(String::as_str).collect();
+            anyhow::bail!(
+                "--env {name}: keyless.yml has no environment `{name}` (it has: {})\n  fix: use one of those names",
+                known.join(", ")
+            )
         }
+        None => Ok(None),
     }
 }
 
-/// The offline trust-policy check (needs keyless.yml); empty when there is none.
-pub fn trust_check(_settings: &Settings, _env: &Env) -> Vec<Check> {
-    Vec::new()
+/// Evaluates the intended trust policy of `settings.role_arn` (from keyless.yml) against the token, offline,
+/// through keyless-iam: `None` when there is no keyless.yml or it does not manage the role.
+fn evaluate_trust(settings: &Settings, env: &Env) -> Option<(String, keyless_iam::Evaluation)> {
+    let config = load_workspace(env).ok()??;
+    let plan = keyless_workspace::plan::plan_unchecked(&config);
+    let (account, role) = plan.accounts.iter().find_map(|a| {
+        a.roles
+            .iter()
+            .find(|r| r.arn == settings.role_arn.as_str())
+            .map(|r| (a, r))
+    })?;
+    let policy = keyless_iam::parse(&role.trust_policy_text()).ok()?;
+    let decoded = keyless_oidc::decode_unverified(settings.token.expose()).ok()?;
+    let input = keyless_iam::web_identity::WebIdentityInput {
+        provider_arn: &account.provider.arn,
+        claims: &decoded.claims,
+        source_ip: None,
+        now: time::OffsetDateTime::now_utc(),
+        role_session_name: Some(&settings.session_name),
+    };
+    let request = keyless_iam::web_identity::request(&input).ok()?;
+    Some((role.arn.clone(), policy.evaluate(&request)))
 }
 
-/// Adds what keyless.yml knows to an AWS refusal.
+/// The offline trust-policy check (needs a keyless.yml that manages the role); empty otherwise.
+pub fn trust_check(settings: &Settings, env: &Env) -> Vec<Check> {
+    const TITLE: &str = "keyless.yml trust policy allows this token (offline)";
+    match evaluate_trust(settings, env) {
+        None => vec![Check::skip(
+            "trust-policy",
+            TITLE,
+            "no keyless.yml managing this role",
+        )],
+        Some((_, evaluation)) if evaluation.decision == keyless_iam::Decision::Allow => {
+            vec![Check::pass("trust-policy", TITLE, evaluation.explain())]
+        }
+        Some((role, evaluation)) => vec![Check::fail(
+            "trust-policy",
+            TITLE,
+            format!("{role}: {}", evaluation.explain()),
+            "run this step from a branch/environment keyless.yml allows, or change keyless.yml and `keyless apply`",
+        )],
+    }
+}
+
+/// Adds the offline trust-policy evaluation to an AccessDenied from AssumeRoleWithWebIdentity.
 pub fn annotate(
-    _error: &mut AssumeError,
-    _settings: &Settings,
+    error: &mut AssumeError,
+    settings: &Settings,
     _options: &CredentialOptions,
-    _env: &Env,
+    env: &Env,
 ) {
+    let Some(rejection) = error.rejection_mut() else {
+        return;
+    };
+    if rejection.code != "AccessDenied"
+        || rejection.operation
+            != keyless_credentials::diagnose::Operation::AssumeRoleWithWebIdentity
+    {
+        return;
+    }
+    if let Some((role, evaluation)) = evaluate_trust(settings, env) {
+        rejection.diagnosis.notes.insert(
+            0,
+            format!(
+                "keyless.yml's trust policy for {role}: {}",
+                evaluation.explain()
+            ),
+        );
+    }
 }
