@@ -45,6 +45,9 @@ enum Command {
     /// Work with IAM policy documents: evaluate a request against a trust policy, like AWS would.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
+    /// Deploy a built site: sync to S3 by content, invalidate CloudFront.
+    #[command(subcommand)]
+    Deploy(cmd::deploy::DeployCommand),
     /// Bitbucket Pipelines OIDC tokens: mint one from `keyless emulate`, or decode one to see its claims.
     #[command(subcommand)]
     Token(cmd::token::TokenCommand),
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Configure(args) => cmd::configure::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Policy(command) => cmd::policy::run(command),
+        Command::Deploy(command) => cmd::deploy::run(command),
         Command::Token(command) => cmd::token::run(command),
     };
     match result {

@@ -1,0 +1,435 @@
+//! `keyless deploy s3`: sync a directory to S3 by content and invalidate CloudFront, through `keyless-deploy`.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use keyless_deploy::invalidation::DEFAULT_MAX_PATHS;
+use keyless_deploy::rules::{CacheControlRule, Rules};
+use keyless_deploy::{Clients, Connection, DeployError, DeployOptions, Progress, Report, Silent};
+
+use crate::cmd::assume::{CredentialOptions, EXIT_AWS, get_session};
+
+/// Exit code when some files (or the invalidation) failed; everything else was done.
+pub const EXIT_PARTIAL: u8 = 1;
+const MIB: u64 = 1024 * 1024;
+/// S3's minimum part size (all parts but the last).
+const MIN_PART_SIZE: u64 = 5 * MIB;
+const MAX_PART_SIZE: u64 = 5 * 1024 * MIB;
+
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// Sync a directory to an S3 bucket by content (not timestamps), then invalidate CloudFront minimally.
+    S3(S3Args),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// `keyless deploy s3` arguments.
+#[derive(Debug, Args)]
+pub struct S3Args {
+    /// Destination bucket
+    #[arg(long)]
+    pub bucket: String,
+    /// Directory to deploy (the build output)
+    #[arg(long, value_name = "DIR")]
+    pub source: PathBuf,
+    /// Key prefix inside the bucket
+    #[arg(long, value_name = "P", default_value = "")]
+    pub prefix: String,
+    /// Delete objects under the prefix that are gone from the source
+    #[arg(long)]
+    pub delete: bool,
+    /// Refuse to run when more than N objects would be deleted
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_delete: usize,
+    /// Delete even more than --max-delete objects
+    #[arg(long)]
+    pub force: bool,
+    /// Print the plan; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Requests in flight at once
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub concurrency: u16,
+    /// Cache-Control for files matching GLOB (repeatable; the first match wins), e.g. '*.html=no-cache'
+    #[arg(long = "cache-control", value_name = "GLOB=VALUE")]
+    pub cache_control: Vec<CacheControlRule>,
+    /// Store files matching GLOB gzip-compressed with Content-Encoding: gzip (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub gzip: Vec<String>,
+    /// Neither upload nor delete paths matching GLOB (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Invalidate the changed paths in this CloudFront distribution
+    #[arg(long, value_name = "DISTRIBUTION_ID")]
+    pub invalidate: Option<String>,
+    /// Wait until the invalidation has completed
+    #[arg(long, requires = "invalidate")]
+    pub wait: bool,
+    /// Give up waiting after this many seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    pub wait_timeout: u64,
+    /// Collapse invalidation paths into wildcards beyond this many (at most 3000)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PATHS)]
+    pub max_invalidation_paths: usize,
+    /// Upload with credentials from this role, via the step's OIDC token (as `keyless assume`)
+    #[arg(long, value_name = "ARN", conflicts_with = "environment")]
+    pub role_arn: Option<String>,
+    /// Upload with the role of this keyless.yml environment (as `keyless assume --env`)
+    #[arg(long = "env", value_name = "NAME")]
+    pub environment: Option<String>,
+    /// The bucket's region [default: AWS_REGION, AWS_DEFAULT_REGION, the profile]
+    #[arg(long, value_name = "R")]
+    pub region: Option<String>,
+    /// S3 and CloudFront endpoint (a local emulator); S3 is then addressed path-style
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Bodies larger than this are uploaded in parts: bytes, or with KiB/MiB/GiB
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size)]
+    pub multipart_threshold: u64,
+    /// Part size for multipart uploads (at least 5MiB on AWS), recorded in the object's metadata
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size)]
+    pub part_size: u64,
+    /// Output format of the plan and summary
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+pub fn run(command: DeployCommand) -> Result<ExitCode> {
+    match command {
+        DeployCommand::S3(args) => run_s3(args),
+    }
+}
+
+fn run_s3(args: S3Args) -> Result<ExitCode> {
+    if args.endpoint_url.is_none() && args.part_size < MIN_PART_SIZE {
+        anyhow::bail!(
+            "--part-size {} is below S3's 5MiB minimum part size; use at least 5MiB (smaller parts only work \
+             against a local --endpoint-url)",
+            args.part_size
+        );
+    }
+    if args.part_size > MAX_PART_SIZE {
+        anyhow::bail!(
+            "--part-size {} is above S3's 5GiB maximum part size",
+            args.part_size
+        );
+    }
+    let rules = Rules::new(&args.cache_control, &args.gzip, &args.exclude)?;
+
+    let mut connection = Connection {
+        region: args.region.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        credentials: None,
+    };
+    if args.role_arn.is_some() || args.environment.is_some() {
+        let session = match get_session(&credential_options(&args)?)? {
+            Ok(session) => session,
+            Err(code) => return Ok(code),
+        };
+        connection.region = Some(session.region.clone());
+        connection.credentials = Some(session.credentials.to_sdk());
+    }
+
+    let options = DeployOptions {
+        bucket: args.bucket.clone(),
+        source: args.source.clone(),
+        prefix: args.prefix.clone(),
+        delete: args.delete,
+        max_delete: args.max_delete,
+        force: args.force,
+        dry_run: args.dry_run,
+        concurrency: usize::from(args.concurrency),
+        rules,
+        multipart_threshold: args.multipart_threshold,
+        part_size: args.part_size,
+        invalidate: args.invalidate.clone(),
+        max_invalidation_paths: args.max_invalidation_paths,
+        wait: args.wait,
+        wait_timeout: Duration::from_secs(args.wait_timeout),
+        wait_interval: Duration::from_secs(5),
+    };
+    let bar = (args.format == Format::Text && !args.dry_run && std::io::stderr().is_terminal())
+        .then(Bar::new);
+    let progress: &dyn Progress = match &bar {
+        Some(bar) => bar,
+        None => &Silent,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(async {
+        let clients = Clients::connect(&connection).await?;
+        keyless_deploy::deploy(&clients, &options, progress).await
+    });
+    let report = match result {
+        Ok(report) => report,
+        Err(error @ DeployError::List { .. }) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(EXIT_AWS));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Text => print!("{}", render_text(&report)),
+    }
+    if report.is_success() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for failure in &report.errors {
+            eprintln!(
+                "error: {} {}: {}",
+                failure.operation, failure.key, failure.message
+            );
+        }
+        eprintln!(
+            "error: {} operation(s) failed; everything else was done. Fix the cause and rerun: the rerun \
+             uploads only what is still missing",
+            report.errors.len()
+        );
+        Ok(ExitCode::from(EXIT_PARTIAL))
+    }
+}
+
+/// The same web-identity flow as `keyless assume`: its options, parsed from the few this command exposes so
+/// that new credential options never need changes here.
+fn credential_options(args: &S3Args) -> Result<CredentialOptions> {
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        options: CredentialOptions,
+    }
+    let mut argv = vec!["keyless".to_owned()];
+    for (flag, value) in [
+        ("--role-arn", &args.role_arn),
+        ("--env", &args.environment),
+        ("--region", &args.region),
+    ] {
+        if let Some(value) = value {
+            argv.push(format!("{flag}={value}"));
+        }
+    }
+    Ok(Wrapper::try_parse_from(argv)
+        .context("building the credential options")?
+        .options)
+}
+
+/// Parses `1024`, `64KiB`, `8MiB`, `1GiB` (also `K`/`M`/`G`, `KB`/`MB`/`GB` as binary units).
+fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("`{s}` is not a size: use bytes or a number with KiB, MiB or GiB, e.g. 8MiB")
+    })?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => MIB,
+        "g" | "gb" | "gib" => 1024 * MIB,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{s}`: use KiB, MiB or GiB"
+            ));
+        }
+    };
+    match n.checked_mul(factor) {
+        Some(0) | None => Err(format!("`{s}` must be between 1 byte and 16 EiB")),
+        Some(size) => Ok(size),
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = u;
+    }
+    format!("{value:.1} {unit}")
+}
+
+fn render_text(report: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let s = &report.summary;
+    let target = format!("s3://{}/{}", report.bucket, report.prefix);
+    if report.dry_run {
+        let _ = writeln!(out, "plan for {target} (dry run: nothing was changed)");
+        for u in &report.uploads {
+            let why = match u.compared_by {
+                Some(by) => format!(
+                    "changed, by {}",
+                    serde_json::to_value(by)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                ),
+                None => "new".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  upload  {}  ({why}, {})",
+                u.key,
+                human_bytes(u.bytes)
+            );
+        }
+        for u in &report.updates {
+            let what = if u.changed.is_empty() {
+                "headers".to_owned()
+            } else {
+                u.changed.join(", ")
+            };
+            let _ = writeln!(out, "  update  {}  ({what})", u.key);
+        }
+        for d in &report.deletes {
+            let _ = writeln!(out, "  delete  {}", d.key);
+        }
+        let _ = writeln!(
+            out,
+            "would upload {} ({}), update {}, delete {}; {} unchanged",
+            s.uploaded,
+            human_bytes(s.bytes_uploaded),
+            s.updated,
+            s.deleted,
+            s.unchanged
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{target}: uploaded {} ({}), updated {}, deleted {}, unchanged {}, failed {}",
+            s.uploaded,
+            human_bytes(s.bytes_uploaded),
+            s.updated,
+            s.deleted,
+            s.unchanged,
+            s.failed
+        );
+    }
+    if let Some(inv) = &report.invalidation {
+        let id = inv
+            .id
+            .as_deref()
+            .map(|id| format!(" {id}"))
+            .unwrap_or_default();
+        if inv.paths.is_empty() {
+            let _ = writeln!(
+                out,
+                "invalidation of {}: nothing changed, skipped",
+                inv.distribution_id
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "invalidation{id} of {} ({}): {}",
+                inv.distribution_id,
+                inv.status,
+                inv.paths.join(" ")
+            );
+        }
+    }
+    out
+}
+
+/// A byte progress bar on stderr, with operations counted in its message.
+struct Bar {
+    bar: indicatif::ProgressBar,
+    done: AtomicU64,
+    total: AtomicU64,
+}
+
+impl Bar {
+    fn new() -> Self {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        Self {
+            bar,
+            done: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, operations: u64, bytes: u64) {
+        self.total.store(operations, Ordering::Relaxed);
+        self.bar.set_length(bytes);
+        self.bar.set_message(format!("0/{operations} files"));
+        self.bar.enable_steady_tick(Duration::from_millis(200));
+    }
+
+    fn advance(&self, bytes: u64) {
+        self.bar.inc(bytes);
+    }
+
+    fn operation_done(&self) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.bar.set_message(format!(
+            "{done}/{} files",
+            self.total.load(Ordering::Relaxed)
+        ));
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        let table = [
+            ("1024", Some(1024)),
+            ("8MiB", Some(8 * MIB)),
+            ("8 mib", Some(8 * MIB)),
+            ("5M", Some(5 * MIB)),
+            ("1GiB", Some(1024 * MIB)),
+            ("64KiB", Some(64 * 1024)),
+            ("0", None),
+            ("x", None),
+            ("8XB", None),
+            ("99999999999999999999GiB", None),
+        ];
+        for (input, want) in table {
+            assert_eq!(parse_size(input).ok(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn human() {
+        assert_eq!(human_bytes(10), "10 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(8 * MIB), "8.0 MiB");
+    }
+}

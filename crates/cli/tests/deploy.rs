@@ -1,0 +1,866 @@
+//! `keyless deploy s3` end to end against moto_server (S3 and CloudFront), started per test on 127.0.0.1.
+//!
+//! moto comes from KEYLESS_VENV (default `<repo>/.venv`); when it is missing the tests print a skip line, unless
+//! KEYLESS_REQUIRE_TOOLS=1, when they fail. Objects are inspected with the AWS SDK for Rust, independently of
+//! the code under test; multipart objects "from another tool" are uploaded with it too.
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use keyless_deploy::aws_sdk_s3::primitives::ByteStream;
+use keyless_deploy::aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use keyless_deploy::{Clients, Connection, aws_sdk_s3};
+use serde_json::Value;
+
+/// moto_server on an ephemeral port, killed on drop.
+struct Moto {
+    child: Child,
+    url: String,
+    venv: PathBuf,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn venv() -> Option<PathBuf> {
+    let venv = std::env::var_os("KEYLESS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    if venv.join("bin/moto_server").exists() {
+        return Some(venv);
+    }
+    if std::env::var("KEYLESS_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!(
+            "moto_server not found in {} and KEYLESS_REQUIRE_TOOLS=1: run scripts/setup-tools",
+            venv.display()
+        );
+    }
+    eprintln!(
+        "skip: moto_server not found in {} (set KEYLESS_VENV)",
+        venv.display()
+    );
+    None
+}
+
+fn start_moto() -> Option<Moto> {
+    let venv = venv()?;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(venv.join("bin/moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // Small parts keep multipart tests fast; real S3 requires 5 MiB.
+        .env("S3_UPLOAD_PART_MIN_SIZE", "1024")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut moto = Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        venv,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(moto);
+        }
+        if let Some(status) = moto.child.try_wait().unwrap() {
+            panic!("moto_server exited early: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "moto_server not ready within 30s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+struct World {
+    moto: Moto,
+    rt: tokio::runtime::Runtime,
+    clients: Clients,
+    bucket: String,
+    home: tempfile::TempDir,
+}
+
+fn world() -> Option<World> {
+    let moto = start_moto()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let clients = rt
+        .block_on(Clients::connect(&Connection {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some(moto.url.clone()),
+            credentials: Some(aws_credential_types_creds()),
+        }))
+        .unwrap();
+    let bucket = "site-bucket".to_owned();
+    rt.block_on(clients.s3.create_bucket().bucket(&bucket).send())
+        .unwrap();
+    Some(World {
+        moto,
+        rt,
+        clients,
+        bucket,
+        home: tempfile::tempdir().unwrap(),
+    })
+}
+
+fn aws_credential_types_creds() -> keyless_deploy::aws_sdk_s3::config::Credentials {
+    keyless_deploy::aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test")
+}
+
+struct Run {
+    code: i32,
+    json: Value,
+    stderr: String,
+}
+
+impl World {
+    fn command(&self, source: &Path, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyless"));
+        cmd.args(["deploy", "s3", "--bucket", &self.bucket, "--source"])
+            .arg(source)
+            .args([
+                "--region",
+                "us-east-1",
+                "--endpoint-url",
+                &self.moto.url,
+                "--format",
+                "json",
+            ])
+            .args(extra)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_CONFIG_FILE", self.home.path().join("config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.home.path().join("credentials"),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_ENDPOINT_URL");
+        cmd
+    }
+
+    fn deploy(&self, source: &Path, extra: &[&str]) -> Run {
+        let out = self.command(source, extra).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            json,
+            stderr,
+        }
+    }
+
+    /// Deploys and asserts success.
+    fn ok(&self, source: &Path, extra: &[&str]) -> Value {
+        let run = self.deploy(source, extra);
+        assert_eq!(run.code, 0, "stderr: {}\nstdout: {}", run.stderr, run.json);
+        run.json
+    }
+
+    fn keys(&self) -> Vec<String> {
+        let out = self
+            .rt
+            .block_on(
+                self.clients
+                    .s3
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .send(),
+            )
+            .unwrap();
+        out.contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+
+    fn head(&self, key: &str) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
+        self.rt
+            .block_on(
+                self.clients
+                    .s3
+                    .head_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send(),
+            )
+            .unwrap()
+    }
+
+    fn get(&self, key: &str) -> Vec<u8> {
+        self.rt.block_on(async {
+            let out = self
+                .clients
+                .s3
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            out.body.collect().await.unwrap().into_bytes().to_vec()
+        })
+    }
+}
+
+fn write(root: &Path, rel: &str, data: &[u8]) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, data).unwrap();
+}
+
+fn site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "index.html", b"<!doctype html><h1>home</h1>");
+    write(root, "docs/index.html", b"<!doctype html><h1>docs</h1>");
+    write(
+        root,
+        "css/site.css",
+        b"body { color: #333; margin: 0 auto; max-width: 40em }\n"
+            .repeat(20)
+            .as_slice(),
+    );
+    write(root, "js/app.js", b"console.log('hi');\n");
+    write(
+        root,
+        "img/logo.png",
+        &[0x89, b'P', b'N', b'G', 0, 1, 2, 3, 255],
+    );
+    dir
+}
+
+fn summary(json: &Value, field: &str) -> u64 {
+    json["summary"][field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no summary.{field} in {json}"))
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+fn keys_of(json: &Value, list: &str) -> Vec<String> {
+    json[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["key"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn first_upload_then_noop_after_touch_fresh_clone_and_lost_state() {
+    let Some(w) = world() else { return };
+    let src = site();
+    let first = w.ok(src.path(), &[]);
+    assert_eq!(summary(&first, "uploaded"), 5, "{first}");
+    assert_eq!(summary(&first, "unchanged"), 0);
+    let mut keys = w.keys();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            ".keyless-deploy.json",
+            "css/site.css",
+            "docs/index.html",
+            "img/logo.png",
+            "index.html",
+            "js/app.js"
+        ]
+    );
+    let head = w.head("index.html");
+    assert_eq!(head.content_type(), Some("text/html; charset=utf-8"));
+    assert_eq!(w.head("img/logo.png").content_type(), Some("image/png"));
+    assert_eq!(
+        w.head("js/app.js").content_type(),
+        Some("text/javascript; charset=utf-8")
+    );
+    let html = std::fs::read(src.path().join("index.html")).unwrap();
+    assert_eq!(
+        head.metadata().unwrap()["keyless-sha256"],
+        sha256_hex(&html)
+    );
+    assert_eq!(w.get("index.html"), html);
+
+    // No-op resync.
+    let again = w.ok(src.path(), &[]);
+    assert_eq!(
+        (summary(&again, "uploaded"), summary(&again, "unchanged")),
+        (0, 5),
+        "{again}"
+    );
+
+    // Touch every file (same content, new mtime): still nothing to do.
+    std::thread::sleep(Duration::from_millis(1100));
+    for rel in [
+        "index.html",
+        "docs/index.html",
+        "css/site.css",
+        "js/app.js",
+        "img/logo.png",
+    ] {
+        let data = std::fs::read(src.path().join(rel)).unwrap();
+        std::fs::write(src.path().join(rel), data).unwrap();
+    }
+    let touched = w.ok(src.path(), &[]);
+    assert_eq!(summary(&touched, "uploaded"), 0, "{touched}");
+
+    // A fresh clone (new directory, new mtimes) with the state file gone: HEADs decide, nothing uploads, and the
+    // state file is written again.
+    let clone = tempfile::tempdir().unwrap();
+    for rel in [
+        "index.html",
+        "docs/index.html",
+        "css/site.css",
+        "js/app.js",
+        "img/logo.png",
+    ] {
+        write(
+            clone.path(),
+            rel,
+            &std::fs::read(src.path().join(rel)).unwrap(),
+        );
+    }
+    w.rt.block_on(
+        w.clients
+            .s3
+            .delete_object()
+            .bucket(&w.bucket)
+            .key(".keyless-deploy.json")
+            .send(),
+    )
+    .unwrap();
+    let fresh = w.ok(clone.path(), &[]);
+    assert_eq!(
+        (summary(&fresh, "uploaded"), summary(&fresh, "unchanged")),
+        (0, 5),
+        "{fresh}"
+    );
+    assert!(w.keys().contains(&".keyless-deploy.json".to_owned()));
+}
+
+#[test]
+fn changed_file_of_same_size_uploads_only_that_file() {
+    let Some(w) = world() else { return };
+    let src = site();
+    w.ok(src.path(), &[]);
+    write(src.path(), "js/app.js", b"console.log('ho');\n");
+    let run = w.ok(src.path(), &[]);
+    assert_eq!(keys_of(&run, "uploads"), ["js/app.js"], "{run}");
+    assert_eq!(run["uploads"][0]["reason"], "changed");
+    assert_eq!(run["uploads"][0]["compared_by"], "sha256");
+    assert_eq!(summary(&run, "unchanged"), 4);
+    assert_eq!(w.get("js/app.js"), b"console.log('ho');\n");
+}
+
+#[test]
+fn header_only_change_copies_in_place() {
+    let Some(w) = world() else { return };
+    let src = site();
+    w.ok(src.path(), &[]);
+    let before = w.head("index.html").e_tag().unwrap().to_owned();
+    let rules = [
+        "--cache-control",
+        "*.html=no-cache",
+        "--cache-control",
+        "css/**=public, max-age=31536000",
+    ];
+    let run = w.ok(src.path(), &rules);
+    assert_eq!(summary(&run, "uploaded"), 0, "{run}");
+    assert_eq!(
+        keys_of(&run, "updates"),
+        ["css/site.css", "docs/index.html", "index.html"]
+    );
+    assert_eq!(
+        run["updates"][0]["changed"],
+        serde_json::json!(["cache-control"])
+    );
+    let head = w.head("index.html");
+    assert_eq!(head.cache_control(), Some("no-cache"));
+    assert_eq!(head.content_type(), Some("text/html; charset=utf-8"));
+    assert_eq!(head.e_tag().unwrap(), before, "same content, same ETag");
+    assert_eq!(
+        w.head("css/site.css").cache_control(),
+        Some("public, max-age=31536000")
+    );
+    assert_eq!(w.head("js/app.js").cache_control(), None);
+    let again = w.ok(src.path(), &rules);
+    assert_eq!(
+        (summary(&again, "updated"), summary(&again, "unchanged")),
+        (0, 5),
+        "{again}"
+    );
+    // Dropping the rule removes the header again.
+    let dropped = w.ok(src.path(), &[]);
+    assert_eq!(summary(&dropped, "updated"), 3, "{dropped}");
+    assert_eq!(w.head("index.html").cache_control(), None);
+}
+
+#[test]
+fn deletion_and_the_max_delete_guard() {
+    let Some(w) = world() else { return };
+    let src = site();
+    w.ok(src.path(), &[]);
+    for rel in ["docs/index.html", "js/app.js", "img/logo.png"] {
+        std::fs::remove_file(src.path().join(rel)).unwrap();
+    }
+    // Without --delete nothing goes.
+    let kept = w.ok(src.path(), &[]);
+    assert_eq!(summary(&kept, "deleted"), 0);
+    assert_eq!(w.keys().len(), 6);
+
+    // More than --max-delete: refused before any change, exit 2.
+    let refused = w.deploy(src.path(), &["--delete", "--max-delete", "2"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("refusing to delete 3 objects"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("--max-delete 3"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(w.keys().len(), 6);
+
+    // The dry run lists them and changes nothing.
+    let dry = w.ok(
+        src.path(),
+        &["--delete", "--max-delete", "2", "--force", "--dry-run"],
+    );
+    assert_eq!(
+        keys_of(&dry, "deletes"),
+        ["docs/index.html", "img/logo.png", "js/app.js"]
+    );
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(w.keys().len(), 6);
+
+    let deleted = w.ok(src.path(), &["--delete", "--max-delete", "3"]);
+    assert_eq!(
+        keys_of(&deleted, "deletes"),
+        ["docs/index.html", "img/logo.png", "js/app.js"]
+    );
+    let mut keys = w.keys();
+    keys.sort();
+    assert_eq!(keys, [".keyless-deploy.json", "css/site.css", "index.html"]);
+
+    // --force lifts the guard; excluded keys are never deleted.
+    write(src.path(), "keep.txt", b"k");
+    w.ok(src.path(), &[]);
+    std::fs::remove_file(src.path().join("keep.txt")).unwrap();
+    std::fs::remove_file(src.path().join("css/site.css")).unwrap();
+    let forced = w.ok(
+        src.path(),
+        &[
+            "--delete",
+            "--max-delete",
+            "0",
+            "--force",
+            "--exclude",
+            "*.txt",
+        ],
+    );
+    assert_eq!(keys_of(&forced, "deletes"), ["css/site.css"]);
+    assert!(w.keys().contains(&"keep.txt".to_owned()));
+}
+
+#[test]
+fn multipart_uploads_and_multipart_objects_from_other_tools() {
+    let Some(w) = world() else { return };
+    let src = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    write(src.path(), "big.bin", &big);
+    write(src.path(), "small.txt", b"small");
+    let flags = ["--multipart-threshold", "4KiB", "--part-size", "2KiB"];
+    let first = w.ok(src.path(), &flags);
+    assert_eq!(summary(&first, "uploaded"), 2, "{first}");
+    let big_upload = first["uploads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["key"] == "big.bin")
+        .unwrap();
+    assert_eq!(big_upload["multipart"], true);
+    let head = w.head("big.bin");
+    assert!(
+        head.e_tag().unwrap().trim_matches('"').ends_with("-5"),
+        "{:?}",
+        head.e_tag()
+    );
+    assert_eq!(head.metadata().unwrap()["keyless-part-size"], "2048");
+    assert_eq!(head.metadata().unwrap()["keyless-sha256"], sha256_hex(&big));
+    assert_eq!(w.get("big.bin"), big);
+    let again = w.ok(src.path(), &flags);
+    assert_eq!(
+        (summary(&again, "uploaded"), summary(&again, "unchanged")),
+        (0, 2),
+        "{again}"
+    );
+
+    // Objects another tool uploaded (no keyless metadata, no state entry): a multipart one with our part size and
+    // a single-part one. Their ETags prove them unchanged.
+    let other: Vec<u8> = (0..9000u32).map(|i| (i * 7 % 253) as u8).collect();
+    write(src.path(), "other.bin", &other);
+    write(src.path(), "plain.txt", b"plain text");
+    w.rt.block_on(async {
+        let s3 = &w.clients.s3;
+        let created = s3
+            .create_multipart_upload()
+            .bucket(&w.bucket)
+            .key("other.bin")
+            .content_type("application/octet-stream")
+            .send()
+            .await
+            .unwrap();
+        let id = created.upload_id().unwrap();
+        let mut parts = Vec::new();
+        for (i, chunk) in other.chunks(2048).enumerate() {
+            let n = i32::try_from(i + 1).unwrap();
+            let out = s3
+                .upload_part()
+                .bucket(&w.bucket)
+                .key("other.bin")
+                .upload_id(id)
+                .part_number(n)
+                .body(ByteStream::from(chunk.to_vec()))
+                .send()
+                .await
+                .unwrap();
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(n)
+                    .e_tag(out.e_tag().unwrap())
+                    .build(),
+            );
+        }
+        s3.complete_multipart_upload()
+            .bucket(&w.bucket)
+            .key("other.bin")
+            .upload_id(id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        s3.put_object()
+            .bucket(&w.bucket)
+            .key("plain.txt")
+            .content_type("text/plain; charset=utf-8")
+            .body(ByteStream::from_static(b"plain text"))
+            .send()
+            .await
+            .unwrap();
+    });
+    let adopted = w.ok(src.path(), &flags);
+    assert_eq!(
+        (
+            summary(&adopted, "uploaded"),
+            summary(&adopted, "updated"),
+            summary(&adopted, "unchanged")
+        ),
+        (0, 0, 4),
+        "{adopted}"
+    );
+    // A changed multipart file is uploaded again, in parts.
+    let mut changed = big.clone();
+    changed[5000] ^= 0xff;
+    write(src.path(), "big.bin", &changed);
+    let run = w.ok(src.path(), &flags);
+    assert_eq!(keys_of(&run, "uploads"), ["big.bin"], "{run}");
+    assert_eq!(w.get("big.bin"), changed);
+}
+
+#[test]
+fn gzip_rules_store_compressed_bodies_deterministically() {
+    use std::io::Read as _;
+    let Some(w) = world() else { return };
+    let src = site();
+    let first = w.ok(src.path(), &["--gzip", "*.css", "--gzip", "*.html"]);
+    assert_eq!(summary(&first, "uploaded"), 5);
+    let head = w.head("css/site.css");
+    assert_eq!(head.content_encoding(), Some("gzip"));
+    assert_eq!(head.content_type(), Some("text/css; charset=utf-8"));
+    assert_eq!(w.head("js/app.js").content_encoding(), None);
+    let stored = w.get("css/site.css");
+    let original = std::fs::read(src.path().join("css/site.css")).unwrap();
+    assert!(stored.len() < original.len());
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(stored.as_slice())
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, original);
+    // Same input, same gzip bytes: a rerun uploads nothing.
+    let again = w.ok(src.path(), &["--gzip", "*.css", "--gzip", "*.html"]);
+    assert_eq!(summary(&again, "uploaded"), 0, "{again}");
+    // Dropping a rule stores the plain body again.
+    let plain = w.ok(src.path(), &["--gzip", "*.html"]);
+    assert_eq!(keys_of(&plain, "uploads"), ["css/site.css"], "{plain}");
+    assert_eq!(w.get("css/site.css"), original);
+    assert_eq!(w.head("css/site.css").content_encoding(), None);
+}
+
+#[test]
+fn invalidation_paths_are_minimised_and_recorded_by_cloudfront() {
+    let Some(w) = world() else { return };
+    let out = Command::new(w.moto.venv.join("bin/aws"))
+        .args([
+            "--endpoint-url",
+            &w.moto.url,
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ])
+        .args(["cloudfront", "create-distribution", "--origin-domain-name"])
+        .arg(format!("{}.s3.amazonaws.com", w.bucket))
+        .args(["--default-root-object", "index.html"])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_CONFIG_FILE", w.home.path().join("config"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dist = created["Distribution"]["Id"].as_str().unwrap().to_owned();
+
+    let src = site();
+    let first = w.ok(src.path(), &["--invalidate", &dist, "--wait"]);
+    let inv = &first["invalidation"];
+    assert_eq!(inv["status"], "Completed", "{first}");
+    let want = [
+        "/",
+        "/css/site.css",
+        "/docs/",
+        "/docs/index.html",
+        "/img/logo.png",
+        "/index.html",
+        "/js/app.js",
+    ];
+    assert_eq!(inv["paths"], serde_json::json!(want));
+    let recorded = w.rt.block_on(async {
+        let id = inv["id"].as_str().unwrap();
+        let got = w
+            .clients
+            .cloudfront
+            .get_invalidation()
+            .distribution_id(&dist)
+            .id(id)
+            .send()
+            .await
+            .unwrap();
+        let batch = got.invalidation.unwrap().invalidation_batch.unwrap();
+        let mut paths = batch.paths.unwrap().items.unwrap_or_default();
+        paths.sort();
+        paths
+    });
+    assert_eq!(recorded, want);
+
+    // One changed page: its path and its directory only.
+    write(
+        src.path(),
+        "docs/index.html",
+        b"<!doctype html><h1>docs v2</h1>",
+    );
+    let second = w.ok(src.path(), &["--invalidate", &dist]);
+    assert_eq!(
+        second["invalidation"]["paths"],
+        serde_json::json!(["/docs/", "/docs/index.html"])
+    );
+
+    // Over the budget: collapsed to a wildcard per directory, then to /*.
+    for i in 0..5 {
+        write(src.path(), &format!("docs/page{i}.html"), b"p");
+    }
+    let third = w.ok(
+        src.path(),
+        &["--invalidate", &dist, "--max-invalidation-paths", "3"],
+    );
+    assert_eq!(
+        third["invalidation"]["paths"],
+        serde_json::json!(["/docs/*"]),
+        "{third}"
+    );
+    write(src.path(), "index.html", b"<h1>home v2</h1>");
+    write(src.path(), "js/app.js", b"v2");
+    write(src.path(), "css/site.css", b"v2");
+    let fourth = w.ok(
+        src.path(),
+        &["--invalidate", &dist, "--max-invalidation-paths", "2"],
+    );
+    assert_eq!(
+        fourth["invalidation"]["paths"],
+        serde_json::json!(["/*"]),
+        "{fourth}"
+    );
+
+    // Nothing changed: no invalidation is created.
+    let count = |w: &World| {
+        w.rt.block_on(
+            w.clients
+                .cloudfront
+                .list_invalidations()
+                .distribution_id(&dist)
+                .send(),
+        )
+        .unwrap()
+        .invalidation_list
+        .unwrap()
+        .quantity
+    };
+    let before = count(&w);
+    let noop = w.ok(src.path(), &["--invalidate", &dist]);
+    assert_eq!(noop["invalidation"]["status"], "skipped", "{noop}");
+    assert_eq!(count(&w), before);
+}
+
+#[test]
+fn per_file_errors_are_collected_and_a_rerun_converges() {
+    let Some(w) = world() else { return };
+    let src = site();
+    // A FIFO cannot be deployed: the other files still go, the run exits 1 listing it.
+    let fifo = src.path().join("docs/pipe.html");
+    let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let failed = w.deploy(src.path(), &["--delete"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert_eq!(summary(&failed.json, "uploaded"), 5);
+    assert_eq!(
+        failed.json["errors"][0]["key"], "docs/pipe.html",
+        "{}",
+        failed.json
+    );
+    assert_eq!(failed.json["errors"][0]["operation"], "read");
+    assert!(
+        failed.stderr.contains("docs/pipe.html"),
+        "{}",
+        failed.stderr
+    );
+
+    std::fs::remove_file(&fifo).unwrap();
+    write(src.path(), "docs/pipe.html", b"<p>now a file</p>");
+    let rerun = w.ok(src.path(), &["--delete"]);
+    assert_eq!(keys_of(&rerun, "uploads"), ["docs/pipe.html"], "{rerun}");
+    assert_eq!(summary(&rerun, "unchanged"), 5);
+}
+
+#[test]
+fn killed_run_then_rerun_converges() {
+    let Some(w) = world() else { return };
+    let src = tempfile::tempdir().unwrap();
+    let total = 600;
+    for i in 0..total {
+        write(
+            src.path(),
+            &format!("p/{i:04}.html"),
+            format!("<p>{i}</p>").as_bytes(),
+        );
+    }
+    let mut child = w
+        .command(src.path(), &["--concurrency", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while w.keys().len() < 20 {
+        assert!(Instant::now() < deadline, "no uploads within 60s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run finished before it could be interrupted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run finished before it could be interrupted"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let present = w.keys().len();
+    assert!(present < total, "{present}");
+    assert!(!w.keys().contains(&".keyless-deploy.json".to_owned()));
+
+    let rerun = w.ok(src.path(), &[]);
+    let uploaded = usize::try_from(summary(&rerun, "uploaded")).unwrap();
+    assert_eq!(
+        uploaded + usize::try_from(summary(&rerun, "unchanged")).unwrap(),
+        total
+    );
+    assert_eq!(uploaded, total - present, "{}", rerun["summary"]);
+    assert_eq!(w.keys().len(), total + 1);
+    let last = w.ok(src.path(), &[]);
+    assert_eq!(summary(&last, "uploaded"), 0);
+}
+
+#[test]
+fn refusals_change_nothing() {
+    let Some(w) = world() else { return };
+    let src = site();
+    let outside = tempfile::tempdir().unwrap();
+    write(outside.path(), "secret.txt", b"do not publish");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        src.path().join("leak.txt"),
+    )
+    .unwrap();
+    let run = w.deploy(src.path(), &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("point outside the source"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("leak.txt"), "{}", run.stderr);
+    assert!(w.keys().is_empty());
+
+    std::fs::remove_file(src.path().join("leak.txt")).unwrap();
+    let bad_glob = w.deploy(src.path(), &["--gzip", "a["]);
+    assert_eq!(bad_glob.code, 2);
+    assert!(bad_glob.stderr.contains("--gzip"), "{}", bad_glob.stderr);
+    let bad_rule = w.deploy(src.path(), &["--cache-control", "no-equals-sign"]);
+    assert_eq!(bad_rule.code, 2);
+    assert!(
+        bad_rule.stderr.contains("GLOB=VALUE"),
+        "{}",
+        bad_rule.stderr
+    );
+    let no_bucket = World {
+        bucket: "missing-bucket".into(),
+        ..w
+    };
+    let missing = no_bucket.deploy(src.path(), &[]);
+    assert_eq!(missing.code, 3, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("NoSuchBucket"),
+        "{}",
+        missing.stderr
+    );
+}
