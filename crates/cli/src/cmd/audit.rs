@@ -299,23 +299,19 @@ fn publish(args: &AuditArgs, report: &Report, fail_on: Severity) -> anyhow::Resu
         .commit
         .as_deref()
         .context("--publish needs the commit: set BITBUCKET_COMMIT or --commit")?;
-    let proxy = ureq::Proxy::new(&args.proxy)
-        .with_context(|| format!("invalid --proxy `{}`", args.proxy))?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .proxy(Some(proxy))
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
     let base = format!(
         "{}/repositories/{repo}/commit/{commit}/reports/{}",
         args.api_base.trim_end_matches('/'),
         code_insights::REPORT_ID
     );
     let (ci_report, annotations) = code_insights::render(&report.findings, fail_on);
-    send(&agent, "DELETE", &base, None, &[200, 204, 404])?;
+    let proxy = args.proxy.trim_end_matches('/');
+    let proxy = proxy
+        .strip_prefix("http://")
+        .with_context(|| format!("--proxy `{proxy}` must be an http:// URL"))?;
+    send(proxy, "DELETE", &base, None, &[200, 204, 404])?;
     send(
-        &agent,
+        proxy,
         "PUT",
         &base,
         Some(serde_json::to_string(&ci_report)?),
@@ -323,7 +319,7 @@ fn publish(args: &AuditArgs, report: &Report, fail_on: Severity) -> anyhow::Resu
     )?;
     for batch in code_insights::batches(&annotations) {
         send(
-            &agent,
+            proxy,
             "POST",
             &format!("{base}/annotations"),
             Some(serde_json::to_string(batch)?),
@@ -338,57 +334,71 @@ fn publish(args: &AuditArgs, report: &Report, fail_on: Severity) -> anyhow::Resu
     Ok(())
 }
 
-/// One request with bounded retries on 429/5xx, honouring `Retry-After` (capped at 10 s).
+/// One request through the proxy with bounded retries on 429/5xx, honouring `Retry-After` (capped at 10 s).
+///
+/// NOTE: hand-written HTTP/1.1 because the Pipelines auth proxy forwards plain HTTP requests in absolute form
+/// (`PUT http://api.bitbucket.org/... HTTP/1.1`, as `curl --proxy` sends them), while ureq tunnels every proxied
+/// request through CONNECT, which that proxy is not documented to support.
 fn send(
-    agent: &ureq::Agent,
+    proxy: &str,
     method: &str,
     url: &str,
     body: Option<String>,
     ok: &[u16],
 ) -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+    let host = url
+        .strip_prefix("http://")
+        .and_then(|r| r.split('/').next())
+        .context("the API base must be http://")?;
+    let body = body.unwrap_or_default();
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = match (method, &body) {
-            ("PUT", Some(b)) => agent
-                .put(url)
-                .header("Content-Type", "application/json")
-                .send(b.as_str()),
-            ("POST", Some(b)) => agent
-                .post(url)
-                .header("Content-Type", "application/json")
-                .send(b.as_str()),
-            ("DELETE", _) => agent.delete(url).call(),
-            _ => bail!("unsupported request {method}"),
-        };
-        let mut response = result
-            .with_context(|| format!("{method} {url}: cannot reach Bitbucket through the proxy"))?;
-        let status = response.status().as_u16();
+        let stream = std::net::TcpStream::connect(proxy)
+            .with_context(|| format!("{method} {url}: cannot reach the Pipelines proxy at {proxy} (run inside a Pipelines step, or set --proxy)"))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut writer = stream.try_clone()?;
+        write!(
+            writer,
+            "{method} {url} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        writer.flush()?;
+        let mut reader = BufReader::new(stream);
+        let mut status_line = String::new();
+        reader
+            .read_line(&mut status_line)
+            .with_context(|| format!("{method} {url}: no answer from the proxy"))?;
+        let status: u16 = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut retry_after = 1;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':')
+                && k.eq_ignore_ascii_case("retry-after")
+            {
+                retry_after = v.trim().parse::<u64>().unwrap_or(1).min(10);
+            }
+        }
         if ok.contains(&status) {
             return Ok(());
         }
         if (status == 429 || status >= 500) && attempt < 3 {
-            let wait = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .unwrap_or(1)
-                .min(10);
-            std::thread::sleep(Duration::from_secs(wait));
+            std::thread::sleep(Duration::from_secs(retry_after));
             continue;
         }
         let mut text = String::new();
-        let _ = response
-            .body_mut()
-            .as_reader()
-            .take(2000)
-            .read_to_string(&mut text);
+        let _ = reader.take(2000).read_to_string(&mut text);
         bail!(
-            "{method} {url}: Bitbucket answered HTTP {status}: {}. Outside Pipelines there is no auth proxy; inside, \
-             check that the step can reach {}",
-            text.trim(),
-            "the proxy"
+            "{method} {url}: Bitbucket answered HTTP {status}: {}",
+            text.trim()
         );
     }
 }
