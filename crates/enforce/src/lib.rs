@@ -1,0 +1,642 @@
+//! Workspace enforcement: renders a `bitbucket-pipelines.yml` (or a Dynamic Pipelines
+//! `pipelines_configuration`) under the environments and `policy:` of `keyless.yml`, or rejects it.
+//!
+//! [`render`] is pure: the same configuration, pipeline and target always give the same result, and
+//! rendering a rendered file changes nothing. Every change and every rejection names the policy rule
+//! behind it. Anything the policy cannot judge (an unknown key, an unresolved `import`, an invalid
+//! item) is a rejection, never a silent pass-through. See `docs/enforce.md`.
+
+pub mod policy;
+
+use keyless_pipelines::{
+    Item, Oidc, PipelineBody, PipelineFile, Route, ScriptEntry, Target, Trigger, select_pipeline,
+};
+pub use policy::{ConfigError, EnforceConfig, EnvironmentSpec, Policy, SetupForm};
+
+/// The rule names used in changes and rejections.
+pub mod rules {
+    pub const BRANCHES: &str = "branches";
+    pub const RUNNERS: &str = "runners";
+    pub const OIDC: &str = "oidc";
+    pub const APPROVAL: &str = "approval";
+    pub const FORBIDDEN_SCRIPTS: &str = "forbidden.scripts";
+    pub const FORBIDDEN_PIPES: &str = "forbidden.pipes";
+    pub const FORBIDDEN_IMAGES: &str = "forbidden.images";
+    pub const PREPEND: &str = "prepend";
+    pub const IP_RANGES: &str = "atlassian_ip_ranges";
+    pub const ENVIRONMENTS: &str = "environments";
+    pub const STRUCTURE: &str = "structure";
+}
+
+/// What started the run, plus the branch of a custom run (a custom pipeline runs on a branch the
+/// target alone does not name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub target: Target,
+    /// For [`Target::Custom`]: the branch it runs on, when known.
+    pub branch: Option<String>,
+}
+
+impl From<Target> for Invocation {
+    fn from(target: Target) -> Self {
+        Invocation {
+            target,
+            branch: None,
+        }
+    }
+}
+
+impl Invocation {
+    /// The branch whose code runs: the pushed branch, the pull request's source, the custom run's
+    /// branch. `None` for tags and custom runs without a branch.
+    fn branch(&self) -> Option<&str> {
+        match &self.target {
+            Target::Branch(b) => Some(b),
+            Target::PullRequest { source, .. } => Some(source),
+            Target::Tag(_) => None,
+            Target::Custom(_) => self.branch.as_deref(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match &self.target {
+            Target::Branch(b) => format!("branch `{b}`"),
+            Target::Tag(t) => format!("tag `{t}`"),
+            Target::PullRequest {
+                source,
+                destination,
+            } => format!("pull request `{source}` → `{destination}`"),
+            Target::Custom(c) => match &self.branch {
+                Some(b) => format!("custom pipeline `{c}` on branch `{b}`"),
+                None => format!("custom pipeline `{c}` (branch unknown)"),
+            },
+        }
+    }
+}
+
+/// One change the policy made.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    pub rule: String,
+    pub route: String,
+    pub message: String,
+}
+
+/// The rendered file and what changed.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub file: PipelineFile,
+    pub changes: Vec<Change>,
+}
+
+/// Why the pipeline is refused. `key` and `message` are the Dynamic Pipelines error fields.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[error("{message} (rule {rule}, at {route})")]
+pub struct Rejection {
+    pub key: String,
+    pub message: String,
+    pub rule: String,
+    pub route: String,
+}
+
+impl Rejection {
+    fn new(rule: &str, route: &Route, message: impl Into<String>) -> Rejection {
+        Rejection {
+            key: format!("keyless-{}", rule.replace(['.', '_'], "-")),
+            message: message.into(),
+            rule: rule.to_string(),
+            route: route.to_string(),
+        }
+    }
+
+    /// `{"error": {"key": ..., "message": ...}}`.
+    pub fn to_error_json(&self) -> serde_json::Value {
+        serde_json::json!({"error": {"key": self.key, "message": self.message}})
+    }
+}
+
+/// The OIDC setup lines for environment `name` in the policy's form.
+pub fn setup_lines(form: SetupForm, name: &str, env: &EnvironmentSpec) -> Vec<String> {
+    match form {
+        SetupForm::Keyless => vec![format!("keyless configure --env {name}")],
+        // The token goes to a fresh 0700 directory under /tmp (outside $BITBUCKET_CLONE_DIR, so
+        // never in artifacts or caches), written by the printf builtin under umask 077 so the file
+        // is 0600 and the value never appears on a command line or in the log.
+        SetupForm::Shell => vec![
+            format!(
+                "export AWS_REGION={region} AWS_DEFAULT_REGION={region} AWS_ROLE_ARN={arn}",
+                region = env.region,
+                arn = env.role_arn()
+            ),
+            "export AWS_WEB_IDENTITY_TOKEN_FILE=\"$(umask 077 && mktemp -d /tmp/keyless-oidc.XXXXXX)/token\"".to_string(),
+            "(umask 077 && printf '%s' \"$BITBUCKET_STEP_OIDC_TOKEN\" > \"$AWS_WEB_IDENTITY_TOKEN_FILE\")".to_string(),
+        ],
+    }
+}
+
+struct StepPlan {
+    route: Route,
+    env: String,
+    stage_route: Option<Route>,
+    has_runs_on: bool,
+    oidc_enabled: bool,
+    script_prefix: Vec<String>,
+    trigger_manual: bool,
+    ip_ranges: bool,
+    size: String,
+    self_hosted: bool,
+}
+
+/// Renders `file` for `invocation` under `config`: rejects what the policy forbids and adds what it
+/// requires. See the crate docs.
+pub fn render(
+    config: &EnforceConfig,
+    file: PipelineFile,
+    invocation: &Invocation,
+) -> Result<Rendered, Rejection> {
+    let mut file = file;
+    let plans = judge(config, &file, invocation)?;
+    let mut changes = Vec::new();
+    let policy = &config.policy;
+
+    let mut manual_stages: Vec<Route> = Vec::new();
+    for plan in &plans {
+        let Some(env) = config.environments.get(&plan.env) else {
+            continue;
+        };
+        let r = &plan.route;
+        let mut change = |rule: &str, route: &Route, message: String| {
+            changes.push(Change {
+                rule: rule.to_string(),
+                route: route.to_string(),
+                message,
+            })
+        };
+        let edit_err = |e: keyless_pipelines::EditError| {
+            Rejection::new(rules::STRUCTURE, r, format!("internal edit failed: {e}"))
+        };
+        if !plan.has_runs_on && !env.runner_labels().is_empty() {
+            let labels: Vec<&str> = env.runner_labels().iter().map(String::as_str).collect();
+            file.set_runs_on(r, &labels).map_err(edit_err)?;
+            change(
+                rules::RUNNERS,
+                &r.key("runs-on"),
+                format!("runs-on: {} (runners of `{}`)", labels.join(", "), plan.env),
+            );
+        }
+        if !plan.oidc_enabled {
+            file.set_oidc(r, true).map_err(edit_err)?;
+            change(rules::OIDC, &r.key("oidc"), "oidc: true".to_string());
+        }
+        let setup = setup_lines(policy.setup, &plan.env, env);
+        if !plan.script_prefix.starts_with(&setup) {
+            let lines: Vec<&str> = setup.iter().map(String::as_str).collect();
+            file.prepend_script(r, &lines).map_err(edit_err)?;
+            change(
+                rules::OIDC,
+                &r.key("script"),
+                format!(
+                    "prepended the {} OIDC setup for `{}` (role {}, region {})",
+                    match policy.setup {
+                        SetupForm::Shell => "shell",
+                        SetupForm::Keyless => "keyless configure",
+                    },
+                    plan.env,
+                    env.role_arn(),
+                    env.region
+                ),
+            );
+        }
+        if env.manual() && !plan.trigger_manual {
+            let target = plan.stage_route.clone().unwrap_or_else(|| r.clone());
+            if !manual_stages.contains(&target) {
+                file.set_trigger(&target, &Trigger::Manual)
+                    .map_err(edit_err)?;
+                change(
+                    rules::APPROVAL,
+                    &target.key("trigger"),
+                    format!("trigger: manual (`{}` needs approval)", plan.env),
+                );
+                manual_stages.push(target);
+            }
+        }
+        if policy.atlassian_ip_ranges
+            && !env.source_ips.is_empty()
+            && !env.self_hosted()
+            && !plan.self_hosted
+        {
+            if !plan.ip_ranges {
+                file.set_atlassian_ip_ranges(r, true).map_err(edit_err)?;
+                change(
+                    rules::IP_RANGES,
+                    &r.key("runtime"),
+                    format!(
+                        "runtime.cloud.atlassian-ip-ranges: true (`{}` allows only source_ips)",
+                        plan.env
+                    ),
+                );
+            }
+            if plan.size != "4x" && plan.size != "8x" {
+                file.set_key(
+                    r,
+                    "size",
+                    keyless_pipelines::Node::string(policy.atlassian_ip_size.as_str()),
+                )
+                .map_err(edit_err)?;
+                change(
+                    rules::IP_RANGES,
+                    &r.key("size"),
+                    format!(
+                        "size: {} (Atlassian IP ranges need 4x or 8x)",
+                        policy.atlassian_ip_size
+                    ),
+                );
+            }
+        }
+    }
+
+    prepend_steps(config, &mut file, &mut changes)?;
+    Ok(Rendered { file, changes })
+}
+
+/// Puts the policy's steps at the start of every pipeline (after a custom pipeline's `variables`),
+/// as top-level items so they never land inside a `parallel` or `stage`; skipped where a step with
+/// the same name already is a top-level item of that pipeline.
+fn prepend_steps(
+    config: &EnforceConfig,
+    file: &mut PipelineFile,
+    changes: &mut Vec<Change>,
+) -> Result<(), Rejection> {
+    if config.policy.prepend.is_empty() {
+        return Ok(());
+    }
+    let mut inserts: Vec<(Route, usize, Vec<keyless_pipelines::Node>, Vec<String>)> = Vec::new();
+    for p in &file.config().pipelines {
+        let PipelineBody::Items { variables, items } = &p.body else {
+            continue;
+        };
+        let present: Vec<&str> = items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Step(s) => s.name.as_deref(),
+                _ => None,
+            })
+            .collect();
+        let start = usize::from(variables.is_some());
+        let mut nodes = Vec::new();
+        let mut names = Vec::new();
+        for step in &config.policy.prepend {
+            if present.contains(&step.name.as_str()) {
+                continue;
+            }
+            let lines: Vec<&str> = step.script.iter().map(String::as_str).collect();
+            let mut node = PipelineFile::step_item(&step.name, &lines);
+            if let Some(image) = &step.image
+                && let Some(inner) = node.get_mut("step")
+            {
+                inner.set("image", keyless_pipelines::Node::string(image.as_str()));
+            }
+            nodes.push(node);
+            names.push(step.name.clone());
+        }
+        if !nodes.is_empty() {
+            inserts.push((p.route.clone(), start, nodes, names));
+        }
+    }
+    for (route, start, nodes, names) in inserts {
+        for (offset, node) in nodes.into_iter().enumerate() {
+            file.insert(&route, start + offset, node).map_err(|e| {
+                Rejection::new(rules::PREPEND, &route, format!("internal edit failed: {e}"))
+            })?;
+        }
+        for name in names {
+            changes.push(Change {
+                rule: rules::PREPEND.to_string(),
+                route: route.to_string(),
+                message: format!("prepended step `{name}`"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks everything that can reject, and returns the deployment steps to edit.
+fn judge(
+    config: &EnforceConfig,
+    file: &PipelineFile,
+    invocation: &Invocation,
+) -> Result<Vec<StepPlan>, Rejection> {
+    let model = file.config();
+
+    if let Some((key, route)) = model.unknown_keys.first() {
+        return Err(Rejection::new(
+            rules::STRUCTURE,
+            route,
+            format!("unknown top-level key `{key}`: the policy cannot judge it; remove it"),
+        ));
+    }
+    if let Some(d) = keyless_pipelines::validate(file)
+        .into_iter()
+        .find(|d| d.severity == keyless_pipelines::Severity::Error)
+    {
+        return Err(Rejection::new(
+            rules::STRUCTURE,
+            &d.route,
+            format!(
+                "the configuration does not match Atlassian's schema: {}",
+                d.message
+            ),
+        ));
+    }
+    if let Some(image) = &model.image
+        && let Some(name) = &image.name
+    {
+        forbidden_image(config, &image.route, name, "the global image")?;
+    }
+    for p in &model.pipelines {
+        match &p.body {
+            PipelineBody::Invalid => {
+                return Err(Rejection::new(
+                    rules::STRUCTURE,
+                    &p.route,
+                    "this pipeline is neither a list of items nor an import; the policy cannot judge it",
+                ));
+            }
+            PipelineBody::Import(i) => {
+                return Err(Rejection::new(
+                    rules::STRUCTURE,
+                    &i.route,
+                    format!(
+                        "`import: {}` is not resolved; the policy cannot judge a pipeline it cannot see \
+                         (Bitbucket resolves imports before calling the provider; render the resolved file)",
+                        i.raw
+                    ),
+                ));
+            }
+            PipelineBody::Items { items, .. } => {
+                for item in items {
+                    match item {
+                        Item::Unknown { route } => {
+                            return Err(Rejection::new(
+                                rules::STRUCTURE,
+                                route,
+                                "an item that is not `step`, `parallel` or `stage`; the policy cannot judge it",
+                            ));
+                        }
+                        Item::Stage(s) => {
+                            if let Some(k) = s.unknown_keys.first() {
+                                return Err(Rejection::new(
+                                    rules::STRUCTURE,
+                                    &s.route.key(k.as_str()),
+                                    format!("unknown stage key `{k}`; the policy cannot judge it"),
+                                ));
+                            }
+                            if let Some(Trigger::Other(t)) = &s.trigger {
+                                return Err(Rejection::new(
+                                    rules::STRUCTURE,
+                                    &s.route.key("trigger"),
+                                    format!("unknown trigger `{t}`"),
+                                ));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    let selected = select_pipeline(file, &invocation.target).map(|s| s.pipeline.route.clone());
+    let production_labels = config.production_labels();
+    let mut plans = Vec::new();
+    for s in file.steps() {
+        let step = s.step;
+        let r = s.route;
+        let label = step
+            .name
+            .as_deref()
+            .map_or_else(|| format!("the step at {r}"), |n| format!("step `{n}`"));
+        if let Some(k) = step.unknown_keys.first() {
+            return Err(Rejection::new(
+                rules::STRUCTURE,
+                &r.key(k.as_str()),
+                format!("{label}: unknown key `{k}`; the policy cannot judge it"),
+            ));
+        }
+        if matches!(step.oidc, Some(Oidc::Invalid)) {
+            return Err(Rejection::new(
+                rules::STRUCTURE,
+                &r.key("oidc"),
+                format!("{label}: `oidc` is neither a boolean nor audiences"),
+            ));
+        }
+        if let Some(Trigger::Other(t)) = &step.trigger {
+            return Err(Rejection::new(
+                rules::STRUCTURE,
+                &r.key("trigger"),
+                format!("{label}: unknown trigger `{t}`"),
+            ));
+        }
+        for entry in step.all_script() {
+            match entry {
+                ScriptEntry::Invalid { .. } => {
+                    return Err(Rejection::new(
+                        rules::STRUCTURE,
+                        entry.route(),
+                        format!("{label}: a script entry that is neither a command nor a pipe"),
+                    ));
+                }
+                ScriptEntry::Command { .. } => {
+                    let line = entry.command().unwrap_or_default();
+                    for (i, f) in config.policy.forbidden.scripts.iter().enumerate() {
+                        // Checked when the configuration was loaded.
+                        let matched = regex::Regex::new(&f.regex)
+                            .map(|re| re.is_match(line))
+                            .unwrap_or(true);
+                        if matched {
+                            return Err(Rejection::new(
+                                rules::FORBIDDEN_SCRIPTS,
+                                entry.route(),
+                                format!(
+                                    "{label}: script line matches forbidden.scripts[{i}] (`{}`) at {}: {}",
+                                    f.regex,
+                                    entry.route(),
+                                    f.message
+                                ),
+                            ));
+                        }
+                    }
+                }
+                ScriptEntry::Pipe(pipe) => {
+                    let Some((name, version)) = pipe.reference() else {
+                        return Err(Rejection::new(
+                            rules::STRUCTURE,
+                            &pipe.route,
+                            format!("{label}: a pipe without a name"),
+                        ));
+                    };
+                    for (i, f) in config.policy.forbidden.pipes.iter().enumerate() {
+                        if !keyless_pipelines::glob_matches(&f.pipe, name) {
+                            continue;
+                        }
+                        let hit = match (&f.versions, version) {
+                            (None, _) => true,
+                            (Some(vs), Some(v)) => {
+                                vs.iter().any(|p| keyless_pipelines::glob_matches(p, v))
+                            }
+                            // No version pinned: it may be any version, forbidden ones included.
+                            (Some(_), None) => true,
+                        };
+                        if hit {
+                            return Err(Rejection::new(
+                                rules::FORBIDDEN_PIPES,
+                                &pipe.route,
+                                format!(
+                                    "{label}: pipe `{}` matches forbidden.pipes[{i}] at {}: {}",
+                                    pipe.pipe.as_deref().unwrap_or(name),
+                                    pipe.route,
+                                    f.message
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(image) = &step.image
+            && let Some(name) = &image.name
+        {
+            forbidden_image(config, &image.route, name, &label)?;
+        }
+
+        let deployment = s.effective.deployment.as_ref().map(|d| d.value.clone());
+        let runs_on = step.runs_on.clone().unwrap_or_default();
+        let Some(env_name) = deployment else {
+            if let Some(l) = runs_on.iter().find(|l| production_labels.contains(l)) {
+                return Err(Rejection::new(
+                    rules::RUNNERS,
+                    &r.key("runs-on"),
+                    format!(
+                        "{label} is not a deployment but runs on the production runner label `{l}`; \
+                         only production deployment steps may use production runners"
+                    ),
+                ));
+            }
+            continue;
+        };
+        let Some(env) = config.environments.get(&env_name) else {
+            return Err(Rejection::new(
+                rules::ENVIRONMENTS,
+                &r.key("deployment"),
+                format!(
+                    "{label} deploys to `{env_name}`, which keyless.yml does not define (defined: {})",
+                    config
+                        .environments
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        if selected.as_ref() == Some(&s.pipeline.route) {
+            let allowed = invocation.branch().is_some_and(|b| env.allows_branch(b));
+            if !allowed {
+                return Err(Rejection::new(
+                    rules::BRANCHES,
+                    &r.key("deployment"),
+                    format!(
+                        "{label} deploys to `{env_name}`, which {} may not do; allowed branches: {}",
+                        invocation.describe(),
+                        if env.branches.is_empty() {
+                            "none".to_string()
+                        } else {
+                            env.branches.join(", ")
+                        }
+                    ),
+                ));
+            }
+        }
+        if !runs_on.is_empty() {
+            for (other, _) in &config.environments {
+                if other == &env_name {
+                    continue;
+                }
+                let own = config.specific_labels(&env_name);
+                if let Some(l) = config
+                    .specific_labels(other)
+                    .into_iter()
+                    .find(|l| runs_on.contains(l) && !own.contains(l))
+                {
+                    return Err(Rejection::new(
+                        rules::RUNNERS,
+                        &r.key("runs-on"),
+                        format!(
+                            "{label} deploys to `{env_name}` but runs on `{l}`, a runner label of `{other}`"
+                        ),
+                    ));
+                }
+            }
+            let missing: Vec<&String> = env
+                .runner_labels()
+                .iter()
+                .filter(|l| !runs_on.contains(l))
+                .collect();
+            if !missing.is_empty() {
+                return Err(Rejection::new(
+                    rules::RUNNERS,
+                    &r.key("runs-on"),
+                    format!(
+                        "{label} deploys to `{env_name}` but its runs-on lacks {}; `{env_name}` steps run on [{}]",
+                        missing
+                            .iter()
+                            .map(|l| format!("`{l}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        env.runner_labels().join(", ")
+                    ),
+                ));
+            }
+        }
+        let script_prefix: Vec<String> = step
+            .script
+            .iter()
+            .take(3)
+            .map(|e| e.command().unwrap_or_default().to_string())
+            .collect();
+        plans.push(StepPlan {
+            route: r.clone(),
+            env: env_name,
+            stage_route: s.stage.map(|st| st.route.clone()),
+            has_runs_on: step.runs_on.is_some(),
+            oidc_enabled: matches!(step.oidc, Some(Oidc::Flag(true)) | Some(Oidc::Audiences(_))),
+            script_prefix,
+            trigger_manual: s.effective.trigger.value == Trigger::Manual,
+            ip_ranges: s.effective.runtime.atlassian_ip_ranges,
+            size: s.effective.size.value.clone(),
+            self_hosted: s.effective.self_hosted,
+        });
+    }
+    Ok(plans)
+}
+
+fn forbidden_image(
+    config: &EnforceConfig,
+    route: &Route,
+    name: &str,
+    label: &str,
+) -> Result<(), Rejection> {
+    for (i, f) in config.policy.forbidden.images.iter().enumerate() {
+        if keyless_pipelines::glob_matches(&f.image, name) {
+            return Err(Rejection::new(
+                rules::FORBIDDEN_IMAGES,
+                route,
+                format!(
+                    "{label}: image `{name}` matches forbidden.images[{i}] at {route}: {}",
+                    f.message
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
