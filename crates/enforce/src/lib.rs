@@ -6,6 +6,7 @@
 //! behind it. Anything the policy cannot judge (an unknown key, an unresolved `import`, an invalid
 //! item) is a rejection, never a silent pass-through. See `docs/enforce.md`.
 
+pub mod payload;
 pub mod policy;
 
 use keyless_pipelines::{

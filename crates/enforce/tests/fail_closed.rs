@@ -135,3 +135,86 @@ fn error_json_shape() {
     assert!(v["error"]["message"].is_string());
     assert_eq!(v.as_object().unwrap().len(), 1);
 }
+
+mod payload {
+    use keyless_enforce::payload::{PayloadError, parse_request};
+    use keyless_pipelines::Target;
+    use serde_json::json;
+
+    #[test]
+    fn run_payload_branch() {
+        let r = parse_request(&json!({
+            "trigger": "push",
+            "target": {"type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "main",
+                       "selector": {"type": "branches", "pattern": "main"}},
+            "pipelines_configuration": {"pipelines": {"branches": {"main": [{"step": {"script": ["x"]}}]}}}
+        }))
+        .unwrap();
+        assert_eq!(r.invocation.target, Target::Branch("main".into()));
+    }
+
+    #[test]
+    fn custom_run_keeps_branch() {
+        let r = parse_request(&json!({
+            "trigger": "manual",
+            "target": {"type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "release/1",
+                       "selector": {"type": "custom", "pattern": "deploy"}},
+            "pipelines_configuration": {}
+        }))
+        .unwrap();
+        assert_eq!(r.invocation.target, Target::Custom("deploy".into()));
+        assert_eq!(r.invocation.branch.as_deref(), Some("release/1"));
+    }
+
+    #[test]
+    fn pull_request() {
+        let r = parse_request(&json!({
+            "trigger": "push",
+            "target": {"type": "pipeline_pullrequest_target", "source": "feat", "destination": "main"},
+            "pipelines_configuration": null
+        }))
+        .unwrap();
+        assert_eq!(
+            r.invocation.target,
+            Target::PullRequest {
+                source: "feat".into(),
+                destination: "main".into()
+            }
+        );
+    }
+
+    #[test]
+    fn malformed() {
+        assert_eq!(
+            parse_request(&json!([])).unwrap_err(),
+            PayloadError::NotAnObject
+        );
+        assert_eq!(
+            parse_request(&json!({})).unwrap_err(),
+            PayloadError::Missing("trigger")
+        );
+        assert_eq!(
+            parse_request(&json!({"trigger": 1})).unwrap_err(),
+            PayloadError::WrongType {
+                field: "trigger",
+                expected: "a string"
+            }
+        );
+        assert_eq!(
+            parse_request(&json!({"trigger": "push", "target": {"type": "x"}})).unwrap_err(),
+            PayloadError::UnknownTarget("x".into())
+        );
+        assert!(matches!(
+            parse_request(&json!({"trigger": "push",
+                "target": {"type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "m"},
+                "pipelines_configuration": 3})),
+            Err(PayloadError::Configuration(_))
+        ));
+        assert_eq!(
+            parse_request(&json!({"trigger": "push",
+                "target": {"type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "m"}}))
+            .unwrap_err(),
+            PayloadError::Missing("pipelines_configuration")
+        );
+    }
+}
