@@ -51,6 +51,8 @@ enum Command {
     /// Bitbucket Pipelines OIDC tokens: mint one from `keyless emulate`, or decode one to see its claims.
     #[command(subcommand)]
     Token(cmd::token::TokenCommand),
+    /// Render bitbucket-pipelines.yml under keyless.yml's policy (the Dynamic Pipelines provider, offline); exit 1 if rejected.
+    Render(cmd::render::RenderArgs),
     /// Run a local Bitbucket OIDC issuer plus an AWS STS/IAM that enforces trust like AWS.
     Emulate(cmd::emulate::EmulateArgs),
 }
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Resolve(args) => cmd::resolve::run(args),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Emulate(args) => cmd::emulate::run(args),
+        Command::Render(args) => cmd::render::run(args),
         Command::Assume(args) => cmd::assume::run(args),
         Command::Env(args) => cmd::env::run(args),
         Command::CredentialProcess(args) => cmd::credential_process::run(args),

@@ -13,5 +13,6 @@ pub mod env;
 pub mod init;
 pub mod plan;
 pub mod policy;
+pub mod render;
 pub mod resolve;
 pub mod token;
