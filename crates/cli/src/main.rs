@@ -55,6 +55,9 @@ enum Command {
     Render(cmd::render::RenderArgs),
     /// Run a local Bitbucket OIDC issuer plus an AWS STS/IAM that enforces trust like AWS.
     Emulate(cmd::emulate::EmulateArgs),
+    /// The whole story in seconds, offline: plan, apply and check a sample workspace against an in-process
+    /// emulator, assume roles (allowed and refused), render and audit sample pipelines.
+    Demo(cmd::demo::DemoArgs),
 }
 
 /// Exit code for bad input (unreadable or invalid files, bad arguments).
@@ -69,8 +72,6 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Resolve(args) => cmd::resolve::run(args),
         Command::Audit(args) => cmd::audit::run(args),
-        Command::Emulate(args) => cmd::emulate::run(args),
-        Command::Render(args) => cmd::render::run(args),
         Command::Assume(args) => cmd::assume::run(args),
         Command::Env(args) => cmd::env::run(args),
         Command::CredentialProcess(args) => cmd::credential_process::run(args),
@@ -79,6 +80,9 @@ fn main() -> ExitCode {
         Command::Policy(command) => cmd::policy::run(command),
         Command::Deploy(command) => cmd::deploy::run(command),
         Command::Token(command) => cmd::token::run(command),
+        Command::Emulate(args) => cmd::emulate::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Render(args) => cmd::render::run(args),
     };
     match result {
         Ok(code) => code,

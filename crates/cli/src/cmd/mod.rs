@@ -6,6 +6,7 @@ pub mod audit;
 pub mod check;
 pub mod configure;
 pub mod credential_process;
+pub mod demo;
 pub mod deploy;
 pub mod doctor;
 pub mod emulate;
