@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
 //! `keyless apply` and `keyless check --live` against moto_server: create, idempotence, drift, prune.
 
 use std::net::TcpStream;

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
 //! `keyless plan`: summary, CloudFormation (cfn-lint clean), Terraform and JSON, with the exact trust policies.
 
 use std::path::{Path, PathBuf};
