@@ -154,7 +154,16 @@ fn payload_run_request() {
     let step = &v["pipelines_configuration"]["pipelines"]["branches"]["hotfix/*"][1]["step"];
     assert_eq!(step["oidc"], true);
     assert_eq!(step["trigger"], "manual");
-    // The flags override the request's target: a feature branch may not deploy to production.
+    // The flags override the request's own target: a feature branch may not deploy to production. The
+    // override needs a definition that the feature branch selects (`**`), else no pipeline runs for it.
+    let mut body = body;
+    body["target"]["selector"]["pattern"] = serde_json::json!("**");
+    let pipelines = body["pipelines_configuration"]["pipelines"]["branches"]
+        .as_object_mut()
+        .unwrap();
+    let definition = pipelines.remove("hotfix/*").unwrap();
+    pipelines.insert("**".to_owned(), definition);
+    std::fs::write(&path, body.to_string()).unwrap();
     let out = keyless()
         .args(["--format", "json", "--branch", "feature/x", "--payload"])
         .arg(&path)
