@@ -90,6 +90,14 @@ impl Statement<'_> {
                     .any(|a| a.eq_ignore_ascii_case("sts:AssumeRoleWithWebIdentity")))
     }
 
+    /// An OIDC allow that has conditions, none of them a positive (non-negated) one on `claim`: the shape both
+    /// `missing-aud-condition` and `missing-sub-condition` report (no conditions at all is a different rule).
+    pub fn lacks_positive_condition_on(&self, claim: &str) -> bool {
+        self.is_oidc_allow()
+            && !self.conditions.is_empty()
+            && !self.conditions_on(claim).any(|c| !c.is_negated())
+    }
+
     /// The OIDC providers this statement trusts.
     pub fn providers(&self) -> impl Iterator<Item = &Principal> {
         self.federated.iter().filter(|p| p.provider.is_some())

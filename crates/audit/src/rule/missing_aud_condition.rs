@@ -24,13 +24,11 @@ impl Rule for MissingAudCondition {
     }
 
     fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
-        for s in &policy.statements {
-            if !s.is_oidc_allow() || s.conditions.is_empty() {
-                continue;
-            }
-            if s.conditions_on("aud").any(|c| !c.is_negated()) {
-                continue;
-            }
+        for s in policy
+            .statements
+            .iter()
+            .filter(|s| s.lacks_positive_condition_on("aud"))
+        {
             out.push(
                 self.finding()
                     .at_key(s.condition_route.clone().unwrap_or_else(|| s.route.clone()))

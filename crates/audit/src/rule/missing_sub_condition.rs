@@ -24,13 +24,11 @@ impl Rule for MissingSubCondition {
     }
 
     fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
-        for s in &policy.statements {
-            if !s.is_oidc_allow() || s.conditions.is_empty() {
-                continue;
-            }
-            if s.conditions_on("sub").any(|c| !c.is_negated()) {
-                continue;
-            }
+        for s in policy
+            .statements
+            .iter()
+            .filter(|s| s.lacks_positive_condition_on("sub"))
+        {
             out.push(
                 self.finding()
                     .at_key(s.condition_route.clone().unwrap_or_else(|| s.route.clone()))
