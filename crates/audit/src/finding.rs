@@ -219,6 +219,25 @@ impl FindingBuilder {
         self
     }
 
+    /// A related location at the key of the entry at `route` (a mapping's own span starts at its first value).
+    #[must_use]
+    pub fn related_key(
+        mut self,
+        input: Option<usize>,
+        route: Route,
+        note: impl Into<String>,
+    ) -> Self {
+        self.related.push((
+            Target {
+                input,
+                route,
+                focus: Focus::Key,
+            },
+            note.into(),
+        ));
+        self
+    }
+
     #[must_use]
     pub fn fix(mut self, fix: Fix) -> Self {
         self.fix = Some(fix);

@@ -56,7 +56,39 @@ pub struct Input {
     pub path: String,
     pub kind: InputKind,
     pub doc: Document,
+    /// The Bitbucket repository a pipeline file belongs to (cross-file rules match it against keyless.yml's
+    /// `repositories`). [`Input::parse`] guesses it from the parent directory's name; callers that know it
+    /// (`BITBUCKET_REPO_FULL_NAME` inside Pipelines) set it with [`Input::with_repository`].
+    pub repository: Option<Repository>,
     source: Arc<str>,
+}
+
+/// A pipeline file's repository slug and how it is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository {
+    /// The slug (`web` in `acme/web`), lowercase.
+    pub slug: String,
+    /// True when the caller named the repository; false when it is the name of the file's directory.
+    pub given: bool,
+}
+
+impl Repository {
+    /// A repository the caller named, as `workspace/slug` or `slug`.
+    pub fn given(name: &str) -> Option<Self> {
+        let slug = name.trim().trim_end_matches('/').rsplit('/').next()?;
+        (!slug.is_empty()).then(|| Repository {
+            slug: slug.to_ascii_lowercase(),
+            given: true,
+        })
+    }
+
+    /// The repository guessed from the name of a pipeline file's directory (`web/bitbucket-pipelines.yml`).
+    pub fn from_dir_name(name: &str) -> Option<Self> {
+        (!name.is_empty() && name != "." && name != "..").then(|| Repository {
+            slug: name.to_ascii_lowercase(),
+            given: false,
+        })
+    }
 }
 
 /// Why an input could not be audited.
@@ -79,12 +111,27 @@ impl Input {
             message: e.message,
         })?;
         let kind = classify(path, &doc);
+        let mut parts = path.rsplit(['/', '\\']);
+        let repository = parts
+            .nth(1)
+            .filter(|_| kind == InputKind::Pipeline)
+            .and_then(Repository::from_dir_name);
         Ok(Input {
             path: path.to_owned(),
             kind,
+            repository,
             source: Arc::from(text),
             doc,
         })
+    }
+
+    /// Sets the repository of a pipeline file (other inputs are returned unchanged).
+    #[must_use]
+    pub fn with_repository(mut self, repository: Option<Repository>) -> Self {
+        if self.kind == InputKind::Pipeline && repository.is_some() {
+            self.repository = repository;
+        }
+        self
     }
 
     pub fn source(&self) -> &str {

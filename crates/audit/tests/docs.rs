@@ -14,17 +14,17 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// A fixture file, or every file under a fixture directory (sorted; subdirectories name repositories).
 fn files(case: &Path) -> Vec<PathBuf> {
-    if case.is_dir() {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(case)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        v.sort();
-        v
-    } else {
-        vec![case.to_path_buf()]
+    if !case.is_dir() {
+        return vec![case.to_path_buf()];
     }
+    let mut v = Vec::new();
+    for entry in std::fs::read_dir(case).unwrap() {
+        v.extend(files(&entry.unwrap().path()));
+    }
+    v.sort();
+    v
 }
 
 fn first(rule: &str, prefix: &str) -> PathBuf {

@@ -15,20 +15,23 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A fixture file, or every file under a fixture directory (sorted; subdirectories name repositories).
+fn files_under(path: &Path) -> Vec<PathBuf> {
+    if !path.is_dir() {
+        return vec![path.to_path_buf()];
+    }
+    let mut v = Vec::new();
+    for entry in std::fs::read_dir(path).unwrap() {
+        v.extend(files_under(&entry.unwrap().path()));
+    }
+    v.sort();
+    v
+}
+
 /// Loads a fixture file, or every file of a fixture directory (cross-file rules), with paths relative to
 /// `tests/fixtures` so snapshots do not depend on the checkout location.
 fn load(path: &Path) -> Vec<Input> {
-    let files: Vec<PathBuf> = if path.is_dir() {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        v.sort();
-        v
-    } else {
-        vec![path.to_path_buf()]
-    };
-    files
+    files_under(path)
         .iter()
         .map(|f| {
             let rel = f.strip_prefix(fixtures()).unwrap().display().to_string();

@@ -102,6 +102,7 @@ mod oidc_trust_without_condition;
 mod oidc_unneeded;
 mod production_on_cloud_runner;
 mod region_missing;
+mod repository_without_role;
 mod script_injection;
 mod set_operator_on_single_valued_key;
 mod source_ip_runtime;
@@ -169,6 +170,7 @@ pub fn registry() -> &'static [&'static dyn Rule] {
         // Cross-file
         &source_ip_runtime::SourceIpRuntime,
         &environment_without_role::EnvironmentWithoutRole,
+        &repository_without_role::RepositoryWithoutRole,
         // Meta
         &unused_ignore::UnusedIgnore,
     ]
