@@ -174,6 +174,30 @@ impl RemoteJwksFetcher {
         Ok(jwks)
     }
 
+    /// The JWKS published at `jwks_url` itself, without discovery (for issuers that have no discovery document,
+    /// such as Forge invocation tokens, `iss: forge/invocation-token`), cached like [`RemoteJwksFetcher::jwks`].
+    pub async fn jwks_at(&self, jwks_url: &str) -> Result<Arc<Jwks>, FetchError> {
+        if let Some(jwks) = self.cached(&url_cache_key(jwks_url)) {
+            return Ok(jwks);
+        }
+        self.refresh_at(jwks_url).await
+    }
+
+    /// Fetches the JWKS at `jwks_url` now, replacing any cached copy.
+    pub async fn refresh_at(&self, jwks_url: &str) -> Result<Arc<Jwks>, FetchError> {
+        let jwks: Arc<Jwks> = Arc::new(self.get_json(jwks_url, "JWKS").await?);
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(
+                url_cache_key(jwks_url),
+                Entry {
+                    fetched: Instant::now(),
+                    jwks: Arc::clone(&jwks),
+                },
+            );
+        }
+        Ok(jwks)
+    }
+
     /// Forgets the cached keys of `issuer`.
     pub fn invalidate(&self, issuer: &str) {
         if let Ok(mut cache) = self.cache.lock() {
@@ -263,4 +287,9 @@ fn describe(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// Cache key of a JWKS fetched by URL; the prefix keeps it apart from issuers' keys (an issuer is never `jwks:`).
+fn url_cache_key(jwks_url: &str) -> String {
+    format!("jwks:{jwks_url}")
 }

@@ -31,6 +31,9 @@ pub struct VerifyOptions {
     pub require_iat: bool,
     /// The algorithms accepted. Default: all of [`Algorithm::ALL`].
     pub algorithms: Vec<Algorithm>,
+    /// Whether a token without `sub` is rejected ([`VerifyError::MissingSubject`]). Default true (AWS requires
+    /// it); false for tokens whose issuer never sets one, such as Forge invocation tokens.
+    pub require_subject: bool,
 }
 
 impl Default for VerifyOptions {
@@ -42,6 +45,7 @@ impl Default for VerifyOptions {
             max_age_seconds: None,
             require_iat: false,
             algorithms: Algorithm::ALL.to_vec(),
+            require_subject: true,
         }
     }
 }
@@ -228,7 +232,7 @@ pub struct VerifiedToken {
     pub issuer: String,
     /// `aud`, in the token's form.
     pub audience: Audience,
-    /// `sub`.
+    /// `sub` (empty when absent and [`VerifyOptions::require_subject`] is false).
     pub subject: String,
     /// `exp`.
     pub expires_at: i64,
@@ -304,6 +308,7 @@ impl UnverifiedToken<'_> {
             Some(other) => return Err(claim_type("aud", "a string or an array of strings", other)),
         };
         let subject = match claims.get("sub") {
+            None if !options.require_subject => String::new(),
             None => return Err(VerifyError::MissingSubject),
             Some(Value::String(sub)) if sub.is_empty() => return Err(VerifyError::MissingSubject),
             Some(Value::String(sub)) => sub.clone(),

@@ -1,0 +1,183 @@
+//! `POST /dynamic-pipelines`: reads a Dynamic Pipelines request (bitbucket.md §4, *definitions* and *run*
+//! payloads) from raw bytes and renders it under the live configuration.
+//!
+//! Every way a body can be unreadable is a 4xx with a message naming what is wrong; a pipeline the policy
+//! refuses, or cannot judge, is the contract's `{"error": {"key", "message"}}` with HTTP 200 (Bitbucket shows the
+//! message; a non-2xx answer would count as a provider failure and be retried).
+
+use std::panic::AssertUnwindSafe;
+
+use axum::http::{HeaderMap, StatusCode, header};
+use keyless_enforce::payload::{PayloadError, Request};
+use keyless_enforce::{EnforceConfig, Rejection};
+use keyless_pipelines::Target;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// The triggers of the contract.
+pub const TRIGGERS: &[&str] = &["definitions", "push", "manual", "schedule", "parent_step"];
+
+/// What the provider answers for a readable request.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// `{"pipelines_configuration": ...}`.
+    Rendered(Value),
+    /// `{"error": ...}` from the policy.
+    Rejected(Rejection),
+    /// The renderer panicked; refused (fail-closed).
+    Internal,
+}
+
+/// Facts about a request, for logs.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub trigger: String,
+    pub target: String,
+}
+
+impl Answer {
+    /// The response body.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Answer::Rendered(configuration) => {
+                serde_json::json!({"pipelines_configuration": configuration})
+            }
+            Answer::Rejected(rejection) => rejection.to_error_json(),
+            Answer::Internal => serde_json::json!({"error": {
+                "key": "keyless-internal",
+                "message": "keyless could not judge this pipeline (internal error, logged on the keyless serve host); it is refused until that is fixed",
+            }}),
+        }
+    }
+}
+
+/// 415 unless the body is declared as JSON (`application/json`, optionally with parameters, or
+/// `application/<x>+json`).
+pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let unsupported = |what: String| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "keyless-unsupported-media-type",
+            format!(
+                "{what}; send the Dynamic Pipelines request as `Content-Type: application/json`"
+            ),
+        )
+    };
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(unsupported("the request has no Content-Type".to_string()));
+    };
+    let Ok(value) = value.to_str() else {
+        return Err(unsupported("the Content-Type is not ASCII".to_string()));
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if !json {
+        let shown: String = essence.chars().take(100).collect();
+        return Err(unsupported(format!("Content-Type `{shown}` is not JSON")));
+    }
+    Ok(())
+}
+
+/// Parses the body bytes into a request.
+pub fn read_request(body: &[u8]) -> Result<Request, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid(
+            "keyless-empty-body",
+            "the request body is empty; send the Dynamic Pipelines request JSON",
+        ));
+    }
+    let text = std::str::from_utf8(body).map_err(|e| {
+        ApiError::invalid(
+            "keyless-invalid-utf8",
+            format!(
+                "the request body is not UTF-8 (invalid byte at offset {}); JSON must be UTF-8",
+                e.valid_up_to()
+            ),
+        )
+    })?;
+    // serde_json refuses nesting deeper than 128 levels, so hostile depth fails here without exhausting the stack.
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        ApiError::invalid(
+            "keyless-invalid-json",
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })?;
+    let value = unwrap_envelope(value);
+    match value.get("trigger") {
+        Some(Value::String(trigger)) if !TRIGGERS.contains(&trigger.as_str()) => {
+            let shown: String = trigger.chars().take(60).collect();
+            return Err(ApiError::invalid(
+                "keyless-invalid-request",
+                format!(
+                    "field `trigger` is `{shown}`; expected one of {}",
+                    TRIGGERS.join(", ")
+                ),
+            ));
+        }
+        _ => {}
+    }
+    keyless_enforce::payload::parse_request(&value).map_err(payload_error)
+}
+
+/// Forge may deliver a module's event inside `{"payload": ..., "context": ...}` (UNCONFIRMED for this module; see
+/// docs/enforce.md): a body without `trigger` whose `payload` is an object is read as that payload.
+fn unwrap_envelope(value: Value) -> Value {
+    let wrapped = value.get("trigger").is_none()
+        && value
+            .get("payload")
+            .is_some_and(|p| p.is_object() && p.get("trigger").is_some());
+    if wrapped && let Value::Object(mut map) = value {
+        return map.remove("payload").unwrap_or_default();
+    }
+    value
+}
+
+fn payload_error(error: PayloadError) -> ApiError {
+    let message = match &error {
+        PayloadError::NotAnObject => {
+            "the request body must be a JSON object (the Dynamic Pipelines request)".to_string()
+        }
+        other => format!("not a Dynamic Pipelines request: {other}"),
+    };
+    ApiError::invalid("keyless-invalid-request", message)
+}
+
+/// Renders a parsed request. Never panics: a panic in the renderer becomes [`Answer::Internal`].
+pub fn answer(config: &EnforceConfig, request: Request) -> Answer {
+    let Request {
+        file, invocation, ..
+    } = request;
+    let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        keyless_enforce::render(config, file, &invocation)
+    }));
+    match rendered {
+        Ok(Ok(rendered)) => Answer::Rendered(rendered.file.to_json()),
+        Ok(Err(rejection)) => Answer::Rejected(rejection),
+        Err(_) => Answer::Internal,
+    }
+}
+
+/// The request's trigger and target, for logs (names cut to 100 characters).
+pub fn summary(request: &Request) -> Summary {
+    let short = |s: &str| s.chars().take(100).collect::<String>();
+    let target = match &request.invocation.target {
+        Target::Branch(b) => format!("branch {}", short(b)),
+        Target::Tag(t) => format!("tag {}", short(t)),
+        Target::PullRequest {
+            source,
+            destination,
+        } => format!("pr {}->{}", short(source), short(destination)),
+        Target::Custom(c) => format!("custom {}", short(c)),
+    };
+    Summary {
+        trigger: short(&request.trigger),
+        target,
+    }
+}
