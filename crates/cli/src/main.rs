@@ -30,6 +30,8 @@ enum Command {
     Check(cmd::check::CheckArgs),
     /// Fill missing workspace, repository and deployment-environment UUIDs in keyless.yml from Bitbucket.
     Resolve(cmd::resolve::ResolveArgs),
+    /// Print the IAM OIDC provider thumbprint of an issuer: SHA-1 of the last certificate its JWKS host presents.
+    Thumbprint(cmd::thumbprint::ThumbprintArgs),
     /// Audit bitbucket-pipelines.yml, trust policies and keyless.yml for OIDC and pipeline security problems.
     Audit(cmd::audit::AuditArgs),
     /// Run a command with the step's AWS credentials (OIDC web identity) in its environment.
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => cmd::apply::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Resolve(args) => cmd::resolve::run(args),
+        Command::Thumbprint(args) => cmd::thumbprint::run(args),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Assume(args) => cmd::assume::run(args),
         Command::Env(args) => cmd::env::run(args),

@@ -26,6 +26,7 @@ pub mod render;
 pub mod report;
 pub mod resolve;
 pub mod schema;
+pub mod thumbprint;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use load::{LoadError, load, parse, parse_raw};

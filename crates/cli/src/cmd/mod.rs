@@ -16,4 +16,5 @@ pub mod plan;
 pub mod policy;
 pub mod render;
 pub mod resolve;
+pub mod thumbprint;
 pub mod token;
