@@ -6,6 +6,7 @@
 //! behind it. Anything the policy cannot judge (an unknown key, an unresolved `import`, an invalid
 //! item) is a rejection, never a silent pass-through. See `docs/enforce.md`.
 
+pub mod judge;
 pub mod payload;
 pub mod policy;
 
@@ -148,21 +149,62 @@ struct StepPlan {
     self_hosted: bool,
 }
 
-/// Renders `file` for `invocation` under `config`: rejects what the policy forbids and adds what it
-/// requires. See the crate docs.
+/// What the rendered configuration is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A run (a push, manual, schedule or parent-step trigger, or a file rendered for a target): the pipeline
+    /// the target selects is judged by the branch rule; when it selects none, every pipeline is.
+    Run,
+    /// A `definitions` request (the Run-pipeline dialog lists the pipelines): nothing runs yet, so only the
+    /// pipeline the target selects is judged by the branch rule; each later run is judged on its own.
+    Definitions,
+}
+
+impl Mode {
+    /// The mode of a Dynamic Pipelines request's `trigger`.
+    pub fn of_trigger(trigger: &str) -> Mode {
+        if trigger == "definitions" {
+            Mode::Definitions
+        } else {
+            Mode::Run
+        }
+    }
+}
+
+/// Renders `file` for a run of `invocation` under `config`: rejects what the policy forbids and adds what it
+/// requires. See the crate docs. Same as [`render_for`] with [`Mode::Run`].
 pub fn render(
     config: &EnforceConfig,
     file: PipelineFile,
     invocation: &Invocation,
 ) -> Result<Rendered, Rejection> {
+    render_for(config, file, invocation, Mode::Run)
+}
+
+/// Renders a parsed Dynamic Pipelines request: its configuration, for its target, in the mode of its trigger.
+pub fn render_request(
+    config: &EnforceConfig,
+    request: payload::Request,
+) -> Result<Rendered, Rejection> {
+    let mode = Mode::of_trigger(&request.trigger);
+    render_for(config, request.file, &request.invocation, mode)
+}
+
+/// Renders `file` for `invocation` in `mode`.
+pub fn render_for(
+    config: &EnforceConfig,
+    file: PipelineFile,
+    invocation: &Invocation,
+    mode: Mode,
+) -> Result<Rendered, Rejection> {
     let mut file = file;
-    let plans = judge(config, &file, invocation)?;
+    let plans = judge(config, &file, invocation, mode)?;
     let mut changes = Vec::new();
     let policy = &config.policy;
 
     let mut manual_stages: Vec<Route> = Vec::new();
     for plan in &plans {
-        let Some(env) = config.environments.get(&plan.env) else {
+        let Some(env) = config.environments().get(&plan.env) else {
             continue;
         };
         let r = &plan.route;
@@ -176,8 +218,8 @@ pub fn render(
         let edit_err = |e: keyless_pipelines::EditError| {
             Rejection::new(rules::STRUCTURE, r, format!("internal edit failed: {e}"))
         };
-        if !plan.has_runs_on && !env.runner_labels().is_empty() {
-            let labels: Vec<&str> = env.runner_labels().iter().map(String::as_str).collect();
+        if !plan.has_runs_on && !env.runner_labels.is_empty() {
+            let labels: Vec<&str> = env.runner_labels.iter().map(String::as_str).collect();
             file.set_runs_on(r, &labels).map_err(edit_err)?;
             change(
                 rules::RUNNERS,
@@ -208,7 +250,7 @@ pub fn render(
                 ),
             );
         }
-        if env.manual() && !plan.trigger_manual {
+        if env.manual && !plan.trigger_manual {
             let target = plan.stage_route.clone().unwrap_or_else(|| r.clone());
             if !manual_stages.contains(&target) {
                 file.set_trigger(&target, &Trigger::Manual)
@@ -326,6 +368,7 @@ fn judge(
     config: &EnforceConfig,
     file: &PipelineFile,
     invocation: &Invocation,
+    mode: Mode,
 ) -> Result<Vec<StepPlan>, Rejection> {
     let model = file.config();
 
@@ -450,11 +493,7 @@ fn judge(
                 ScriptEntry::Command { .. } => {
                     let line = entry.command().unwrap_or_default();
                     for (i, f) in config.policy.forbidden.scripts.iter().enumerate() {
-                        // Checked when the configuration was loaded.
-                        let matched = regex::Regex::new(&f.regex)
-                            .map(|re| re.is_match(line))
-                            .unwrap_or(true);
-                        if matched {
+                        if f.compiled.is_match(line) {
                             return Err(Rejection::new(
                                 rules::FORBIDDEN_SCRIPTS,
                                 entry.route(),
@@ -525,14 +564,14 @@ fn judge(
             }
             continue;
         };
-        let Some(env) = config.environments.get(&env_name) else {
+        let Some(env) = config.environments().get(&env_name) else {
             return Err(Rejection::new(
                 rules::ENVIRONMENTS,
                 &r.key("deployment"),
                 format!(
                     "{label} deploys to `{env_name}`, which keyless.yml does not define (defined: {})",
                     config
-                        .environments
+                        .environments()
                         .keys()
                         .cloned()
                         .collect::<Vec<_>>()
@@ -540,26 +579,48 @@ fn judge(
                 ),
             ));
         };
-        if selected.as_ref() == Some(&s.pipeline.route) {
+        // The branch rule judges the pipeline the target runs. When the target selects none, a run judges every
+        // pipeline: keyless cannot prove that Bitbucket's selection (its globs, its precedence) agrees with its
+        // own, and a step that deploys must never run unjudged (docs/enforce.md, "Targets that select no
+        // pipeline"). A definitions request runs nothing, so only the selected pipeline is judged there.
+        let judged = match (&selected, mode) {
+            (Some(route), _) => route == &s.pipeline.route,
+            (None, Mode::Run) => true,
+            (None, Mode::Definitions) => false,
+        };
+        if judged {
             let allowed = invocation.branch().is_some_and(|b| env.allows_branch(b));
             if !allowed {
+                let unselected = if selected.is_none() {
+                    format!(
+                        " ({} selects no pipeline of this configuration, so keyless judges them all rather than \
+                         let a deployment step run unjudged if Bitbucket's selection differs)",
+                        invocation.describe()
+                    )
+                } else {
+                    String::new()
+                };
                 return Err(Rejection::new(
                     rules::BRANCHES,
                     &r.key("deployment"),
                     format!(
-                        "{label} deploys to `{env_name}`, which {} may not do; allowed branches: {}",
+                        "{label} deploys to `{env_name}`, which {} may not do; allowed branches: {}{unselected}",
                         invocation.describe(),
                         if env.branches.is_empty() {
                             "none".to_string()
                         } else {
-                            env.branches.join(", ")
+                            env.branches
+                                .iter()
+                                .map(|b| b.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         }
                     ),
                 ));
             }
         }
         if !runs_on.is_empty() {
-            for (other, _) in &config.environments {
+            for other in config.environments().keys() {
                 if other == &env_name {
                     continue;
                 }
@@ -579,7 +640,7 @@ fn judge(
                 }
             }
             let missing: Vec<&String> = env
-                .runner_labels()
+                .runner_labels
                 .iter()
                 .filter(|l| !runs_on.contains(l))
                 .collect();
@@ -594,7 +655,7 @@ fn judge(
                             .map(|l| format!("`{l}`"))
                             .collect::<Vec<_>>()
                             .join(", "),
-                        env.runner_labels().join(", ")
+                        env.runner_labels.join(", ")
                     ),
                 ));
             }

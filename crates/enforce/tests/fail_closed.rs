@@ -113,18 +113,59 @@ fn unresolved_import_is_rejected_even_when_not_selected() {
     assert!(e.message.contains("lib:main:deploy"));
 }
 
+/// The fixture with its `policy:` section replaced by `policy` (YAML text starting with `policy:`).
+fn with_policy(policy: &str) -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keyless.yml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let start = text.find("\npolicy:\n").unwrap();
+    format!("{}\n{policy}", &text[..start])
+}
+
+/// keyless-workspace owns the file: a bad `policy:` is a load error with line, column and fix.
 #[test]
 fn bad_policy_is_a_load_error() {
-    let text = "environments: {}\npolicy:\n  setup: shell\n  forbid: []\n";
-    let err = EnforceConfig::from_yaml(text, "k.yml")
+    let text = with_policy("policy:\n  setup: shell\n  forbid: []\n");
+    let line = text.lines().count();
+    let err = EnforceConfig::from_yaml(&text, "k.yml")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("forbid"), "{err}");
-    let text = "environments: {}\npolicy:\n  forbidden:\n    scripts: [{regex: '(', message: m}]\n";
-    let err = EnforceConfig::from_yaml(text, "k.yml")
+    assert!(err.contains("unknown key `forbid`"), "{err}");
+    assert!(err.contains("did you mean `forbidden`?"), "{err}");
+    assert!(err.contains(&format!("k.yml:{line}:3")), "{err}");
+
+    let text = with_policy(
+        "policy:\n  forbidden:\n    scripts: [{regex: '(', message: m}]\n  production_environments: [prod]\n",
+    );
+    let line = text.lines().count();
+    let err = EnforceConfig::from_yaml(&text, "k.yml")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("forbidden.scripts[0]"), "{err}");
+    assert!(err.contains("forbidden.scripts[0].regex"), "{err}");
+    assert!(err.contains(&format!("k.yml:{}:", line - 1)), "{err}");
+    // Every mistake at once: the undefined production environment too, with a suggestion.
+    assert!(err.contains("names `prod`, which is not defined"), "{err}");
+    assert!(err.contains("(dev, staging, production)"), "{err}");
+    assert!(err.contains("2 errors"), "{err}");
+
+    let text = with_policy("policy:\n  atlassian_ip_size: 2x\n");
+    let err = EnforceConfig::from_yaml(&text, "k.yml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("need 4x or 8x"), "{err}");
+}
+
+/// No `policy:` section: the defaults apply (and the config says so).
+#[test]
+fn no_policy_section_means_the_defaults() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keyless.yml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = &text[..text.find("\npolicy:\n").unwrap()];
+    let cfg = EnforceConfig::from_yaml(text, "k.yml").unwrap();
+    assert!(!cfg.has_policy_section());
+    assert!(cfg.policy.prepend.is_empty());
+    assert!(cfg.policy.atlassian_ip_ranges);
+    assert_eq!(cfg.policy.atlassian_ip_size, "4x");
+    assert!(config().has_policy_section());
 }
 
 #[test]
@@ -216,5 +257,99 @@ mod payload {
             .unwrap_err(),
             PayloadError::Missing("pipelines_configuration")
         );
+    }
+}
+
+/// Targets that select no pipeline (docs/enforce.md): a run judges every pipeline with the branch rule, so a
+/// deployment step never runs unjudged if Bitbucket's selection differs from keyless's; a definitions request
+/// (nothing runs) judges only what the target selects.
+mod no_selected_pipeline {
+    use keyless_enforce::payload::parse_request;
+    use keyless_enforce::{Mode, render, render_for, render_request, rules};
+    use keyless_pipelines::{PipelineFile, Target};
+    use serde_json::json;
+
+    fn production_on_main() -> serde_json::Value {
+        json!({"pipelines": {"branches": {"main": [
+            {"step": {"name": "build", "script": ["make"]}},
+            {"step": {"name": "deploy", "deployment": "production", "script": ["./deploy"]}}
+        ]}}})
+    }
+
+    fn feature() -> keyless_enforce::Invocation {
+        Target::Branch("feature/x".into()).into()
+    }
+
+    #[test]
+    fn a_run_rejects_a_deployment_the_branch_may_not_make() {
+        let file = PipelineFile::from_json(production_on_main()).unwrap();
+        let e = render(&super::config(), file, &feature()).unwrap_err();
+        assert_eq!(e.rule, rules::BRANCHES);
+        assert_eq!(e.route, "pipelines.branches.main[1].step.deployment");
+        assert!(e.message.contains("selects no pipeline"), "{e:?}");
+        assert!(e.message.contains("branch `feature/x`"), "{e:?}");
+    }
+
+    #[test]
+    fn a_run_passes_when_nothing_could_deploy_against_the_branch() {
+        // No deployment at all: nothing for the branch rule to refuse; rendered (prepend etc.) as usual.
+        let file = PipelineFile::from_json(json!({"pipelines": {"branches": {"main": [
+            {"step": {"name": "build", "script": ["make"]}}
+        ]}}}))
+        .unwrap();
+        let rendered = render(&super::config(), file, &feature()).unwrap();
+        assert!(rendered.changes.iter().all(|c| c.rule == rules::PREPEND));
+        // A deployment the branch may make (dev allows `**`) passes too.
+        let file = PipelineFile::from_json(json!({"pipelines": {"branches": {"main": [
+            {"step": {"name": "deploy", "deployment": "dev", "script": ["./deploy"]}}
+        ]}}}))
+        .unwrap();
+        assert!(render(&super::config(), file, &feature()).is_ok());
+        // An empty configuration (a run payload filtered to nothing) is echoed.
+        let empty = PipelineFile::from_json(json!({})).unwrap();
+        let rendered = render(&super::config(), empty, &feature()).unwrap();
+        assert!(rendered.changes.is_empty());
+    }
+
+    #[test]
+    fn definitions_judge_only_the_selected_pipeline() {
+        let file = PipelineFile::from_json(production_on_main()).unwrap();
+        assert!(render_for(&super::config(), file, &feature(), Mode::Definitions).is_ok());
+        // A selected pipeline is judged in both modes.
+        let file = PipelineFile::from_json(production_on_main()).unwrap();
+        let e = render_for(
+            &super::config(),
+            file,
+            &Target::Branch("main".into()).into(),
+            Mode::Definitions,
+        );
+        assert!(e.is_ok());
+        let file = PipelineFile::from_json(json!({"pipelines": {"default": [
+            {"step": {"name": "deploy", "deployment": "production", "script": ["./deploy"]}}
+        ]}}))
+        .unwrap();
+        let e = render_for(&super::config(), file, &feature(), Mode::Definitions).unwrap_err();
+        assert_eq!(e.rule, rules::BRANCHES);
+        assert!(!e.message.contains("selects no pipeline"), "{e:?}");
+    }
+
+    #[test]
+    fn requests_take_their_mode_from_the_trigger() {
+        let request = |trigger: &str| {
+            parse_request(&json!({
+                "trigger": trigger,
+                "target": {"type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "feature/x",
+                           "selector": {"type": "branches", "pattern": "feature/*"}},
+                "pipelines_configuration": production_on_main()
+            }))
+            .unwrap()
+        };
+        assert!(render_request(&super::config(), request("definitions")).is_ok());
+        for trigger in ["push", "manual", "schedule", "parent_step"] {
+            let e = render_request(&super::config(), request(trigger)).unwrap_err();
+            assert_eq!(e.rule, rules::BRANCHES, "{trigger}");
+        }
+        assert_eq!(Mode::of_trigger("definitions"), Mode::Definitions);
+        assert_eq!(Mode::of_trigger("push"), Mode::Run);
     }
 }

@@ -21,6 +21,7 @@ pub mod location;
 pub mod matrix;
 pub mod model;
 pub mod plan;
+pub mod policy;
 pub mod raw;
 pub mod render;
 pub mod report;
@@ -35,3 +36,4 @@ pub use model::{Config, Environment, ExtraRole, Repository, Role, Workspace};
 pub use plan::{
     AccountPlan, Plan, PlanError, ProviderPlan, RoleKind, RolePlan, plan, plan_unchecked,
 };
+pub use policy::{Policy, SetupForm};

@@ -373,7 +373,10 @@ pub fn parse_duration(text: &str) -> Option<u32> {
 }
 
 /// The closest of `candidates` to `word`, if it is a plausible typo.
-fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .map(|candidate| (levenshtein(word, candidate), candidate))
         .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 3) && *distance > 0)
@@ -786,6 +789,11 @@ pub fn validate(raw: RawConfig, source: Source) -> Result<Config, Diagnostics> {
         }
     }
 
+    // The pipeline policy (its own module owns the shape and the checks).
+    let policy = raw.policy.as_ref().map(|section| {
+        crate::policy::validate(&section.value, &env_names, section.location, &mut v.items)
+    });
+
     if !v.items.is_empty() {
         v.items.sort_by_key(|d| d.location);
         return Err(Diagnostics {
@@ -798,7 +806,7 @@ pub fn validate(raw: RawConfig, source: Source) -> Result<Config, Diagnostics> {
         workspace,
         environments,
         repositories,
-        policy: raw.policy.map(|p| p.value),
+        policy,
         audit: raw.audit.map(|a| a.value),
         source,
     })

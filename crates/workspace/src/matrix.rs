@@ -10,7 +10,7 @@
 //!
 //! A scenario is *unintended* when AWS allows it, the pipeline layer does not deny it, and the config does not
 //! intend it. AWS cannot see branches (`sub` has none), so a disallowed branch is only stopped by the pipeline
-//! layer: until a judge is plugged in, those paths count as unintended.
+//! layer: without a judge (`keyless check --aws-only`), those paths count as unintended.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -59,14 +59,37 @@ pub struct Identity {
     pub deployment: Option<String>,
     pub branch: String,
     pub source_ip: IpAddr,
-    /// Whether this is one of the adversaries rather than a configured repository.
+    /// A configured repository, or which adversary.
     #[serde(skip)]
-    pub adversary: bool,
+    pub kind: CallerKind,
 }
 
-/// The enforce engine's view of a scenario: would the pipeline policy let this step run?
+impl Identity {
+    /// Whether this is one of the adversaries rather than a configured repository.
+    pub fn is_adversary(&self) -> bool {
+        self.kind != CallerKind::Repository
+    }
+}
+
+/// Where a scenario's token comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallerKind {
+    /// A repository listed in `keyless.yml`.
+    Repository,
+    /// A repository of the same workspace that `keyless.yml` does not list. Its pipelines run in the workspace,
+    /// so the workspace's pipeline policy applies to them.
+    UnknownRepository,
+    /// Another workspace's token replaying a configured repository's UUIDs. Its pipelines never pass through
+    /// this workspace's Dynamic Pipelines provider.
+    OtherWorkspace,
+    /// A configured repository's step whose token carries GitHub's audience `sts.amazonaws.com`.
+    WrongAudience,
+}
+
+/// The enforce engine's view of a scenario: would the pipeline policy let this step run? Implemented by
+/// `keyless_enforce::judge::RenderJudge`, which renders a synthetic step for the identity.
 pub trait PipelineJudge {
-    fn judge(&self, config: &Config, identity: &Identity) -> PipelineVerdict;
+    fn judge(&self, identity: &Identity) -> PipelineVerdict;
 }
 
 /// One row of `keyless check --format json` (a frozen contract).
@@ -197,7 +220,7 @@ pub fn build(
     let mut scenarios = Vec::with_capacity(callers.len() * view.roles.len());
     for caller in &callers {
         let pipeline = judge.map_or(PipelineVerdict::NotApplicable, |judge| {
-            judge.judge(config, &caller.identity)
+            judge.judge(&caller.identity)
         });
         let issuer = caller
             .claims
@@ -342,7 +365,7 @@ fn callers(config: &Config, now: OffsetDateTime) -> Vec<Caller> {
                 repository: &str,
                 deployment: Option<&str>,
                 branch: &str,
-                adversary: bool,
+                kind: CallerKind,
                 rng: &mut rand::rngs::StdRng| {
         let Ok(claims) = request.to_claims(ISSUER_BASE, now, rng) else {
             return;
@@ -357,10 +380,10 @@ fn callers(config: &Config, now: OffsetDateTime) -> Vec<Caller> {
                     deployment: deployment.map(str::to_owned),
                     branch: branch.to_owned(),
                     source_ip: *ip,
-                    adversary,
+                    kind,
                 },
                 claims: claims.clone(),
-                repository: (!adversary).then(|| repository.to_owned()),
+                repository: (kind == CallerKind::Repository).then(|| repository.to_owned()),
             });
         }
     };
@@ -410,7 +433,13 @@ fn callers(config: &Config, now: OffsetDateTime) -> Vec<Caller> {
                 request.deployment_uuid = deployment_uuid;
                 request.branch = Some(branch.clone());
                 push(
-                    &mut out, request, &repo.slug, deployment, &branch, false, &mut rng,
+                    &mut out,
+                    request,
+                    &repo.slug,
+                    deployment,
+                    &branch,
+                    CallerKind::Repository,
+                    &mut rng,
                 );
             }
         }
@@ -436,7 +465,7 @@ fn callers(config: &Config, now: OffsetDateTime) -> Vec<Caller> {
             "<unknown repository>",
             environment,
             &default_allowed,
-            true,
+            CallerKind::UnknownRepository,
             &mut rng,
         );
     }
@@ -463,7 +492,7 @@ fn callers(config: &Config, now: OffsetDateTime) -> Vec<Caller> {
                 "<other workspace>",
                 Some(environment),
                 &default_allowed,
-                true,
+                CallerKind::OtherWorkspace,
                 &mut rng,
             );
 
@@ -484,7 +513,7 @@ fn callers(config: &Config, now: OffsetDateTime) -> Vec<Caller> {
                                 deployment: Some(environment.clone()),
                                 branch: default_allowed.clone(),
                                 source_ip: *ip,
-                                adversary: true,
+                                kind: CallerKind::WrongAudience,
                             },
                             claims: claims.clone(),
                             repository: None,

@@ -5,6 +5,7 @@ use ipnet::IpNet;
 
 use crate::glob::BranchPattern;
 use crate::location::Location;
+use crate::policy::Policy;
 
 /// The host and path of Bitbucket's Pipelines OIDC issuer for a workspace, without the scheme.
 pub fn issuer_host_path(slug: &str) -> String {
@@ -19,9 +20,9 @@ pub struct Config {
     pub environments: IndexMap<String, Environment>,
     /// In file order.
     pub repositories: IndexMap<String, Repository>,
-    /// The reserved `policy:` section, unvalidated (the enforce engine owns its shape). Re-read it with spans
-    /// from [`Config::source`] if you need locations.
-    pub policy: Option<serde_json::Value>,
+    /// The validated `policy:` section (`None` when the file has none; the enforce engine then applies
+    /// [`Policy::default`]).
+    pub policy: Option<Policy>,
     /// The reserved `audit:` section, unvalidated (the audit engine owns its shape).
     pub audit: Option<serde_json::Value>,
     /// Where the file came from and its text, for diagnostics by later consumers.
@@ -97,6 +98,13 @@ impl Environment {
 
     pub fn role_arn(&self) -> String {
         self.role.arn(&self.account)
+    }
+
+    /// Whether its steps run on self-hosted runners (`runners.labels` has `self.hosted`).
+    pub fn self_hosted(&self) -> bool {
+        self.runner_labels
+            .iter()
+            .any(|label| label == "self.hosted")
     }
 }
 

@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::location::Spanned;
+use crate::policy::RawPolicy;
 
 /// `keyless.yml`: one file that describes which Bitbucket repositories may deploy to which AWS roles, from
 /// which branches and runners. `keyless plan` generates the IAM OIDC providers and roles from it, `keyless apply`
@@ -30,10 +31,10 @@ pub struct RawConfig {
     /// Repositories by slug, with the deployment environments each may deploy to.
     #[serde(default)]
     pub repositories: IndexMap<Spanned<String>, RawRepository>,
-    /// The pipeline policy enforced by `keyless render` / `keyless serve` (see docs/enforce.md). Reserved here;
-    /// its keys are validated by the enforce engine.
+    /// The pipeline policy enforced by `keyless render` / `keyless serve` on top of the environments' branches,
+    /// runners and approval (see docs/enforce.md). Without it, the defaults apply.
     #[serde(default)]
-    pub policy: Option<Spanned<serde_json::Value>>,
+    pub policy: Option<Spanned<RawPolicy>>,
     /// Configuration of `keyless audit` (rule overrides and ignores; see docs/audit.md). Reserved here; its keys
     /// are validated by the audit engine.
     #[serde(default)]

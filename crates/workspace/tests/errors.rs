@@ -191,3 +191,59 @@ fn trust_policy_over_the_quota_suggests_a_split() {
     );
     assert!(error.contains("define a second environment"), "{error}");
 }
+
+/// The `policy:` section is validated here too (keyless-workspace owns the whole file): each mistake at its
+/// line and column, all at once.
+#[test]
+fn policy_mistakes_have_locations() {
+    let text = format!(
+        "{BASE}policy:\n  production_environments: [prodution]\n  atlassian_ip_size: 2x\n  forbidden:\n    scripts:\n      - regex: \"(\"\n        message: m\n  prepend:\n    - name: scan\n      script: [a]\n    - name: scan\n      script: [b]\n"
+    );
+    let items = errors(&text);
+    let at = |needle: &str| {
+        items
+            .iter()
+            .find(|d| d.message.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in {items:#?}"))
+    };
+    let base = BASE.lines().count() as u64;
+    let env = at("names `prodution`, which is not defined");
+    assert_eq!((env.location.line, env.location.column), (base + 2, 29));
+    assert!(
+        env.help
+            .as_deref()
+            .unwrap()
+            .contains("did you mean `production`?")
+    );
+    assert_eq!(at("atlassian_ip_size").location.line, base + 3);
+    let regex = at("forbidden.scripts[0].regex");
+    assert_eq!(regex.location.line, base + 6);
+    assert_eq!(
+        at("two prepended steps are named `scan`").location.line,
+        base + 11
+    );
+    assert_eq!(items.len(), 4, "{items:#?}");
+
+    // Unknown keys get the usual suggestion.
+    let d = single(&format!("{BASE}policy:\n  setup: shell\n  forbid: []\n"));
+    assert_eq!(d.message, "unknown key `forbid`");
+    assert!(d.help.unwrap().contains("did you mean `forbidden`?"));
+    assert_eq!(d.location.line, base + 3);
+
+    // A valid section is typed.
+    let config = keyless_workspace::parse(
+        &format!("{BASE}policy:\n  setup: keyless\n  production_labels: [prod]\n"),
+        "keyless.yml",
+    )
+    .unwrap();
+    let policy = config.policy.unwrap();
+    assert_eq!(policy.setup, keyless_workspace::SetupForm::Keyless);
+    assert_eq!(policy.production_labels, Some(vec!["prod".to_owned()]));
+    assert!(policy.atlassian_ip_ranges);
+    assert!(
+        keyless_workspace::parse(BASE, "k.yml")
+            .unwrap()
+            .policy
+            .is_none()
+    );
+}

@@ -16,15 +16,16 @@ fn example() -> Config {
     .unwrap()
 }
 
-/// Stands in for the enforce engine: deployments only from the environment's branches.
-struct BranchJudge;
+/// Stands in for the enforce engine (whose real judge is tested in crates/enforce/tests/judge.rs): deployments
+/// only from the environment's branches.
+struct BranchJudge(Config);
 
 impl PipelineJudge for BranchJudge {
-    fn judge(&self, config: &Config, identity: &Identity) -> PipelineVerdict {
+    fn judge(&self, identity: &Identity) -> PipelineVerdict {
         match identity
             .deployment
             .as_deref()
-            .and_then(|d| config.environment(d))
+            .and_then(|d| self.0.environment(d))
         {
             Some(env) if !env.allows_branch(&identity.branch) => PipelineVerdict::Deny,
             _ => PipelineVerdict::Allow,
@@ -39,7 +40,7 @@ fn example_matrix_has_no_unintended_path_once_branches_are_enforced() {
     let config = example();
     let plan = keyless_workspace::plan(&config).unwrap();
     let view = TrustView::from_plan(&plan);
-    let m = matrix::build(&config, &view, Some(&BranchJudge), NOW);
+    let m = matrix::build(&config, &view, Some(&BranchJudge(config.clone())), NOW);
     let unintended: Vec<_> = m.unintended().collect();
     assert!(unintended.is_empty(), "{unintended:#?}");
     assert_eq!(m.missing().count(), 0);
@@ -146,7 +147,7 @@ fn a_hand_widened_trust_policy_is_caught() {
     );
     assert_ne!(&widened, production.trust_policy.as_ref().unwrap());
     production.trust_policy = Some(widened);
-    let m = matrix::build(&config, &view, Some(&BranchJudge), NOW);
+    let m = matrix::build(&config, &view, Some(&BranchJudge(config.clone())), NOW);
     let unintended: Vec<_> = m.unintended().collect();
     assert!(
         unintended.iter().any(|s| s.repository == "data-sandbox"),
@@ -174,7 +175,7 @@ fn dangerously_allow_any_step_is_reported() {
     let m = matrix::build(
         &config,
         &TrustView::from_plan(&plan),
-        Some(&BranchJudge),
+        Some(&BranchJudge(config.clone())),
         NOW,
     );
     assert!(
@@ -189,7 +190,7 @@ fn a_missing_provider_denies_everything_and_is_reported_as_missing() {
     let plan = keyless_workspace::plan(&config).unwrap();
     let mut view = TrustView::from_plan(&plan);
     view.providers.remove("222222222222");
-    let m = matrix::build(&config, &view, Some(&BranchJudge), NOW);
+    let m = matrix::build(&config, &view, Some(&BranchJudge(config.clone())), NOW);
     assert!(m.missing().all(|s| s.role.contains("222222222222")));
     assert!(m.missing().count() > 0);
 }
