@@ -13,11 +13,16 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn check(config: &Path, format: &str) -> (i32, String) {
+    check_with(config, format, &[])
+}
+
+fn check_with(config: &Path, format: &str, extra: &[&str]) -> (i32, String) {
     let output = Command::cargo_bin("keyless")
         .unwrap()
         .args(["check", "-c"])
         .arg(config)
         .args(["--format", format])
+        .args(extra)
         .output()
         .unwrap();
     (
@@ -53,7 +58,14 @@ fn a_pinned_workspace_passes() {
                 "intended"
             ]
         );
-        assert_eq!(scenario["pipeline"], "n/a");
+        // The pipeline layer applies to every step of the workspace; another workspace's pipelines never reach
+        // its provider. Every branch may deploy here (`**`), so nothing is denied.
+        let expected = if scenario["repository"] == "<other workspace>" {
+            "n/a"
+        } else {
+            "allow"
+        };
+        assert_eq!(scenario["pipeline"], expected, "{scenario}");
     }
     // sandbox never reaches production; web reaches it only from the runner CIDR.
     let production = "arn:aws:iam::222222222222:role/bitbucket-acme-production";
@@ -102,18 +114,71 @@ fn any_step_trust_fails_and_names_the_path() {
     );
 }
 
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/keyless.yml")
+}
+
+/// AWS cannot see branches; the pipeline layer (the enforce engine, with or without a `policy:` section) refuses
+/// a deployment from a disallowed branch, so the example workspace has no unintended path.
 #[test]
-fn branches_are_unproven_without_a_pipeline_policy() {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/keyless.yml");
-    let (code, text) = check(&example, "json");
-    assert_eq!(code, 1);
+fn the_pipeline_layer_blocks_what_aws_cannot_see() {
+    let (code, text) = check(&example(), "json");
+    assert_eq!(code, 0, "{text}");
     let json: Value = serde_json::from_str(&text).unwrap();
-    let unintended: Vec<&Value> = json["scenarios"]
-        .as_array()
-        .unwrap()
+    assert_eq!(json["unintended"], 0);
+    let scenarios = json["scenarios"].as_array().unwrap();
+    let aws_only: Vec<&Value> = scenarios
         .iter()
         .filter(|s| s["aws"] == "allow" && !s["intended"].as_bool().unwrap())
         .collect();
+    assert!(!aws_only.is_empty());
+    assert!(
+        aws_only
+            .iter()
+            .all(|s| s["branch"] == "feature/keyless-check" && s["pipeline"] == "deny"),
+        "{aws_only:#?}"
+    );
+    // The verdict is per step, not per role: a disallowed branch is denied for every role column, an allowed one
+    // is allowed; a step without a deployment is never refused by branch.
+    for s in scenarios
+        .iter()
+        .filter(|s| s["repository"] == "web-frontend")
+    {
+        let expected = match (s["deployment"].as_str(), s["branch"].as_str().unwrap()) {
+            (Some(_), "feature/keyless-check") => "deny",
+            _ => "allow",
+        };
+        assert_eq!(s["pipeline"], expected, "{s}");
+    }
+
+    // The table shows the blocked cells and the pipeline column.
+    let (code, table) = check(&example(), "table");
+    assert_eq!(code, 0, "{table}");
+    let header = table.lines().next().unwrap();
+    assert!(header.contains("pipeline"), "{header}");
+    assert!(
+        table.lines().any(|l| l.starts_with("web-frontend")
+            && l.contains("feature/keyless-check")
+            && l.contains(" deny ")
+            && l.contains("blocked")),
+        "{table}"
+    );
+    assert!(table.contains("OK: "), "{table}");
+}
+
+/// `--aws-only` proves AWS alone: no pipeline verdict, and every disallowed branch AWS lets through is unintended.
+#[test]
+fn aws_only_counts_what_the_pipeline_layer_would_block() {
+    let (code, text) = check_with(&example(), "json", &["--aws-only"]);
+    assert_eq!(code, 1);
+    let json: Value = serde_json::from_str(&text).unwrap();
+    let scenarios = json["scenarios"].as_array().unwrap();
+    assert!(scenarios.iter().all(|s| s["pipeline"] == "n/a"));
+    let unintended: Vec<&Value> = scenarios
+        .iter()
+        .filter(|s| s["aws"] == "allow" && !s["intended"].as_bool().unwrap())
+        .collect();
+    assert!(!unintended.is_empty());
     assert_eq!(
         json["unintended"].as_u64().unwrap() as usize,
         unintended.len()
@@ -124,6 +189,36 @@ fn branches_are_unproven_without_a_pipeline_policy() {
             .all(|s| s["branch"] == "feature/keyless-check"),
         "{unintended:#?}"
     );
+    let (code, table) = check_with(&example(), "table", &["--aws-only"]);
+    assert_eq!(code, 1);
+    assert!(
+        table.contains("no pipeline policy applies (or was evaluated)"),
+        "{table}"
+    );
+}
+
+/// The pipeline layer does not depend on a `policy:` section: the branch rule comes from `environments:`, and
+/// render enforces it with the default policy. An explicit (empty) section gives the same verdicts.
+#[test]
+fn the_verdict_does_not_need_a_policy_section() {
+    let text = std::fs::read_to_string(example()).unwrap();
+    assert!(!text.contains("\npolicy:"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyless.yml");
+    std::fs::write(&path, format!("{text}\npolicy: {{}}\n")).unwrap();
+    let (code, with_section) = check(&path, "json");
+    assert_eq!(code, 0, "{with_section}");
+    let (_, without) = check(&example(), "json");
+    let verdicts = |text: &str| -> Vec<Value> {
+        let json: Value = serde_json::from_str(text).unwrap();
+        json["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["pipeline"].clone())
+            .collect()
+    };
+    assert_eq!(verdicts(&with_section), verdicts(&without));
 }
 
 #[test]
@@ -131,11 +226,15 @@ fn markdown_renders_a_table() {
     let (code, text) = check(&fixture("open-branches.yml"), "markdown");
     assert_eq!(code, 0);
     assert!(
-        text.starts_with("| repository | deployment | branch | source ip |"),
+        text.starts_with("| repository | deployment | branch | source ip | pipeline |"),
         "{text}"
     );
     assert!(
-        text.contains("| web | production | `keyless/example` | 10.20.0.1 |"),
+        text.contains("| web | production | `keyless/example` | 10.20.0.1 | allow |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| <other workspace> | staging | `keyless/example` | 198.51.100.7 | n/a |"),
         "{text}"
     );
     assert!(text.contains("OK: "), "{text}");

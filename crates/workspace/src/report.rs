@@ -54,9 +54,9 @@ impl Cell {
     }
 }
 
-/// One row of the grid: a caller, with one cell per role.
+/// One row of the grid: a caller (and the pipeline verdict for its step), with one cell per role.
 struct Row<'a> {
-    caller: [String; 4],
+    caller: [String; 5],
     cells: Vec<(Cell, &'a Scenario)>,
 }
 
@@ -97,11 +97,21 @@ fn rows<'a>(matrix: &'a Matrix, arns: &[&str]) -> Vec<Row<'a>> {
                     .unwrap_or_else(|| "(none)".to_owned()),
                 first.branch.clone(),
                 first.source_ip.to_string(),
+                pipeline_text(first.pipeline).to_owned(),
             ],
             cells: chunk.iter().map(|s| (Cell::of(s), s)).collect(),
         });
     }
     rows
+}
+
+/// The pipeline verdict as the JSON spells it.
+fn pipeline_text(verdict: PipelineVerdict) -> &'static str {
+    match verdict {
+        PipelineVerdict::Allow => "allow",
+        PipelineVerdict::Deny => "deny",
+        PipelineVerdict::NotApplicable => "n/a",
+    }
 }
 
 /// The sentence naming an unintended path.
@@ -112,9 +122,9 @@ pub fn describe(scenario: &Scenario) -> String {
     );
     let blocker = match scenario.pipeline {
         PipelineVerdict::NotApplicable => {
-            "AWS cannot see branches and no pipeline policy was evaluated"
+            "AWS cannot see branches and no pipeline policy applies (or was evaluated)"
         }
-        _ => "the pipeline policy lets the step run",
+        _ => "the pipeline policy (keyless render) lets the step run",
     };
     format!(
         "{} ({deployment} on branch `{}`, from {}) can assume {}: AWS allows it and {blocker}",
@@ -126,7 +136,13 @@ pub fn describe(scenario: &Scenario) -> String {
 pub fn table(matrix: &Matrix, colour: bool) -> String {
     let (arns, titles) = columns(matrix);
     let rows = rows(matrix, &arns);
-    let headers = ["repository", "deployment", "branch", "source ip"];
+    let headers = [
+        "repository",
+        "deployment",
+        "branch",
+        "source ip",
+        "pipeline",
+    ];
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (index, text) in row.caller.iter().enumerate() {
@@ -175,7 +191,8 @@ fn footer(matrix: &Matrix) -> String {
     let mut out = String::new();
     out.push_str(
         "allow = AWS allows and the config intends it; blocked = AWS allows, the pipeline policy stops the step;\n\
-         UNINTENDED = reachable but not intended; MISSING = intended but AWS denies; - = denied\n",
+         UNINTENDED = reachable but not intended; MISSING = intended but AWS denies; - = denied\n\
+         pipeline = would keyless render let this step run (allow, deny, n/a = no pipeline policy applies)\n",
     );
     let missing: Vec<&Scenario> = matrix.missing().collect();
     if !missing.is_empty() {
@@ -215,11 +232,11 @@ fn footer(matrix: &Matrix) -> String {
 pub fn markdown(matrix: &Matrix) -> String {
     let (arns, titles) = columns(matrix);
     let rows = rows(matrix, &arns);
-    let mut out = String::from("| repository | deployment | branch | source ip |");
+    let mut out = String::from("| repository | deployment | branch | source ip | pipeline |");
     for title in &titles {
         let _ = write!(out, " `{title}` |");
     }
-    out.push_str("\n|---|---|---|---|");
+    out.push_str("\n|---|---|---|---|---|");
     for _ in &titles {
         out.push_str("---|");
     }
@@ -227,8 +244,8 @@ pub fn markdown(matrix: &Matrix) -> String {
     for row in &rows {
         let _ = write!(
             out,
-            "| {} | {} | `{}` | {} |",
-            row.caller[0], row.caller[1], row.caller[2], row.caller[3]
+            "| {} | {} | `{}` | {} | {} |",
+            row.caller[0], row.caller[1], row.caller[2], row.caller[3], row.caller[4]
         );
         for (cell, _) in &row.cells {
             let text = match cell {

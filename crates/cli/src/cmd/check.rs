@@ -1,11 +1,13 @@
-//! `keyless check`: prove who can assume which role, from the plan or from what IAM holds (`--live`).
+//! `keyless check`: prove who can assume which role, from the plan or from what IAM holds (`--live`), with the
+//! pipeline layer's verdict from the enforce engine (unless `--aws-only`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use keyless_workspace::matrix::{self, TrustView};
+use keyless_enforce::judge::RenderJudge;
+use keyless_workspace::matrix::{self, PipelineJudge, TrustView};
 use keyless_workspace::report;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -25,6 +27,10 @@ pub struct CheckArgs {
     /// Evaluate the trust policies deployed in IAM (read with GetRole) instead of the plan.
     #[arg(long)]
     pub live: bool,
+    /// Prove the AWS layer alone: no pipeline verdict (`n/a`), so a disallowed branch that AWS cannot see counts
+    /// as unintended. For workspaces that do not run keyless serve as their Dynamic Pipelines provider.
+    #[arg(long)]
+    pub aws_only: bool,
     #[command(flatten)]
     pub aws: super::apply::AwsArgs,
 }
@@ -45,7 +51,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         TrustView::from_plan(&plan)
     };
-    let matrix = matrix::build(&config, &view, None, time::OffsetDateTime::now_utc());
+    // The pipeline layer: the enforce engine renders each scenario's step (keyless render's verdict).
+    let judge = (!args.aws_only).then(|| RenderJudge::new(config.clone()));
+    let matrix = matrix::build(
+        &config,
+        &view,
+        judge.as_ref().map(|j| j as &dyn PipelineJudge),
+        time::OffsetDateTime::now_utc(),
+    );
     match args.format {
         CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&matrix)?),
         CheckFormat::Markdown => print!("{}", report::markdown(&matrix)),

@@ -15,6 +15,7 @@ use base64::Engine as _;
 use clap::{Args, ValueEnum};
 use keyless_credentials::{AssumeError, Env, Inputs, Session};
 use keyless_emulator::{Config as EmulatorConfig, RunningEmulator};
+use keyless_enforce::judge::RenderJudge;
 use keyless_oidc::{BracedUuid, MintRequest};
 use keyless_workspace::matrix::{self, TrustView};
 use keyless_workspace::{Config, Plan, diff, live};
@@ -293,25 +294,27 @@ async fn apply_inner(
 fn check(config: &Config, plan: &Plan) -> Step {
     // The trust policies just applied are the plan's (apply verified that no drift remains).
     let view = TrustView::from_plan(plan);
-    let matrix = matrix::build(config, &view, None, time::OffsetDateTime::now_utc());
+    // The pipeline layer is the enforce engine itself: each scenario's step rendered as keyless render would.
+    let judge = RenderJudge::new(config.clone());
+    let matrix = matrix::build(config, &view, Some(&judge), time::OffsetDateTime::now_utc());
     let intended = matrix.scenarios.iter().filter(|s| s.intended).count();
     let missing = matrix.missing().count();
     // AWS never sees the branch (`sub` has none): a disallowed branch reaching a role its allowed branches may
-    // assume is stopped by the pipeline layer (`keyless render`), not IAM. Anything else unintended is a hole.
-    let (branch_only, holes): (Vec<_>, Vec<_>) = matrix.unintended().partition(|u| {
-        matrix.scenarios.iter().any(|s| {
-            s.intended
-                && s.repository == u.repository
-                && s.deployment == u.deployment
-                && s.role == u.role
-                && s.source_ip == u.source_ip
+    // assume is stopped by the pipeline layer (`keyless render` refuses the step). Anything unintended is a hole.
+    let blocked = matrix
+        .scenarios
+        .iter()
+        .filter(|s| {
+            s.aws == matrix::AwsVerdict::Allow
+                && s.pipeline == matrix::PipelineVerdict::Deny
+                && !s.intended
         })
-    });
+        .count();
+    let holes: Vec<_> = matrix.unintended().collect();
     let mut lines = vec![format!(
-        "{} scenario(s): {intended} intended and allowed, {missing} intended but refused, {} unintended path(s) at the AWS layer, {} only stoppable by branch (the pipeline layer: keyless render)",
+        "{} scenario(s): {intended} intended and allowed, {missing} intended but refused, {blocked} allowed by AWS but blocked by the pipeline layer (a branch AWS cannot see; keyless render refuses the step), {} unintended path(s)",
         matrix.scenarios.len(),
         holes.len(),
-        branch_only.len()
     )];
     for hole in &holes {
         lines.push(format!(
@@ -323,7 +326,7 @@ fn check(config: &Config, plan: &Plan) -> Step {
         "check",
         missing == 0 && holes.is_empty(),
         format!(
-            "keyless check proves who can assume which role: every intended path works and {} unintended path(s) exist that IAM could stop.",
+            "keyless check proves who can assume which role, AWS and pipeline layers together: every intended path works and {} unintended path(s) exist.",
             holes.len()
         ),
         lines,

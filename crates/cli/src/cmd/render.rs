@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use keyless_enforce::{EnforceConfig, Invocation, Rejection, Rendered};
+use keyless_enforce::{EnforceConfig, Invocation, Mode, Rejection, Rendered};
 use keyless_pipelines::Target;
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
@@ -89,12 +89,10 @@ fn target_from_flags(args: &RenderArgs) -> anyhow::Result<Option<Invocation>> {
 }
 
 pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.config)
-        .with_context(|| format!("cannot read {}", args.config.display()))?;
-    let config = EnforceConfig::from_yaml(&text, &args.config.display().to_string())?;
+    let config = EnforceConfig::load(&args.config)?;
     let flags = target_from_flags(&args)?;
 
-    let (file, invocation) = match &args.payload {
+    let (file, invocation, mode) = match &args.payload {
         Some(path) => {
             let bytes =
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -102,8 +100,9 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("{}: not valid JSON", path.display()))?;
             let request = keyless_enforce::payload::parse_request(&body)
                 .with_context(|| format!("{}: not a Dynamic Pipelines request", path.display()))?;
-            // Flags, when given, override the request's own target.
-            (request.file, flags.unwrap_or(request.invocation))
+            // Flags, when given, override the request's own target (not its trigger).
+            let mode = Mode::of_trigger(&request.trigger);
+            (request.file, flags.unwrap_or(request.invocation), mode)
         }
         None => {
             let Some(invocation) = flags else {
@@ -115,11 +114,11 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read {}", args.file.display()))?;
             let file = keyless_pipelines::parse(&source)
                 .map_err(|e| anyhow::anyhow!("{}:{e}", args.file.display()))?;
-            (file, invocation)
+            (file, invocation, Mode::Run)
         }
     };
     let before = file.to_yaml_string();
-    match keyless_enforce::render(&config, file, &invocation) {
+    match keyless_enforce::render_for(&config, file, &invocation, mode) {
         Ok(rendered) => {
             print!("{}", success(&args, &before, &rendered));
             Ok(ExitCode::SUCCESS)
