@@ -72,7 +72,14 @@ pub async fn client_for(options: &ConnectOptions, account: &str) -> Result<Clien
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(aws_config::Region::new(options.region.clone()));
     if let Some(profile) = options.profiles.get(account) {
-        loader = loader.profile_name(profile);
+        // `profile_name` alone is not enough: the default chain reads AWS_ACCESS_KEY_ID first, so in CI (where
+        // those are set for one account) every other account's profile would be ignored.
+        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .profile_name(profile)
+            .build();
+        loader = loader
+            .profile_name(profile)
+            .credentials_provider(credentials);
     }
     if let Some(endpoint) = &options.endpoint_url {
         loader = loader.endpoint_url(endpoint);
