@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use aws_config::BehaviorVersion;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIdConnectProviderOutput;
+use aws_sdk_iam::types::{AttachedPolicy, Role, Tag};
 use indexmap::IndexMap;
 use serde_json::Value;
 
@@ -121,73 +122,114 @@ fn tags_map(tags: &[Tag]) -> IndexMap<String, String> {
         .collect()
 }
 
+/// Await one SDK call, naming the IAM/STS operation in the error.
+async fn call<T, E, R>(
+    operation: &str,
+    request: impl Future<Output = Result<T, SdkError<E, R>>>,
+) -> Result<T, LiveError>
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    request.await.map_err(|error| aws_error(operation, &error))
+}
+
+/// Like [`call`], with `NoSuchEntity` as `None`.
+async fn call_optional<T, E, R>(
+    operation: &str,
+    request: impl Future<Output = Result<T, SdkError<E, R>>>,
+) -> Result<Option<T>, LiveError>
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match request.await {
+        Ok(output) => Ok(Some(output)),
+        Err(error) if is_no_such_entity(&error) => Ok(None),
+        Err(error) => Err(aws_error(operation, &error)),
+    }
+}
+
+/// `GetRole`, or `None` if the role does not exist.
+async fn get_role(client: &Client, name: &str) -> Result<Option<Role>, LiveError> {
+    let output = call_optional("iam:GetRole", client.get_role().role_name(name).send()).await?;
+    Ok(output.and_then(|o| o.role))
+}
+
+/// `GetOpenIDConnectProvider`, or `None` if the account has no provider with this ARN.
+async fn get_provider(
+    client: &Client,
+    arn: &str,
+) -> Result<Option<GetOpenIdConnectProviderOutput>, LiveError> {
+    call_optional(
+        "iam:GetOpenIDConnectProvider",
+        client
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send(),
+    )
+    .await
+}
+
+fn trust_policy_of(role: &Role) -> Result<Option<Value>, LiveError> {
+    role.assume_role_policy_document()
+        .map(|text| {
+            decode_document(
+                text,
+                &format!("the trust policy of role {}", role.role_name()),
+            )
+        })
+        .transpose()
+}
+
 /// Read one role, or `None` if it does not exist.
 async fn read_role(client: &Client, name: &str) -> Result<Option<RoleState>, LiveError> {
-    let output = match client.get_role().role_name(name).send().await {
-        Ok(output) => output,
-        Err(error) if is_no_such_entity(&error) => return Ok(None),
-        Err(error) => return Err(aws_error("iam:GetRole", &error)),
-    };
-    let Some(role) = output.role() else {
+    let Some(role) = get_role(client, name).await? else {
         return Ok(None);
     };
-    let trust_policy = match role.assume_role_policy_document() {
-        Some(text) => decode_document(text, &format!("the trust policy of role {name}"))?,
-        None => Value::Null,
-    };
-    let mut managed_policies = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = client
+    let managed_policies: Vec<AttachedPolicy> = call(
+        "iam:ListAttachedRolePolicies",
+        client
             .list_attached_role_policies()
             .role_name(name)
-            .set_marker(marker.clone())
+            .into_paginator()
+            .items()
             .send()
-            .await
-            .map_err(|e| aws_error("iam:ListAttachedRolePolicies", &e))?;
-        managed_policies.extend(
-            page.attached_policies()
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_owned)),
-        );
-        marker = page.marker().map(str::to_owned);
-        if !page.is_truncated() || marker.is_none() {
-            break;
-        }
-    }
-    let mut inline_policies = IndexMap::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = client
+            .collect::<Result<Vec<_>, _>>(),
+    )
+    .await?;
+    let policy_names: Vec<String> = call(
+        "iam:ListRolePolicies",
+        client
             .list_role_policies()
             .role_name(name)
-            .set_marker(marker.clone())
+            .into_paginator()
+            .items()
             .send()
-            .await
-            .map_err(|e| aws_error("iam:ListRolePolicies", &e))?;
-        for policy_name in page.policy_names() {
-            let policy = client
+            .collect::<Result<Vec<_>, _>>(),
+    )
+    .await?;
+    let mut inline_policies = IndexMap::new();
+    for policy_name in policy_names {
+        let policy = call(
+            "iam:GetRolePolicy",
+            client
                 .get_role_policy()
                 .role_name(name)
-                .policy_name(policy_name)
-                .send()
-                .await
-                .map_err(|e| aws_error("iam:GetRolePolicy", &e))?;
-            let document = decode_document(
-                policy.policy_document(),
-                &format!("inline policy {policy_name}"),
-            )?;
-            inline_policies.insert(policy_name.clone(), document);
-        }
-        marker = page.marker().map(str::to_owned);
-        if !page.is_truncated() || marker.is_none() {
-            break;
-        }
+                .policy_name(&policy_name)
+                .send(),
+        )
+        .await?;
+        let document = decode_document(
+            policy.policy_document(),
+            &format!("inline policy {policy_name}"),
+        )?;
+        inline_policies.insert(policy_name, document);
     }
     Ok(Some(RoleState {
         name: role.role_name().to_owned(),
         path: role.path().to_owned(),
-        trust_policy,
+        trust_policy: trust_policy_of(&role)?.unwrap_or(Value::Null),
         description: role.description().map(str::to_owned),
         max_session_duration: role
             .max_session_duration()
@@ -196,7 +238,10 @@ async fn read_role(client: &Client, name: &str) -> Result<Option<RoleState>, Liv
         permissions_boundary: role
             .permissions_boundary()
             .and_then(|b| b.permissions_boundary_arn().map(str::to_owned)),
-        managed_policies,
+        managed_policies: managed_policies
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_owned))
+            .collect(),
         inline_policies,
         tags: tags_map(role.tags()),
     }))
@@ -209,60 +254,48 @@ pub async fn read_account(
     plan: &AccountPlan,
     workspace: &str,
 ) -> Result<AccountState, LiveError> {
-    let provider = match client
-        .get_open_id_connect_provider()
-        .open_id_connect_provider_arn(&plan.provider.arn)
-        .send()
-        .await
-    {
-        Ok(output) => Some(ProviderState {
+    let provider = get_provider(client, &plan.provider.arn)
+        .await?
+        .map(|output| ProviderState {
             client_ids: output.client_id_list().to_vec(),
             thumbprints: output.thumbprint_list().to_vec(),
-        }),
-        Err(error) if is_no_such_entity(&error) => None,
-        Err(error) => return Err(aws_error("iam:GetOpenIDConnectProvider", &error)),
-    };
+        });
     let mut roles = IndexMap::new();
     for role in &plan.roles {
         if let Some(state) = read_role(client, &role.name).await? {
             roles.insert(role.name.clone(), state);
         }
     }
-    // Orphans: ListRoles does not return tags, so candidates under keyless's paths are read one by one.
-    let mut orphans = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = client
+    // Orphans: ListRoles does not return tags, so roles outside the plan are read one by one.
+    let listed: Vec<Role> = call(
+        "iam:ListRoles",
+        client
             .list_roles()
-            .set_marker(marker.clone())
+            .into_paginator()
+            .items()
             .send()
-            .await
-            .map_err(|e| aws_error("iam:ListRoles", &e))?;
-        for role in page.roles() {
-            let name = role.role_name();
-            if plan.roles.iter().any(|r| r.name == name) {
-                continue;
-            }
-            let tags = if role.tags().is_empty() {
-                match client.get_role().role_name(name).send().await {
-                    Ok(output) => output
-                        .role()
-                        .map(|r| tags_map(r.tags()))
-                        .unwrap_or_default(),
-                    Err(_) => IndexMap::new(),
-                }
-            } else {
-                tags_map(role.tags())
-            };
-            if tags.get(MANAGED_TAG).map(String::as_str) == Some("keyless")
-                && tags.get(WORKSPACE_TAG).map(String::as_str) == Some(workspace)
-            {
-                orphans.push(name.to_owned());
-            }
+            .collect::<Result<Vec<_>, _>>(),
+    )
+    .await?;
+    let mut orphans = Vec::new();
+    for role in listed {
+        let name = role.role_name();
+        if plan.roles.iter().any(|r| r.name == name) {
+            continue;
         }
-        marker = page.marker().map(str::to_owned);
-        if !page.is_truncated() || marker.is_none() {
-            break;
+        let tags = if role.tags().is_empty() {
+            // A role deleted meanwhile, or one we may not read, is not ours to prune.
+            match get_role(client, name).await {
+                Ok(Some(full)) => tags_map(full.tags()),
+                Ok(None) | Err(_) => IndexMap::new(),
+            }
+        } else {
+            tags_map(role.tags())
+        };
+        if tags.get(MANAGED_TAG).map(String::as_str) == Some("keyless")
+            && tags.get(WORKSPACE_TAG).map(String::as_str) == Some(workspace)
+        {
+            orphans.push(name.to_owned());
         }
     }
     Ok(AccountState {
@@ -283,207 +316,197 @@ fn tag(key: &str, value: &str) -> Result<Tag, LiveError> {
         })
 }
 
+fn tags<'a>(
+    pairs: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Result<Vec<Tag>, LiveError> {
+    pairs
+        .into_iter()
+        .map(|(key, value)| tag(key, value))
+        .collect()
+}
+
+fn policy_text(document: &Value) -> String {
+    serde_json::to_string(document).unwrap_or_default()
+}
+
+fn session_seconds(seconds: u32) -> i32 {
+    i32::try_from(seconds).unwrap_or(3600)
+}
+
+async fn detach_policy(client: &Client, role: &str, arn: &str) -> Result<(), LiveError> {
+    call(
+        "iam:DetachRolePolicy",
+        client
+            .detach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send(),
+    )
+    .await
+    .map(drop)
+}
+
+async fn delete_inline_policy(client: &Client, role: &str, name: &str) -> Result<(), LiveError> {
+    call(
+        "iam:DeleteRolePolicy",
+        client
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send(),
+    )
+    .await
+    .map(drop)
+}
+
 /// Execute `changes` in order. Stops at the first failure (what was done stays done; apply again to resume).
 pub async fn execute(client: &Client, changes: &[Change]) -> Result<(), LiveError> {
     for change in changes {
-        match change {
-            Change::CreateProvider {
-                url,
-                client_ids,
-                thumbprints,
-            } => {
-                client
-                    .create_open_id_connect_provider()
-                    .url(url)
-                    .set_client_id_list(Some(client_ids.clone()))
-                    .set_thumbprint_list((!thumbprints.is_empty()).then(|| thumbprints.clone()))
-                    .tags(tag(MANAGED_TAG, "keyless")?)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:CreateOpenIDConnectProvider", &e))?;
-            }
-            Change::AddClientId {
-                provider_arn,
-                client_id,
-            } => {
-                client
-                    .add_client_id_to_open_id_connect_provider()
-                    .open_id_connect_provider_arn(provider_arn)
-                    .client_id(client_id)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:AddClientIDToOpenIDConnectProvider", &e))?;
-            }
-            Change::RemoveClientId {
-                provider_arn,
-                client_id,
-            } => {
-                client
-                    .remove_client_id_from_open_id_connect_provider()
-                    .open_id_connect_provider_arn(provider_arn)
-                    .client_id(client_id)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:RemoveClientIDFromOpenIDConnectProvider", &e))?;
-            }
-            Change::UpdateThumbprints {
-                provider_arn, to, ..
-            } => {
-                client
-                    .update_open_id_connect_provider_thumbprint()
-                    .open_id_connect_provider_arn(provider_arn)
-                    .set_thumbprint_list(Some(to.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:UpdateOpenIDConnectProviderThumbprint", &e))?;
-            }
-            Change::CreateRole { role } => {
-                let mut request = client
-                    .create_role()
-                    .role_name(&role.name)
-                    .path(&role.path)
-                    .description(&role.description)
-                    .assume_role_policy_document(role.trust_policy_text())
-                    .max_session_duration(i32::try_from(role.max_session_duration).unwrap_or(3600))
-                    .set_permissions_boundary(role.permissions_boundary.clone());
-                for (key, value) in &role.tags {
-                    request = request.tags(tag(key, value)?);
+        execute_one(client, change).await?;
+    }
+    Ok(())
+}
+
+async fn execute_one(client: &Client, change: &Change) -> Result<(), LiveError> {
+    match change {
+        Change::CreateProvider {
+            url,
+            client_ids,
+            thumbprints,
+        } => {
+            let request = client
+                .create_open_id_connect_provider()
+                .url(url)
+                .set_client_id_list(Some(client_ids.clone()))
+                .set_thumbprint_list((!thumbprints.is_empty()).then(|| thumbprints.clone()))
+                .tags(tag(MANAGED_TAG, "keyless")?);
+            call("iam:CreateOpenIDConnectProvider", request.send()).await?;
+        }
+        Change::AddClientId {
+            provider_arn,
+            client_id,
+        } => {
+            let request = client
+                .add_client_id_to_open_id_connect_provider()
+                .open_id_connect_provider_arn(provider_arn)
+                .client_id(client_id);
+            call("iam:AddClientIDToOpenIDConnectProvider", request.send()).await?;
+        }
+        Change::RemoveClientId {
+            provider_arn,
+            client_id,
+        } => {
+            let request = client
+                .remove_client_id_from_open_id_connect_provider()
+                .open_id_connect_provider_arn(provider_arn)
+                .client_id(client_id);
+            call(
+                "iam:RemoveClientIDFromOpenIDConnectProvider",
+                request.send(),
+            )
+            .await?;
+        }
+        Change::UpdateThumbprints {
+            provider_arn, to, ..
+        } => {
+            let request = client
+                .update_open_id_connect_provider_thumbprint()
+                .open_id_connect_provider_arn(provider_arn)
+                .set_thumbprint_list(Some(to.clone()));
+            call("iam:UpdateOpenIDConnectProviderThumbprint", request.send()).await?;
+        }
+        Change::CreateRole { role } => {
+            let request = client
+                .create_role()
+                .role_name(&role.name)
+                .path(&role.path)
+                .description(&role.description)
+                .assume_role_policy_document(role.trust_policy_text())
+                .max_session_duration(session_seconds(role.max_session_duration))
+                .set_permissions_boundary(role.permissions_boundary.clone())
+                .set_tags(Some(tags(&role.tags)?).filter(|t| !t.is_empty()));
+            call("iam:CreateRole", request.send()).await?;
+        }
+        Change::UpdateTrustPolicy { role, to, .. } => {
+            let request = client
+                .update_assume_role_policy()
+                .role_name(role)
+                .policy_document(policy_text(to));
+            call("iam:UpdateAssumeRolePolicy", request.send()).await?;
+        }
+        Change::UpdateRole {
+            role,
+            description,
+            max_session_duration,
+        } => {
+            let request = client
+                .update_role()
+                .role_name(role)
+                .description(description)
+                .max_session_duration(session_seconds(*max_session_duration));
+            call("iam:UpdateRole", request.send()).await?;
+        }
+        Change::PutPermissionsBoundary { role, arn } => {
+            let request = client
+                .put_role_permissions_boundary()
+                .role_name(role)
+                .permissions_boundary(arn);
+            call("iam:PutRolePermissionsBoundary", request.send()).await?;
+        }
+        Change::DeletePermissionsBoundary { role } => {
+            let request = client.delete_role_permissions_boundary().role_name(role);
+            call("iam:DeleteRolePermissionsBoundary", request.send()).await?;
+        }
+        Change::AttachPolicy { role, arn } => {
+            let request = client.attach_role_policy().role_name(role).policy_arn(arn);
+            call("iam:AttachRolePolicy", request.send()).await?;
+        }
+        Change::DetachPolicy { role, arn } => detach_policy(client, role, arn).await?,
+        Change::PutInlinePolicy {
+            role,
+            name,
+            document,
+            ..
+        } => {
+            let request = client
+                .put_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .policy_document(policy_text(document));
+            call("iam:PutRolePolicy", request.send()).await?;
+        }
+        Change::DeleteInlinePolicy { role, name } => {
+            delete_inline_policy(client, role, name).await?;
+        }
+        Change::TagRole { role, tags: pairs } => {
+            let request = client
+                .tag_role()
+                .role_name(role)
+                .set_tags(Some(tags(pairs.iter().map(|(k, v)| (k, v)))?));
+            call("iam:TagRole", request.send()).await?;
+        }
+        Change::UntagRole { role, keys } => {
+            let request = client
+                .untag_role()
+                .role_name(role)
+                .set_tag_keys(Some(keys.clone()));
+            call("iam:UntagRole", request.send()).await?;
+        }
+        Change::DeleteRole { role } => {
+            // IAM refuses to delete a role with policies: detach and delete them first.
+            if let Some(state) = read_role(client, role).await? {
+                for arn in &state.managed_policies {
+                    detach_policy(client, role, arn).await?;
                 }
-                request
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:CreateRole", &e))?;
-            }
-            Change::UpdateTrustPolicy { role, to, .. } => {
-                client
-                    .update_assume_role_policy()
-                    .role_name(role)
-                    .policy_document(serde_json::to_string(to).unwrap_or_default())
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:UpdateAssumeRolePolicy", &e))?;
-            }
-            Change::UpdateRole {
-                role,
-                description,
-                max_session_duration,
-            } => {
-                client
-                    .update_role()
-                    .role_name(role)
-                    .description(description)
-                    .max_session_duration(i32::try_from(*max_session_duration).unwrap_or(3600))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:UpdateRole", &e))?;
-            }
-            Change::PutPermissionsBoundary { role, arn } => {
-                client
-                    .put_role_permissions_boundary()
-                    .role_name(role)
-                    .permissions_boundary(arn)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:PutRolePermissionsBoundary", &e))?;
-            }
-            Change::DeletePermissionsBoundary { role } => {
-                client
-                    .delete_role_permissions_boundary()
-                    .role_name(role)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:DeleteRolePermissionsBoundary", &e))?;
-            }
-            Change::AttachPolicy { role, arn } => {
-                client
-                    .attach_role_policy()
-                    .role_name(role)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:AttachRolePolicy", &e))?;
-            }
-            Change::DetachPolicy { role, arn } => {
-                client
-                    .detach_role_policy()
-                    .role_name(role)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:DetachRolePolicy", &e))?;
-            }
-            Change::PutInlinePolicy {
-                role,
-                name,
-                document,
-                ..
-            } => {
-                client
-                    .put_role_policy()
-                    .role_name(role)
-                    .policy_name(name)
-                    .policy_document(serde_json::to_string(document).unwrap_or_default())
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:PutRolePolicy", &e))?;
-            }
-            Change::DeleteInlinePolicy { role, name } => {
-                client
-                    .delete_role_policy()
-                    .role_name(role)
-                    .policy_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:DeleteRolePolicy", &e))?;
-            }
-            Change::TagRole { role, tags } => {
-                let mut request = client.tag_role().role_name(role);
-                for (key, value) in tags {
-                    request = request.tags(tag(key, value)?);
+                for name in state.inline_policies.keys() {
+                    delete_inline_policy(client, role, name).await?;
                 }
-                request
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:TagRole", &e))?;
             }
-            Change::UntagRole { role, keys } => {
-                client
-                    .untag_role()
-                    .role_name(role)
-                    .set_tag_keys(Some(keys.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:UntagRole", &e))?;
-            }
-            Change::DeleteRole { role } => {
-                // IAM refuses to delete a role with policies: detach and delete them first.
-                if let Some(state) = read_role(client, role).await? {
-                    for arn in &state.managed_policies {
-                        client
-                            .detach_role_policy()
-                            .role_name(role)
-                            .policy_arn(arn)
-                            .send()
-                            .await
-                            .map_err(|e| aws_error("iam:DetachRolePolicy", &e))?;
-                    }
-                    for name in state.inline_policies.keys() {
-                        client
-                            .delete_role_policy()
-                            .role_name(role)
-                            .policy_name(name)
-                            .send()
-                            .await
-                            .map_err(|e| aws_error("iam:DeleteRolePolicy", &e))?;
-                    }
-                }
-                client
-                    .delete_role()
-                    .role_name(role)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("iam:DeleteRole", &e))?;
-            }
+            call(
+                "iam:DeleteRole",
+                client.delete_role().role_name(role).send(),
+            )
+            .await?;
         }
     }
     Ok(())
@@ -499,43 +522,24 @@ pub async fn read_trust_view(
     let mut providers = HashMap::new();
     for account in &plan.accounts {
         let client = client_for(options, &account.account).await?;
-        match client
-            .get_open_id_connect_provider()
-            .open_id_connect_provider_arn(&account.provider.arn)
-            .send()
-            .await
-        {
-            Ok(output) => {
-                let url = output
-                    .url()
-                    .unwrap_or_default()
-                    .trim_start_matches("https://")
-                    .to_owned();
-                providers.insert(
-                    account.account.clone(),
-                    ProviderView {
-                        url,
-                        client_ids: output.client_id_list().to_vec(),
-                    },
-                );
-            }
-            Err(error) if is_no_such_entity(&error) => {}
-            Err(error) => return Err(aws_error("iam:GetOpenIDConnectProvider", &error)),
+        if let Some(output) = get_provider(&client, &account.provider.arn).await? {
+            let url = output
+                .url()
+                .unwrap_or_default()
+                .trim_start_matches("https://")
+                .to_owned();
+            providers.insert(
+                account.account.clone(),
+                ProviderView {
+                    url,
+                    client_ids: output.client_id_list().to_vec(),
+                },
+            );
         }
         for role in &account.roles {
-            let trust_policy = match client.get_role().role_name(&role.name).send().await {
-                Ok(output) => match output.role().and_then(|r| r.assume_role_policy_document()) {
-                    Some(text) => Some(
-                        serde_json::to_string(&decode_document(
-                            text,
-                            &format!("the trust policy of role {}", role.name),
-                        )?)
-                        .unwrap_or_default(),
-                    ),
-                    None => None,
-                },
-                Err(error) if is_no_such_entity(&error) => None,
-                Err(error) => return Err(aws_error("iam:GetRole", &error)),
+            let trust_policy = match get_role(&client, &role.name).await? {
+                Some(deployed) => trust_policy_of(&deployed)?.as_ref().map(policy_text),
+                None => None,
             };
             roles.push(RoleView {
                 arn: role.arn.clone(),
