@@ -55,6 +55,8 @@ enum Command {
     Token(cmd::token::TokenCommand),
     /// Render bitbucket-pipelines.yml under keyless.yml's policy (the Dynamic Pipelines provider, offline); exit 1 if rejected.
     Render(cmd::render::RenderArgs),
+    /// Serve the Dynamic Pipelines provider over HTTP for a Forge Remote endpoint; SIGHUP reloads keyless.yml.
+    Serve(cmd::serve::ServeArgs),
     /// Run a local Bitbucket OIDC issuer plus an AWS STS/IAM that enforces trust like AWS.
     Emulate(cmd::emulate::EmulateArgs),
     /// The whole story in seconds, offline: plan, apply and check a sample workspace against an in-process
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Render(args) => cmd::render::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -185,3 +185,25 @@ impl Metrics {
 
 /// The `Content-Type` of [`Metrics::render`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_has_its_own_counter() {
+        for (i, outcome) in Outcome::ALL.iter().enumerate() {
+            assert_eq!(
+                *outcome as usize, i,
+                "Outcome::ALL must list variants in order"
+            );
+        }
+        let metrics = Metrics::new();
+        metrics.request(Outcome::TooLarge, Duration::from_millis(1));
+        assert_eq!(metrics.requests(Outcome::TooLarge), 1);
+        assert_eq!(metrics.requests(Outcome::Rendered), 0);
+        let text = metrics.render();
+        assert!(text.contains("keyless_serve_requests_total{outcome=\"too_large\"} 1"));
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+}

@@ -16,5 +16,6 @@ pub mod plan;
 pub mod policy;
 pub mod render;
 pub mod resolve;
+pub mod serve;
 pub mod thumbprint;
 pub mod token;
