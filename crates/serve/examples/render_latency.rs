@@ -1,4 +1,4 @@
-//! bench/render: p50/p99 latency of rendering a 100-step pipeline in process, (a) `keyless_enforce::render`
+//! bench/render: p50/p99 latency of rendering a 100-step pipeline in process, (a) `keyless_enforce::render_request`
 //! alone and (b) what `POST /dynamic-pipelines` does per request after authentication: read the request JSON,
 //! parse it, render, serialise the answer. Prints one JSON line.
 //!
@@ -123,7 +123,7 @@ fn main() {
     for _ in 0..iterations {
         let request = parsed.clone();
         let started = Instant::now();
-        let rendered = keyless_enforce::render(&config, request.file, &request.invocation);
+        let rendered = keyless_enforce::render_request(&config, request);
         render_only.push(started.elapsed().as_secs_f64() * 1e6);
         assert!(rendered.is_ok());
     }

@@ -149,13 +149,12 @@ fn payload_error(error: PayloadError) -> ApiError {
     ApiError::invalid("keyless-invalid-request", message)
 }
 
-/// Renders a parsed request. Never panics: a panic in the renderer becomes [`Answer::Internal`].
+/// Renders a parsed request in the mode of its trigger (`definitions` judges the selected pipeline only; a run
+/// whose target selects none judges them all: `keyless_enforce::render_request`). Never panics: a panic in the
+/// renderer becomes [`Answer::Internal`].
 pub fn answer(config: &EnforceConfig, request: Request) -> Answer {
-    let Request {
-        file, invocation, ..
-    } = request;
     let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        keyless_enforce::render(config, file, &invocation)
+        keyless_enforce::render_request(config, request)
     }));
     match rendered {
         Ok(Ok(rendered)) => Answer::Rendered(rendered.file.to_json()),

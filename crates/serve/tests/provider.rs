@@ -23,7 +23,7 @@ fn body(v: &Value) -> Body {
 fn expected(request: &Value) -> Value {
     let config = config();
     let parsed = keyless_enforce::payload::parse_request(request).unwrap();
-    match keyless_enforce::render(&config.current().config, parsed.file, &parsed.invocation) {
+    match keyless_enforce::render_request(&config.current().config, parsed) {
         Ok(rendered) => json!({"pipelines_configuration": rendered.file.to_json()}),
         Err(rejection) => rejection.to_error_json(),
     }
