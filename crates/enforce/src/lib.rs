@@ -5,6 +5,9 @@
 //! rendering a rendered file changes nothing. Every change and every rejection names the policy rule
 //! behind it. Anything the policy cannot judge (an unknown key, an unresolved `import`, an invalid
 //! item) is a rejection, never a silent pass-through. See `docs/enforce.md`.
+//!
+//! The environments and the policy come from `keyless.yml` as `keyless-workspace` loads it ([`EnforceConfig`]);
+//! [`judge::RenderJudge`] runs this engine for `keyless check`'s pipeline column.
 
 pub mod judge;
 pub mod payload;
