@@ -198,3 +198,56 @@ fn bad_input_exits_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bitbucket-pipelines.yml:"), "{err}");
 }
+
+/// A target that selects no pipeline (docs/enforce.md): a run judges every pipeline, a definitions request only
+/// the selected one, so the Run-pipeline dialog still lists a feature branch's pipelines.
+#[test]
+fn a_target_that_selects_no_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bitbucket-pipelines.yml");
+    std::fs::write(
+        &file,
+        "pipelines:\n  branches:\n    main:\n      - step:\n          name: deploy\n          deployment: production\n          script: [./deploy]\n",
+    )
+    .unwrap();
+    let out = keyless()
+        .args(["--branch", "feature/x", "--format", "json", "--explain"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["error"]["rule"], "branches");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("selects no pipeline"),
+        "{v}"
+    );
+
+    let request = |trigger: &str| {
+        let path = dir.path().join(format!("{trigger}.json"));
+        let body = serde_json::json!({
+            "trigger": trigger,
+            "target": {"type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "feature/x"},
+            "pipelines_configuration": {"pipelines": {"branches": {"main": [
+                {"step": {"name": "deploy", "deployment": "production", "script": ["./deploy"]}}
+            ]}}}
+        });
+        std::fs::write(&path, body.to_string()).unwrap();
+        path
+    };
+    let out = keyless()
+        .args(["--format", "json", "--payload"])
+        .arg(request("definitions"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = keyless()
+        .args(["--format", "json", "--payload"])
+        .arg(request("push"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
