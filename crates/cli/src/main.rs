@@ -62,6 +62,8 @@ enum Command {
     /// The whole story in seconds, offline: plan, apply and check a sample workspace against an in-process
     /// emulator, assume roles (allowed and refused), render and audit sample pipelines.
     Demo(cmd::demo::DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(cmd::completions::CompletionsArgs),
 }
 
 /// Exit code for bad input (unreadable or invalid files, bad arguments).
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
         Command::Token(command) => cmd::token::run(command),
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Completions(args) => cmd::completions::run(args),
         Command::Render(args) => cmd::render::run(args),
         Command::Serve(args) => cmd::serve::run(args),
     };

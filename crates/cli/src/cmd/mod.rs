@@ -4,6 +4,7 @@ pub mod apply;
 pub mod assume;
 pub mod audit;
 pub mod check;
+pub mod completions;
 pub mod configure;
 pub mod credential_process;
 pub mod demo;
