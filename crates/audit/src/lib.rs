@@ -271,40 +271,16 @@ impl Auditor {
             .copied()
             .filter(|r| !self.disabled(r.meta().id))
             .collect();
+        // Per-file rules see one input each, so files are checked in parallel; results are joined in input
+        // order, so the report does not depend on the number of threads.
+        let per_input = par_map(inputs, |input| self.check_input(&rules, input));
         let mut out = Vec::new();
         let mut pipelines = Vec::new();
         let mut policies = Vec::new();
-        for (index, input) in inputs.iter().enumerate() {
-            match input.kind {
-                InputKind::Pipeline => {
-                    if let Some(p) = Pipeline::new(&input.doc, &input.path, &self.config) {
-                        for rule in &rules {
-                            let mut sink = Sink::default();
-                            rule.check_pipeline(&p, &mut sink);
-                            for step in &p.steps {
-                                rule.check_step(step, &p, &mut sink);
-                            }
-                            out.extend(sink.drafts.into_iter().map(|d| (index, d)));
-                        }
-                        pipelines.push((index, p));
-                    }
-                }
-                InputKind::IamPolicy | InputKind::CloudFormation => {
-                    for p in policy::trust_policies(
-                        &input.doc,
-                        &input.path,
-                        &self.config.production_environments,
-                    ) {
-                        for rule in &rules {
-                            let mut sink = Sink::default();
-                            rule.check_policy(&p, &mut sink);
-                            out.extend(sink.drafts.into_iter().map(|d| (index, d)));
-                        }
-                        policies.push((index, p));
-                    }
-                }
-                InputKind::Keyless | InputKind::Other => {}
-            }
+        for (index, checked) in per_input.into_iter().enumerate() {
+            out.extend(checked.drafts.into_iter().map(|d| (index, d)));
+            pipelines.extend(checked.pipeline.map(|p| (index, p)));
+            policies.extend(checked.policies.into_iter().map(|p| (index, p)));
         }
         let keyless = inputs
             .iter()
@@ -327,6 +303,91 @@ impl Auditor {
         }
         out
     }
+}
+
+/// One input after its per-file rules: the findings and the views cross-file rules need.
+struct Checked<'a> {
+    drafts: Vec<FindingBuilder>,
+    pipeline: Option<Pipeline<'a>>,
+    policies: Vec<policy::TrustPolicy<'a>>,
+}
+
+impl Auditor {
+    fn check_input<'a>(&'a self, rules: &[&dyn Rule], input: &'a Input) -> Checked<'a> {
+        let mut checked = Checked {
+            drafts: Vec::new(),
+            pipeline: None,
+            policies: Vec::new(),
+        };
+        match input.kind {
+            InputKind::Pipeline => {
+                if let Some(p) = Pipeline::new(&input.doc, &input.path, &self.config) {
+                    for rule in rules {
+                        let mut sink = Sink::default();
+                        rule.check_pipeline(&p, &mut sink);
+                        for step in &p.steps {
+                            rule.check_step(step, &p, &mut sink);
+                        }
+                        checked.drafts.extend(sink.drafts);
+                    }
+                    checked.pipeline = Some(p);
+                }
+            }
+            InputKind::IamPolicy | InputKind::CloudFormation => {
+                for p in policy::trust_policies(
+                    &input.doc,
+                    &input.path,
+                    &self.config.production_environments,
+                ) {
+                    for rule in rules {
+                        let mut sink = Sink::default();
+                        rule.check_policy(&p, &mut sink);
+                        checked.drafts.extend(sink.drafts);
+                    }
+                    checked.policies.push(p);
+                }
+            }
+            InputKind::Keyless | InputKind::Other => {}
+        }
+        checked
+    }
+}
+
+/// Parses many files at once, in parallel (see [`Input::parse`]); the first error in input order wins.
+pub fn parse_inputs(files: &[(String, String)]) -> Result<Vec<Input>, InputError> {
+    par_map(files, |(path, text)| Input::parse(path, text))
+        .into_iter()
+        .collect()
+}
+
+/// Maps `f` over `items` on up to [`std::thread::available_parallelism`] threads, keeping the order.
+///
+/// NOTE: scoped std threads over contiguous chunks rather than rayon: the work is a single flat map over
+/// inputs of similar size, and one small function avoids a dependency (and its thread pool) in the library.
+fn par_map<'a, T: Sync, R: Send>(items: &'a [T], f: impl Fn(&'a T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(items.len() / 8)
+        .max(1);
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| scope.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                // A panic in a rule is a bug: surface it on the caller's thread as it would be without threads.
+                Err(payload) => std::panic::resume_unwind(payload),
+            })
+            .collect()
+    })
 }
 
 /// The one place where routes become spans, lines and columns.
@@ -396,4 +457,37 @@ fn resolve(inputs: &[Input], default_input: usize, draft: FindingBuilder) -> Opt
         related,
         fix: draft.fix,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    #[test]
+    fn par_map_keeps_order() {
+        let items: Vec<usize> = (0..1000).collect();
+        let doubled = super::par_map(&items, |i| i * 2);
+        assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert!(super::par_map(&[] as &[usize], |i| *i).is_empty());
+    }
+
+    #[test]
+    fn parse_inputs_reports_the_first_bad_file_in_order() {
+        let mut files: Vec<(String, String)> = (0..50)
+            .map(|i| {
+                (
+                    format!("{i}/bitbucket-pipelines.yml"),
+                    "pipelines: {}\n".into(),
+                )
+            })
+            .collect();
+        files[20].1 = "a: [1\n".into();
+        files[40].1 = "b: {\n".into();
+        let err = super::parse_inputs(&files).unwrap_err();
+        assert_eq!(err.path, "20/bitbucket-pipelines.yml");
+        files[20].1 = "pipelines: {}\n".into();
+        files[40].1 = "pipelines: {}\n".into();
+        let inputs = super::parse_inputs(&files).unwrap();
+        assert_eq!(inputs.len(), 50);
+        assert_eq!(inputs[7].path, "7/bitbucket-pipelines.yml");
+    }
 }

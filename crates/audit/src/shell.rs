@@ -234,7 +234,8 @@ pub fn unquote(word: &str) -> String {
 
 /// `text` mentions `$var` or `${var...}` (outside single quotes).
 pub fn references(text: &str, var: &str) -> bool {
-    var_refs(text).iter().any(|r| r.name == var)
+    // Most lines never mention the variable: skip lexing them (a hot path, rules ask for every command).
+    text.contains(var) && var_refs(text).iter().any(|r| r.name == var)
 }
 
 /// One `$NAME` / `${NAME...}` reference.
