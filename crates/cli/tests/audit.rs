@@ -354,3 +354,43 @@ fn publish_without_commit_is_bad_input() {
         .code(2)
         .stderr(predicates::str::contains("BITBUCKET_COMMIT"));
 }
+
+#[test]
+fn repo_names_the_repository_for_keyless_yml() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bitbucket-pipelines.yml"),
+        "pipelines:\n  default:\n    - step:\n        deployment: staging\n        oidc: true\n        script:\n          - pipe: atlassian/aws-s3-deploy:1.7.0\n            variables:\n              AWS_OIDC_ROLE_ARN: arn:aws:iam::111111111111:role/r\n              AWS_DEFAULT_REGION: eu-west-1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("keyless.yml"),
+        "version: 1\nenvironments:\n  staging: {}\nrepositories:\n  web:\n    deployments:\n      staging: \"{0f9d8c7b-6a5e-4d3c-8b2a-1c0e9f8d7a61}\"\n",
+    )
+    .unwrap();
+    let run = |repo: &str| -> Vec<(String, String)> {
+        let out = keyless()
+            .current_dir(dir.path())
+            .args(["audit", ".", "--format", "json", "--repo", repo])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "repository-without-role")
+            .map(|f| {
+                (
+                    f["confidence"].as_str().unwrap().to_owned(),
+                    f["message"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let got = run("acme/api");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "high");
+    assert!(got[0].1.contains("repository `api`"), "{}", got[0].1);
+    assert!(run("acme/web").is_empty());
+}

@@ -11,7 +11,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use keyless_audit::output::{code_insights, json, plain, sarif};
-use keyless_audit::{AuditConfig, Auditor, Confidence, Input, Options, Persona, Report, Severity};
+use keyless_audit::{
+    AuditConfig, Auditor, Confidence, Input, Options, Persona, Report, Repository, Severity,
+};
 
 /// Exit code when findings at or above the threshold remain.
 pub const EXIT_FINDINGS: u8 = 1;
@@ -113,7 +115,8 @@ pub struct AuditArgs {
     )]
     pub api_base: String,
 
-    /// Repository (`workspace/slug`) for --publish.
+    /// Repository (`workspace/slug`): where --publish reports, and which keyless.yml repository the audited
+    /// pipelines belong to (default: the name of each pipeline file's directory).
     #[arg(long, env = "BITBUCKET_REPO_FULL_NAME")]
     pub repo: Option<String>,
 
@@ -158,12 +161,12 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             "no bitbucket-pipelines.yml, keyless.yml, CloudFormation template or IAM policy found under the given paths"
         );
     }
-    let mut inputs = load_inputs(&files)?;
+    let mut inputs = load_inputs(&files, args.repo.as_deref())?;
     let mut report = auditor.audit(&inputs);
     if args.fix {
         let fixed = apply_fixes(&files, &inputs, &report)?;
         if fixed > 0 {
-            inputs = load_inputs(&files)?;
+            inputs = load_inputs(&files, args.repo.as_deref())?;
             report = auditor.audit(&inputs);
         }
     }
@@ -214,8 +217,9 @@ fn display_path(p: &Path) -> String {
     s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
 }
 
-fn load_inputs(files: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
-    files
+fn load_inputs(files: &[PathBuf], repo: Option<&str>) -> anyhow::Result<Vec<Input>> {
+    let repository = repo.and_then(Repository::given);
+    let texts = files
         .iter()
         .map(|f| {
             let text = std::fs::read_to_string(f).with_context(|| {
@@ -224,9 +228,13 @@ fn load_inputs(files: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
                     f.display()
                 )
             })?;
-            Input::parse(&display_path(f), &text).map_err(anyhow::Error::from)
+            Ok((display_path(f), text))
         })
-        .collect()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(keyless_audit::parse_inputs(&texts)?
+        .into_iter()
+        .map(|i| i.with_repository(repository.clone()))
+        .collect())
 }
 
 /// `--config`, else the first keyless.yml next to (or inside) an audited path.
