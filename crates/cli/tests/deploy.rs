@@ -374,6 +374,41 @@ fn changed_file_of_same_size_uploads_only_that_file() {
 }
 
 #[test]
+fn no_state_compares_by_head_and_never_writes_the_state_file() {
+    let Some(w) = world() else { return };
+    let src = site();
+    let first = w.ok(src.path(), &["--no-state"]);
+    assert_eq!(summary(&first, "uploaded"), 5, "{first}");
+    let state = ".keyless-deploy.json".to_owned();
+    assert!(!w.keys().contains(&state));
+    // Without the cache every object on both sides is HEADed: content and headers are still exact.
+    let again = w.ok(src.path(), &["--no-state"]);
+    assert_eq!(
+        (summary(&again, "uploaded"), summary(&again, "unchanged")),
+        (0, 5),
+        "{again}"
+    );
+    let rules = ["--no-state", "--cache-control", "*.html=no-cache"];
+    let headers = w.ok(src.path(), &rules);
+    assert_eq!(
+        keys_of(&headers, "updates"),
+        ["docs/index.html", "index.html"],
+        "{headers}"
+    );
+    // A file whose size changed is uploaded on the size alone (it is not hashed before the upload).
+    write(src.path(), "js/app.js", b"console.log('a longer line');\n");
+    let grown = w.ok(src.path(), &rules);
+    assert_eq!(keys_of(&grown, "uploads"), ["js/app.js"], "{grown}");
+    assert_eq!(grown["uploads"][0]["compared_by"], "size");
+    assert_eq!(grown["uploads"][0]["bytes"], 30);
+    assert_eq!(
+        w.head("js/app.js").metadata().unwrap()["keyless-sha256"],
+        sha256_hex(b"console.log('a longer line');\n")
+    );
+    assert!(!w.keys().contains(&state));
+}
+
+#[test]
 fn header_only_change_copies_in_place() {
     let Some(w) = world() else { return };
     let src = site();

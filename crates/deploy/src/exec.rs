@@ -20,7 +20,7 @@ use md5::{Digest as _, Md5};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tokio::sync::Semaphore;
 
-use crate::digest::digest_bytes;
+use crate::digest::{ContentDigest, digest_bytes};
 use crate::invalidation;
 use crate::local::{self, Body, LocalFile, normalize_prefix};
 use crate::plan::{self, LocalObject, Plan, PlanOptions, Update, Upload};
@@ -126,6 +126,9 @@ pub struct DeployOptions {
     pub wait: bool,
     pub wait_timeout: Duration,
     pub wait_interval: Duration,
+    /// Read and write the deploy state file (`<prefix>.keyless-deploy.json`); without it every object present on
+    /// both sides is HEADed (`--no-state`).
+    pub state: bool,
 }
 
 /// Progress callbacks (the library never prints; the CLI draws a bar on a TTY).
@@ -176,10 +179,13 @@ pub async fn deploy(
         });
     }
 
-    let (listing, state) = tokio::join!(
-        list(&clients.s3, &opts.bucket, &prefix),
-        fetch_state(&clients.s3, &opts.bucket, &state_key)
-    );
+    let (listing, state) = tokio::join!(list(&clients.s3, &opts.bucket, &prefix), async {
+        if opts.state {
+            fetch_state(&clients.s3, &opts.bucket, &state_key).await
+        } else {
+            Ok(State::default())
+        }
+    });
     let listing: Vec<Listed> = listing?
         .into_iter()
         .filter(|l| relative_key(&l.key, &prefix).is_some_and(|rel| !opts.rules.is_excluded(rel)))
@@ -230,29 +236,38 @@ pub async fn deploy(
     }
     remote.retain(|r| !protected.contains(&r.listed.key));
 
-    // Hash what will be stored, on blocking threads, with the multipart ETags other uploaders' objects need.
+    // Hash what will be stored, on blocking threads, with the multipart ETags other uploaders' objects need; but
+    // only where a comparison needs it. A file with no object yet, or whose size already differs from its
+    // object's, is uploaded anyway, and the upload hashes exactly the bytes it sends: hashing it here too would
+    // read it twice (the whole site, on a first upload). Gzip bodies are always built here, because only the
+    // compressed size can be compared.
     let hints = plan::part_size_hints(&remote, opts.part_size);
+    let remote_sizes: HashMap<String, u64> = remote
+        .iter()
+        .map(|r| (r.listed.key.clone(), r.listed.size))
+        .collect();
     let hashers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-    type Hashed = (LocalFile, std::io::Result<crate::digest::ContentDigest>);
-    let hashed: Vec<Result<Hashed, DeployError>> = stream::iter(
+    type Examined = (LocalFile, std::io::Result<(u64, Option<ContentDigest>)>);
+    let examined: Vec<Result<Examined, DeployError>> = stream::iter(
         scan.files
             .into_iter()
             .filter(|f| !protected.contains(&f.key)),
     )
     .map(|file| {
         let sizes = hints.get(&file.key).cloned().unwrap_or_default();
+        let remote_size = remote_sizes.get(&file.key).copied();
         blocking(move || {
-            let digest = Body::open(&file).and_then(|body| body.digest(&sizes));
-            (file, digest)
+            let result = examine(&file, remote_size, &sizes);
+            (file, result)
         })
     })
     .buffer_unordered(hashers)
     .collect()
     .await;
-    let mut locals = Vec::with_capacity(hashed.len());
-    for item in hashed {
+    let mut locals = Vec::with_capacity(examined.len());
+    for item in examined {
         match item? {
-            (file, Ok(digest)) => locals.push(LocalObject { file, digest }),
+            (file, Ok((size, digest))) => locals.push(LocalObject { file, size, digest }),
             (file, Err(error)) => {
                 protected.insert(file.key.clone());
                 errors.push(Failure {
@@ -368,10 +383,11 @@ pub async fn deploy(
         final_meta.insert(key, meta.clone());
     }
     let wrote = !executed.stored.is_empty();
-    if wrote
-        || headed_any
-        || !executed.deleted.is_empty()
-        || state.objects.len() != final_meta.len()
+    if opts.state
+        && (wrote
+            || headed_any
+            || !executed.deleted.is_empty()
+            || state.objects.len() != final_meta.len())
     {
         let listing = if wrote {
             list(&clients.s3, &opts.bucket, &prefix)
@@ -745,7 +761,12 @@ impl Ctx<'_> {
     /// Rewrites headers in place: a copy onto itself with the REPLACE metadata directive.
     async fn update(&self, local: &LocalObject) -> Result<RemoteMeta, String> {
         let h = &local.file.headers;
-        let sha256 = local.digest.sha256_hex();
+        // The planner only plans an update after comparing digests.
+        let sha256 = local
+            .digest
+            .as_ref()
+            .ok_or("internal: planned update without a digest")?
+            .sha256_hex();
         let _permit = self.permit().await?;
         self.s3
             .copy_object()
@@ -766,6 +787,23 @@ impl Ctx<'_> {
             part_size: None,
         })
     }
+}
+
+/// The stored size of `file` and, when a comparison with an object of `remote_size` bytes needs it, its digest.
+fn examine(
+    file: &LocalFile,
+    remote_size: Option<u64>,
+    part_sizes: &[u64],
+) -> std::io::Result<(u64, Option<ContentDigest>)> {
+    if !file.gzip {
+        let size = std::fs::metadata(&file.path)?.len();
+        if remote_size.is_none_or(|remote| remote != size) {
+            return Ok((size, None));
+        }
+    }
+    let body = Body::open(file)?;
+    let digest = body.digest(part_sizes)?;
+    Ok((digest.size, Some(digest)))
 }
 
 async fn delete_batch(

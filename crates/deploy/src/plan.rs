@@ -13,11 +13,26 @@ use crate::local::LocalFile;
 use crate::remote::RemoteObject;
 use crate::rules::Headers;
 
-/// A local file and the digest of the body it will be stored as.
+/// A local file, the size of the body it will be stored as, and that body's digest when the comparison needs it.
 #[derive(Clone, Debug)]
 pub struct LocalObject {
     pub file: LocalFile,
-    pub digest: ContentDigest,
+    /// Size of the stored body (after gzip, when gzip applies).
+    pub size: u64,
+    /// `None` when no comparison needs it: the key has no object yet, or the object's size already differs. An
+    /// upload hashes exactly the bytes it sends, so hashing such a file first would only read it twice.
+    pub digest: Option<ContentDigest>,
+}
+
+impl LocalObject {
+    /// A file whose digest is known.
+    pub fn hashed(file: LocalFile, digest: ContentDigest) -> Self {
+        Self {
+            file,
+            size: digest.size,
+            digest: Some(digest),
+        }
+    }
 }
 
 /// Why an object is uploaded.
@@ -174,15 +189,26 @@ pub fn plan(local: &[LocalObject], remote: &[RemoteObject], options: PlanOptions
             key: key.clone(),
             reason,
             compared_by,
-            bytes: l.digest.size,
-            multipart: l.digest.size > options.multipart_threshold,
+            bytes: l.size,
+            multipart: l.size > options.multipart_threshold,
             headers: l.file.headers.clone(),
         };
         let Some(r) = remote_by_key.get(key.as_str()) else {
             plan.uploads.push(upload(Reason::New, None));
             continue;
         };
-        let (same, how) = compare(&l.digest, r, options.part_size);
+        let Some(digest) = &l.digest else {
+            // Not hashed because the sizes differ (see `LocalObject::digest`); should a caller leave out a digest
+            // that was needed, uploading is the answer that is never wrong.
+            let how = if l.size == r.listed.size {
+                Comparison::Unverifiable
+            } else {
+                Comparison::Size
+            };
+            plan.uploads.push(upload(Reason::Changed, Some(how)));
+            continue;
+        };
+        let (same, how) = compare(digest, r, options.part_size);
         if !same {
             plan.uploads.push(upload(Reason::Changed, Some(how)));
             continue;
@@ -198,7 +224,7 @@ pub fn plan(local: &[LocalObject], remote: &[RemoteObject], options: PlanOptions
             plan.updates.push(Update {
                 key: key.clone(),
                 changed,
-                bytes: l.digest.size,
+                bytes: l.size,
                 headers: l.file.headers.clone(),
             });
         }
@@ -236,15 +262,23 @@ mod tests {
     }
 
     fn local(key: &str, body: &[u8], cc: Option<&str>) -> LocalObject {
-        LocalObject {
-            file: LocalFile {
+        LocalObject::hashed(
+            LocalFile {
                 rel: key.into(),
                 key: key.into(),
                 path: key.into(),
                 headers: headers(cc),
                 gzip: false,
             },
-            digest: digest_bytes(body, &[PS, 3]),
+            digest_bytes(body, &[PS, 3]),
+        )
+    }
+
+    /// A local file whose body was not hashed (only its size is known).
+    fn unhashed(key: &str, body: &[u8]) -> LocalObject {
+        LocalObject {
+            digest: None,
+            ..local(key, body, None)
         }
     }
 
@@ -416,6 +450,45 @@ mod tests {
             };
             assert_eq!(got, want, "{name}");
         }
+    }
+
+    #[test]
+    fn unhashed_files_upload_by_size_and_never_count_as_unchanged() {
+        let remotes = vec![
+            remote("grew", b"short", None, meta(None, Some(b"short"), None)),
+            remote(
+                "same-size",
+                b"12345",
+                None,
+                meta(None, Some(b"12345"), None),
+            ),
+        ];
+        let locals = vec![
+            unhashed("grew", b"much longer"),
+            unhashed("new", b"n"),
+            unhashed("same-size", b"12345"),
+        ];
+        let p = plan(&locals, &remotes, OPTS);
+        let got: Vec<_> = p
+            .uploads
+            .iter()
+            .map(|u| (u.key.as_str(), u.reason, u.compared_by, u.bytes))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("grew", Reason::Changed, Some(Comparison::Size), 11),
+                ("new", Reason::New, None, 1),
+                // A caller that leaves out a needed digest gets an upload, not a wrong "unchanged".
+                (
+                    "same-size",
+                    Reason::Changed,
+                    Some(Comparison::Unverifiable),
+                    5
+                ),
+            ]
+        );
+        assert!(p.unchanged.is_empty() && p.updates.is_empty());
     }
 
     #[test]

@@ -99,6 +99,10 @@ pub struct S3Args {
     /// Part size for multipart uploads (at least 5MiB on AWS), recorded in the object's metadata
     #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size)]
     pub part_size: u64,
+    /// Neither read nor write the deploy state file <prefix>.keyless-deploy.json (a cache of headers and
+    /// hashes, readable wherever the bucket is); HEAD every object present on both sides instead
+    #[arg(long)]
+    pub no_state: bool,
     /// Output format of the plan and summary
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -157,6 +161,7 @@ fn run_s3(args: S3Args) -> Result<ExitCode> {
         wait: args.wait,
         wait_timeout: Duration::from_secs(args.wait_timeout),
         wait_interval: Duration::from_secs(5),
+        state: !args.no_state,
     };
     let bar = (args.format == Format::Text && !args.dry_run && std::io::stderr().is_terminal())
         .then(Bar::new);
