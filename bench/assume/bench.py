@@ -8,7 +8,7 @@
 They run alternately (one of each per round) so machine noise hits all three alike. Prints the medians and the
 ratios. Usage (from the repo root, after `cargo build --release`):
 
-  .venv/bin/python bench/assume/bench.py [--rounds 30] [--keyless target/release/keyless]
+  .venv/bin/python bench/assume/bench.py [--rounds 30] [--keyless target-release/release/keyless]
 
 Environment: KEYLESS_VENV (default .venv) locates aws and python.
 """
@@ -98,7 +98,10 @@ def timed(argv, env):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--keyless", default=os.path.join(ROOT, "target", "release", "keyless"))
+    parser.add_argument(
+        "--keyless",
+        default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target-release")), "release", "keyless"),
+    )
     args = parser.parse_args()
     venv = os.environ.get("KEYLESS_VENV", os.path.join(ROOT, ".venv"))
     aws = os.path.join(venv, "bin", "aws")
@@ -144,6 +147,7 @@ def main():
 
     medians = {name: statistics.median(values) for name, values in samples.items()}
     print(f"rounds: {args.rounds} (alternating), endpoint: keyless emulate on 127.0.0.1")
+    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}, cores: {os.cpu_count()}")
     for name, median in medians.items():
         print(f"  {name:8} median {median * 1000:8.1f} ms   min {min(samples[name]) * 1000:8.1f} ms   max {max(samples[name]) * 1000:8.1f} ms")
     print(f"ratio aws-cli / keyless: {medians['aws-cli'] / medians['keyless']:.1f}x (target >= 30x)")
