@@ -337,8 +337,33 @@ pub fn sts_config(
         );
     if let Some(url) = endpoint_url {
         builder = builder.endpoint_url(url);
+        if url.starts_with("http://")
+            && let Some(client) = client_without_roots()
+        {
+            builder = builder.http_client(client);
+        }
     }
     builder.build()
+}
+
+/// An HTTP client that never loads the platform's root certificates, for a plain-HTTP endpoint (a local
+/// emulator). The SDK's default client reads and parses every trusted root (about 150 files on Debian) before its
+/// first request, even one over plain HTTP: measured as most of `keyless assume`'s own system calls and a good
+/// part of its CPU time against `keyless emulate` (bench/assume). An HTTPS endpoint keeps the default client.
+fn client_without_roots() -> Option<aws_sdk_sts::config::SharedHttpClient> {
+    use aws_smithy_http_client::tls::{
+        Provider, TlsContext, TrustStore, rustls_provider::CryptoMode,
+    };
+    let tls = TlsContext::builder()
+        .with_trust_store(TrustStore::empty())
+        .build()
+        .ok()?;
+    Some(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(tls)
+            .build_https(),
+    )
 }
 
 fn convert(
