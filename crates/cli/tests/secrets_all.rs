@@ -108,6 +108,15 @@ impl Setup {
         let token = fixture.token(true, None);
         let home = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(home.path().join("clone")).unwrap();
+        // A shared credentials file with the canary keys under a profile (`--profile ACCOUNT=canary`).
+        std::fs::write(
+            home.path().join("aws-credentials"),
+            format!(
+                "[canary]\naws_access_key_id = {ACCESS_KEY_ID}\naws_secret_access_key = {SECRET_ACCESS_KEY}\n\
+                 aws_session_token = {SESSION_TOKEN}\n"
+            ),
+        )
+        .unwrap();
         Self {
             fixture,
             home,
@@ -446,6 +455,20 @@ fn apply() {
         ],
         &[],
     );
+    // The canary keys from a profile in the shared credentials file.
+    setup.clean(
+        &[
+            "apply",
+            "-c",
+            config,
+            "--endpoint-url",
+            &endpoint,
+            "--profile",
+            "222222222222=canary",
+            "--dry-run",
+        ],
+        &[],
+    );
 }
 
 #[test]
@@ -458,6 +481,19 @@ fn check() {
     let endpoint = setup.fixture.endpoint.clone();
     setup.clean(
         &["check", "-c", config, "--live", "--endpoint-url", &endpoint],
+        &[],
+    );
+    setup.clean(
+        &[
+            "check",
+            "-c",
+            config,
+            "--live",
+            "--endpoint-url",
+            &endpoint,
+            "--profile",
+            "111111111111=canary",
+        ],
         &[],
     );
 }
