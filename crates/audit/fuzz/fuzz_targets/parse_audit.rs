@@ -1,5 +1,6 @@
-//! Parse + audit on arbitrary input: the text is read as a pipeline, an IAM policy and a CloudFormation template
-//! (by file name), audited together, and every output format is rendered; fixes are applied. Nothing may panic.
+//! Parse + audit on arbitrary input: the text is read as a pipeline, an IAM policy, a CloudFormation template and
+//! keyless.yml (by file name; the pipeline sits in a `web/` directory, so repository-based cross-file rules run),
+//! audited together, and every output format is rendered; fixes are applied. Nothing may panic.
 #![no_main]
 
 use keyless_audit::output::{code_insights, json, plain, sarif};
@@ -7,13 +8,23 @@ use keyless_audit::{AuditConfig, Auditor, Input, Options, Persona, Severity};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let _ = AuditConfig::from_keyless_yml(text, "keyless.yml");
-    let inputs: Vec<Input> = ["bitbucket-pipelines.yml", "policy.json", "template.yml", "keyless.yml"]
-        .iter()
-        .filter_map(|p| Input::parse(p, text).ok())
-        .collect();
-    let options = Options { persona: Persona::Auditor, ..Options::default() };
+    let inputs: Vec<Input> = [
+        "web/bitbucket-pipelines.yml",
+        "policy.json",
+        "template.yml",
+        "keyless.yml",
+    ]
+    .iter()
+    .filter_map(|p| Input::parse(p, text).ok())
+    .collect();
+    let options = Options {
+        persona: Persona::Auditor,
+        ..Options::default()
+    };
     let report = Auditor::new(AuditConfig::default(), options).audit(&inputs);
     let _ = plain::render(&report.findings, false);
     let _ = json::render(&report.findings);
