@@ -19,6 +19,7 @@ pub mod ignore;
 pub mod output;
 pub mod pipeline;
 pub mod policy;
+pub mod redact;
 pub mod rule;
 pub mod shell;
 pub mod source;

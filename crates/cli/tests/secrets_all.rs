@@ -575,12 +575,9 @@ fn audit_structured() {
     }
 }
 
-/// The plain format quotes the source line of a finding, and with it a committed secret key in full
-/// (`crates/audit/src/output/plain.rs`, `Snippet::source(source)`: the snippet is the raw file). `--publish`
-/// prints the same plain report. Gitleaks-style redaction (first 4 characters + `****`) is needed there.
+/// The plain format quotes the source line of a finding; `keyless_audit::redact` masks a committed secret key
+/// in it (first 4 characters + `*`, same length). `--publish` prints the same plain report.
 #[test]
-#[ignore = "leak: audit --format plain (and --publish) echo a literal AWS secret key from the source snippet, \
-            crates/audit/src/output/plain.rs Snippet::source (reported)"]
 fn audit_plain() {
     let (setup, pipelines) = audit_setup();
     let output = setup.clean(

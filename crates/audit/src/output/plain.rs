@@ -19,7 +19,10 @@ pub fn render(findings: &[Finding], color: bool) -> String {
             Severity::Medium | Severity::Low => Level::WARNING,
             Severity::Info => Level::INFO,
         };
-        let source: &str = &f.source;
+        // Quoted lines are redacted (same byte length, so spans hold): a finding about a committed secret
+        // must not repeat the secret in a log or a report.
+        let redacted = crate::redact::secrets(&f.source);
+        let source: &str = &redacted;
         let clamp = |start: usize, end: usize| {
             let start = start.min(source.len());
             let mut end = end.clamp(start, source.len());
