@@ -39,17 +39,23 @@ static JWT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static ACCESS_KEY_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b").unwrap_or_else(|e| unreachable!("static regex: {e}"))
+    Regex::new(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+        .unwrap_or_else(|e| unreachable!("static regex: {e}"))
 });
 
 /// `text` with every secret-looking value masked; borrowed when nothing needed hiding.
 pub fn secrets(text: &str) -> Cow<'_, str> {
     let mut hide: Vec<(usize, usize)> = Vec::new();
     for caps in ASSIGNMENT.captures_iter(text) {
-        let (Some(name), Some(value)) = (caps.get(1), caps.get(2)) else { continue };
+        let (Some(name), Some(value)) = (caps.get(1), caps.get(2)) else {
+            continue;
+        };
         // `AWS_WEB_IDENTITY_TOKEN_FILE=...`: where a secret lives is what the token-handling rules are about.
         let name = name.as_str().to_ascii_lowercase();
-        if ["file", "path", "dir", "url", "name"].iter().any(|s| name.ends_with(s)) {
+        if ["file", "path", "dir", "url", "name"]
+            .iter()
+            .any(|s| name.ends_with(s))
+        {
             continue;
         }
         hide.push((value.start() + 4, value.end()));
@@ -96,7 +102,10 @@ mod tests {
         let line = "  - export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
         let out = secrets(line);
         assert_eq!(out.len(), line.len());
-        assert!(!out.contains("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), "{out}");
+        assert!(
+            !out.contains("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            "{out}"
+        );
         assert!(out.contains("AWS_SECRET_ACCESS_KEY=wJal****"), "{out}");
     }
 
