@@ -5,10 +5,10 @@
 //! that left keyless.yml, and credentials of the wrong account are refused.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead as _, BufReader};
+mod emulate_process;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use assert_cmd::Command as Cli;
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
@@ -132,18 +132,8 @@ fn start_emulator(dir: &Path) -> Emulator {
         endpoint: String::new(),
         ready: Value::Null,
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready_file.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "keyless emulate did not write its ready file within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Keep stdout drained so the emulator never blocks on a full pipe.
-    let stdout = emulator.child.stdout.take().unwrap();
-    std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
-    emulator.ready = serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    emulator.ready = emulate_process::wait_ready(&ready_file);
+    emulate_process::drain_stdout(&mut emulator.child);
     emulator.endpoint = emulator.ready["endpoint"].as_str().unwrap().to_owned();
     emulator
 }

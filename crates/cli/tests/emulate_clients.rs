@@ -8,6 +8,8 @@
 //! KEYLESS_REQUIRE_TOOLS=1, when they fail.
 #![allow(clippy::unwrap_used, clippy::print_stderr, clippy::print_stdout)]
 
+mod emulate_process;
+
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -137,16 +139,7 @@ fn spawn_emulator(extra: &[&str]) -> Running {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let guard = Guard(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready_file.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "keyless emulate did not write its ready file within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let ready: Value =
-        serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    let ready = emulate_process::wait_ready(&ready_file);
     // The same document is printed on stdout.
     let mut printed = String::new();
     let mut reader = BufReader::new(stdout);

@@ -8,13 +8,15 @@
 //! whose certificate the emulator does not trust, and the flag being off (the issuer is never contacted).
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead as _, BufReader, Write as _};
+mod emulate_process;
+
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use keyless_oidc::{Jwks, SigningKey};
@@ -23,7 +25,7 @@ use rcgen::{
     KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const ACCOUNT: &str = "123456789012";
@@ -219,19 +221,9 @@ fn spawn_emulator(dir: &Path, name: &str, roots: &Path, extra: &[&str]) -> Emula
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    emulate_process::drain_stdout(&mut child);
     let guard = Guard(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready_file.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "keyless emulate did not write its ready file within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
-    let ready: Value =
-        serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    let ready = emulate_process::wait_ready(&ready_file);
     let admin = &ready["accounts"][ACCOUNT];
     Emulator {
         _guard: guard,

@@ -5,9 +5,10 @@
 //! and an expired one are refused with AWS's codes.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead as _, BufReader};
+mod emulate_process;
+
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use serde_json::{Value, json};
@@ -53,19 +54,9 @@ fn spawn_emulator(dir: &std::path::Path) -> (Guard, Value) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    emulate_process::drain_stdout(&mut child);
     let guard = Guard(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready_file.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "keyless emulate did not write its ready file within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Keep draining stdout in the background so the emulator never blocks on a full pipe.
-    std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
-    let ready = serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    let ready = emulate_process::wait_ready(&ready_file);
     (guard, ready)
 }
 
