@@ -96,7 +96,13 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            let text = format!("{error:#}");
+            // File diagnostics (keyless.yml) already render rustc-style with their own `error:` lines.
+            if text.starts_with("error: ") || text.starts_with("error[") {
+                eprintln!("{}", text.trim_end());
+            } else {
+                eprintln!("error: {text}");
+            }
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }

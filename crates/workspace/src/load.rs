@@ -20,12 +20,12 @@ use crate::raw::{RawConfig, RawRole, Trigger};
 pub enum LoadError {
     /// The file could not be read (the user's filesystem).
     #[error(
-        "cannot read {path}: {source}; pass the right file with -c/--config or create one with `keyless init`"
+        "cannot read {path}: {error}; pass the right file with -c/--config or create one with `keyless init`"
     )]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        // Not a `#[source]`: the message already names it, and a source would repeat it in `{:#}` chains.
+        error: std::io::Error,
     },
     /// The file is not a valid `keyless.yml` (the user's input). Displays every mistake with its location.
     #[error("{0}")]
@@ -44,9 +44,9 @@ impl LoadError {
 
 /// Read and validate the file at `path`.
 pub fn load(path: &Path) -> Result<Config, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     parse(&text, &path.display().to_string())
 }
