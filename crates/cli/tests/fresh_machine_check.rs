@@ -58,6 +58,8 @@ fn check(dir: &Path, args: &[&str]) -> Output {
         )
         .env("CARGO_TARGET_DIR", dir.join("target"))
         .env("KEYLESS_VENV", dir.join(".venv"))
+        // A caller's KEEP=1 (post-mortem of an outer check) must not keep these inner checks' directories.
+        .env_remove("KEEP")
         .output()
         .unwrap()
 }
