@@ -4,7 +4,7 @@
 use crate::finding::Edit;
 use crate::pipeline::{ScriptItem, Step};
 use crate::shell::{self, TOKEN_VAR};
-use crate::source::{Document, Node, Route, Span};
+use crate::source::{self, Document, Node, Route, Span};
 
 /// The token written to a file by a redirection or `tee`.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub fn token_writes<'a>(step: &Step<'a>) -> Vec<TokenWrite<'a>> {
                     && !target.starts_with("/dev/")
                 {
                     out.push(TokenWrite {
-                        route: route.clone(),
+                        route: (*route).clone(),
                         node,
                         text,
                         op,
@@ -55,7 +55,7 @@ pub fn token_writes<'a>(step: &Step<'a>) -> Vec<TokenWrite<'a>> {
                 let append = args.iter().any(|(w, _)| w == "-a" || w == "--append");
                 for (w, _) in args.iter().skip(1).filter(|(w, _)| !w.starts_with('-')) {
                     out.push(TokenWrite {
-                        route: route.clone(),
+                        route: (*route).clone(),
                         node,
                         text,
                         op: if append { ">>" } else { ">" },
@@ -82,9 +82,12 @@ pub fn pipe_variables<'a>(item: &'a ScriptItem<'a>) -> Vec<(&'a str, &'a Node, R
     vars.as_map()
         .unwrap_or_default()
         .iter()
-        .filter_map(|(k, v)| {
-            k.as_str()
-                .map(|name| (name, v, route.key("variables").key(name)))
+        .map(|e| {
+            (
+                e.key.as_str(),
+                &e.value,
+                route.key("variables").key(e.key.as_str()),
+            )
         })
         .collect()
 }
@@ -126,13 +129,13 @@ pub fn oidc_uses(step: &Step<'_>) -> Vec<(Route, String)> {
             }
         }
     }
-    if let Some(role) = step
+    if step
         .node
         .get("image")
         .and_then(|i| i.get("aws"))
         .and_then(|a| a.get("oidc-role"))
+        .is_some()
     {
-        let _ = role;
         out.push((
             step.key("image").key("aws").key("oidc-role"),
             "pulls the build image with an OIDC role".into(),
@@ -245,19 +248,21 @@ pub fn deploy_actions(step: &Step<'_>) -> Vec<(Route, String)> {
 /// that owns the mapping), keeping the mapping's indentation. `None` for flow mappings or mappings that come
 /// entirely from an alias (editing the anchor would change every user of it).
 pub fn insert_entry(doc: &Document, after: Span, map: &Node, line: &str) -> Option<Edit> {
+    // Keys written at their place (not merged in, not copied through an alias), after `after`.
     let first = map
         .as_map()?
         .iter()
-        .map(|(k, _)| k)
-        .filter(|k| k.span.start > after.end)
-        .min_by_key(|k| k.span.start)?;
-    let between = doc.text.get(after.end..first.span.start)?;
+        .filter(|e| e.key_origin.via.is_empty() && !e.key_origin.merged)
+        .filter_map(|e| e.key_origin.span.map(Span::from))
+        .filter(|k| k.start > after.end)
+        .min_by_key(|k| k.start)?;
+    let between = doc.text.get(after.end..first.start)?;
     if between.contains('{') || between.contains('*') {
         return None;
     }
-    let (l, _) = doc.line_col(first.span.start);
+    let (l, _) = doc.line_col(first.start);
     let line_start = doc.line_start(l);
-    let prefix = doc.text.get(line_start..first.span.start)?;
+    let prefix = doc.text.get(line_start..first.start)?;
     if !prefix.chars().all(|c| c == ' ') {
         return None;
     }
@@ -279,12 +284,13 @@ pub fn source_span_in(
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
     let line = &text[line_start..line_end];
-    let src = doc.text.get(node.span.start..node.span.end)?;
+    let node_span = source::span(node);
+    let src = doc.text.get(node_span.start..node_span.end)?;
     let mut found = src.match_indices(line);
     let (at, _) = found.next()?;
     if found.next().is_some() {
         return None;
     }
-    let start = node.span.start + at + (offset - line_start);
+    let start = node_span.start + at + (offset - line_start);
     Some(Span::new(start, start + len))
 }

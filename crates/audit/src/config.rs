@@ -123,9 +123,9 @@ impl AuditConfig {
     pub fn from_keyless_yml(text: &str, path: &str) -> Result<Option<Self>, ConfigError> {
         let doc = Document::parse(text).map_err(|e| ConfigError::Invalid {
             path: path.to_owned(),
-            message: e.to_string(),
+            message: crate::source::SourceError::from(e).to_string(),
         })?;
-        let Some((_, node)) = doc.root.entry("audit") else {
+        let Some(node) = doc.root().get("audit") else {
             return Ok(None);
         };
         Self::from_node(node, path, &doc).map(Some)
@@ -138,7 +138,7 @@ impl AuditConfig {
             node.to_json()
         };
         let config: AuditConfig = serde_json::from_value(json).map_err(|e| {
-            let (line, col) = doc.line_col(node.span.start);
+            let (line, col) = doc.line_col(crate::source::span(node).start);
             ConfigError::Invalid {
                 path: path.to_owned(),
                 message: format!("audit section at {line}:{col}: {e}"),

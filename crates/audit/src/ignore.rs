@@ -201,12 +201,12 @@ pub fn apply(
         let route = crate::source::Route::root()
             .key("audit")
             .key("rules")
-            .key(id)
+            .key(*id)
             .key("ignore");
         let span = input
             .doc
             .resolve(&route)
-            .map_or(Span::default(), |n| n.span);
+            .map_or(Span::default(), crate::source::span);
         let (line, column) = input.doc.line_col(span.start);
         unused.push(unused_finding(
             input,

@@ -25,12 +25,10 @@ pub mod shell;
 pub mod source;
 pub mod workspace;
 
-use std::sync::Arc;
-
 pub use config::{AuditConfig, ConfigError, IgnoreEntry, RuleConfig};
 pub use finding::{Confidence, Edit, Finding, FindingBuilder, Fix, Location, Persona, Severity};
 pub use rule::{Rule, RuleMeta, registry};
-pub use source::{Document, Route, SourceError, Span};
+pub use source::{Document, Node, Route, SourceError, Span};
 
 use finding::{Focus, Target};
 use pipeline::Pipeline;
@@ -61,7 +59,9 @@ pub struct Input {
     /// `repositories`). [`Input::parse`] guesses it from the parent directory's name; callers that know it
     /// (`BITBUCKET_REPO_FULL_NAME` inside Pipelines) set it with [`Input::with_repository`].
     pub repository: Option<Repository>,
-    source: Arc<str>,
+    /// Why a pipeline file that is YAML is still not a pipeline file (duplicate keys, bad merge keys, several
+    /// documents, a top level that is not a mapping). Its tree is then empty and only `invalid-pipeline` reports.
+    pub(crate) pipeline_error: Option<keyless_pipelines::ParseError>,
 }
 
 /// A pipeline file's repository slug and how it is known.
@@ -105,13 +105,37 @@ pub struct InputError {
 impl Input {
     /// Parses a file's text and decides its kind from its name and content.
     pub fn parse(path: &str, text: &str) -> Result<Self, InputError> {
-        let doc = Document::parse(text).map_err(|e| InputError {
+        let input_error = |e: keyless_pipelines::ParseError| InputError {
             path: path.to_owned(),
             line: e.line,
             column: e.column,
-            message: e.message,
-        })?;
-        let kind = classify(path, &doc);
+            message: e.kind.to_string(),
+        };
+        let (doc, pipeline_error) = match Document::parse(text) {
+            Ok(doc) => (doc, None),
+            // YAML that is not a valid pipeline file is a finding (`invalid-pipeline`), not bad input.
+            Err(e) if !source::is_syntax_error(&e) && looks_like_pipeline(path, text) => {
+                (Document::empty(text), Some(e))
+            }
+            Err(e) => return Err(input_error(e)),
+        };
+        let kind = if pipeline_error.is_some() {
+            InputKind::Pipeline
+        } else {
+            classify(path, doc.root())
+        };
+        let pipeline_error = pipeline_error.or_else(|| {
+            let root = doc.root();
+            (kind == InputKind::Pipeline && root.as_map().is_none()).then(|| {
+                let kind = if root.is_null() {
+                    keyless_pipelines::ParseErrorKind::Empty
+                } else {
+                    keyless_pipelines::ParseErrorKind::NotAMapping { found: root.kind() }
+                };
+                let (line, column) = root.span().map_or((1, 1), |s| (s.line(), s.column()));
+                keyless_pipelines::ParseError { line, column, kind }
+            })
+        });
         let mut parts = path.rsplit(['/', '\\']);
         let repository = parts
             .nth(1)
@@ -121,8 +145,8 @@ impl Input {
             path: path.to_owned(),
             kind,
             repository,
-            source: Arc::from(text),
             doc,
+            pipeline_error,
         })
     }
 
@@ -136,16 +160,32 @@ impl Input {
     }
 
     pub fn source(&self) -> &str {
-        &self.source
+        &self.doc.text
     }
 }
 
-fn classify(path: &str, doc: &Document) -> InputKind {
-    let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
-    let root = &doc.root;
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+fn is_pipeline_name(path: &str) -> bool {
+    file_name(path).starts_with("bitbucket-pipelines")
+}
+
+/// For a file whose tree could not be built: named like a pipeline file, or with a top-level `pipelines:` line
+/// (what [`classify`] would find in the tree).
+fn looks_like_pipeline(path: &str, text: &str) -> bool {
+    is_pipeline_name(path)
+        || text
+            .lines()
+            .any(|l| l.starts_with("pipelines:") || l.starts_with("\"pipelines\""))
+}
+
+fn classify(path: &str, root: &Node) -> InputKind {
+    let file = file_name(path);
     if file == "keyless.yml" || file == "keyless.yaml" {
         InputKind::Keyless
-    } else if file.starts_with("bitbucket-pipelines") || root.get("pipelines").is_some() {
+    } else if is_pipeline_name(path) || root.get("pipelines").is_some() {
         InputKind::Pipeline
     } else if root.get("Resources").is_some() || root.get("AWSTemplateFormatVersion").is_some() {
         InputKind::CloudFormation
@@ -322,7 +362,12 @@ impl Auditor {
         };
         match input.kind {
             InputKind::Pipeline => {
-                if let Some(p) = Pipeline::new(&input.doc, &input.path, &self.config) {
+                if let Some(p) = Pipeline::new(
+                    &input.doc,
+                    &input.path,
+                    &self.config,
+                    input.pipeline_error.as_ref(),
+                ) {
                     for rule in rules {
                         let mut sink = Sink::default();
                         rule.check_pipeline(&p, &mut sink);
@@ -414,16 +459,16 @@ pub fn locate(inputs: &[Input], default_input: usize, target: &Target) -> Option
         });
     }
     let (key, node) = doc.resolve_entry(&target.route)?;
+    let node_span = source::span(node);
     let span = match &target.focus {
-        Focus::Position(..) => node.span,
-        Focus::Node => node.span,
-        Focus::Key => key.map_or(node.span, |k| k.span),
+        Focus::Position(..) | Focus::Node => node_span,
+        Focus::Key => key.unwrap_or(node_span),
         Focus::Text(text) => doc
             .text
-            .get(node.span.start..node.span.end)
+            .get(node_span.start..node_span.end)
             .and_then(|s| s.find(text.as_str()))
-            .map_or(node.span, |at| {
-                Span::new(node.span.start + at, node.span.start + at + text.len())
+            .map_or(node_span, |at| {
+                Span::new(node_span.start + at, node_span.start + at + text.len())
             }),
     };
     let (line, column) = doc.line_col(span.start);
@@ -453,7 +498,7 @@ fn resolve(inputs: &[Input], default_input: usize, draft: FindingBuilder) -> Opt
         message: draft.message,
         label: draft.label,
         help: draft.help,
-        source: inputs[location.input].source.clone(),
+        source: inputs[location.input].doc.text.clone(),
         location,
         related,
         fix: draft.fix,

@@ -5,7 +5,7 @@
 //! principal, operator, key and value so findings point at what the user wrote, and understands CloudFormation
 //! intrinsics (`!Sub`, `Fn::Sub`) well enough to read provider ARNs.
 
-use crate::source::{Document, Node, Route};
+use crate::source::{Document, Node, Route, strings};
 
 /// One trust policy.
 #[derive(Debug)]
@@ -127,7 +127,7 @@ pub fn trust_policies<'a>(
     production_names: &'a [String],
 ) -> Vec<TrustPolicy<'a>> {
     let mut out = Vec::new();
-    let root = &doc.root;
+    let root = doc.root();
     let mut push = |route: Route, node: &'a Node, role: Option<String>| {
         if let Some(p) = build(doc, path, route, node, role, production_names) {
             out.push(p);
@@ -150,8 +150,8 @@ pub fn trust_policies<'a>(
             name,
         );
     } else if let Some(resources) = root.get("Resources").and_then(Node::as_map) {
-        for (k, v) in resources {
-            let Some(logical) = k.as_str() else { continue };
+        for e in resources {
+            let (logical, v) = (e.key.as_str(), &e.value);
             if v.get("Type").and_then(Node::as_str) != Some("AWS::IAM::Role") {
                 continue;
             }
@@ -193,7 +193,7 @@ pub fn intrinsic_string(node: &Node) -> Option<String> {
             None => sub.as_str().map(str::to_owned),
         };
     }
-    if node.tag.as_deref() == Some("Sub") {
+    if node.origin.tag.as_deref() == Some("Sub") {
         return node
             .as_seq()
             .and_then(|i| i.first())
@@ -257,7 +257,7 @@ fn build<'a>(
         let actions = s
             .get("Action")
             .map(|a| {
-                a.strings()
+                strings(a)
                     .into_iter()
                     .filter_map(|(_, n)| n.as_str().map(str::to_owned))
                     .collect()
@@ -265,20 +265,17 @@ fn build<'a>(
             .unwrap_or_default();
         let mut conditions = Vec::new();
         let condition_route = s.get("Condition").map(|_| sroute.key("Condition"));
-        for (op_key, keys) in s
+        for op in s
             .get("Condition")
             .and_then(Node::as_map)
             .unwrap_or_default()
         {
-            let Some(operator) = op_key.as_str() else {
-                continue;
-            };
+            let operator = op.key.as_str();
             let op_route = sroute.key("Condition").key(operator);
-            for (k, v) in keys.as_map().unwrap_or_default() {
-                let Some(key) = k.as_str() else { continue };
+            for k in op.value.as_map().unwrap_or_default() {
+                let key = k.key.as_str();
                 let key_route = op_route.key(key);
-                let values = v
-                    .strings()
+                let values = strings(&k.value)
                     .into_iter()
                     .filter_map(|(i, n)| n.as_str().map(|s| (s, key_route.at(i))))
                     .collect();

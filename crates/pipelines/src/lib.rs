@@ -35,7 +35,7 @@ pub use edit::EditError;
 pub use glob::{Glob, glob_matches};
 pub use model::*;
 pub use node::{AliasUse, Anchor, Entry, Node, Origin, Value};
-pub use parse::{MAX_DEPTH, MAX_NODES, ParseError, ParseErrorKind};
+pub use parse::{MAX_DEPTH, MAX_NODES, ParseError, ParseErrorKind, parse_document};
 pub use route::{Route, RouteParseError, Segment};
 pub use select::{MatchKind, SelectedPipeline, Target, select_pipeline};
 pub use span::{Pos, Span};

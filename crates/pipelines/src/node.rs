@@ -17,6 +17,9 @@ pub struct Origin {
     pub anchor: Option<Box<Anchor>>,
     /// True when the entry reached its mapping through a merge key (`<<`).
     pub merged: bool,
+    /// The node's local tag as written, without the `!` (`Sub` for CloudFormation's `!Sub`).
+    /// Pipeline files never need one; `keyless audit` reads CloudFormation templates with it.
+    pub tag: Option<Box<str>>,
 }
 
 /// One use of an alias, `*name`.

@@ -108,6 +108,8 @@ struct Builder<'s> {
     source: &'s str,
     index: CharIndex,
     stack: Vec<Frame>,
+    /// The local tag of each open collection in `stack` (`!Sub [...]`).
+    tags: Vec<Option<Box<str>>>,
     /// Finished anchored nodes with their node counts.
     anchors: HashMap<usize, (Node, usize)>,
     /// Anchors opened but not yet closed, to detect an alias inside its own anchor.
@@ -118,10 +120,40 @@ struct Builder<'s> {
 
 /// Parses YAML text into a tree. The top level must be a mapping.
 pub fn parse_tree(source: &str) -> Result<Node, ParseError> {
+    let root = parse_any(source)?;
+    let origin = Pos {
+        offset: 0,
+        line: 1,
+        column: 1,
+    };
+    match root {
+        None => Err(ParseError::at(origin, ParseErrorKind::Empty)),
+        Some(root) if root.is_null() => Err(ParseError::at(origin, ParseErrorKind::Empty)),
+        Some(root) if root.as_map().is_none() => {
+            let pos = root.span().map_or(origin, |s| s.start);
+            Err(ParseError::at(
+                pos,
+                ParseErrorKind::NotAMapping { found: root.kind() },
+            ))
+        }
+        Some(root) => Ok(root),
+    }
+}
+
+/// Parses any single YAML (or JSON) document into a tree, whatever its top level; an empty
+/// document is null. Same spans, anchors, merge keys and limits as [`crate::parse`], which adds
+/// the pipeline file's rules (a mapping at the top). `keyless audit` reads IAM policies and
+/// CloudFormation templates with it, so every input has one tree type.
+pub fn parse_document(source: &str) -> Result<Node, ParseError> {
+    Ok(parse_any(source)?.unwrap_or_else(|| Node::new(Value::Null)))
+}
+
+fn parse_any(source: &str) -> Result<Option<Node>, ParseError> {
     let mut b = Builder {
         source,
         index: CharIndex::new(source),
         stack: Vec::new(),
+        tags: Vec::new(),
         anchors: HashMap::new(),
         open_anchors: HashMap::new(),
         root: None,
@@ -142,7 +174,8 @@ pub fn parse_tree(source: &str) -> Result<Node, ParseError> {
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
             Event::Scalar(text, style, anchor_id, tag) => {
                 let (content, anchor) = b.content_start(sp);
-                let value = resolve_scalar(&text, style, tag.as_deref().map(|t| t.suffix.as_str()));
+                let tag_suffix = tag.as_deref().map(|t| t.suffix.as_str());
+                let value = resolve_scalar(&text, style, tag_suffix);
                 let end = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                     b.trim_end(content, sp.end)
                 } else {
@@ -156,6 +189,7 @@ pub fn parse_tree(source: &str) -> Result<Node, ParseError> {
                             end,
                         }),
                         anchor: anchor.clone().map(Box::new),
+                        tag: local_tag(tag.as_deref()),
                         ..Origin::default()
                     },
                 };
@@ -196,7 +230,8 @@ pub fn parse_tree(source: &str) -> Result<Node, ParseError> {
                 copy.origin.anchor = None;
                 b.add(copy, false, sp.start)?;
             }
-            Event::SequenceStart(anchor_id, _) | Event::MappingStart(anchor_id, _) => {
+            Event::SequenceStart(anchor_id, ref tag) | Event::MappingStart(anchor_id, ref tag) => {
+                b.tags.push(local_tag(tag.as_deref()));
                 if b.stack.len() >= MAX_DEPTH {
                     return Err(ParseError::at(
                         sp.start,
@@ -236,7 +271,8 @@ pub fn parse_tree(source: &str) -> Result<Node, ParseError> {
                 let Some(frame) = b.stack.pop() else {
                     continue;
                 };
-                let (node, anchor) = b.finish(frame, sp)?;
+                let (mut node, anchor) = b.finish(frame, sp)?;
+                node.origin.tag = b.tags.pop().flatten();
                 if let Some((id, _)) = &anchor {
                     b.open_anchors.remove(id);
                     b.anchors.insert(*id, (node.clone(), count_nodes(&node)));
@@ -246,39 +282,13 @@ pub fn parse_tree(source: &str) -> Result<Node, ParseError> {
             }
         }
     }
-    match b.root {
-        None => Err(ParseError::at(
-            Pos {
-                offset: 0,
-                line: 1,
-                column: 1,
-            },
-            ParseErrorKind::Empty,
-        )),
-        Some(root) if root.is_null() => Err(ParseError::at(
-            Pos {
-                offset: 0,
-                line: 1,
-                column: 1,
-            },
-            ParseErrorKind::Empty,
-        )),
-        Some(root) if root.as_map().is_none() => {
-            let pos = root.span().map_or(
-                Pos {
-                    offset: 0,
-                    line: 1,
-                    column: 1,
-                },
-                |s| s.start,
-            );
-            Err(ParseError::at(
-                pos,
-                ParseErrorKind::NotAMapping { found: root.kind() },
-            ))
-        }
-        Some(root) => Ok(root),
-    }
+    Ok(b.root)
+}
+
+/// A local tag (`!Sub`) as written, without the `!`; the core schema's own tags are not kept.
+fn local_tag(tag: Option<&saphyr_parser::Tag>) -> Option<Box<str>> {
+    let t = tag?;
+    (t.handle == "!").then(|| t.suffix.as_str().into())
 }
 
 fn mark_via(node: &mut Node, use_site: &AliasUse) {

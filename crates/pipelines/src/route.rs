@@ -50,6 +50,15 @@ impl Route {
         r
     }
 
+    /// `route.at(None)` is the route itself, `route.at(Some(i))` its `i`th item (for values that
+    /// are a single string or a list of strings).
+    pub fn at(&self, index: Option<usize>) -> Route {
+        match index {
+            Some(i) => self.index(i),
+            None => self.clone(),
+        }
+    }
+
     /// The route of the enclosing node, or `None` at the root.
     pub fn parent(&self) -> Option<Route> {
         if self.segments.is_empty() {

@@ -53,26 +53,34 @@ impl fmt::Display for Span {
 /// NOTE: saphyr-parser counts positions in characters; spans must be byte offsets so callers can
 /// slice the source, hence this table (one entry per character, built once per parse).
 pub(crate) struct CharIndex {
-    byte_of_char: Vec<usize>,
+    /// `None` for ASCII text, where character and byte indices are the same (the common case: no table).
+    byte_of_char: Option<Vec<usize>>,
+    len: usize,
     line_starts: Vec<usize>,
 }
 
 impl CharIndex {
     pub(crate) fn new(source: &str) -> Self {
-        let mut byte_of_char: Vec<usize> = source.char_indices().map(|(b, _)| b).collect();
-        byte_of_char.push(source.len());
+        let byte_of_char = (!source.is_ascii()).then(|| {
+            let mut v: Vec<usize> = source.char_indices().map(|(b, _)| b).collect();
+            v.push(source.len());
+            v
+        });
         let mut line_starts = vec![0];
         line_starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
         CharIndex {
             byte_of_char,
+            len: source.len(),
             line_starts,
         }
     }
 
     /// The byte offset of a parser marker.
     pub(crate) fn byte(&self, m: &saphyr_parser::Marker) -> usize {
-        let idx = m.index().min(self.byte_of_char.len() - 1);
-        self.byte_of_char[idx]
+        match &self.byte_of_char {
+            None => m.index().min(self.len),
+            Some(table) => table[m.index().min(table.len() - 1)],
+        }
     }
 
     /// The position of a byte offset (which must lie on a character boundary).

@@ -302,3 +302,26 @@ fn steps_of_one_pipeline_and_imports_without_steps() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `options` has no OIDC switch: Atlassian's global options are `docker`, `max-time`, `size` and `runtime`
+/// (and `oidc.audiences`, A-AUD); OIDC is enabled per step. So `options.oidc: true` enables nothing, and the
+/// schema check reports it. `keyless audit` reads this same model (docs/audit.md).
+#[test]
+fn options_oidc_true_does_not_enable_steps() {
+    let file = parse(
+        "options:\n  oidc: true\npipelines:\n  default:\n    - step:\n        script: [a]\n    - step:\n        oidc: true\n        script: [b]\n",
+    )
+    .unwrap();
+    let steps = file.steps();
+    assert!(!steps[0].effective.oidc.enabled);
+    assert_eq!(steps[0].effective.oidc.source, Source::Default);
+    assert!(steps[1].effective.oidc.enabled);
+    assert!(steps[1].effective.oidc.audiences.is_empty());
+    let diagnostics = keyless_pipelines::validate(&file);
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.route.to_string() == "options.oidc"),
+        "{diagnostics:?}"
+    );
+}

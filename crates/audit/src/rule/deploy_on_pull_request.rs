@@ -26,7 +26,7 @@ impl Rule for DeployOnPullRequest {
     }
 
     fn check_step(&self, step: &Step<'_>, p: &Pipeline<'_>, out: &mut Sink) {
-        let Selector::PullRequest(glob) = &step.selector else {
+        let Selector::PullRequests { source: glob, .. } = step.selector else {
             return;
         };
         if let Some((route, what)) = analysis::deploy_actions(step).first() {

@@ -31,7 +31,7 @@ impl Rule for DuplicateDeployment {
                 let Some((env, route)) = &step.deployment else {
                     continue;
                 };
-                let stage = step.stage.as_ref().map(|(r, _)| r.clone());
+                let stage = step.stage.map(|s| s.route.clone());
                 if let Some((_, first, first_stage)) = seen.iter().find(|(e, _, _)| e == env) {
                     if stage.is_some() && &stage == first_stage {
                         continue;

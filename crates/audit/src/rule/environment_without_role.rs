@@ -27,10 +27,10 @@ impl Rule for EnvironmentWithoutRole {
         let Some((kinput, kdoc)) = ws.keyless.first() else {
             return;
         };
-        let Some(envs) = kdoc.root.get("environments").and_then(Node::as_map) else {
+        let Some(envs) = kdoc.root().get("environments").and_then(Node::as_map) else {
             return;
         };
-        let names: Vec<&str> = envs.iter().filter_map(|(k, _)| k.as_str()).collect();
+        let names: Vec<&str> = envs.iter().map(|e| e.key.as_str()).collect();
         for (pinput, pipeline) in &ws.pipelines {
             for step in &pipeline.steps {
                 let Some((env, route)) = &step.deployment else {

@@ -40,7 +40,7 @@ impl Rule for InvalidPipeline {
                     let mut f = self
                         .finding()
                         .message(d.message.clone())
-                        .at(Route::from(&d.route))
+                        .at(d.route.clone())
                         .label("rejected by the schema");
                     if d.severity == keyless_pipelines::Severity::Warning {
                         f = f.severity(Severity::Low);

@@ -44,7 +44,7 @@ impl Rule for LongLivedAwsKeys {
 
     fn check_pipeline(&self, p: &Pipeline<'_>, out: &mut Sink) {
         // `image.aws.access-key` on the global image.
-        if let Some(aws) = p.doc.root.get("image").and_then(|i| i.get("aws"))
+        if let Some(aws) = p.doc.root().get("image").and_then(|i| i.get("aws"))
             && aws.get("access-key").is_some()
         {
             out.push(
@@ -55,15 +55,15 @@ impl Rule for LongLivedAwsKeys {
                     .help("use `aws: {oidc-role: arn:aws:iam::<account>:role/<role>}` to pull from ECR with OIDC"),
             );
         }
-        for (name, svc) in p
+        for e in p
             .doc
-            .root
+            .root()
             .get("definitions")
             .and_then(|d| d.get("services"))
             .and_then(Node::as_map)
             .unwrap_or_default()
         {
-            let Some(name) = name.as_str() else { continue };
+            let (name, svc) = (e.key.as_str(), &e.value);
             if svc
                 .get("image")
                 .and_then(|i| i.get("aws"))

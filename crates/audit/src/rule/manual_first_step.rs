@@ -23,7 +23,7 @@ impl Rule for ManualFirstStep {
     }
 
     fn check_step(&self, step: &Step<'_>, _p: &Pipeline<'_>, out: &mut Sink) {
-        if !(step.first_in_pipeline && step.trigger_manual && step.selector.is_automatic()) {
+        if !(step.first_in_pipeline() && step.trigger_manual() && is_automatic(step.selector)) {
             return;
         }
         out.push(

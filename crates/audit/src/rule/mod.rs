@@ -74,7 +74,7 @@ pub(crate) mod prelude {
     pub use super::{Rule, RuleKind, RuleMeta, Sink};
     pub use crate::analysis;
     pub use crate::finding::{Confidence, Edit, Fix, Persona, Severity};
-    pub use crate::pipeline::{Pipeline, ScriptItem, Selector, Step};
+    pub use crate::pipeline::{Pipeline, ScriptItem, Selector, Step, is_automatic};
     pub use crate::policy::{TrustPolicy, is_bitbucket};
     pub use crate::shell;
     pub use crate::source::{Node, Route};

@@ -23,7 +23,7 @@ impl OidcAudienceLimits {
             return;
         };
         let route = route.key("audiences");
-        let list = aud.strings();
+        let list = crate::source::strings(aud);
         if list.len() > 10 {
             out.push(
                 self.finding()

@@ -47,6 +47,17 @@ impl Rule for OidcMissing {
         if image_only {
             f = f.confidence(Confidence::Low);
         }
+        if p.options()
+            .and_then(|o| o.get("oidc"))
+            .is_some_and(|o| o.as_bool() == Some(true))
+        {
+            // `options` has no `oidc` switch (Atlassian's global options and schema; see docs/audit.md).
+            f = f.related_key(
+                None,
+                Route::root().key("options").key("oidc"),
+                "`options.oidc` does not enable OIDC: only `oidc` on the step does",
+            );
+        }
         if step.node.get("oidc").is_some() {
             f = f.related(None, step.key("oidc"), "OIDC is explicitly off here");
         } else if let Some(edit) = insert_oidc(p, step) {
@@ -60,9 +71,6 @@ impl Rule for OidcMissing {
 }
 
 fn insert_oidc(p: &Pipeline<'_>, step: &Step<'_>) -> Option<Edit> {
-    let mut parent = step.route.clone();
-    parent.0.pop();
-    let (key, node) = p.doc.resolve_entry(&step.route)?;
-    let _ = parent;
-    analysis::insert_entry(p.doc, key?.span, node, "oidc: true")
+    let (key, node) = p.doc.resolve_entry(step.route)?;
+    analysis::insert_entry(p.doc, key?, node, "oidc: true")
 }

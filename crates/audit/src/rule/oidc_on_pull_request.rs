@@ -25,7 +25,7 @@ impl Rule for OidcOnPullRequest {
     }
 
     fn check_step(&self, step: &Step<'_>, _p: &Pipeline<'_>, out: &mut Sink) {
-        let Selector::PullRequest(glob) = &step.selector else {
+        let Selector::PullRequests { source: glob, .. } = step.selector else {
             return;
         };
         let Some(route) = &step.oidc_route else {

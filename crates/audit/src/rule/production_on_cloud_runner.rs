@@ -36,7 +36,7 @@ impl Rule for ProductionOnCloudRunner {
                     .split(|c: char| !c.is_ascii_alphanumeric())
                     .any(|w| w == n)
         });
-        if !production || step.runs_on.iter().any(|l| l == "self.hosted") {
+        if !production || step.self_hosted() {
             return;
         }
         out.push(

@@ -55,7 +55,7 @@ impl Rule for RegionMissing {
                 && let Some(key) = key
                 && let Some(edit) = analysis::insert_entry(
                     p.doc,
-                    key.span,
+                    key,
                     vars_node,
                     "AWS_DEFAULT_REGION: $AWS_DEFAULT_REGION",
                 )

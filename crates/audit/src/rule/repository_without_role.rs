@@ -37,7 +37,7 @@ impl Listed<'_> {
         self.node
             .get("deployments")
             .and_then(Node::as_map)
-            .is_some_and(|m| m.iter().any(|(k, _)| k.as_str() == Some(env)))
+            .is_some_and(|m| m.iter().any(|e| e.key == env))
     }
 
     /// `dangerously_allow_any_step: true` trusts `{repo}:*` for the environments without a UUID.
@@ -62,7 +62,7 @@ impl Listed<'_> {
             .and_then(Node::as_map)
             .unwrap_or_default()
             .iter()
-            .filter_map(|(k, _)| k.as_str())
+            .map(|e| e.key.as_str())
             .collect();
         if names.is_empty() {
             "none".to_owned()
@@ -90,18 +90,18 @@ impl Rule for RepositoryWithoutRole {
         let Some((kinput, kdoc)) = ws.keyless.first() else {
             return;
         };
-        let Some(repos) = kdoc.root.get("repositories").and_then(Node::as_map) else {
+        let Some(repos) = kdoc.root().get("repositories").and_then(Node::as_map) else {
             return;
         };
         let environments: Vec<&str> = kdoc
-            .root
+            .root()
             .get("environments")
             .and_then(Node::as_map)
             .unwrap_or_default()
             .iter()
-            .filter_map(|(k, _)| k.as_str())
+            .map(|e| e.key.as_str())
             .collect();
-        let slugs: Vec<&str> = repos.iter().filter_map(|(k, _)| k.as_str()).collect();
+        let slugs: Vec<&str> = repos.iter().map(|e| e.key.as_str()).collect();
         for (pinput, pipeline) in &ws.pipelines {
             let Some(repo) = &ws.inputs[*pinput].repository else {
                 continue;
@@ -114,10 +114,10 @@ impl Rule for RepositoryWithoutRole {
             let Some(first) = steps.first() else {
                 continue;
             };
-            let listed = repos.iter().find_map(|(k, v)| {
-                let name = k.as_str()?;
+            let listed = repos.iter().find_map(|e| {
+                let name = e.key.as_str();
                 name.eq_ignore_ascii_case(&repo.slug).then(|| Listed {
-                    node: v,
+                    node: &e.value,
                     route: Route::root().key("repositories").key(name),
                 })
             });

@@ -48,7 +48,7 @@ impl Rule for ScriptInjection {
                     ) && args.iter().any(|a| a == "-c"))
             });
             for r in shell::var_refs(text) {
-                let custom = step.variables.contains(&r.name);
+                let custom = step.variables.contains(&r.name.as_str());
                 if !(TAINTED.contains(&r.name.as_str()) || custom) {
                     continue;
                 }

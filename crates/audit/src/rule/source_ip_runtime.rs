@@ -32,8 +32,11 @@ fn role_name(arn: &str) -> Option<&str> {
 }
 
 fn fixed_egress(step: &Step<'_>) -> bool {
-    step.runs_on.iter().any(|l| l == "self.hosted")
-        || (matches!(step.size.as_str(), "4x" | "8x" | "16x" | "32x") && step.atlassian_ip_ranges)
+    step.self_hosted()
+        || (matches!(
+            step.effective.size.value.as_str(),
+            "4x" | "8x" | "16x" | "32x"
+        ) && step.effective.runtime.atlassian_ip_ranges)
 }
 
 impl Rule for SourceIpRuntime {
@@ -59,13 +62,13 @@ impl Rule for SourceIpRuntime {
         // keyless.yml environments with source_ips: (environment name, input, route).
         let mut ip_envs: Vec<(String, usize, Route)> = Vec::new();
         for (input, doc) in &ws.keyless {
-            for (k, env) in doc
-                .root
+            for e in doc
+                .root()
                 .get("environments")
                 .and_then(Node::as_map)
                 .unwrap_or_default()
             {
-                let Some(name) = k.as_str() else { continue };
+                let (name, env) = (e.key.as_str(), &e.value);
                 if env
                     .get("source_ips")
                     .and_then(Node::as_seq)
@@ -145,7 +148,7 @@ impl Rule for SourceIpRuntime {
                         .message(format!(
                             "{} uses {what}, which only allows listed source IPs, but runs on a {} cloud step without fixed egress IPs",
                             step.describe(),
-                            step.size
+                            step.effective.size.value
                         ))
                         .at(route)
                         .in_input(*pinput)

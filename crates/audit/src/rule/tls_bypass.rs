@@ -63,7 +63,7 @@ impl Rule for TlsBypass {
 
     fn check_pipeline(&self, p: &Pipeline<'_>, out: &mut Sink) {
         if p.doc
-            .root
+            .root()
             .get("clone")
             .and_then(|c| c.get("skip-ssl-verify"))
             .and_then(Node::as_bool)

@@ -26,7 +26,7 @@ fn captured_by(step: &Step<'_>, file: &str) -> Option<Route> {
         Some(p) => (p, step.key("artifacts").key("paths")),
         None => (artifacts, step.key("artifacts")),
     };
-    for (i, glob) in list.strings() {
+    for (i, glob) in crate::source::strings(list) {
         let g = glob.as_str()?;
         if glob_matches(g, file) {
             return Some(route.at(i));

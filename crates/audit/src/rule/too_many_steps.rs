@@ -37,7 +37,7 @@ impl Rule for TooManySteps {
                     ))
                     .label(format!("{count} steps, parallel included"))
                     .help("merge steps or split the pipeline");
-                f = match p.doc.resolve_entry(&def.route) {
+                f = match p.doc.resolve_entry(def.route) {
                     Some((Some(_), _)) => f.at_key(def.route.clone()),
                     _ => f.at(def.route.clone()),
                 };

@@ -34,7 +34,7 @@ impl Rule for TrustPolicySize {
                 .message(format!("trust policy is {size} characters without whitespace; IAM's default quota is {quota}"))
                 .label("too large for the default quota")
                 .help("shorten or split it, or raise the quota (max 4096)");
-            f = if policy.route.0.is_empty() {
+            f = if policy.route.is_root() {
                 f.at(policy.route.key("Statement"))
             } else {
                 f.at_key(policy.route.clone())

@@ -63,7 +63,7 @@ impl Rule for UnknownStepKey {
             let keyless_pipelines::DiagnosticKind::UnknownKey { key } = &d.kind else {
                 continue;
             };
-            let route = Route::from(&d.route);
+            let route = d.route.clone();
             let mut f = self
                 .finding()
                 .message(d.message.clone())

@@ -64,18 +64,18 @@ impl Rule for UnpinnedImage {
     }
 
     fn check_pipeline(&self, p: &Pipeline<'_>, out: &mut Sink) {
-        if let Some(image) = p.doc.root.get("image") {
+        if let Some(image) = p.doc.root().get("image") {
             self.check(image, Route::root().key("image"), "the default image", out);
         }
-        for (name, svc) in p
+        for e in p
             .doc
-            .root
+            .root()
             .get("definitions")
             .and_then(|d| d.get("services"))
             .and_then(Node::as_map)
             .unwrap_or_default()
         {
-            let (Some(n), Some(image)) = (name.as_str(), svc.get("image")) else {
+            let (n, Some(image)) = (e.key.as_str(), e.value.get("image")) else {
                 continue;
             };
             let route = Route::root()
@@ -90,10 +90,11 @@ impl Rule for UnpinnedImage {
     fn check_step(&self, step: &Step<'_>, p: &Pipeline<'_>, out: &mut Sink) {
         if let Some(image) = step.node.get("image") {
             // A step built from an anchor reports once, at the anchor's first user.
-            let first_user = p
-                .steps
-                .iter()
-                .find(|s| s.node.get("image").is_some_and(|i| i.span == image.span));
+            let first_user = p.steps.iter().find(|s| {
+                s.node
+                    .get("image")
+                    .is_some_and(|i| i.span() == image.span())
+            });
             if first_user.is_some_and(|s| s.route == step.route) {
                 self.check(
                     image,
