@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
@@ -20,7 +21,7 @@ use md5::{Digest as _, Md5};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tokio::sync::Semaphore;
 
-use crate::digest::{ContentDigest, digest_bytes};
+use crate::digest::{ContentDigest, Hasher, digest_bytes};
 use crate::invalidation;
 use crate::local::{self, Body, LocalFile, normalize_prefix};
 use crate::plan::{self, LocalObject, Plan, PlanOptions, Update, Upload};
@@ -86,6 +87,11 @@ impl Clients {
         }
         if let Some(url) = &connection.endpoint_url {
             loader = loader.endpoint_url(url);
+            if url.starts_with("http://")
+                && let Some(client) = client_without_roots()
+            {
+                loader = loader.http_client(client);
+            }
         }
         if let Some(credentials) = &connection.credentials {
             loader = loader.credentials_provider(credentials.clone());
@@ -105,6 +111,25 @@ impl Clients {
             cloudfront: aws_sdk_cloudfront::Client::new(&shared),
         })
     }
+}
+
+/// An HTTP client that never loads the platform's root certificates, for a plain-HTTP endpoint (a local
+/// emulator). The SDK's default client reads and parses every trusted root (147 files on Debian) before its first
+/// request, even one over plain HTTP; an HTTPS endpoint keeps the default client.
+fn client_without_roots() -> Option<aws_sdk_s3::config::SharedHttpClient> {
+    use aws_smithy_http_client::tls::{
+        Provider, TlsContext, TrustStore, rustls_provider::CryptoMode,
+    };
+    let tls = TlsContext::builder()
+        .with_trust_store(TrustStore::empty())
+        .build()
+        .ok()?;
+    Some(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(tls)
+            .build_https(),
+    )
 }
 
 /// What to deploy and how.
@@ -159,15 +184,47 @@ pub async fn deploy(
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
 
-    let scan = {
-        let (source, rules, prefix, state_key) = (
-            opts.source.clone(),
-            opts.rules.clone(),
-            prefix.clone(),
-            state_key.clone(),
-        );
-        blocking(move || local::scan(&source, &prefix, &rules, &state_key)).await??
+    // The local walk, the state file and the listing are independent, so they run at once; the listing (one
+    // request per 1,000 keys, one after the other) is usually the longest. As soon as the walk and the state file
+    // are in, the files the state says are stored with a known SHA-256 are hashed while the listing is still
+    // coming in (see `prehash`). A fatal scan error (a symlink out of the source) still wins over a listing
+    // error and stops the run before any change.
+    let hashers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+    let listing_failed = AtomicBool::new(false);
+    let listing = async {
+        let listing = list(&clients.s3, &opts.bucket, &prefix).await;
+        if listing.is_err() {
+            listing_failed.store(true, Ordering::Relaxed);
+        }
+        listing
     };
+    let local_side = async {
+        let scan = {
+            let (source, rules, prefix, state_key) = (
+                opts.source.clone(),
+                opts.rules.clone(),
+                prefix.clone(),
+                state_key.clone(),
+            );
+            blocking(move || local::scan(&source, &prefix, &rules, &state_key))
+        };
+        let state = async {
+            if opts.state {
+                fetch_state(&clients.s3, &opts.bucket, &state_key).await
+            } else {
+                Ok(State::default())
+            }
+        };
+        let (scan, state) = tokio::join!(scan, state);
+        let scan = scan??;
+        let prehashed = match &state {
+            Ok(state) => prehash(&scan.files, state, hashers, &listing_failed).await?,
+            Err(_) => HashMap::new(),
+        };
+        Ok::<_, DeployError>((scan, state, prehashed))
+    };
+    let (local_side, listing) = tokio::join!(local_side, listing);
+    let (scan, state, mut prehashed) = local_side?;
     // Keys with a local problem are neither uploaded nor deleted: their local state is unknown.
     let mut protected: HashSet<String> = HashSet::new();
     for problem in scan.problems {
@@ -179,13 +236,6 @@ pub async fn deploy(
         });
     }
 
-    let (listing, state) = tokio::join!(list(&clients.s3, &opts.bucket, &prefix), async {
-        if opts.state {
-            fetch_state(&clients.s3, &opts.bucket, &state_key).await
-        } else {
-            Ok(State::default())
-        }
-    });
     let listing: Vec<Listed> = listing?
         .into_iter()
         .filter(|l| relative_key(&l.key, &prefix).is_some_and(|rel| !opts.rules.is_excluded(rel)))
@@ -241,29 +291,44 @@ pub async fn deploy(
     // object's, is uploaded anyway, and the upload hashes exactly the bytes it sends: hashing it here too would
     // read it twice (the whole site, on a first upload). Gzip bodies are always built here, because only the
     // compressed size can be compared.
+    // Where the object's SHA-256 is known, the SHA-256 alone decides: no MD5, no multipart ETags.
     let hints = plan::part_size_hints(&remote, opts.part_size);
-    let remote_sizes: HashMap<String, u64> = remote
+    let remote_by_key: HashMap<&str, (u64, bool)> = remote
         .iter()
-        .map(|r| (r.listed.key.clone(), r.listed.size))
-        .collect();
-    let hashers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-    type Examined = (LocalFile, std::io::Result<(u64, Option<ContentDigest>)>);
-    let examined: Vec<Result<Examined, DeployError>> = stream::iter(
-        scan.files
-            .into_iter()
-            .filter(|f| !protected.contains(&f.key)),
-    )
-    .map(|file| {
-        let sizes = hints.get(&file.key).cloned().unwrap_or_default();
-        let remote_size = remote_sizes.get(&file.key).copied();
-        blocking(move || {
-            let result = examine(&file, remote_size, &sizes);
-            (file, result)
+        .map(|r| {
+            let sha256 = r.meta.as_ref().and_then(|m| m.sha256.as_ref()).is_some();
+            (r.listed.key.as_str(), (r.listed.size, sha256))
         })
-    })
-    .buffer_unordered(hashers)
-    .collect()
-    .await;
+        .collect();
+    type Examined = (LocalFile, std::io::Result<(u64, Option<ContentDigest>)>);
+    let mut examined: Vec<Result<Examined, DeployError>> = Vec::new();
+    let mut to_examine = Vec::new();
+    for file in scan.files {
+        if protected.contains(&file.key) {
+            continue;
+        }
+        let remote = remote_by_key.get(file.key.as_str()).copied();
+        match (prehashed.remove(&file.key), remote) {
+            // Hashed during the listing, and the object's SHA-256 is known: nothing more to read.
+            (Some(digest), Some((_, true))) => {
+                examined.push(Ok((file, Ok((digest.size, Some(digest))))));
+            }
+            (_, remote) => to_examine.push((file, remote)),
+        }
+    }
+    examined.extend(
+        stream::iter(to_examine)
+            .map(|(file, remote)| {
+                let sizes = hints.get(&file.key).cloned().unwrap_or_default();
+                blocking(move || {
+                    let result = examine(&file, remote, &sizes);
+                    (file, result)
+                })
+            })
+            .buffer_unordered(hashers)
+            .collect::<Vec<_>>()
+            .await,
+    );
     let mut locals = Vec::with_capacity(examined.len());
     for item in examined {
         match item? {
@@ -629,7 +694,7 @@ impl Ctx<'_> {
                 .content_type(&h.content_type)
                 .set_cache_control(h.cache_control.clone())
                 .set_content_encoding(h.content_encoding.clone())
-                .content_md5(BASE64.encode(digest.md5))
+                .set_content_md5(digest.md5.map(|md5| BASE64.encode(md5)))
                 .metadata(META_SHA256, digest.sha256_hex())
                 .send()
                 .await
@@ -651,7 +716,8 @@ impl Ctx<'_> {
         size: u64,
     ) -> Result<RemoteMeta, String> {
         let reader = body.clone();
-        let digest = blocking(move || reader.digest(&[]))
+        // Each part carries its own Content-MD5; the whole body needs only its SHA-256 (for the metadata).
+        let digest = blocking(move || reader.hash(Hasher::sha256_only()))
             .await
             .map_err(|e| e.to_string())?
             .map_err(io_msg)?;
@@ -789,21 +855,68 @@ impl Ctx<'_> {
     }
 }
 
-/// The stored size of `file` and, when a comparison with an object of `remote_size` bytes needs it, its digest.
+/// The stored size of `file` and, when a comparison with its object (`remote`: size, and whether its SHA-256 is
+/// known) needs it, its digest: the SHA-256 alone when the object's is known, else MD5, SHA-256 and the multipart
+/// ETags for `part_sizes`.
 fn examine(
     file: &LocalFile,
-    remote_size: Option<u64>,
+    remote: Option<(u64, bool)>,
     part_sizes: &[u64],
 ) -> std::io::Result<(u64, Option<ContentDigest>)> {
     if !file.gzip {
         let size = std::fs::metadata(&file.path)?.len();
-        if remote_size.is_none_or(|remote| remote != size) {
+        if remote.is_none_or(|(remote, _)| remote != size) {
             return Ok((size, None));
         }
     }
     let body = Body::open(file)?;
-    let digest = body.digest(part_sizes)?;
+    let hasher = match remote {
+        Some((_, true)) => Hasher::sha256_only(),
+        _ => Hasher::new(part_sizes),
+    };
+    let digest = body.hash(hasher)?;
     Ok((digest.size, Some(digest)))
+}
+
+/// SHA-256 digests of the files whose state entry records a SHA-256 for a body of the same size, computed while
+/// the listing is still in flight. Only a guess about what is needed: the result is used for a key only if the
+/// listing then confirms the entry (or a HEAD shows a SHA-256), and the comparison is by SHA-256 either way.
+/// Files that cannot be read are left to `examine`, which reports them. Stops early when the listing failed.
+async fn prehash(
+    files: &[LocalFile],
+    state: &State,
+    hashers: usize,
+    listing_failed: &AtomicBool,
+) -> Result<HashMap<String, ContentDigest>, DeployError> {
+    let candidates: Vec<(LocalFile, u64)> = files
+        .iter()
+        .filter_map(|file| {
+            let entry = state.objects.get(&file.key)?;
+            entry.meta.sha256.as_ref()?;
+            Some((file.clone(), entry.size))
+        })
+        .collect();
+    let hashed: Vec<Result<Option<(String, ContentDigest)>, DeployError>> =
+        stream::iter(candidates)
+            .take_while(|_| futures::future::ready(!listing_failed.load(Ordering::Relaxed)))
+            .map(|(file, stored_size)| {
+                blocking(move || {
+                    if !file.gzip {
+                        let size = std::fs::metadata(&file.path).ok()?.len();
+                        if size != stored_size {
+                            return None;
+                        }
+                    }
+                    let digest = Body::open(&file)
+                        .and_then(|body| body.hash(Hasher::sha256_only()))
+                        .ok()?;
+                    Some((file.key, digest))
+                })
+            })
+            .buffer_unordered(hashers)
+            .collect()
+            .await;
+    hashed.into_iter().filter_map(Result::transpose).collect()
 }
 
 async fn delete_batch(

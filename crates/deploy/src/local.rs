@@ -262,7 +262,11 @@ impl Body {
 
     /// Hashes the whole body, computing multipart ETags for `part_sizes` too.
     pub fn digest(&self, part_sizes: &[u64]) -> io::Result<ContentDigest> {
-        let mut hasher = Hasher::new(part_sizes);
+        self.hash(Hasher::new(part_sizes))
+    }
+
+    /// Feeds the whole body to `hasher`.
+    pub fn hash(&self, mut hasher: Hasher) -> io::Result<ContentDigest> {
         match self {
             Self::Memory(data) => hasher.update(data),
             Self::File { path, .. } => {

@@ -154,7 +154,12 @@ pub fn compare(local: &ContentDigest, remote: &RemoteObject, part_size: u64) -> 
         return (false, Comparison::Size);
     }
     match etag_kind(&remote.listed.etag) {
-        EtagKind::Md5(md5) => (md5 == local.md5_hex(), Comparison::Md5),
+        EtagKind::Md5(md5) => match local.md5_hex() {
+            Some(local) => (md5 == local, Comparison::Md5),
+            // Hashed for SHA-256 alone (the executor only does that for objects with SHA-256 metadata): not
+            // comparable, so upload, which is never wrong.
+            None => (false, Comparison::Unverifiable),
+        },
         EtagKind::Multipart { parts } => {
             let etag = remote.listed.etag.trim_matches('"').to_ascii_lowercase();
             let recorded = remote.meta.as_ref().and_then(|m| m.part_size);
@@ -274,6 +279,16 @@ mod tests {
         )
     }
 
+    /// A local file hashed for its SHA-256 alone (as the executor does when the object's SHA-256 is known).
+    fn sha_only(key: &str, body: &[u8], cc: Option<&str>) -> LocalObject {
+        let mut hasher = crate::digest::Hasher::sha256_only();
+        hasher.update(body);
+        LocalObject {
+            digest: Some(hasher.finish()),
+            ..local(key, body, cc)
+        }
+    }
+
     /// A local file whose body was not hashed (only its size is known).
     fn unhashed(key: &str, body: &[u8]) -> LocalObject {
         LocalObject {
@@ -292,7 +307,7 @@ mod tests {
             listed: Listed {
                 key: key.into(),
                 size: body.len() as u64,
-                etag: etag.unwrap_or_else(|| digest_bytes(body, &[]).md5_hex()),
+                etag: etag.unwrap_or_else(|| digest_bytes(body, &[]).md5_hex().unwrap()),
                 last_modified: "t".into(),
             },
             meta,
@@ -354,6 +369,30 @@ mod tests {
                 Some(local("a", b"x", None)),
                 Some(remote("a", b"y", None, meta(None, Some(b"y"), None))),
                 "upload:changed:sha256",
+            ),
+            (
+                "sha256 only, same sha256",
+                Some(sha_only("a", b"x", None)),
+                Some(remote("a", b"x", None, meta(None, Some(b"x"), None))),
+                "unchanged",
+            ),
+            (
+                "sha256 only, sha256 differs",
+                Some(sha_only("a", b"x", None)),
+                Some(remote("a", b"y", None, meta(None, Some(b"y"), None))),
+                "upload:changed:sha256",
+            ),
+            (
+                "sha256 only, header-only change",
+                Some(sha_only("a", b"x", Some("no-cache"))),
+                Some(remote("a", b"x", None, meta(None, Some(b"x"), None))),
+                "update:cache-control",
+            ),
+            (
+                "sha256 only against an object with no sha256 (never planned so): uploaded, not trusted",
+                Some(sha_only("a", b"x", None)),
+                Some(remote("a", b"x", None, meta(None, None, None))),
+                "upload:changed:unverifiable",
             ),
             (
                 "md5 differs, same size",
