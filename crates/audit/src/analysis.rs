@@ -24,10 +24,15 @@ pub struct TokenWrite<'a> {
 pub fn token_writes<'a>(step: &Step<'a>) -> Vec<TokenWrite<'a>> {
     let mut out = Vec::new();
     for item in step.script.iter().chain(step.after_script.iter()) {
-        let ScriptItem::Command { route, text, node } = item else {
+        let ScriptItem::Command {
+            route,
+            text,
+            node,
+            cmds,
+        } = item
+        else {
             continue;
         };
-        let cmds = shell::commands(text);
         for (i, cmd) in cmds.iter().enumerate() {
             if !cmd.references(TOKEN_VAR) {
                 continue;
@@ -193,8 +198,8 @@ pub fn deploy_actions(step: &Step<'_>) -> Vec<(Route, String)> {
         (&["pulumi", "up"], "pulumi up"),
     ];
     let mut out = Vec::new();
-    for (route, text) in step.commands() {
-        for cmd in shell::commands(text) {
+    for (route, _, cmds) in step.lexed() {
+        for cmd in cmds {
             let words: Vec<String> = cmd
                 .args_from_program()
                 .iter()

@@ -29,6 +29,9 @@ const MARKER: &str = "keyless: ignore[";
 pub fn inline_ignores(input_index: usize, input: &Input) -> Vec<InlineIgnore> {
     let doc = &input.doc;
     let mut out = Vec::new();
+    if !doc.text.contains(MARKER) {
+        return out;
+    }
     for line in 1..=doc.line_count() {
         let text = doc.line_text(line);
         let Some(hash) = comment_start(text) else {

@@ -411,10 +411,16 @@ pub fn parse_inputs(files: &[(String, String)]) -> Result<Vec<Input>, InputError
 /// NOTE: scoped std threads over contiguous chunks rather than rayon: the work is a single flat map over
 /// inputs of similar size, and one small function avoids a dependency (and its thread pool) in the library.
 fn par_map<'a, T: Sync, R: Send>(items: &'a [T], f: impl Fn(&'a T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(items.len() / 8)
-        .max(1);
+    // Fewer than 16 items are not worth a thread (and `available_parallelism` reads cgroup files: it is asked
+    // once per process, not per call).
+    if items.len() < 16 {
+        return items.iter().map(f).collect();
+    }
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let threads = cores.min(items.len() / 8).max(1);
     if threads == 1 {
         return items.iter().map(f).collect();
     }

@@ -11,6 +11,7 @@ use keyless_pipelines::{
 };
 
 use crate::config::AuditConfig;
+use crate::shell;
 use crate::source::{Document, Node, Route};
 
 pub use keyless_pipelines::Selector;
@@ -50,6 +51,8 @@ pub enum ScriptItem<'a> {
         route: &'a Route,
         text: &'a str,
         node: &'a Node,
+        /// The line split into simple commands, once for every rule.
+        cmds: Vec<shell::Command>,
     },
     Pipe {
         route: &'a Route,
@@ -97,6 +100,19 @@ impl<'a> Step<'a> {
             .chain(self.after_script.iter())
             .filter_map(|item| match item {
                 ScriptItem::Command { route, text, .. } => Some((*route, *text)),
+                ScriptItem::Pipe { .. } => None,
+            })
+    }
+
+    /// Every command line with its simple commands (lexed once per step, shared by every rule).
+    pub fn lexed(&self) -> impl Iterator<Item = (&'a Route, &'a str, &[shell::Command])> + '_ {
+        self.script
+            .iter()
+            .chain(self.after_script.iter())
+            .filter_map(|item| match item {
+                ScriptItem::Command {
+                    route, text, cmds, ..
+                } => Some((*route, *text, cmds.as_slice())),
                 ScriptItem::Pipe { .. } => None,
             })
     }
@@ -268,6 +284,7 @@ fn script_items<'a>(file: &'a PipelineFile, entries: &'a [ScriptEntry]) -> Vec<S
                 route,
                 text,
                 node: file.node(route)?,
+                cmds: shell::commands(text),
             }),
             ScriptEntry::Pipe(p) => {
                 let node = file.node(&p.route)?;

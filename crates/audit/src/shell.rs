@@ -214,7 +214,10 @@ pub fn commands(text: &str) -> Vec<Command> {
 
 /// Removes one level of quotes and backslashes from a word.
 pub fn unquote(word: &str) -> String {
-    let mut out = String::new();
+    if !word.contains(['\'', '"', '\\']) {
+        return word.to_owned();
+    }
+    let mut out = String::with_capacity(word.len());
     let mut chars = word.chars().peekable();
     let mut quote: Option<char> = None;
     while let Some(c) = chars.next() {

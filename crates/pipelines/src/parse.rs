@@ -79,13 +79,6 @@ impl ParseError {
     }
 }
 
-// Short-lived builder state; boxing would only add allocations.
-#[allow(clippy::large_enum_variant)]
-enum Slot {
-    Entry(Entry),
-    Merge(Vec<Node>),
-}
-
 #[allow(clippy::large_enum_variant)]
 enum Frame {
     Seq {
@@ -96,7 +89,11 @@ enum Frame {
     Map {
         start: Span,
         anchor: Option<(usize, Anchor)>,
-        slots: Vec<Slot>,
+        /// The entries written in this mapping, in order.
+        entries: Vec<Entry>,
+        /// Merge keys (`<<`): the number of entries written before each, and the mappings it merges.
+        /// Almost always empty, so a mapping without merges is built without copying its entries.
+        merges: Vec<(usize, Vec<Node>)>,
         /// The key read and waiting for its value: (text, origin, is the merge key).
         pending: Option<(String, Origin, bool)>,
         /// Whether a `<<` key was seen (its slot has no key to compare).
@@ -261,7 +258,8 @@ fn parse_any(source: &str) -> Result<Option<Node>, ParseError> {
                     Frame::Map {
                         start,
                         anchor,
-                        slots: Vec::new(),
+                        entries: Vec::new(),
+                        merges: Vec::new(),
                         pending: None,
                         merge_seen: None,
                     }
@@ -567,63 +565,56 @@ impl Builder<'_> {
             Frame::Map {
                 start,
                 anchor,
-                slots,
+                entries: written,
+                merges,
                 pending,
                 ..
             } => {
                 // A well-formed event stream never ends a mapping with a key waiting for its value.
                 debug_assert!(pending.is_none());
                 let mut last_end = start.end;
-                let explicit: HashSet<String> = if slots.iter().any(|s| matches!(s, Slot::Merge(_)))
-                {
-                    slots
-                        .iter()
-                        .filter_map(|s| match s {
-                            Slot::Entry(e) => Some(e.key.clone()),
-                            Slot::Merge(_) => None,
-                        })
-                        .collect()
+                for e in &written {
+                    let value_end = match e.value.origin.via.first() {
+                        Some(alias) => Some(alias.span.end),
+                        None => e.value.span().map(|s| s.end),
+                    };
+                    if let Some(end) = value_end.or(e.key_origin.span.map(|s| s.end)) {
+                        last_end = last_end.max(end);
+                    }
+                }
+                let entries = if merges.is_empty() {
+                    written
                 } else {
-                    HashSet::new()
-                };
-                let mut merged_seen: HashSet<String> = HashSet::new();
-                let mut entries = Vec::with_capacity(slots.len());
-                for slot in slots {
-                    match slot {
-                        Slot::Entry(e) => {
-                            let value_end = match e.value.origin.via.first() {
-                                Some(alias) => Some(alias.span.end),
-                                None => e.value.span().map(|s| s.end),
-                            };
-                            if let Some(end) = value_end.or(e.key_origin.span.map(|s| s.end)) {
-                                last_end = last_end.max(end);
+                    let explicit: HashSet<String> = written.iter().map(|e| e.key.clone()).collect();
+                    let mut merged_seen: HashSet<String> = HashSet::new();
+                    let mut entries = Vec::with_capacity(written.len());
+                    let mut written = written.into_iter();
+                    let mut taken = 0;
+                    for (before, maps) in merges {
+                        entries.extend(written.by_ref().take(before - taken));
+                        taken = before;
+                        for m in maps {
+                            if let Some(s) = m.origin.via.first() {
+                                last_end = last_end.max(s.span.end);
+                            } else if let Some(s) = m.span() {
+                                last_end = last_end.max(s.end);
                             }
-                            entries.push(e);
-                        }
-                        Slot::Merge(maps) => {
-                            for m in maps {
-                                if let Some(s) = m.origin.via.first() {
-                                    last_end = last_end.max(s.span.end);
-                                } else if let Some(s) = m.span() {
-                                    last_end = last_end.max(s.end);
-                                }
-                                let Value::Map(src_entries) = m.value else {
+                            let Value::Map(src_entries) = m.value else {
+                                continue;
+                            };
+                            for mut e in src_entries {
+                                if explicit.contains(&e.key) || !merged_seen.insert(e.key.clone()) {
                                     continue;
-                                };
-                                for mut e in src_entries {
-                                    if explicit.contains(&e.key)
-                                        || !merged_seen.insert(e.key.clone())
-                                    {
-                                        continue;
-                                    }
-                                    e.key_origin.merged = true;
-                                    e.value.origin.merged = true;
-                                    entries.push(e);
                                 }
+                                e.key_origin.merged = true;
+                                e.value.origin.merged = true;
+                                entries.push(e);
                             }
                         }
                     }
-                }
+                    entries.extend(written);
+                    entries
+                };
                 let end = if flow { end_event.end } else { last_end };
                 let node = Node {
                     value: Value::Map(entries),
@@ -650,7 +641,8 @@ impl Builder<'_> {
         match top {
             Frame::Seq { items, .. } => items.push(node),
             Frame::Map {
-                slots,
+                entries,
+                merges,
                 pending,
                 merge_seen,
                 ..
@@ -677,12 +669,10 @@ impl Builder<'_> {
                     let first_line = if is_merge {
                         *merge_seen
                     } else {
-                        slots.iter().find_map(|s| match s {
-                            Slot::Entry(e) if e.key == key => {
-                                Some(e.key_origin.span.map_or(0, |sp| sp.start.line))
-                            }
-                            _ => None,
-                        })
+                        entries
+                            .iter()
+                            .find(|e| e.key == key)
+                            .map(|e| e.key_origin.span.map_or(0, |sp| sp.start.line))
                     };
                     if let Some(first_line) = first_line {
                         return Err(ParseError::at(
@@ -715,13 +705,13 @@ impl Builder<'_> {
                                 ));
                             }
                         };
-                        slots.push(Slot::Merge(maps));
+                        merges.push((entries.len(), maps));
                     } else {
-                        slots.push(Slot::Entry(Entry {
+                        entries.push(Entry {
                             key,
                             key_origin,
                             value: node,
-                        }));
+                        });
                     }
                 }
             },

@@ -156,6 +156,10 @@ fn schema_diagnostics(root: &Node, out: &mut Vec<SchemaDiagnostic>) {
         return;
     };
     let json = root.to_json();
+    // Most files are valid: the boolean check is much cheaper than collecting errors.
+    if v.is_valid(&json) {
+        return;
+    }
     let mut errors = Vec::new();
     for e in v.iter_errors(&json) {
         flatten(&e, &mut errors);
@@ -231,12 +235,23 @@ const PARALLEL_KEYS: &[&str] = &["fail-fast", "steps"];
 
 fn check_steps(file: &PipelineFile, out: &mut Vec<SchemaDiagnostic>) {
     let root = file.root();
-    for s in file.steps() {
-        let Some(node) = root.at(s.route) else {
+    // Every step of every pipeline; effective settings are not needed here.
+    let steps = file.config().pipelines.iter().flat_map(|p| match &p.body {
+        crate::model::PipelineBody::Items { items, .. } => items.as_slice(),
+        _ => &[],
+    });
+    let steps = steps.flat_map(|item| match item {
+        crate::model::Item::Step(s) => std::slice::from_ref(s),
+        crate::model::Item::Parallel(par) => par.steps.as_slice(),
+        crate::model::Item::Stage(st) => st.steps.as_slice(),
+        crate::model::Item::Unknown { .. } => &[],
+    });
+    for step in steps {
+        let Some(node) = root.at(&step.route) else {
             continue;
         };
-        unknown_keys(node, s.route, STEP_KEYS, "step", Severity::Error, out);
-        for entry in s.step.all_script() {
+        unknown_keys(node, &step.route, STEP_KEYS, "step", Severity::Error, out);
+        for entry in step.all_script() {
             if let crate::model::ScriptEntry::Invalid { route } = entry
                 && let Some(n) = root.at(route)
                 && n.as_map().is_some_and(|m| m.len() == 1)
@@ -255,7 +270,7 @@ fn check_steps(file: &PipelineFile, out: &mut Vec<SchemaDiagnostic>) {
                 });
             }
         }
-        for entry in s.step.all_script() {
+        for entry in step.all_script() {
             if let crate::model::ScriptEntry::Pipe(p) = entry
                 && let Some(n) = root.at(&p.route)
             {

@@ -28,8 +28,7 @@ impl Rule for CurlPipeShell {
     }
 
     fn check_step(&self, step: &Step<'_>, _p: &Pipeline<'_>, out: &mut Sink) {
-        for (route, text) in step.commands() {
-            let cmds = shell::commands(text);
+        for (route, text, cmds) in step.lexed() {
             let mut reported = false;
             for pair in cmds.windows(2) {
                 let fetch = pair[0].program().is_some_and(|p| FETCHERS.contains(&p));

@@ -30,8 +30,8 @@ impl Rule for OidcUnneeded {
         // Pipes may read the token from their environment without a variable naming it (e.g. non-AWS pipes).
         let has_pipe = step.pipes().next().is_some();
         // A script that runs a local script file may use the token inside it.
-        let runs_script_file = step.commands().any(|(_, t)| {
-            shell::commands(t).iter().any(|c| {
+        let runs_script_file = step.lexed().any(|(_, _, cmds)| {
+            cmds.iter().any(|c| {
                 c.program().is_some_and(|p| {
                     p.starts_with("./") || p.ends_with(".sh") || p.ends_with(".py")
                 }) || matches!(

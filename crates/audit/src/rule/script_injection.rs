@@ -34,8 +34,8 @@ impl Rule for ScriptInjection {
     }
 
     fn check_step(&self, step: &Step<'_>, _p: &Pipeline<'_>, out: &mut Sink) {
-        for (route, text) in step.commands() {
-            let evaluating = shell::commands(text).iter().any(|c| {
+        for (route, text, cmds) in step.lexed() {
+            let evaluating = cmds.iter().any(|c| {
                 let args: Vec<String> = c
                     .args_from_program()
                     .iter()

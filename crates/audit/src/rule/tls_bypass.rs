@@ -98,9 +98,9 @@ impl Rule for TlsBypass {
                     .help("remove `skip-ssl-verify`"),
             );
         }
-        for (route, text) in step.commands() {
+        for (route, text, cmds) in step.lexed() {
             let mut hit: Option<(String, String)> = None;
-            'cmds: for cmd in shell::commands(text) {
+            'cmds: for cmd in cmds {
                 let args = cmd.args_from_program();
                 let Some(prog) = cmd.program() else { continue };
                 for (p, flag, what) in FLAGS {

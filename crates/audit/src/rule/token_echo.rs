@@ -26,8 +26,7 @@ impl Rule for TokenEcho {
 
     fn check_step(&self, step: &Step<'_>, _p: &Pipeline<'_>, out: &mut Sink) {
         let mut xtrace: Option<Route> = None;
-        for (route, text) in step.commands() {
-            let cmds = shell::commands(text);
+        for (route, _, cmds) in step.lexed() {
             for (i, cmd) in cmds.iter().enumerate() {
                 let prog = cmd.program().unwrap_or("");
                 let args: Vec<String> = cmd

@@ -29,8 +29,8 @@ impl Rule for TokenFilePermissions {
         }
         let mut umask = false;
         let mut chmods: Vec<(String, String, Route)> = Vec::new();
-        for (route, text) in step.commands() {
-            for cmd in shell::commands(text) {
+        for (route, _, cmds) in step.lexed() {
+            for cmd in cmds {
                 let args: Vec<String> = cmd
                     .args_from_program()
                     .iter()
