@@ -124,18 +124,19 @@ static SLUG: LazyLock<Regex> = LazyLock::new(|| {
 static REGION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$").unwrap_or_else(|_| unreachable!("static regex"))
 });
+// IAM's `[\w+=,.@-]` is ASCII; the regex crate's `\w` is Unicode (and slow to compile), so the class is spelt out.
 static ROLE_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[\w+=,.@-]{1,64}$").unwrap_or_else(|_| unreachable!("static regex"))
+    Regex::new(r"^[A-Za-z0-9_+=,.@-]{1,64}$").unwrap_or_else(|_| unreachable!("static regex"))
 });
 static ROLE_PATH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^/([\x21-\x7E]+/)*$").unwrap_or_else(|_| unreachable!("static regex"))
 });
 static POLICY_ARN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^arn:aws(-[a-z]+)*:iam::(aws|[0-9]{12}):policy/[\w+=,.@/-]+$")
+    Regex::new(r"^arn:aws(-[a-z]+)*:iam::(aws|[0-9]{12}):policy/[A-Za-z0-9_+=,.@/-]+$")
         .unwrap_or_else(|_| unreachable!("static regex"))
 });
 static POLICY_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[\w+=,.@-]{1,128}$").unwrap_or_else(|_| unreachable!("static regex"))
+    Regex::new(r"^[A-Za-z0-9_+=,.@-]{1,128}$").unwrap_or_else(|_| unreachable!("static regex"))
 });
 static THUMBPRINT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[0-9A-Fa-f]{40}$").unwrap_or_else(|_| unreachable!("static regex"))
