@@ -139,16 +139,21 @@ pub fn setup_lines(form: SetupForm, name: &str, env: &EnvironmentSpec) -> Vec<St
     }
 }
 
-struct StepPlan {
+/// What judging found about one deployment step: enough to edit it without reading the model again. Borrows
+/// only the configuration, so the file can be edited while the plans live.
+struct StepPlan<'c> {
     route: Route,
-    env: String,
+    env_name: &'c str,
+    env: &'c EnvironmentSpec,
     stage_route: Option<Route>,
     has_runs_on: bool,
     oidc_enabled: bool,
-    script_prefix: Vec<String>,
+    /// The script already starts with the environment's setup lines.
+    has_setup: bool,
     trigger_manual: bool,
     ip_ranges: bool,
-    size: String,
+    /// `size` is 4x or 8x (what Atlassian IP ranges need).
+    ip_size: bool,
     self_hosted: bool,
 }
 
@@ -194,6 +199,10 @@ pub fn render_request(
 }
 
 /// Renders `file` for `invocation` in `mode`.
+///
+/// The typed model is derived once: judging reads it, and both the step edits and the prepended steps are
+/// planned from it before the first edit (edits change step and stage mappings only, never a pipeline's item
+/// list, so every planned route stays valid until the prepended items go in, last).
 pub fn render_for(
     config: &EnforceConfig,
     file: PipelineFile,
@@ -202,16 +211,15 @@ pub fn render_for(
 ) -> Result<Rendered, Rejection> {
     let mut file = file;
     let plans = judge(config, &file, invocation, mode)?;
+    let inserts = plan_prepends(config, &file);
     let mut changes = Vec::new();
-    let policy = &config.policy;
+    let policy = config.policy();
 
     let mut manual_stages: Vec<Route> = Vec::new();
     for plan in &plans {
-        let Some(env) = config.environments().get(&plan.env) else {
-            continue;
-        };
+        let env = plan.env;
         let r = &plan.route;
-        let mut change = |rule: &str, route: &Route, message: String| {
+        let mut change = |rule: &str, route: Route, message: String| {
             changes.push(Change {
                 rule: rule.to_string(),
                 route: route.to_string(),
@@ -226,44 +234,51 @@ pub fn render_for(
             file.set_runs_on(r, &labels).map_err(edit_err)?;
             change(
                 rules::RUNNERS,
-                &r.key("runs-on"),
-                format!("runs-on: {} (runners of `{}`)", labels.join(", "), plan.env),
+                r.key("runs-on"),
+                format!(
+                    "runs-on: {} (runners of `{}`)",
+                    labels.join(", "),
+                    plan.env_name
+                ),
             );
         }
         if !plan.oidc_enabled {
             file.set_oidc(r, true).map_err(edit_err)?;
-            change(rules::OIDC, &r.key("oidc"), "oidc: true".to_string());
+            change(rules::OIDC, r.key("oidc"), "oidc: true".to_string());
         }
-        let setup = setup_lines(policy.setup, &plan.env, env);
-        if !plan.script_prefix.starts_with(&setup) {
-            let lines: Vec<&str> = setup.iter().map(String::as_str).collect();
+        if !plan.has_setup {
+            let lines: Vec<&str> = config
+                .setup_lines(plan.env_name)
+                .iter()
+                .map(String::as_str)
+                .collect();
             file.prepend_script(r, &lines).map_err(edit_err)?;
             change(
                 rules::OIDC,
-                &r.key("script"),
+                r.key("script"),
                 format!(
                     "prepended the {} OIDC setup for `{}` (role {}, region {})",
                     match policy.setup {
                         SetupForm::Shell => "shell",
                         SetupForm::Keyless => "keyless configure",
                     },
-                    plan.env,
+                    plan.env_name,
                     env.role_arn(),
                     env.region
                 ),
             );
         }
         if env.manual && !plan.trigger_manual {
-            let target = plan.stage_route.clone().unwrap_or_else(|| r.clone());
-            if !manual_stages.contains(&target) {
-                file.set_trigger(&target, &Trigger::Manual)
+            let target = plan.stage_route.as_ref().unwrap_or(r);
+            if !manual_stages.contains(target) {
+                file.set_trigger(target, &Trigger::Manual)
                     .map_err(edit_err)?;
                 change(
                     rules::APPROVAL,
-                    &target.key("trigger"),
-                    format!("trigger: manual (`{}` needs approval)", plan.env),
+                    target.key("trigger"),
+                    format!("trigger: manual (`{}` needs approval)", plan.env_name),
                 );
-                manual_stages.push(target);
+                manual_stages.push(target.clone());
             }
         }
         if policy.atlassian_ip_ranges
@@ -275,14 +290,14 @@ pub fn render_for(
                 file.set_atlassian_ip_ranges(r, true).map_err(edit_err)?;
                 change(
                     rules::IP_RANGES,
-                    &r.key("runtime"),
+                    r.key("runtime"),
                     format!(
                         "runtime.cloud.atlassian-ip-ranges: true (`{}` allows only source_ips)",
-                        plan.env
+                        plan.env_name
                     ),
                 );
             }
-            if plan.size != "4x" && plan.size != "8x" {
+            if !plan.ip_size {
                 file.set_key(
                     r,
                     "size",
@@ -291,7 +306,7 @@ pub fn render_for(
                 .map_err(edit_err)?;
                 change(
                     rules::IP_RANGES,
-                    &r.key("size"),
+                    r.key("size"),
                     format!(
                         "size: {} (Atlassian IP ranges need 4x or 8x)",
                         policy.atlassian_ip_size
@@ -301,65 +316,79 @@ pub fn render_for(
         }
     }
 
-    prepend_steps(config, &mut file, &mut changes)?;
+    apply_prepends(&mut file, inserts, &mut changes)?;
     Ok(Rendered { file, changes })
 }
 
-/// Puts the policy's steps at the start of every pipeline (after a custom pipeline's `variables`),
-/// as top-level items so they never land inside a `parallel` or `stage`; skipped where a step with
-/// the same name already is a top-level item of that pipeline.
-fn prepend_steps(
-    config: &EnforceConfig,
-    file: &mut PipelineFile,
-    changes: &mut Vec<Change>,
-) -> Result<(), Rejection> {
-    if config.policy.prepend.is_empty() {
-        return Ok(());
+/// The policy's steps for one pipeline: where they go and which of them.
+struct PrependPlan<'c> {
+    /// The pipeline's item list.
+    route: Route,
+    /// After a custom pipeline's `variables`.
+    start: usize,
+    /// Indices into `policy.prepend` (and [`EnforceConfig::prepend_items`]).
+    steps: Vec<usize>,
+    config: &'c EnforceConfig,
+}
+
+/// Plans putting the policy's steps at the start of every pipeline (after a custom pipeline's `variables`), as
+/// top-level items so they never land inside a `parallel` or `stage`; skipped where a step with the same name
+/// already is a top-level item of that pipeline.
+fn plan_prepends<'c>(config: &'c EnforceConfig, file: &PipelineFile) -> Vec<PrependPlan<'c>> {
+    let prepend = &config.policy().prepend;
+    if prepend.is_empty() {
+        return Vec::new();
     }
-    let mut inserts: Vec<(Route, usize, Vec<keyless_pipelines::Node>, Vec<String>)> = Vec::new();
+    let mut plans = Vec::new();
     for p in &file.config().pipelines {
         let PipelineBody::Items { variables, items } = &p.body else {
             continue;
         };
-        let present: Vec<&str> = items
+        let present = |name: &str| {
+            items
+                .iter()
+                .any(|i| matches!(i, Item::Step(s) if s.name.as_deref() == Some(name)))
+        };
+        let steps: Vec<usize> = prepend
             .iter()
-            .filter_map(|i| match i {
-                Item::Step(s) => s.name.as_deref(),
-                _ => None,
-            })
+            .enumerate()
+            .filter(|(_, step)| !present(&step.name))
+            .map(|(i, _)| i)
             .collect();
-        let start = usize::from(variables.is_some());
-        let mut nodes = Vec::new();
-        let mut names = Vec::new();
-        for step in &config.policy.prepend {
-            if present.contains(&step.name.as_str()) {
-                continue;
-            }
-            let lines: Vec<&str> = step.script.iter().map(String::as_str).collect();
-            let mut node = PipelineFile::step_item(&step.name, &lines);
-            if let Some(image) = &step.image
-                && let Some(inner) = node.get_mut("step")
-            {
-                inner.set("image", keyless_pipelines::Node::string(image.as_str()));
-            }
-            nodes.push(node);
-            names.push(step.name.clone());
-        }
-        if !nodes.is_empty() {
-            inserts.push((p.route.clone(), start, nodes, names));
+        if !steps.is_empty() {
+            plans.push(PrependPlan {
+                route: p.route.clone(),
+                start: usize::from(variables.is_some()),
+                steps,
+                config,
+            });
         }
     }
-    for (route, start, nodes, names) in inserts {
-        for (offset, node) in nodes.into_iter().enumerate() {
-            file.insert(&route, start + offset, node).map_err(|e| {
-                Rejection::new(rules::PREPEND, &route, format!("internal edit failed: {e}"))
-            })?;
+    plans
+}
+
+/// Inserts the planned steps (the last edit of a render: it shifts the items of each pipeline).
+fn apply_prepends(
+    file: &mut PipelineFile,
+    plans: Vec<PrependPlan<'_>>,
+    changes: &mut Vec<Change>,
+) -> Result<(), Rejection> {
+    for plan in plans {
+        let route = &plan.route;
+        let items = plan.config.prepend_items();
+        let prepend = &plan.config.policy().prepend;
+        for (offset, &i) in plan.steps.iter().enumerate() {
+            file.insert(route, plan.start + offset, items[i].clone())
+                .map_err(|e| {
+                    Rejection::new(rules::PREPEND, route, format!("internal edit failed: {e}"))
+                })?;
         }
-        for name in names {
+        let shown = route.to_string();
+        for &i in &plan.steps {
             changes.push(Change {
                 rule: rules::PREPEND.to_string(),
-                route: route.to_string(),
-                message: format!("prepended step `{name}`"),
+                route: shown.clone(),
+                message: format!("prepended step `{}`", prepend[i].name),
             });
         }
     }
@@ -367,12 +396,12 @@ fn prepend_steps(
 }
 
 /// Checks everything that can reject, and returns the deployment steps to edit.
-fn judge(
-    config: &EnforceConfig,
+fn judge<'c>(
+    config: &'c EnforceConfig,
     file: &PipelineFile,
     invocation: &Invocation,
     mode: Mode,
-) -> Result<Vec<StepPlan>, Rejection> {
+) -> Result<Vec<StepPlan<'c>>, Rejection> {
     let model = file.config();
 
     if let Some((key, route)) = model.unknown_keys.first() {
@@ -398,7 +427,7 @@ fn judge(
     if let Some(image) = &model.image
         && let Some(name) = &image.name
     {
-        forbidden_image(config, &image.route, name, "the global image")?;
+        forbidden_image(config, &image.route, name, &"the global image")?;
     }
     for p in &model.pipelines {
         match &p.body {
@@ -459,10 +488,7 @@ fn judge(
     for s in file.steps() {
         let step = s.step;
         let r = s.route;
-        let label = step
-            .name
-            .as_deref()
-            .map_or_else(|| format!("the step at {r}"), |n| format!("step `{n}`"));
+        let label = StepLabel(step);
         if let Some(k) = step.unknown_keys.first() {
             return Err(Rejection::new(
                 rules::STRUCTURE,
@@ -495,7 +521,7 @@ fn judge(
                 }
                 ScriptEntry::Command { .. } => {
                     let line = entry.command().unwrap_or_default();
-                    for (i, f) in config.policy.forbidden.scripts.iter().enumerate() {
+                    for (i, f) in config.policy().forbidden.scripts.iter().enumerate() {
                         if f.compiled.is_match(line) {
                             return Err(Rejection::new(
                                 rules::FORBIDDEN_SCRIPTS,
@@ -518,15 +544,14 @@ fn judge(
                             format!("{label}: a pipe without a name"),
                         ));
                     };
-                    for (i, f) in config.policy.forbidden.pipes.iter().enumerate() {
-                        if !keyless_pipelines::glob_matches(&f.pipe, name) {
+                    let forbidden = config.policy().forbidden.pipes.iter();
+                    for (i, (f, compiled)) in forbidden.zip(config.forbidden_pipes()).enumerate() {
+                        if !compiled.pipe.matches(name) {
                             continue;
                         }
-                        let hit = match (&f.versions, version) {
+                        let hit = match (&compiled.versions, version) {
                             (None, _) => true,
-                            (Some(vs), Some(v)) => {
-                                vs.iter().any(|p| keyless_pipelines::glob_matches(p, v))
-                            }
+                            (Some(vs), Some(v)) => vs.iter().any(|p| p.matches(v)),
                             // No version pinned: it may be any version, forbidden ones included.
                             (Some(_), None) => true,
                         };
@@ -552,9 +577,8 @@ fn judge(
             forbidden_image(config, &image.route, name, &label)?;
         }
 
-        let deployment = s.effective.deployment.as_ref().map(|d| d.value.clone());
-        let runs_on = step.runs_on.clone().unwrap_or_default();
-        let Some(env_name) = deployment else {
+        let runs_on: &[String] = step.runs_on.as_deref().unwrap_or_default();
+        let Some(deployment) = &s.effective.deployment else {
             if let Some(l) = runs_on.iter().find(|l| production_labels.contains(l)) {
                 return Err(Rejection::new(
                     rules::RUNNERS,
@@ -567,7 +591,12 @@ fn judge(
             }
             continue;
         };
-        let Some(env) = config.environments().get(&env_name) else {
+        let env_name = deployment.value.as_str();
+        let Some((env_name, env)) = config
+            .environments()
+            .get_key_value(env_name)
+            .map(|(k, v)| (k.as_str(), v))
+        else {
             return Err(Rejection::new(
                 rules::ENVIRONMENTS,
                 &r.key("deployment"),
@@ -623,14 +652,14 @@ fn judge(
             }
         }
         if !runs_on.is_empty() {
+            let own = config.specific_labels(env_name);
             for other in config.environments().keys() {
-                if other == &env_name {
+                if other == env_name {
                     continue;
                 }
-                let own = config.specific_labels(&env_name);
                 if let Some(l) = config
                     .specific_labels(other)
-                    .into_iter()
+                    .iter()
                     .find(|l| runs_on.contains(l) && !own.contains(l))
                 {
                     return Err(Rejection::new(
@@ -663,36 +692,52 @@ fn judge(
                 ));
             }
         }
-        let script_prefix: Vec<String> = step
-            .script
-            .iter()
-            .take(3)
-            .map(|e| e.command().unwrap_or_default().to_string())
-            .collect();
+        let setup = config.setup_lines(env_name);
+        let has_setup = setup.len() <= step.script.len()
+            && setup
+                .iter()
+                .zip(&step.script)
+                .all(|(line, entry)| entry.command() == Some(line.as_str()));
+        let size = s.effective.size.value.as_str();
         plans.push(StepPlan {
             route: r.clone(),
-            env: env_name,
+            env_name,
+            env,
             stage_route: s.stage.map(|st| st.route.clone()),
             has_runs_on: step.runs_on.is_some(),
             oidc_enabled: matches!(step.oidc, Some(Oidc::Flag(true)) | Some(Oidc::Audiences(_))),
-            script_prefix,
+            has_setup,
             trigger_manual: s.effective.trigger.value == Trigger::Manual,
             ip_ranges: s.effective.runtime.atlassian_ip_ranges,
-            size: s.effective.size.value.clone(),
+            ip_size: size == "4x" || size == "8x",
             self_hosted: s.effective.self_hosted,
         });
     }
     Ok(plans)
 }
 
+/// How messages name a step: `step `Build`` or, without a name, `the step at <route>`. Formatted only when a
+/// message is, so judging a step that passes allocates nothing for it.
+struct StepLabel<'a>(&'a keyless_pipelines::Step);
+
+impl std::fmt::Display for StepLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.name.as_deref() {
+            Some(n) => write!(f, "step `{n}`"),
+            None => write!(f, "the step at {}", self.0.route),
+        }
+    }
+}
+
 fn forbidden_image(
     config: &EnforceConfig,
     route: &Route,
     name: &str,
-    label: &str,
+    label: &dyn std::fmt::Display,
 ) -> Result<(), Rejection> {
-    for (i, f) in config.policy.forbidden.images.iter().enumerate() {
-        if keyless_pipelines::glob_matches(&f.image, name) {
+    let forbidden = config.policy().forbidden.images.iter();
+    for (i, (f, glob)) in forbidden.zip(config.forbidden_images()).enumerate() {
+        if glob.matches(name) {
             return Err(Rejection::new(
                 rules::FORBIDDEN_IMAGES,
                 route,

@@ -1,7 +1,7 @@
 //! The Dynamic Pipelines request (bitbucket.md §4): the target it describes and its
 //! `pipelines_configuration`.
 
-use keyless_pipelines::{PipelineFile, Target};
+use keyless_pipelines::{MAX_DEPTH, Node, PipelineFile, Target};
 use serde_json::Value;
 
 use crate::Invocation;
@@ -72,6 +72,36 @@ fn branch_name(v: Option<&Value>, field: &'static str) -> Result<String, Payload
 
 /// Reads a Dynamic Pipelines request (definitions or run).
 pub fn parse_request(body: &Value) -> Result<Request, PayloadError> {
+    let (trigger, invocation) = trigger_and_invocation(body)?;
+    let file = configuration(body.get("pipelines_configuration"))?;
+    Ok(Request {
+        trigger,
+        invocation,
+        file,
+    })
+}
+
+/// The `pipelines_configuration` field (`None`: missing) as a pipeline file, read from the borrowed value
+/// without copying it; an empty one, and one the model refuses (not a mapping, nested too deep, with the model's
+/// own error), go through [`PipelineFile::from_json`].
+fn configuration(value: Option<&Value>) -> Result<PipelineFile, PayloadError> {
+    let via_model = |v: &Value| {
+        PipelineFile::from_json(v.clone()).map_err(|e| PayloadError::Configuration(e.to_string()))
+    };
+    match value {
+        None => Err(PayloadError::Missing("pipelines_configuration")),
+        // "may be empty" (bitbucket.md §4).
+        Some(Value::Null) => via_model(&Value::Object(Default::default())),
+        Some(v @ Value::Object(_)) => match Node::from_json(v, MAX_DEPTH) {
+            Ok(root) => Ok(PipelineFile::from_root(root)),
+            Err(_) => via_model(v),
+        },
+        Some(v) => via_model(v),
+    }
+}
+
+/// The trigger and the target of a request.
+fn trigger_and_invocation(body: &Value) -> Result<(String, Invocation), PayloadError> {
     if !body.is_object() {
         return Err(PayloadError::NotAnObject);
     }
@@ -145,17 +175,40 @@ pub fn parse_request(body: &Value) -> Result<Request, PayloadError> {
         },
         other => return Err(PayloadError::UnknownTarget(other.to_string())),
     };
-    let config = match body.get("pipelines_configuration") {
-        None => return Err(PayloadError::Missing("pipelines_configuration")),
-        // "may be empty" (bitbucket.md §4).
-        Some(Value::Null) => Value::Object(Default::default()),
-        Some(v) => v.clone(),
-    };
-    let file =
-        PipelineFile::from_json(config).map_err(|e| PayloadError::Configuration(e.to_string()))?;
-    Ok(Request {
-        trigger,
-        invocation,
-        file,
-    })
+    Ok((trigger, invocation))
+}
+
+/// Serialises a tree as `serde_json` serialises [`Node::to_json`] (the same bytes: keys in order, numbers and
+/// strings alike; a float JSON cannot represent goes through `to_json` for its text form), without building the
+/// `serde_json::Value` first. `keyless serve` writes its `pipelines_configuration` with it.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonTree<'a>(pub &'a Node);
+
+impl serde::Serialize for JsonTree<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use keyless_pipelines::Value as V;
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        match &self.0.value {
+            V::Null => serializer.serialize_unit(),
+            V::Bool(b) => serializer.serialize_bool(*b),
+            V::Int(i) => serializer.serialize_i64(*i),
+            V::Float(f) if f.is_finite() => serializer.serialize_f64(*f),
+            V::Float(_) => serde::Serialize::serialize(&self.0.to_json(), serializer),
+            V::String(s) => serializer.serialize_str(s),
+            V::Seq(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&JsonTree(item))?;
+                }
+                seq.end()
+            }
+            V::Map(entries) => {
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for entry in entries {
+                    map.serialize_entry(&entry.key, &JsonTree(&entry.value))?;
+                }
+                map.end()
+            }
+        }
+    }
 }

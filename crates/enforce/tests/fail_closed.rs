@@ -162,9 +162,9 @@ fn no_policy_section_means_the_defaults() {
     let text = &text[..text.find("\npolicy:\n").unwrap()];
     let cfg = EnforceConfig::from_yaml(text, "k.yml").unwrap();
     assert!(!cfg.has_policy_section());
-    assert!(cfg.policy.prepend.is_empty());
-    assert!(cfg.policy.atlassian_ip_ranges);
-    assert_eq!(cfg.policy.atlassian_ip_size, "4x");
+    assert!(cfg.policy().prepend.is_empty());
+    assert!(cfg.policy().atlassian_ip_ranges);
+    assert_eq!(cfg.policy().atlassian_ip_size, "4x");
     assert!(config().has_policy_section());
 }
 
