@@ -1,6 +1,6 @@
 //! bench/render: p50/p99 latency of rendering a 100-step pipeline in process, (a) `keyless_enforce::render_request`
 //! alone and (b) what `POST /dynamic-pipelines` does per request after authentication: read the request JSON,
-//! parse it, render, serialise the answer. Prints one JSON line.
+//! parse it, render, serialise the answer (`Answer::to_body`, as the handler does). Prints one JSON line.
 //!
 //! Usage: render_latency KEYLESS_YML [ITERATIONS] [--write-request FILE]
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::print_stderr)]
@@ -132,7 +132,7 @@ fn main() {
         let started = Instant::now();
         let request = keyless_serve::provider::read_request(&body).unwrap();
         let answer = keyless_serve::provider::answer(&config, request);
-        let out = serde_json::to_vec(&answer.to_json()).unwrap();
+        let out = answer.to_body();
         request_path.push(started.elapsed().as_secs_f64() * 1e6);
         assert!(!out.is_empty());
     }

@@ -248,7 +248,14 @@ async fn dynamic_pipelines(
                     );
                 }
             }
-            axum::Json(answer.to_json()).into_response()
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                answer.to_body(),
+            )
+                .into_response()
         }
         Err(error) => {
             let elapsed = started.elapsed();

@@ -8,9 +8,9 @@
 use std::panic::AssertUnwindSafe;
 
 use axum::http::{HeaderMap, StatusCode, header};
-use keyless_enforce::payload::{PayloadError, Request};
+use keyless_enforce::payload::{JsonTree, PayloadError, Request};
 use keyless_enforce::{EnforceConfig, Rejection};
-use keyless_pipelines::Target;
+use keyless_pipelines::{PipelineFile, Target};
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -21,8 +21,8 @@ pub const TRIGGERS: &[&str] = &["definitions", "push", "manual", "schedule", "pa
 /// What the provider answers for a readable request.
 #[derive(Debug, Clone)]
 pub enum Answer {
-    /// `{"pipelines_configuration": ...}`.
-    Rendered(Value),
+    /// `{"pipelines_configuration": ...}`: the rendered file.
+    Rendered(Box<PipelineFile>),
     /// `{"error": ...}` from the policy.
     Rejected(Rejection),
     /// The renderer panicked; refused (fail-closed).
@@ -40,8 +40,8 @@ impl Answer {
     /// The response body.
     pub fn to_json(&self) -> Value {
         match self {
-            Answer::Rendered(configuration) => {
-                serde_json::json!({"pipelines_configuration": configuration})
+            Answer::Rendered(file) => {
+                serde_json::json!({"pipelines_configuration": file.to_json()})
             }
             Answer::Rejected(rejection) => rejection.to_error_json(),
             Answer::Internal => serde_json::json!({"error": {
@@ -49,6 +49,27 @@ impl Answer {
                 "message": "keyless could not judge this pipeline (internal error, logged on the keyless serve host); it is refused until that is fixed",
             }}),
         }
+    }
+}
+
+impl Answer {
+    /// The response body's bytes: [`Answer::to_json`] serialised, written straight from the rendered tree (no
+    /// intermediate `serde_json::Value` on the hot path).
+    pub fn to_body(&self) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        struct Rendered<'a> {
+            pipelines_configuration: JsonTree<'a>,
+        }
+        let written = match self {
+            Answer::Rendered(file) => serde_json::to_vec(&Rendered {
+                pipelines_configuration: JsonTree(file.root()),
+            }),
+            other => serde_json::to_vec(&other.to_json()),
+        };
+        // Writing JSON into a Vec fails only for a map key that is not a string, which a tree cannot hold;
+        // should it ever fail, the pipeline is refused rather than answered with a broken body.
+        written
+            .unwrap_or_else(|_| serde_json::to_vec(&Answer::Internal.to_json()).unwrap_or_default())
     }
 }
 
@@ -157,7 +178,7 @@ pub fn answer(config: &EnforceConfig, request: Request) -> Answer {
         keyless_enforce::render_request(config, request)
     }));
     match rendered {
-        Ok(Ok(rendered)) => Answer::Rendered(rendered.file.to_json()),
+        Ok(Ok(rendered)) => Answer::Rendered(Box::new(rendered.file)),
         Ok(Err(rejection)) => Answer::Rejected(rejection),
         Err(_) => Answer::Internal,
     }
