@@ -247,3 +247,15 @@ fn policy_mistakes_have_locations() {
             .is_none()
     );
 }
+
+#[test]
+fn role_names_are_ascii_like_iam() {
+    // IAM's `[\w+=,.@-]` is ASCII: a letter outside ASCII is refused here, not by IAM at apply time.
+    let text = BASE.replace(
+        "    branches: [main]\n  production:",
+        "    branches: [main]\n    role: {name: d\u{e9}ploy}\n  production:",
+    );
+    let d = single(&text);
+    assert_eq!(d.message, "role name `d\u{e9}ploy` is not a valid IAM role name");
+    assert_eq!(d.location.line, 9);
+}
