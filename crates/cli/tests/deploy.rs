@@ -374,6 +374,40 @@ fn changed_file_of_same_size_uploads_only_that_file() {
 }
 
 #[test]
+fn object_rewritten_by_another_tool_is_compared_by_its_etag_not_the_stale_state() {
+    let Some(w) = world() else { return };
+    let src = site();
+    w.ok(src.path(), &[]);
+    // Another tool rewrites js/app.js with other bytes of the same size and no keyless-sha256 metadata. The state
+    // entry no longer matches the listing (new ETag), so neither its SHA-256 nor the SHA-256-only digest computed
+    // while the listing came in may decide: the HEAD shows no SHA-256, and the local MD5 is compared with the
+    // ETag (a SHA-256-only digest would have made this `unverifiable`).
+    w.rt.block_on(
+        w.clients
+            .s3
+            .put_object()
+            .bucket(&w.bucket)
+            .key("js/app.js")
+            .content_type("text/javascript; charset=utf-8")
+            .body(ByteStream::from_static(b"console.log('ho');\n"))
+            .send(),
+    )
+    .unwrap();
+    let run = w.ok(src.path(), &[]);
+    assert_eq!(keys_of(&run, "uploads"), ["js/app.js"], "{run}");
+    assert_eq!(run["uploads"][0]["compared_by"], "md5", "{run}");
+    assert_eq!(summary(&run, "unchanged"), 4, "{run}");
+    assert_eq!(w.get("js/app.js"), b"console.log('hi');\n");
+    // The rerun finds the state current again: nothing to do.
+    let again = w.ok(src.path(), &[]);
+    assert_eq!(
+        (summary(&again, "uploaded"), summary(&again, "unchanged")),
+        (0, 5),
+        "{again}"
+    );
+}
+
+#[test]
 fn no_state_compares_by_head_and_never_writes_the_state_file() {
     let Some(w) = world() else { return };
     let src = site();
