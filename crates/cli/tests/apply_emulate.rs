@@ -482,3 +482,73 @@ fn percent_decode(text: &str) -> String {
         .unwrap()
         .into_owned()
 }
+
+/// Runs `keyless apply --dry-run` for the moto fixture (account 123456789012) with no AWS identity anywhere in
+/// the environment.
+fn apply_without_identity(extra: &[&str], endpoint: &str) -> (i32, String) {
+    let home = tempfile::tempdir().unwrap();
+    let output = Cli::cargo_bin("keyless")
+        .unwrap()
+        .args(["apply", "--dry-run", "--endpoint-url", endpoint, "-c"])
+        .arg(repo_root().join("crates/cli/tests/fixtures/workspace/moto.yml"))
+        .args(extra)
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn missing_credentials_are_named_as_such_not_as_an_unreachable_endpoint() {
+    // The SDK reports an empty credential chain as a dispatch failure; apply must not call that "cannot reach".
+    for extra in [&[][..], &["--profile", "123456789012=missing"][..]] {
+        let (code, err) = apply_without_identity(extra, "http://127.0.0.1:1");
+        assert_ne!(code, 0, "{err}");
+        assert!(
+            err.contains("no usable AWS credentials for account 123456789012")
+                && err.contains("fix: pass --profile 123456789012=<profile>")
+                && !err.contains("cannot reach")
+                && !err.contains("DispatchFailure"),
+            "{extra:?}: {err}"
+        );
+    }
+    // With credentials but nothing listening, the endpoint is what is named, without a Debug dump.
+    let home = tempfile::tempdir().unwrap();
+    let output = Cli::cargo_bin("keyless")
+        .unwrap()
+        .args([
+            "apply",
+            "--dry-run",
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+            "-c",
+        ])
+        .arg(repo_root().join("crates/cli/tests/fixtures/workspace/moto.yml"))
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0));
+    assert!(
+        err.contains("cannot reach the endpoint")
+            && err.contains("Connection refused")
+            && !err.contains("DispatchFailure"),
+        "{err}"
+    );
+}

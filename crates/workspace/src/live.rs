@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use aws_config::BehaviorVersion;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIdConnectProviderOutput;
@@ -37,9 +38,49 @@ pub enum LiveError {
     WrongAccount { wanted: String, actual: String },
     #[error("IAM returned a policy document that is not JSON for {what}: {message}")]
     BadDocument { what: String, message: String },
+    #[error(
+        "no usable AWS credentials for account {account}: {detail}\n  fix: pass --profile {account}=<profile>, or give the default chain an identity in that account (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or keyless assume/configure in a step)"
+    )]
+    NoCredentials { account: String, detail: String },
 }
 
-fn aws_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+/// An error and its sources, `: `-separated, each said once (the SDK's `DisplayErrorContext` appends a `Debug`
+/// dump that is no use to a user).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(error) = next {
+        let text = error.to_string();
+        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        next = error.source();
+    }
+    parts.join(": ")
+}
+
+/// The credential chain's failure behind an SDK error, if that is what it was. The SDK reports "no credentials"
+/// as a dispatch (connector) failure, which would otherwise read as "cannot reach the endpoint".
+fn credentials_failure<E, R>(error: &SdkError<E, R>) -> Option<&CredentialsError> {
+    let SdkError::DispatchFailure(failure) = error else {
+        return None;
+    };
+    let mut source: Option<&(dyn std::error::Error + 'static)> = failure
+        .as_connector_error()
+        .and_then(std::error::Error::source);
+    while let Some(error) = source {
+        if let Some(credentials) = error.downcast_ref::<CredentialsError>() {
+            return Some(credentials);
+        }
+        source = error.source();
+    }
+    None
+}
+
+fn aws_error<
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+>(
     operation: &str,
     error: &SdkError<E, R>,
 ) -> LiveError {
@@ -52,9 +93,13 @@ fn aws_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
                 inner.message().unwrap_or("no message")
             )
         }
-        SdkError::DispatchFailure(failure) => format!(
-            "cannot reach the endpoint ({failure:?}); check --endpoint-url and your network"
-        ),
+        SdkError::DispatchFailure(_) => match credentials_failure(error) {
+            Some(credentials) => format!("no usable AWS credentials: {}", error_chain(credentials)),
+            None => format!(
+                "cannot reach the endpoint: {}; check --endpoint-url and your network",
+                error_chain(error)
+            ),
+        },
         SdkError::TimeoutError(_) => "timed out".to_owned(),
         other => format!("{other}"),
     };
@@ -90,7 +135,13 @@ pub async fn client_for(options: &ConnectOptions, account: &str) -> Result<Clien
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| aws_error("sts:GetCallerIdentity", &e))?;
+        .map_err(|e| match credentials_failure(&e) {
+            Some(credentials) => LiveError::NoCredentials {
+                account: account.to_owned(),
+                detail: error_chain(credentials),
+            },
+            None => aws_error("sts:GetCallerIdentity", &e),
+        })?;
     let actual = identity.account().unwrap_or_default();
     if actual != account {
         return Err(LiveError::WrongAccount {
@@ -128,8 +179,8 @@ async fn call<T, E, R>(
     request: impl Future<Output = Result<T, SdkError<E, R>>>,
 ) -> Result<T, LiveError>
 where
-    E: ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
 {
     request.await.map_err(|error| aws_error(operation, &error))
 }
@@ -140,8 +191,8 @@ async fn call_optional<T, E, R>(
     request: impl Future<Output = Result<T, SdkError<E, R>>>,
 ) -> Result<Option<T>, LiveError>
 where
-    E: ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
 {
     match request.await {
         Ok(output) => Ok(Some(output)),
