@@ -30,6 +30,23 @@ pub mod schema;
 pub mod thumbprint;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
+
+/// An error and its sources, `: `-separated, each said once. reqwest's Display hides the cause ("error sending
+/// request") and the AWS SDK's `DisplayErrorContext` appends a `Debug` dump; the chain names the cause (refused,
+/// certificate, empty credential chain...) in words.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
 pub use load::{LoadError, load, parse, parse_raw};
 pub use location::{Location, Spanned};
 pub use model::{Config, Environment, ExtraRole, Repository, Role, Workspace};

@@ -13,6 +13,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::diff::{AccountState, Change, ProviderState, RoleState};
+use crate::error_chain;
 use crate::matrix::{ProviderView, RoleView, TrustView};
 use crate::plan::{AccountPlan, MANAGED_TAG, Plan, WORKSPACE_TAG};
 
@@ -42,21 +43,6 @@ pub enum LiveError {
         "no usable AWS credentials for account {account}: {detail}\n  fix: pass --profile {account}=<profile>, or give the default chain an identity in that account (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or keyless assume/configure in a step)"
     )]
     NoCredentials { account: String, detail: String },
-}
-
-/// An error and its sources, `: `-separated, each said once (the SDK's `DisplayErrorContext` appends a `Debug`
-/// dump that is no use to a user).
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(error) = next {
-        let text = error.to_string();
-        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        next = error.source();
-    }
-    parts.join(": ")
 }
 
 /// The credential chain's failure behind an SDK error, if that is what it was. The SDK reports "no credentials"

@@ -7,6 +7,7 @@
 //! our own with the JWKS host; both verify the server against the same roots (Mozilla's, from `webpki-roots`, or
 //! the certificates of a PEM file), so a thumbprint is never computed from a connection an attacker could sit in.
 
+use crate::error_chain;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -268,21 +269,6 @@ async fn get_json(
         url: url.to_string(),
         detail: format!("not JSON ({error})"),
     })
-}
-
-/// reqwest's Display hides the cause ("error sending request"); the chain names it (refused, certificate...).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// The certificates `host:port` presents in a verified TLS handshake, its own first.
