@@ -7,7 +7,6 @@
 //! our own with the JWKS host; both verify the server against the same roots (Mozilla's, from `webpki-roots`, or
 //! the certificates of a PEM file), so a thumbprint is never computed from a connection an attacker could sit in.
 
-use crate::error_chain;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +17,8 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+use crate::error_chain;
 
 /// The path OpenID Connect Discovery puts the configuration document at.
 const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
