@@ -30,7 +30,8 @@ enum Command {
     Check(cmd::check::CheckArgs),
     /// Fill missing workspace, repository and deployment-environment UUIDs in keyless.yml from Bitbucket.
     Resolve(cmd::resolve::ResolveArgs),
-    /// Print the IAM OIDC provider thumbprint of an issuer: SHA-1 of the last certificate its JWKS host presents.
+    /// Print the IAM OIDC provider thumbprints of an issuer: SHA-1 of the last certificate its JWKS host (and its
+    /// discovery host, when another) presents.
     Thumbprint(cmd::thumbprint::ThumbprintArgs),
     /// Audit bitbucket-pipelines.yml, trust policies and keyless.yml for OIDC and pipeline security problems.
     Audit(cmd::audit::AuditArgs),

@@ -281,6 +281,84 @@ fn the_thumbprint_is_the_sha1_of_the_intermediate_the_jwks_host_presents() {
 }
 
 #[test]
+fn a_discovery_host_other_than_the_jwks_host_gets_its_own_thumbprint() {
+    // Two hosts (two ports of 127.0.0.1, so two host labels), each with its own CA: the discovery document on
+    // one names a jwks_uri on the other. Both thumbprints are printed, the JWKS host's first.
+    let (jwks_pki, jwks_intermediate) = three_level();
+    let (discovery_pki, discovery_intermediate) = three_level();
+    let jwks_issuer = start_issuer(&jwks_pki, DISCOVERY);
+    let discovery_issuer = start_issuer(
+        &discovery_pki,
+        &format!(
+            r#"{{"issuer": "{{base}}", "jwks_uri": "{}/jwks"}}"#,
+            jwks_issuer.base
+        ),
+    );
+    let mut ca = tempfile::NamedTempFile::new().unwrap();
+    ca.write_all(jwks_pki.root_pem.as_bytes()).unwrap();
+    ca.write_all(discovery_pki.root_pem.as_bytes()).unwrap();
+    let jwks_expected = hex::encode_upper(sha1::Sha1::digest(jwks_intermediate.as_ref()));
+    let discovery_expected = hex::encode_upper(sha1::Sha1::digest(discovery_intermediate.as_ref()));
+    let host_of = |base: &str| base.trim_start_matches("https://").to_owned();
+
+    let (code, out, err) = keyless(&[
+        &discovery_issuer.base,
+        "--ca-file",
+        ca.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(value["thumbprint"], jwks_expected.as_str());
+    assert_eq!(value["jwks_host"], host_of(&jwks_issuer.base).as_str());
+    assert_eq!(
+        value["discovery_host"],
+        host_of(&discovery_issuer.base).as_str()
+    );
+    assert_eq!(
+        value["discovery"]["host"],
+        host_of(&discovery_issuer.base).as_str()
+    );
+    assert_eq!(
+        value["discovery"]["thumbprint"],
+        discovery_expected.as_str()
+    );
+    assert_eq!(value["discovery"]["chain_length"], 2);
+    assert_eq!(
+        value["thumbprints"],
+        serde_json::json!([jwks_expected, discovery_expected])
+    );
+
+    let (code, out, err) = keyless(&[
+        &discovery_issuer.base,
+        "--ca-file",
+        ca.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "thumbprints: [\"{jwks_expected}\", \"{discovery_expected}\"]"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("Discovery host:"), "{out}");
+
+    // One host: no `discovery` entry and one thumbprint.
+    let (code, out, err) = keyless(&[
+        &jwks_issuer.base,
+        "--ca-file",
+        ca.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(value["discovery"], serde_json::Value::Null);
+    assert_eq!(value["thumbprints"], serde_json::json!([jwks_expected]));
+}
+
+#[test]
 fn a_server_that_presents_only_its_own_certificate_is_named() {
     let pki = leaf_only();
     let issuer = start_issuer(&pki, DISCOVERY);

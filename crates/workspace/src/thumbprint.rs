@@ -90,6 +90,26 @@ pub struct Thumbprint {
     pub certificate: CertificateSummary,
     /// How many certificates the JWKS host presented (its own first).
     pub chain_length: usize,
+    /// The discovery document's host (and port, when not 443).
+    pub discovery_host: String,
+    /// The discovery host's certificate, when it is another host than the JWKS host: since 2026 the IAM User
+    /// Guide asks for the thumbprints of both hosts when they differ.
+    pub discovery: Option<HostThumbprint>,
+    /// Every thumbprint to configure, the JWKS host's first, each once.
+    pub thumbprints: Vec<String>,
+}
+
+/// The thumbprint of one more host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostThumbprint {
+    /// Host (and port, when not 443).
+    pub host: String,
+    /// 40 upper-case hex digits.
+    pub thumbprint: String,
+    /// The last certificate the host presented.
+    pub certificate: CertificateSummary,
+    /// How many certificates it presented.
+    pub chain_length: usize,
 }
 
 /// The parts of a certificate a person checks.
@@ -410,8 +430,44 @@ pub async fn thumbprint(
             detail: "it has no `keys` array".to_owned(),
         })?;
 
-    let label = host_label(&host, port);
-    let chain = presented_chain(&host, port, config, options.timeout).await?;
+    let jwks = host_thumbprint(&host, port, Arc::clone(&config), options.timeout).await?;
+    let discovery_host = discovery.host_str().unwrap_or_default().to_owned();
+    let discovery_port = discovery.port_or_known_default().unwrap_or(443);
+    let other = if (discovery_host.as_str(), discovery_port) == (host.as_str(), port) {
+        None
+    } else {
+        Some(host_thumbprint(&discovery_host, discovery_port, config, options.timeout).await?)
+    };
+    let mut thumbprints = vec![jwks.thumbprint.clone()];
+    if let Some(other) = &other
+        && !thumbprints.contains(&other.thumbprint)
+    {
+        thumbprints.push(other.thumbprint.clone());
+    }
+    Ok(Thumbprint {
+        url: input.to_owned(),
+        discovery_url: discovery.to_string(),
+        jwks_uri: jwks_uri.to_owned(),
+        jwks_host: jwks.host,
+        jwks_keys,
+        thumbprint: jwks.thumbprint,
+        certificate: jwks.certificate,
+        chain_length: jwks.chain_length,
+        discovery_host: host_label(&discovery_host, discovery_port),
+        discovery: other,
+        thumbprints,
+    })
+}
+
+/// The thumbprint of the last certificate `host:port` presents, refusing a server that sends only its own.
+async fn host_thumbprint(
+    host: &str,
+    port: u16,
+    config: Arc<ClientConfig>,
+    timeout: Duration,
+) -> Result<HostThumbprint, ThumbprintError> {
+    let label = host_label(host, port);
+    let chain = presented_chain(host, port, config, timeout).await?;
     let (Some(first), Some(last)) = (chain.first(), chain.last()) else {
         return Err(ThumbprintError::NoCertificate { host: label });
     };
@@ -423,15 +479,11 @@ pub async fn thumbprint(
             issuer: leaf.issuer,
         });
     }
-    Ok(Thumbprint {
-        url: input.to_owned(),
-        discovery_url: discovery.to_string(),
-        jwks_uri: jwks_uri.to_owned(),
-        jwks_host: label.clone(),
-        jwks_keys,
+    Ok(HostThumbprint {
         thumbprint: sha1_hex(last),
         certificate: summarize(last, &label)?,
         chain_length: chain.len(),
+        host: label,
     })
 }
 

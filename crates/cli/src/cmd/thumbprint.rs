@@ -1,4 +1,5 @@
-//! `keyless thumbprint URL`: the IAM OIDC provider thumbprint of an issuer's JWKS host.
+//! `keyless thumbprint URL`: the IAM OIDC provider thumbprint of an issuer's JWKS host (and of its discovery host,
+//! when that is another host).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,9 +70,28 @@ fn text(result: &Thumbprint) -> String {
             "note: the host sends its root certificate too; AWS's procedure takes the last certificate, so this is the root's thumbprint.\n",
         );
     }
+    if let Some(discovery) = &result.discovery {
+        out.push_str(&format!(
+            "\nDiscovery host: {} (another host than the JWKS host)\nThumbprint:   {}\nCertificate:  {}\n  issued by   {}\n  valid until {}\n  last of the {} certificate(s) the host presented\n",
+            discovery.host,
+            discovery.thumbprint,
+            discovery.certificate.subject,
+            discovery.certificate.issuer,
+            discovery.certificate.not_after,
+            discovery.chain_length,
+        ));
+    }
+    let list = result
+        .thumbprints
+        .iter()
+        .map(|t| format!("\"{t}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     out.push_str(&format!(
-        "\nIn keyless.yml:\n  workspace:\n    thumbprints: [\"{}\"]\nIAM uses thumbprints only when the JWKS host's certificate does not chain to a CA it trusts.\n",
-        result.thumbprint
+        "\nIn keyless.yml:\n  workspace:\n    thumbprints: [{list}]\nIAM uses thumbprints only when the JWKS host's certificate does not chain to a CA it trusts.\n"
     ));
+    if result.discovery.is_some() {
+        out.push_str("The discovery host's thumbprint is listed too: AWS's documentation asks for both when the hosts differ.\n");
+    }
     out
 }
