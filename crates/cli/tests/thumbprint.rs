@@ -213,6 +213,13 @@ fn keyless(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `keyless thumbprint URL --ca-file CA --format json`, which must succeed.
+fn thumbprint_json(url: &str, ca: &std::path::Path) -> serde_json::Value {
+    let (code, out, err) = keyless(&[url, "--ca-file", ca.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
 #[test]
 fn the_thumbprint_is_the_sha1_of_the_intermediate_the_jwks_host_presents() {
     let (pki, intermediate) = three_level();
@@ -221,15 +228,7 @@ fn the_thumbprint_is_the_sha1_of_the_intermediate_the_jwks_host_presents() {
     let expected = hex::encode_upper(sha1::Sha1::digest(intermediate.as_ref()));
     let port = issuer.base.rsplit(':').next().unwrap().to_owned();
 
-    let (code, out, err) = keyless(&[
-        &issuer.base,
-        "--ca-file",
-        ca.path().to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let value = thumbprint_json(&issuer.base, ca.path());
     assert_eq!(value["thumbprint"], expected.as_str());
     assert_eq!(value["url"], issuer.base.as_str());
     assert_eq!(
@@ -301,15 +300,7 @@ fn a_discovery_host_other_than_the_jwks_host_gets_its_own_thumbprint() {
     let discovery_expected = hex::encode_upper(sha1::Sha1::digest(discovery_intermediate.as_ref()));
     let host_of = |base: &str| base.trim_start_matches("https://").to_owned();
 
-    let (code, out, err) = keyless(&[
-        &discovery_issuer.base,
-        "--ca-file",
-        ca.path().to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let value = thumbprint_json(&discovery_issuer.base, ca.path());
     assert_eq!(value["thumbprint"], jwks_expected.as_str());
     assert_eq!(value["jwks_host"], host_of(&jwks_issuer.base).as_str());
     assert_eq!(
@@ -345,15 +336,7 @@ fn a_discovery_host_other_than_the_jwks_host_gets_its_own_thumbprint() {
     assert!(out.contains("Discovery host:"), "{out}");
 
     // One host: no `discovery` entry and one thumbprint.
-    let (code, out, err) = keyless(&[
-        &jwks_issuer.base,
-        "--ca-file",
-        ca.path().to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let value = thumbprint_json(&jwks_issuer.base, ca.path());
     assert_eq!(value["discovery"], serde_json::Value::Null);
     assert_eq!(value["thumbprints"], serde_json::json!([jwks_expected]));
 }
