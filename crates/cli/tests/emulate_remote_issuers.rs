@@ -9,9 +9,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod emulate_process;
+mod tls_server;
 
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -24,9 +24,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::CertificateDer;
 use serde_json::json;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const ACCOUNT: &str = "123456789012";
 const AUDIENCE: &str = "keyless-remote-test";
@@ -69,124 +68,41 @@ struct Issuer {
     url: String,
     discovery_hits: Arc<AtomicUsize>,
     jwks_hits: Arc<AtomicUsize>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Issuer {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-struct Served {
-    discovery: String,
-    jwks: String,
-    discovery_hits: Arc<AtomicUsize>,
-    jwks_hits: Arc<AtomicUsize>,
-}
-
-/// One HTTP/1.1 request per connection. Hand-written because axum has no TLS listener; it only has to satisfy
-/// the emulator's reqwest client (which asks for `connection: close`-compatible HTTP/1.1 without ALPN).
-async fn answer(
-    mut stream: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
-    served: Arc<Served>,
-) {
-    let mut request = Vec::new();
-    let mut buffer = [0_u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut buffer).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&buffer[..n]),
-        }
-    }
-    let request = String::from_utf8_lossy(&request);
-    let path = request.split_whitespace().nth(1).unwrap_or("/");
-    let (status, body) = match path {
-        "/oidc/.well-known/openid-configuration" => {
-            served.discovery_hits.fetch_add(1, Ordering::SeqCst);
-            ("200 OK", served.discovery.clone())
-        }
-        "/oidc/keys.json" => {
-            served.jwks_hits.fetch_add(1, Ordering::SeqCst);
-            ("200 OK", served.jwks.clone())
-        }
-        _ => ("404 Not Found", "{}".to_owned()),
-    };
-    let response = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
+    _server: tls_server::TlsServer,
 }
 
 fn start_issuer(pki: &Pki, jwks: &Jwks) -> Issuer {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        pki.chain.clone(),
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key.clone())),
-    )
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let address: SocketAddr = listener.local_addr().unwrap();
-    let url = format!("https://127.0.0.1:{}/oidc", address.port());
-    let served = Arc::new(Served {
-        discovery: json!({
+    let jwks = serde_json::to_string(jwks).unwrap();
+    let (discovery_hits, jwks_hits) =
+        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (discovery_count, jwks_count) = (Arc::clone(&discovery_hits), Arc::clone(&jwks_hits));
+    let server = tls_server::start(pki.chain.clone(), pki.key.clone(), move |base| {
+        let url = format!("{base}/oidc");
+        let discovery = json!({
             "issuer": url,
             "jwks_uri": format!("{url}/keys.json"),
             "response_types_supported": ["id_token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
         })
-        .to_string(),
-        jwks: serde_json::to_string(jwks).unwrap(),
-        discovery_hits: Arc::new(AtomicUsize::new(0)),
-        jwks_hits: Arc::new(AtomicUsize::new(0)),
-    });
-    let (discovery_hits, jwks_hits) = (served.discovery_hits.clone(), served.jwks_hits.clone());
-    let (shutdown, mut stop) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                tokio::select! {
-                    _ = &mut stop => break,
-                    accepted = listener.accept() => {
-                        let Ok((tcp, _)) = accepted else { continue };
-                        let (acceptor, served) = (acceptor.clone(), served.clone());
-                        tokio::spawn(async move {
-                            if let Ok(stream) = acceptor.accept(tcp).await {
-                                answer(stream, served).await;
-                            }
-                        });
-                    }
-                }
+        .to_string();
+        Arc::new(move |path: &str| match path {
+            "/oidc/.well-known/openid-configuration" => {
+                discovery_count.fetch_add(1, Ordering::SeqCst);
+                ("200 OK", discovery.clone())
             }
-        });
+            "/oidc/keys.json" => {
+                jwks_count.fetch_add(1, Ordering::SeqCst);
+                ("200 OK", jwks.clone())
+            }
+            _ => ("404 Not Found", "{}".to_owned()),
+        })
     });
     Issuer {
-        url,
+        url: format!("{}/oidc", server.base),
         discovery_hits,
         jwks_hits,
-        shutdown: Some(shutdown),
-        thread: Some(thread),
+        _server: server,
     }
 }
 

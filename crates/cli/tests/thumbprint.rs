@@ -4,8 +4,9 @@
 //! certificate, a CA the client does not trust).
 #![allow(clippy::unwrap_used)]
 
+mod tls_server;
+
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use assert_cmd::Command;
@@ -13,9 +14,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::CertificateDer;
 use sha1::Digest as _;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// A CA certificate (root or intermediate) that can sign.
 fn ca_params(name: &str) -> CertificateParams {
@@ -91,103 +91,19 @@ fn leaf_only() -> Pki {
 
 /// An HTTPS issuer on 127.0.0.1:0 serving `/.well-known/openid-configuration` (the template with `{base}`
 /// replaced by its own URL) and `/jwks`. Stops when dropped.
-struct Issuer {
-    base: String,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Issuer {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Answers one HTTP/1.1 request per connection. Hand-written because axum has no TLS listener and this test
-/// needs the server to present an exact chain; it only has to satisfy reqwest.
-async fn answer(
-    mut stream: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
-    discovery: String,
-) {
-    let mut request = Vec::new();
-    let mut buffer = [0_u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut buffer).await {
-            Ok(0) | Err(_) => return, // `keyless thumbprint`'s own handshake closes without a request
-            Ok(n) => request.extend_from_slice(&buffer[..n]),
-        }
-    }
-    let request = String::from_utf8_lossy(&request);
-    let path = request.split_whitespace().nth(1).unwrap_or("/");
-    let (status, body) = match path {
-        "/.well-known/openid-configuration" => ("200 OK", discovery),
-        "/jwks" => (
-            "200 OK",
-            r#"{"keys":[{"kty":"RSA","kid":"test","n":"AQAB","e":"AQAB"}]}"#.to_owned(),
-        ),
-        _ => ("404 Not Found", "{}".to_owned()),
-    };
-    let response = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
-}
-
-fn start_issuer(pki: &Pki, discovery_template: &str) -> Issuer {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        pki.chain.clone(),
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key.clone())),
-    )
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let address: SocketAddr = listener.local_addr().unwrap();
-    let base = format!("https://127.0.0.1:{}", address.port());
-    let discovery = discovery_template.replace("{base}", &base);
-    let (shutdown, mut stop) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                tokio::select! {
-                    _ = &mut stop => break,
-                    accepted = listener.accept() => {
-                        let Ok((tcp, _)) = accepted else { continue };
-                        let acceptor = acceptor.clone();
-                        let discovery = discovery.clone();
-                        tokio::spawn(async move {
-                            if let Ok(stream) = acceptor.accept(tcp).await {
-                                answer(stream, discovery).await;
-                            }
-                        });
-                    }
-                }
-            }
-        });
-    });
-    Issuer {
-        base,
-        shutdown: Some(shutdown),
-        thread: Some(thread),
-    }
+fn start_issuer(pki: &Pki, discovery_template: &str) -> tls_server::TlsServer {
+    let template = discovery_template.to_owned();
+    tls_server::start(pki.chain.clone(), pki.key.clone(), move |base| {
+        let discovery = template.replace("{base}", base);
+        Arc::new(move |path: &str| match path {
+            "/.well-known/openid-configuration" => ("200 OK", discovery.clone()),
+            "/jwks" => (
+                "200 OK",
+                r#"{"keys":[{"kty":"RSA","kid":"test","n":"AQAB","e":"AQAB"}]}"#.to_owned(),
+            ),
+            _ => ("404 Not Found", "{}".to_owned()),
+        })
+    })
 }
 
 const DISCOVERY: &str = r#"{"issuer": "{base}", "jwks_uri": "{base}/jwks"}"#;
