@@ -52,16 +52,9 @@ impl Emulator {
         )
     }
 
-    async fn iam(&self, account: &str) -> aws_sdk_iam::Client {
+    fn iam(&self, account: &str) -> aws_sdk_iam::Client {
         let (id, secret) = self.keys(account);
-        let credentials = aws_sdk_iam::config::Credentials::new(id, secret, None, None, "test");
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(credentials)
-            .endpoint_url(&self.endpoint)
-            .load()
-            .await;
-        aws_sdk_iam::Client::new(&config)
+        emulate_process::iam_client(&self.endpoint, &id, &secret, "eu-west-1")
     }
 
     fn mint(&self, repository: &str, deployment: Option<&str>) -> String {
@@ -81,13 +74,7 @@ impl Emulator {
 
     /// `Ok(assumed-role ARN)` or `Err(code: message)` from the emulator's STS.
     async fn assume(&self, role_arn: &str, token: &str) -> Result<String, String> {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
-            .no_credentials()
-            .endpoint_url(&self.endpoint)
-            .load()
-            .await;
-        match aws_sdk_sts::Client::new(&config)
+        match emulate_process::sts_client(&self.endpoint, "eu-west-1")
             .assume_role_with_web_identity()
             .role_arn(role_arn)
             .role_session_name("apply-emulate")
@@ -191,7 +178,6 @@ fn role_exists(
     runtime.block_on(async {
         match emulator
             .iam(account)
-            .await
             .get_role()
             .role_name(name)
             .send()
@@ -291,7 +277,7 @@ fn apply_against_keyless_emulate_creates_converges_and_prunes_only_when_asked() 
 
     // What IAM holds now, read back through the emulator.
     runtime.block_on(async {
-        let iam = emulator.iam(PRODUCTION).await;
+        let iam = emulator.iam(PRODUCTION);
         let provider = iam
             .get_open_id_connect_provider()
             .open_id_connect_provider_arn(format!(
@@ -407,7 +393,6 @@ fn apply_against_keyless_emulate_creates_converges_and_prunes_only_when_asked() 
             "Condition": {"StringEquals": {format!("{ISSUER_HOST}:aud"): AUDIENCE}}}]});
         emulator
             .iam(PRODUCTION)
-            .await
             .update_assume_role_policy()
             .role_name("bitbucket-production-deploy")
             .policy_document(widened.to_string())

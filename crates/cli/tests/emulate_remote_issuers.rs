@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use keyless_oidc::{Jwks, SigningKey};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -185,14 +184,7 @@ fn seed_and_assume(emu: &Emulator, issuer: &str, tokens: &[&str]) -> Vec<Result<
         .build()
         .unwrap();
     runtime.block_on(async {
-        let iam = aws_sdk_iam::Client::from_conf(
-            aws_sdk_iam::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .endpoint_url(&emu.endpoint)
-                .credentials_provider(Credentials::new(&emu.key, &emu.secret, None, None, "admin"))
-                .build(),
-        );
+        let iam = emulate_process::iam_client(&emu.endpoint, &emu.key, &emu.secret, "us-east-1");
         iam.create_open_id_connect_provider()
             .url(issuer)
             .client_id_list(AUDIENCE)
@@ -205,13 +197,7 @@ fn seed_and_assume(emu: &Emulator, issuer: &str, tokens: &[&str]) -> Vec<Result<
             .send()
             .await
             .unwrap();
-        let sts = aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::Config::builder()
-                .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-                .region(aws_sdk_sts::config::Region::new("us-east-1"))
-                .endpoint_url(&emu.endpoint)
-                .build(),
-        );
+        let sts = emulate_process::sts_client(&emu.endpoint, "us-east-1");
         let mut results = Vec::new();
         for token in tokens {
             let result = sts

@@ -10,7 +10,6 @@ mod emulate_process;
 use std::process::{Child, Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "123456789012";
@@ -233,12 +232,9 @@ fn minted_tokens_carry_the_claims_verify_against_the_jwks_and_are_accepted_by_st
 
     // 3. STS accepts it for a role that trusts this repository's ENV deployments, and refuses the others.
     let admin = &ready["accounts"][ACCOUNT];
-    let credentials = Credentials::new(
+    let (admin_key, admin_secret) = (
         admin["access_key_id"].as_str().unwrap(),
         admin["secret_access_key"].as_str().unwrap(),
-        None,
-        None,
-        "emulator-admin",
     );
     let host = issuer().trim_start_matches("https://").to_owned();
     let trust = json!({
@@ -280,14 +276,7 @@ fn minted_tokens_carry_the_claims_verify_against_the_jwks_and_are_accepted_by_st
         ],
     );
     runtime.block_on(async {
-        let iam = aws_sdk_iam::Client::from_conf(
-            aws_sdk_iam::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .endpoint_url(&endpoint)
-                .credentials_provider(credentials)
-                .build(),
-        );
+        let iam = emulate_process::iam_client(&endpoint, admin_key, admin_secret, "us-east-1");
         // The token's `aud` is an array (workspace audience + the custom one); the provider lists the
         // workspace audience, as `keyless plan` sets it up.
         iam.create_open_id_connect_provider()
@@ -302,13 +291,7 @@ fn minted_tokens_carry_the_claims_verify_against_the_jwks_and_are_accepted_by_st
             .send()
             .await
             .unwrap();
-        let sts = aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::Config::builder()
-                .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-                .region(aws_sdk_sts::config::Region::new("us-east-1"))
-                .endpoint_url(&endpoint)
-                .build(),
-        );
+        let sts = emulate_process::sts_client(&endpoint, "us-east-1");
         assert_eq!(
             assume(&sts, &token).await,
             Ok((

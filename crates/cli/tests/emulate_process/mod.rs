@@ -26,3 +26,37 @@ pub fn drain_stdout(child: &mut Child) {
         std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
     }
 }
+
+/// An IAM client for a running emulator, signed with one of its accounts' admin keys.
+pub fn iam_client(
+    endpoint: &str,
+    access_key_id: &str,
+    secret: &str,
+    region: &str,
+) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new(region.to_owned()))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                access_key_id,
+                secret,
+                None,
+                None,
+                "emulator-admin",
+            ))
+            .build(),
+    )
+}
+
+/// An unsigned STS client for a running emulator (AssumeRoleWithWebIdentity needs no credentials).
+pub fn sts_client(endpoint: &str, region: &str) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new(region.to_owned()))
+            .endpoint_url(endpoint)
+            .build(),
+    )
+}
