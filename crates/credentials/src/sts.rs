@@ -337,20 +337,22 @@ pub fn sts_config(
         );
     if let Some(url) = endpoint_url {
         builder = builder.endpoint_url(url);
-        if url.starts_with("http://")
-            && let Some(client) = client_without_roots()
-        {
+        if let Some(client) = plain_http_client(url) {
             builder = builder.http_client(client);
         }
     }
     builder.build()
 }
 
-/// An HTTP client that never loads the platform's root certificates, for a plain-HTTP endpoint (a local
-/// emulator). The SDK's default client reads and parses every trusted root (about 150 files on Debian) before its
-/// first request, even one over plain HTTP: measured as most of `keyless assume`'s own system calls and a good
-/// part of its CPU time against `keyless emulate` (bench/assume). An HTTPS endpoint keeps the default client.
-fn client_without_roots() -> Option<aws_sdk_sts::config::SharedHttpClient> {
+/// For a plain-HTTP endpoint (a local emulator, moto): an HTTP client that never loads the platform's root
+/// certificates; `None` for anything else, which keeps the SDK's default client. The default client reads and
+/// parses every trusted root (about 150 files on Debian) before its first request, even one over plain HTTP:
+/// measured as most of `keyless assume`'s own system calls against `keyless emulate` (bench/assume), and used by
+/// `keyless deploy s3` against moto too. Any AWS SDK client takes it (`SharedHttpClient` is one type).
+pub fn plain_http_client(endpoint_url: &str) -> Option<aws_sdk_sts::config::SharedHttpClient> {
+    if !endpoint_url.starts_with("http://") {
+        return None;
+    }
     use aws_smithy_http_client::tls::{
         Provider, TlsContext, TrustStore, rustls_provider::CryptoMode,
     };

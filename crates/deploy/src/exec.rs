@@ -87,9 +87,7 @@ impl Clients {
         }
         if let Some(url) = &connection.endpoint_url {
             loader = loader.endpoint_url(url);
-            if url.starts_with("http://")
-                && let Some(client) = client_without_roots()
-            {
+            if let Some(client) = keyless_credentials::sts::plain_http_client(url) {
                 loader = loader.http_client(client);
             }
         }
@@ -111,25 +109,6 @@ impl Clients {
             cloudfront: aws_sdk_cloudfront::Client::new(&shared),
         })
     }
-}
-
-/// An HTTP client that never loads the platform's root certificates, for a plain-HTTP endpoint (a local
-/// emulator). The SDK's default client reads and parses every trusted root (147 files on Debian) before its first
-/// request, even one over plain HTTP; an HTTPS endpoint keeps the default client.
-fn client_without_roots() -> Option<aws_sdk_s3::config::SharedHttpClient> {
-    use aws_smithy_http_client::tls::{
-        Provider, TlsContext, TrustStore, rustls_provider::CryptoMode,
-    };
-    let tls = TlsContext::builder()
-        .with_trust_store(TrustStore::empty())
-        .build()
-        .ok()?;
-    Some(
-        aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-            .tls_context(tls)
-            .build_https(),
-    )
 }
 
 /// What to deploy and how.
