@@ -256,6 +256,9 @@ fn role_names_are_ascii_like_iam() {
         "    branches: [main]\n    role: {name: d\u{e9}ploy}\n  production:",
     );
     let d = single(&text);
-    assert_eq!(d.message, "role name `d\u{e9}ploy` is not a valid IAM role name");
+    assert_eq!(
+        d.message,
+        "role name `d\u{e9}ploy` is not a valid IAM role name"
+    );
     assert_eq!(d.location.line, 9);
 }
