@@ -11,6 +11,10 @@ use std::time::Instant;
 
 use keyless_audit::{AuditConfig, Auditor, Input, Options, parse_inputs};
 
+/// The allocator the `keyless` binary uses, so the figures are the shipped program's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let dir = args.next().expect("usage: audit_bench <dir> [runs]");
