@@ -185,18 +185,7 @@ fn seed_and_assume(emu: &Emulator, issuer: &str, tokens: &[&str]) -> Vec<Result<
         .unwrap();
     runtime.block_on(async {
         let iam = emulate_process::iam_client(&emu.endpoint, &emu.key, &emu.secret, "us-east-1");
-        iam.create_open_id_connect_provider()
-            .url(issuer)
-            .client_id_list(AUDIENCE)
-            .send()
-            .await
-            .unwrap();
-        iam.create_role()
-            .role_name("remote")
-            .assume_role_policy_document(trust.to_string())
-            .send()
-            .await
-            .unwrap();
+        emulate_process::seed_web_identity_role(&iam, issuer, AUDIENCE, "remote", &trust).await;
         let sts = emulate_process::sts_client(&emu.endpoint, "us-east-1");
         let mut results = Vec::new();
         for token in tokens {

@@ -279,18 +279,14 @@ fn minted_tokens_carry_the_claims_verify_against_the_jwks_and_are_accepted_by_st
         let iam = emulate_process::iam_client(&endpoint, admin_key, admin_secret, "us-east-1");
         // The token's `aud` is an array (workspace audience + the custom one); the provider lists the
         // workspace audience, as `keyless plan` sets it up.
-        iam.create_open_id_connect_provider()
-            .url(issuer())
-            .client_id_list(workspace_audience())
-            .send()
-            .await
-            .unwrap();
-        iam.create_role()
-            .role_name("env-deploy")
-            .assume_role_policy_document(trust.to_string())
-            .send()
-            .await
-            .unwrap();
+        emulate_process::seed_web_identity_role(
+            &iam,
+            &issuer(),
+            &workspace_audience(),
+            "env-deploy",
+            &trust,
+        )
+        .await;
         let sts = emulate_process::sts_client(&endpoint, "us-east-1");
         assert_eq!(
             assume(&sts, &token).await,

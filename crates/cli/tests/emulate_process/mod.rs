@@ -60,3 +60,25 @@ pub fn sts_client(endpoint: &str, region: &str) -> aws_sdk_sts::Client {
             .build(),
     )
 }
+
+/// Registers `issuer` as an OIDC provider trusting `audience`, and creates `role` with the trust policy `trust`.
+pub async fn seed_web_identity_role(
+    iam: &aws_sdk_iam::Client,
+    issuer: &str,
+    audience: &str,
+    role: &str,
+    trust: &serde_json::Value,
+) {
+    iam.create_open_id_connect_provider()
+        .url(issuer)
+        .client_id_list(audience)
+        .send()
+        .await
+        .expect("create the OIDC provider");
+    iam.create_role()
+        .role_name(role)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .expect("create the role");
+}
