@@ -9,6 +9,7 @@
 //! The environments and the policy come from `keyless.yml` as `keyless-workspace` loads it ([`EnforceConfig`]);
 //! [`judge::RenderJudge`] runs this engine for `keyless check`'s pipeline column.
 
+pub mod json;
 pub mod judge;
 pub mod payload;
 pub mod policy;

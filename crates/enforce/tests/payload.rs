@@ -1,7 +1,7 @@
 //! The request reader and the response writer of the Dynamic Pipelines form.
 #![allow(clippy::unwrap_used)]
 
-use keyless_enforce::payload::{JsonTree, PayloadError, parse_request};
+use keyless_enforce::payload::{JsonTree, PayloadError, RawRequest, parse_request};
 use keyless_pipelines::{PipelineFile, parse};
 use serde_json::json;
 
@@ -105,4 +105,136 @@ fn the_configuration_is_read_as_the_model_reads_it() {
         parse_request(&missing).unwrap_err(),
         PayloadError::Missing("pipelines_configuration")
     );
+}
+
+/// What keyless serve did before `RawRequest`: `serde_json::Value`, the envelope, then `parse_request`. The
+/// outcome as text, so requests and every kind of error compare.
+fn via_value(text: &str) -> String {
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return format!("json: {e}"),
+    };
+    let wrapped = value.get("trigger").is_none()
+        && value
+            .get("payload")
+            .is_some_and(|p| p.is_object() && p.get("trigger").is_some());
+    let value = if wrapped {
+        value["payload"].clone()
+    } else {
+        value
+    };
+    let trigger = format!("{:?}", value.get("trigger"));
+    match parse_request(&value) {
+        Ok(r) => format!(
+            "trigger field {trigger}; {} {:?} {:?}",
+            r.trigger,
+            r.invocation,
+            r.file.root()
+        ),
+        Err(e) => format!("trigger field {trigger}; payload: {e:?}"),
+    }
+}
+
+fn via_raw(text: &str) -> String {
+    let raw = match RawRequest::from_json_str(text) {
+        Ok(raw) => raw.unwrap_envelope(),
+        Err(e) => return format!("json: {e}"),
+    };
+    let trigger = format!("{:?}", raw.trigger());
+    match raw.into_request() {
+        Ok(r) => format!(
+            "trigger field {trigger}; {} {:?} {:?}",
+            r.trigger,
+            r.invocation,
+            r.file.root()
+        ),
+        Err(e) => format!("trigger field {trigger}; payload: {e:?}"),
+    }
+}
+
+/// `RawRequest` (one pass, the configuration straight into the tree) reads every body as `serde_json::Value`
+/// followed by `parse_request` does: the same request (tree, key order, numbers) and the same errors.
+#[test]
+fn the_one_pass_reader_reads_what_the_value_reader_reads() {
+    let target = r#"{"type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "main"}"#;
+    let nested =
+        |depth: usize, leaf: &str| format!("{}{leaf}{}", "[".repeat(depth), "]".repeat(depth));
+    let mut bodies: Vec<String> = vec![
+        format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": {{"pipelines": {{"default": [{{"step": {{"script": ["make"]}}}}]}}}}}}"#),
+        // Numbers: i64, beyond i64, u64 max, beyond u64, fractions, exponents, negative zero.
+        format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": {{"n": [0, -1, 9223372036854775807, 9223372036854775808, 18446744073709551615, 18446744073709551616, 1.5, -0, -0.0, 1e3, 2E-3, 123456789012345678901234567890]}}}}"#),
+        // Strings: escapes, unicode, empty; keys with escapes.
+        format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": {{"s\u00e9": ["", "a\"b\\c\n\t\u0001", "ünï ✓ \ud83d\ude00", "\/"]}}}}"#),
+        // A key repeated: first position, last value, at every level.
+        format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": {{"a": 1, "b": 2, "a": [3], "c": {{"x": 1, "y": 2, "x": 3}}}}}}"#),
+        format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": {{"a": 1}}, "pipelines_configuration": {{"b": 2}}}}"#),
+        format!(r#"{{"trigger": "tag", "trigger": "push", "target": {target}, "pipelines_configuration": null}}"#),
+        // Configurations that are not objects, or missing.
+        format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": null}}"#),
+        format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": [1, {{"a": 2}}]}}"#),
+        format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": "image: x"}}"#),
+        format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": 3.5}}"#),
+        format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": false}}"#),
+        format!(r#"{{"trigger": "push", "target": {target}}}"#),
+        // Triggers and targets.
+        format!(r#"{{"trigger": 7, "target": {target}, "pipelines_configuration": {{}}}}"#),
+        format!(r#"{{"trigger": null, "target": {target}, "pipelines_configuration": {{}}}}"#),
+        format!(r#"{{"trigger": "explode", "target": {target}, "pipelines_configuration": {{}}}}"#),
+        r#"{"trigger": "definitions", "target": {"type": "pipeline_pullrequest_target", "source": {"branch": {"name": "f"}}, "destination": "main"}, "pipelines_configuration": {}}"#.to_string(),
+        r#"{"trigger": "push", "target": {"type": "pipeline_commit_target", "selector": {"type": "custom", "pattern": "deploy"}}, "pipelines_configuration": {}}"#.to_string(),
+        r#"{"trigger": "push", "target": "main", "pipelines_configuration": {}}"#.to_string(),
+        // Envelopes: unwrapped, not unwrapped (a trigger outside, a payload without one, a payload that is not an
+        // object), repeated payload keys.
+        format!(r#"{{"payload": {{"trigger": "push", "target": {target}, "pipelines_configuration": {{"a": 1}}}}, "context": {{"x": 1}}}}"#),
+        format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": {{"a": 1}}, "payload": {{"trigger": "definitions", "target": {target}, "pipelines_configuration": {{"b": 1}}}}}}"#),
+        format!(r#"{{"trigger": null, "payload": {{"trigger": "push", "target": {target}, "pipelines_configuration": {{}}}}}}"#),
+        r#"{"payload": {"target": {}}, "context": {}}"#.to_string(),
+        r#"{"payload": "push", "context": {}}"#.to_string(),
+        format!(r#"{{"payload": 1, "payload": {{"trigger": "push", "target": {target}, "pipelines_configuration": {{}}}}}}"#),
+        format!(r#"{{"payload": {{"trigger": "push", "target": {target}, "pipelines_configuration": {{}}}}, "payload": [1]}}"#),
+        format!(r#"{{"payload": {{"payload": {{"trigger": "push", "target": {target}, "pipelines_configuration": {{}}}}}}}}"#),
+        // Not objects, not JSON.
+        "[]".to_string(),
+        "[1, {\"a\": [2]}]".to_string(),
+        "\"push\"".to_string(),
+        "null".to_string(),
+        "12".to_string(),
+        "-3.25".to_string(),
+        "true".to_string(),
+        String::new(),
+        "{".to_string(),
+        "{\"trigger\": \"push\",}".to_string(),
+        "{\"trigger\": \"push\"} {}".to_string(),
+        "{\"trigger\": \"\\ud800\"}".to_string(),
+        "{\"trigger\": \"push\", \"n\": 1e999}".to_string(),
+        format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": {{"n": 1e999}}}}"#),
+        format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": {{"n": [1, 2,]}}}}"#),
+        "{\"a\": 01}".to_string(),
+        "{1: 2}".to_string(),
+    ];
+    // Nesting around serde_json's limit of 128 (the body is one level, so the configuration can be 127).
+    for depth in [125, 126, 127, 128, 129, 200] {
+        bodies.push(format!(
+            r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": {{"a": {}}}}}"#,
+            nested(depth - 1, "1")
+        ));
+        bodies.push(format!(
+            r#"{{"payload": {{"trigger": "push", "target": {target}, "pipelines_configuration": {{"a": {}}}}}}}"#,
+            nested(depth - 2, "{}")
+        ));
+        bodies.push(format!(r#"{{"other": {}}}"#, nested(depth, "null")));
+        bodies.push(nested(depth, ""));
+    }
+    // Many keys, some repeated (the hash-map path for large objects).
+    let keys: Vec<String> = (0..40)
+        .chain([3, 17, 39, 0])
+        .map(|i| format!("\"k{i}\": {i}"))
+        .collect();
+    bodies.push(format!(
+        r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": {{{}}}}}"#,
+        keys.join(", ")
+    ));
+    for body in &bodies {
+        assert_eq!(via_raw(body), via_value(body), "body: {body}");
+    }
 }

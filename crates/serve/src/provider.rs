@@ -8,7 +8,7 @@
 use std::panic::AssertUnwindSafe;
 
 use axum::http::{HeaderMap, StatusCode, header};
-use keyless_enforce::payload::{JsonTree, PayloadError, Request};
+use keyless_enforce::payload::{JsonTree, PayloadError, RawRequest, Request};
 use keyless_enforce::{EnforceConfig, Rejection};
 use keyless_pipelines::{PipelineFile, Target};
 use serde_json::Value;
@@ -124,14 +124,18 @@ pub fn read_request(body: &[u8]) -> Result<Request, ApiError> {
         )
     })?;
     // serde_json refuses nesting deeper than 128 levels, so hostile depth fails here without exhausting the stack.
-    let value: Value = serde_json::from_str(text).map_err(|e| {
+    // One pass: the configuration is read straight into the pipeline tree, the other fields as serde_json Values
+    // (the same request and the same errors as serde_json::from_str::<Value> then payload::parse_request).
+    let raw = RawRequest::from_json_str(text).map_err(|e| {
         ApiError::invalid(
             "keyless-invalid-json",
             format!("the request body is not valid JSON: {e}"),
         )
     })?;
-    let value = unwrap_envelope(value);
-    match value.get("trigger") {
+    // Forge may deliver a module's event inside `{"payload": ..., "context": ...}` (UNCONFIRMED for this module;
+    // see docs/enforce.md): a body without `trigger` whose `payload` is an object with one is read as that payload.
+    let raw = raw.unwrap_envelope();
+    match raw.trigger() {
         Some(Value::String(trigger)) if !TRIGGERS.contains(&trigger.as_str()) => {
             let shown: String = trigger.chars().take(60).collect();
             return Err(ApiError::invalid(
@@ -144,20 +148,7 @@ pub fn read_request(body: &[u8]) -> Result<Request, ApiError> {
         }
         _ => {}
     }
-    keyless_enforce::payload::parse_request(&value).map_err(payload_error)
-}
-
-/// Forge may deliver a module's event inside `{"payload": ..., "context": ...}` (UNCONFIRMED for this module; see
-/// docs/enforce.md): a body without `trigger` whose `payload` is an object is read as that payload.
-fn unwrap_envelope(value: Value) -> Value {
-    let wrapped = value.get("trigger").is_none()
-        && value
-            .get("payload")
-            .is_some_and(|p| p.is_object() && p.get("trigger").is_some());
-    if wrapped && let Value::Object(mut map) = value {
-        return map.remove("payload").unwrap_or_default();
-    }
-    value
+    raw.into_request().map_err(payload_error)
 }
 
 fn payload_error(error: PayloadError) -> ApiError {
