@@ -1,5 +1,7 @@
 //! A closed-loop HTTP load generator for bench/render: N workers POST the same JSON body (with an optional bearer
-//! token read from a file) over keep-alive connections for S seconds. An answer is an error unless it is HTTP 200
+//! token read from a file) over keep-alive connections for S seconds, one HTTP/1.1 connection per worker (as wrk
+//! does: hyper's connection API, no client pool to check connections in and out per request, so the generator
+//! takes less of the CPU it shares with the server; a connection that fails is counted and opened again). An answer is an error unless it is HTTP 200
 //! with a body starting `{"pipelines_configuration"` or `{"error"` (the provider contract). Samples the server's
 //! RSS from /proc/<pid>/status. Prints one JSON line with requests, errors, req/s and latency percentiles.
 //!
@@ -11,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use hyper_util::rt::TokioIo;
 
 fn rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -29,6 +31,65 @@ struct Tally {
     micros: Vec<u32>,
 }
 
+/// A keep-alive HTTP/1.1 connection to `address` with TCP_NODELAY, as HTTP clients such as reqwest set by default:
+/// without it, headers and body go out as two writes and the body waits for the server's delayed ACK (about 40 ms)
+/// once it outgrows a segment.
+async fn connect(address: &str) -> Result<SendRequest<Full<Bytes>>, String> {
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| format!("nodelay: {e}"))?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+/// One POST; an error unless HTTP 200 with a body in the provider contract's shape.
+async fn post(
+    sender: &mut SendRequest<Full<Bytes>>,
+    path: &hyper::Uri,
+    host: &HeaderValue,
+    authorization: Option<&HeaderValue>,
+    body: &Bytes,
+) -> Result<(), String> {
+    sender
+        .ready()
+        .await
+        .map_err(|e| format!("connection: {e}"))?;
+    let mut request = hyper::Request::post(path.clone())
+        .header(HOST, host.clone())
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(value) = authorization {
+        request = request.header(AUTHORIZATION, value.clone());
+    }
+    let request = request.body(Full::new(body.clone())).expect("request");
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("request: {e}"))?;
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("body: {e}"))?
+        .to_bytes();
+    let contract =
+        bytes.starts_with(b"{\"pipelines_configuration\"") || bytes.starts_with(b"{\"error\"");
+    if status == 200 && contract {
+        Ok(())
+    } else {
+        Err(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+        ))
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -42,64 +103,65 @@ async fn main() {
         match args[i].as_str() {
             "--seconds" => seconds = args[i + 1].parse().expect("seconds"),
             "--token-file" => {
-                token = Some(std::fs::read_to_string(&args[i + 1]).expect("token file").trim().to_string())
+                token = Some(
+                    std::fs::read_to_string(&args[i + 1])
+                        .expect("token file")
+                        .trim()
+                        .to_string(),
+                )
             }
             "--pid" => pid = Some(args[i + 1].parse::<u32>().expect("pid")),
             other => panic!("unknown flag {other}; {usage}"),
         }
         i += 2;
     }
-    let authorization = token.map(|t| format!("Bearer {t}"));
-    // TCP_NODELAY, as HTTP clients such as reqwest set by default: without it, headers and body go out as two
-    // writes and the body waits for the server's delayed ACK (about 40 ms) once it outgrows a segment.
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(concurrency)
-        .build(connector);
+    let authorization =
+        token.map(|t| HeaderValue::from_str(&format!("Bearer {t}")).expect("token"));
+    let authority = url.authority().expect("URL with host:port").clone();
+    let host = HeaderValue::from_str(authority.as_str()).expect("host");
+    let path: hyper::Uri = url
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .parse()
+        .expect("path");
     let rss_before = pid.and_then(rss_kb);
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, url, body, stop, authorization) =
-            (client.clone(), url.clone(), body.clone(), stop.clone(), authorization.clone());
+        let (address, path, body, stop, authorization, host) = (
+            authority.as_str().to_string(),
+            path.clone(),
+            body.clone(),
+            stop.clone(),
+            authorization.clone(),
+            host.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();
+            let mut sender: Option<SendRequest<Full<Bytes>>> = None;
             while !stop.load(Ordering::Relaxed) {
-                let mut request = hyper::Request::post(url.clone())
-                    .header("content-type", "application/json")
-                    .header("host", url.authority().map(|a| a.as_str()).unwrap_or("localhost"));
-                if let Some(value) = &authorization {
-                    request = request.header("authorization", value.as_str());
-                }
-                let request = request.body(Full::new(body.clone())).expect("request");
                 let sent = Instant::now();
-                let outcome = match client.request(request).await {
-                    Ok(response) => {
-                        let status = response.status();
-                        match response.into_body().collect().await {
-                            Ok(collected) => {
-                                let bytes = collected.to_bytes();
-                                let contract = bytes.starts_with(b"{\"pipelines_configuration\"")
-                                    || bytes.starts_with(b"{\"error\"");
-                                if status == 200 && contract {
-                                    Ok(())
-                                } else {
-                                    Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)])))
-                                }
-                            }
-                            Err(e) => Err(format!("body: {e}")),
+                let outcome = match &mut sender {
+                    Some(s) => post(s, &path, &host, authorization.as_ref(), &body).await,
+                    None => match connect(&address).await {
+                        Ok(s) => {
+                            sender = Some(s);
+                            continue;
                         }
-                    }
-                    Err(e) => Err(format!("request: {e}")),
+                        Err(e) => Err(e),
+                    },
                 };
-                tally.micros.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                tally
+                    .micros
+                    .push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
                 match outcome {
                     Ok(()) => tally.ok += 1,
                     Err(e) => {
                         tally.errors += 1;
                         tally.first_error.get_or_insert(e);
+                        // Open a new connection for the next request (the server may have closed this one).
+                        sender = None;
                     }
                 }
             }
