@@ -23,6 +23,16 @@ fn rss_kb(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (`self` for this process).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on Linux for every architecture this runs on.
+    Some(ticks / 100.0)
+}
+
 #[derive(Default)]
 struct Tally {
     ok: u64,
@@ -125,6 +135,8 @@ async fn main() {
         .parse()
         .expect("path");
     let rss_before = pid.and_then(rss_kb);
+    let server_cpu_before = pid.and_then(|p| cpu_seconds(&p.to_string()));
+    let own_cpu_before = cpu_seconds("self");
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -182,6 +194,19 @@ async fn main() {
     }
     let elapsed = start.elapsed().as_secs_f64();
     let rss_after = pid.and_then(rss_kb);
+    let server_cpu = pid
+        .and_then(|p| cpu_seconds(&p.to_string()))
+        .zip(server_cpu_before)
+        .map(|(after, before)| after - before);
+    let own_cpu = cpu_seconds("self")
+        .zip(own_cpu_before)
+        .map(|(after, before)| after - before);
+    let requests = all.ok + all.errors;
+    // CPU time per request in microseconds: the server's (with --pid) and this generator's (the two share the cores).
+    let per_request = |cpu: Option<f64>| match cpu {
+        Some(seconds) if requests > 0 => format!("{:.0}", seconds * 1e6 / requests as f64),
+        _ => "null".to_string(),
+    };
     all.micros.sort_unstable();
     let pct = |p: f64| {
         if all.micros.is_empty() {
@@ -191,7 +216,7 @@ async fn main() {
         }
     };
     println!(
-        "{{\"requests\":{},\"ok\":{},\"errors\":{},\"seconds\":{elapsed:.2},\"rps\":{:.0},\"latency_us\":{{\"p50\":{},\"p99\":{},\"max\":{}}},\"rss_kb\":{{\"before\":{},\"after\":{}}},\"first_error\":{:?}}}",
+        "{{\"requests\":{},\"ok\":{},\"errors\":{},\"seconds\":{elapsed:.2},\"rps\":{:.0},\"latency_us\":{{\"p50\":{},\"p99\":{},\"max\":{}}},\"rss_kb\":{{\"before\":{},\"after\":{}}},\"cpu_us_per_request\":{{\"server\":{},\"loadgen\":{}}},\"first_error\":{:?}}}",
         all.ok + all.errors,
         all.ok,
         all.errors,
@@ -201,6 +226,8 @@ async fn main() {
         pct(1.0),
         rss_before.map_or("null".to_string(), |v| v.to_string()),
         rss_after.map_or("null".to_string(), |v| v.to_string()),
+        per_request(server_cpu),
+        per_request(own_cpu),
         all.first_error.unwrap_or_default(),
     );
 }
