@@ -1,15 +1,15 @@
 //! Throughput of parse + audit over a directory of pipeline files (used by `bench/audit/run.sh`).
-//! Usage: `audit_bench <dir> [runs]`. Reads every file first (I/O is not timed), warms up (the schema validator is
+//! Usage: `audit_bench <dir> [runs] [per-file|whole]` (the mode limits the rounds to one mode, for profiling). Reads every file first (I/O is not timed), warms up (the schema validator is
 //! compiled once per process, on first use), then times `runs` rounds (default 5) and prints the fastest of each
 //! mode as `files seconds findings`:
 //! 1. per file, one thread: `Input::parse` and `Auditor::audit` on each file alone, one after another;
-//! 2. as `keyless audit DIR` does: `parse_inputs` and one `Auditor::audit` over all files, which spread the
-//!    per-file work over the available cores.
+//! 2. as `keyless audit DIR` does: one `Auditor::audit_files` over all files, which spreads the per-file work
+//!    (parse, per-file rules, locating findings) over the available cores.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use std::time::Instant;
 
-use keyless_audit::{AuditConfig, Auditor, Input, Options, parse_inputs};
+use keyless_audit::{AuditConfig, Auditor, Input, Options};
 
 /// The allocator the `keyless` binary uses, so the figures are the shipped program's.
 #[global_allocator]
@@ -21,6 +21,13 @@ fn main() {
     let runs: usize = args
         .next()
         .map_or(5, |r| r.parse().expect("runs is a number"));
+    let only = args.next();
+    let (run_per_file, run_whole) = match only.as_deref() {
+        None => (true, true),
+        Some("per-file") => (true, false),
+        Some("whole") => (false, true),
+        Some(other) => panic!("mode is per-file or whole, not {other}"),
+    };
     let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -40,20 +47,25 @@ fn main() {
     let mut per_file = (f64::MAX, 0);
     let mut whole = (f64::MAX, 0);
     for _ in 0..runs.max(1) {
-        let start = Instant::now();
-        let mut findings = 0;
-        for (path, text) in &files {
-            let input = Input::parse(path, text).unwrap();
-            findings += auditor.audit(std::slice::from_ref(&input)).findings.len();
+        if run_per_file {
+            let start = Instant::now();
+            let mut findings = 0;
+            for (path, text) in &files {
+                let input = Input::parse(path, text).unwrap();
+                findings += auditor.audit(std::slice::from_ref(&input)).findings.len();
+            }
+            let secs = start.elapsed().as_secs_f64();
+            if secs < per_file.0 {
+                per_file = (secs, findings);
+            }
         }
-        let secs = start.elapsed().as_secs_f64();
-        if secs < per_file.0 {
-            per_file = (secs, findings);
+        if !run_whole {
+            continue;
         }
 
         let start = Instant::now();
-        let inputs = parse_inputs(&files).unwrap();
-        let findings = auditor.audit(&inputs).findings.len();
+        let (inputs, report) = auditor.audit_files(&files, None).unwrap();
+        let findings = report.findings.len();
         drop(inputs);
         let secs = start.elapsed().as_secs_f64();
         if secs < whole.0 {

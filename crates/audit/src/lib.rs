@@ -244,13 +244,167 @@ impl Auditor {
         Auditor { config, options }
     }
 
-    /// Audits the inputs together (cross-file rules see all of them).
+    /// Audits parsed inputs together (cross-file rules see all of them).
     pub fn audit(&self, inputs: &[Input]) -> Report {
-        let drafts = self.run_rules(inputs);
-        let mut findings: Vec<Finding> = drafts
+        let rules = self.rules();
+        // Per-file rules see one input each, so files are checked in parallel; results are joined in input
+        // order, so the report does not depend on the number of threads.
+        let findings = par_map(inputs, |index, input| {
+            self.check_input(&rules, index, input)
+        })
+        .into_iter()
+        .flatten()
+        .collect();
+        self.finish(inputs, &rules, findings)
+    }
+
+    /// Parses and audits many files in one pass, as `keyless audit DIR` does; `repository` (if given) is set on
+    /// every pipeline file ([`Input::with_repository`]). The first unreadable file in input order is the error.
+    ///
+    /// Each file is parsed, checked by the per-file rules and its findings located on one thread, one file
+    /// after another, while its tree is still in the cache. When every file is a pipeline file (named
+    /// `bitbucket-pipelines*`), the cross-file rules have nothing to relate (they join pipelines to keyless.yml
+    /// and to trust policies), so each tree is released as soon as its file is checked and memory stays flat
+    /// however many files there are; otherwise the trees are kept for the cross-file rules. The returned inputs
+    /// always keep their text and kind (what `--fix` and the output need).
+    pub fn audit_files(
+        &self,
+        files: &[(String, String)],
+        repository: Option<&Repository>,
+    ) -> Result<(Vec<Input>, Report), InputError> {
+        let keep_trees = files.iter().any(|(path, _)| !is_pipeline_name(path));
+        let rules = self.rules();
+        let per_file = par_map(files, |index, (path, text)| {
+            let mut input = Input::parse(path, text)?.with_repository(repository.cloned());
+            let findings = self.check_input(&rules, index, &input);
+            if !keep_trees {
+                input.doc.release_tree();
+            }
+            Ok((input, findings))
+        });
+        let mut inputs = Vec::with_capacity(files.len());
+        let mut findings = Vec::new();
+        for result in per_file {
+            let (input, found) = result?;
+            inputs.push(input);
+            findings.extend(found);
+        }
+        let report = self.finish(&inputs, &rules, findings);
+        Ok((inputs, report))
+    }
+
+    fn disabled(&self, id: &str) -> bool {
+        self.config.rule(id).is_some_and(|r| r.disable)
+    }
+
+    fn rules(&self) -> Vec<&'static dyn Rule> {
+        registry()
+            .iter()
+            .copied()
+            .filter(|r| !self.disabled(r.meta().id))
+            .collect()
+    }
+
+    /// Runs the per-file rules over one input (the `index`th of the audited set) and locates their findings in
+    /// it. Per-file rules see only their own input, so their targets never name another one.
+    fn check_input(&self, rules: &[&dyn Rule], index: usize, input: &Input) -> Vec<Finding> {
+        let mut sink = Sink::default();
+        match input.kind {
+            InputKind::Pipeline => {
+                if let Some(p) = Pipeline::new(
+                    &input.doc,
+                    &input.path,
+                    &self.config,
+                    input.pipeline_error.as_ref(),
+                ) {
+                    for rule in rules {
+                        rule.check_pipeline(&p, &mut sink);
+                        for step in &p.steps {
+                            rule.check_step(step, &p, &mut sink);
+                        }
+                    }
+                }
+            }
+            InputKind::IamPolicy | InputKind::CloudFormation => {
+                for p in policy::trust_policies(
+                    &input.doc,
+                    &input.path,
+                    &self.config.production_environments,
+                ) {
+                    for rule in rules {
+                        rule.check_policy(&p, &mut sink);
+                    }
+                }
+            }
+            InputKind::Keyless | InputKind::Other => {}
+        }
+        let this = std::slice::from_ref(input);
+        sink.drafts
             .into_iter()
-            .filter_map(|(i, d)| resolve(inputs, i, d))
-            .collect();
+            .filter_map(|draft| resolve(this, index, index, draft))
+            .collect()
+    }
+
+    /// Runs the cross-file rules. They relate pipelines to keyless.yml and to trust policies, so without either
+    /// among the inputs there is nothing to relate, and no view is built.
+    fn check_workspace(&self, inputs: &[Input], rules: &[&dyn Rule]) -> Vec<Finding> {
+        let related = |k: InputKind| {
+            matches!(
+                k,
+                InputKind::Keyless | InputKind::IamPolicy | InputKind::CloudFormation
+            )
+        };
+        if !inputs.iter().any(|i| related(i.kind)) {
+            return Vec::new();
+        }
+        let mut pipelines = Vec::new();
+        let mut policies = Vec::new();
+        let mut keyless = Vec::new();
+        for (index, input) in inputs.iter().enumerate() {
+            match input.kind {
+                InputKind::Pipeline => pipelines.extend(
+                    Pipeline::new(
+                        &input.doc,
+                        &input.path,
+                        &self.config,
+                        input.pipeline_error.as_ref(),
+                    )
+                    .map(|p| (index, p)),
+                ),
+                InputKind::IamPolicy | InputKind::CloudFormation => policies.extend(
+                    policy::trust_policies(
+                        &input.doc,
+                        &input.path,
+                        &self.config.production_environments,
+                    )
+                    .into_iter()
+                    .map(|p| (index, p)),
+                ),
+                InputKind::Keyless => keyless.push((index, &input.doc)),
+                InputKind::Other => {}
+            }
+        }
+        let ws = Workspace {
+            inputs,
+            pipelines,
+            policies,
+            keyless,
+            config: &self.config,
+        };
+        let mut sink = Sink::default();
+        for rule in rules {
+            rule.check_workspace(&ws, &mut sink);
+        }
+        // Cross-file findings name their input; default to the first.
+        sink.drafts
+            .into_iter()
+            .filter_map(|draft| resolve(inputs, 0, 0, draft))
+            .collect()
+    }
+
+    /// The cross-file rules, then sorting, de-duplication, severity overrides, ignores and filters.
+    fn finish(&self, inputs: &[Input], rules: &[&dyn Rule], mut findings: Vec<Finding>) -> Report {
+        findings.extend(self.check_workspace(inputs, rules));
         findings.sort_by(|a, b| {
             (&a.location.path, a.location.line, a.location.column, a.rule).cmp(&(
                 &b.location.path,
@@ -301,120 +455,25 @@ impl Auditor {
         });
         report
     }
-
-    fn disabled(&self, id: &str) -> bool {
-        self.config.rule(id).is_some_and(|r| r.disable)
-    }
-
-    fn run_rules(&self, inputs: &[Input]) -> Vec<(usize, FindingBuilder)> {
-        let rules: Vec<&dyn Rule> = registry()
-            .iter()
-            .copied()
-            .filter(|r| !self.disabled(r.meta().id))
-            .collect();
-        // Per-file rules see one input each, so files are checked in parallel; results are joined in input
-        // order, so the report does not depend on the number of threads.
-        let per_input = par_map(inputs, |input| self.check_input(&rules, input));
-        let mut out = Vec::new();
-        let mut pipelines = Vec::new();
-        let mut policies = Vec::new();
-        for (index, checked) in per_input.into_iter().enumerate() {
-            out.extend(checked.drafts.into_iter().map(|d| (index, d)));
-            pipelines.extend(checked.pipeline.map(|p| (index, p)));
-            policies.extend(checked.policies.into_iter().map(|p| (index, p)));
-        }
-        let keyless = inputs
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| i.kind == InputKind::Keyless)
-            .map(|(n, i)| (n, &i.doc))
-            .collect();
-        let ws = Workspace {
-            inputs,
-            pipelines,
-            policies,
-            keyless,
-            config: &self.config,
-        };
-        for rule in &rules {
-            let mut sink = Sink::default();
-            rule.check_workspace(&ws, &mut sink);
-            // Cross-file findings name their input; default to the first.
-            out.extend(sink.drafts.into_iter().map(|d| (0, d)));
-        }
-        out
-    }
-}
-
-/// One input after its per-file rules: the findings and the views cross-file rules need.
-struct Checked<'a> {
-    drafts: Vec<FindingBuilder>,
-    pipeline: Option<Pipeline<'a>>,
-    policies: Vec<policy::TrustPolicy<'a>>,
-}
-
-impl Auditor {
-    fn check_input<'a>(&'a self, rules: &[&dyn Rule], input: &'a Input) -> Checked<'a> {
-        let mut checked = Checked {
-            drafts: Vec::new(),
-            pipeline: None,
-            policies: Vec::new(),
-        };
-        match input.kind {
-            InputKind::Pipeline => {
-                if let Some(p) = Pipeline::new(
-                    &input.doc,
-                    &input.path,
-                    &self.config,
-                    input.pipeline_error.as_ref(),
-                ) {
-                    for rule in rules {
-                        let mut sink = Sink::default();
-                        rule.check_pipeline(&p, &mut sink);
-                        for step in &p.steps {
-                            rule.check_step(step, &p, &mut sink);
-                        }
-                        checked.drafts.extend(sink.drafts);
-                    }
-                    checked.pipeline = Some(p);
-                }
-            }
-            InputKind::IamPolicy | InputKind::CloudFormation => {
-                for p in policy::trust_policies(
-                    &input.doc,
-                    &input.path,
-                    &self.config.production_environments,
-                ) {
-                    for rule in rules {
-                        let mut sink = Sink::default();
-                        rule.check_policy(&p, &mut sink);
-                        checked.drafts.extend(sink.drafts);
-                    }
-                    checked.policies.push(p);
-                }
-            }
-            InputKind::Keyless | InputKind::Other => {}
-        }
-        checked
-    }
 }
 
 /// Parses many files at once, in parallel (see [`Input::parse`]); the first error in input order wins.
 pub fn parse_inputs(files: &[(String, String)]) -> Result<Vec<Input>, InputError> {
-    par_map(files, |(path, text)| Input::parse(path, text))
+    par_map(files, |_, (path, text)| Input::parse(path, text))
         .into_iter()
         .collect()
 }
 
-/// Maps `f` over `items` on up to [`std::thread::available_parallelism`] threads, keeping the order.
+/// Maps `f` over `items` (with each item's index) on up to [`std::thread::available_parallelism`] threads,
+/// keeping the order.
 ///
 /// NOTE: scoped std threads over contiguous chunks rather than rayon: the work is a single flat map over
 /// inputs of similar size, and one small function avoids a dependency (and its thread pool) in the library.
-fn par_map<'a, T: Sync, R: Send>(items: &'a [T], f: impl Fn(&'a T) -> R + Sync) -> Vec<R> {
+fn par_map<'a, T: Sync, R: Send>(items: &'a [T], f: impl Fn(usize, &'a T) -> R + Sync) -> Vec<R> {
     // Fewer than 16 items are not worth a thread (and `available_parallelism` reads cgroup files: it is asked
     // once per process, not per call).
     if items.len() < 16 {
-        return items.iter().map(f).collect();
+        return items.iter().enumerate().map(|(i, t)| f(i, t)).collect();
     }
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     let cores = *CORES.get_or_init(|| {
@@ -422,14 +481,22 @@ fn par_map<'a, T: Sync, R: Send>(items: &'a [T], f: impl Fn(&'a T) -> R + Sync) 
     });
     let threads = cores.min(items.len() / 8).max(1);
     if threads == 1 {
-        return items.iter().map(f).collect();
+        return items.iter().enumerate().map(|(i, t)| f(i, t)).collect();
     }
     let chunk = items.len().div_ceil(threads);
     let f = &f;
     std::thread::scope(|scope| {
         let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|c| scope.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
+            .enumerate()
+            .map(|(n, c)| {
+                scope.spawn(move || {
+                    c.iter()
+                        .enumerate()
+                        .map(|(i, t)| f(n * chunk + i, t))
+                        .collect::<Vec<R>>()
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -442,10 +509,16 @@ fn par_map<'a, T: Sync, R: Send>(items: &'a [T], f: impl Fn(&'a T) -> R + Sync) 
     })
 }
 
-/// The one place where routes become spans, lines and columns.
-pub fn locate(inputs: &[Input], default_input: usize, target: &Target) -> Option<Location> {
+/// The one place where routes become spans, lines and columns. `inputs` holds the audited inputs from index
+/// `first` on (all of them when `first` is 0; one, when a worker locates the findings of the file it checks).
+pub fn locate(
+    inputs: &[Input],
+    first: usize,
+    default_input: usize,
+    target: &Target,
+) -> Option<Location> {
     let index = target.input.unwrap_or(default_input);
-    let input = inputs.get(index)?;
+    let input = inputs.get(index.checked_sub(first)?)?;
     let doc = &input.doc;
     if let Focus::Position(line, column) = target.focus {
         let start = doc.line_start(line);
@@ -488,13 +561,19 @@ pub fn locate(inputs: &[Input], default_input: usize, target: &Target) -> Option
     })
 }
 
-fn resolve(inputs: &[Input], default_input: usize, draft: FindingBuilder) -> Option<Finding> {
+/// Locates a draft's targets (see [`locate`] for `inputs` and `first`).
+fn resolve(
+    inputs: &[Input],
+    first: usize,
+    default_input: usize,
+    draft: FindingBuilder,
+) -> Option<Finding> {
     let primary = draft.primary.as_ref()?;
-    let location = locate(inputs, default_input, primary)?;
+    let location = locate(inputs, first, default_input, primary)?;
     let related = draft
         .related
         .iter()
-        .filter_map(|(t, note)| locate(inputs, location.input, t).map(|l| (l, note.clone())))
+        .filter_map(|(t, note)| locate(inputs, first, location.input, t).map(|l| (l, note.clone())))
         .collect();
     Some(Finding {
         rule: draft.meta.id,
@@ -504,7 +583,7 @@ fn resolve(inputs: &[Input], default_input: usize, draft: FindingBuilder) -> Opt
         message: draft.message,
         label: draft.label,
         help: draft.help,
-        source: inputs[location.input].doc.text.clone(),
+        source: inputs[location.input - first].doc.text.clone(),
         location,
         related,
         fix: draft.fix,
@@ -517,9 +596,12 @@ mod tests {
     #[test]
     fn par_map_keeps_order() {
         let items: Vec<usize> = (0..1000).collect();
-        let doubled = super::par_map(&items, |i| i * 2);
-        assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
-        assert!(super::par_map(&[] as &[usize], |i| *i).is_empty());
+        let doubled = super::par_map(&items, |n, i| (n, i * 2));
+        assert_eq!(
+            doubled,
+            items.iter().map(|i| (*i, i * 2)).collect::<Vec<_>>()
+        );
+        assert!(super::par_map(&[] as &[usize], |_, i| *i).is_empty());
     }
 
     #[test]

@@ -31,8 +31,10 @@ pub struct Pipeline<'a> {
     pub pipelines: Vec<PipelineDef<'a>>,
     /// Every step of every pipeline, in file order (`definitions.pipelines` last).
     pub steps: Vec<Step<'a>>,
-    /// `keyless-pipelines`' verdict on the file: its parse error, or its schema and closed-key diagnostics.
-    pub validation: Result<Vec<SchemaDiagnostic>, keyless_pipelines::ParseError>,
+    /// The file's parse error, if its YAML is not a valid pipeline file; see [`Pipeline::validation`].
+    error: Option<keyless_pipelines::ParseError>,
+    /// The schema and closed-key diagnostics, computed on first use (cross-file rules never ask).
+    diagnostics: std::sync::OnceLock<Vec<SchemaDiagnostic>>,
 }
 
 /// One pipeline (a list of items under a selector).
@@ -159,6 +161,16 @@ impl<'a> Step<'a> {
 }
 
 impl<'a> Pipeline<'a> {
+    /// `keyless-pipelines`' verdict on the file: its parse error, or its schema and closed-key diagnostics.
+    pub fn validation(&self) -> Result<&[SchemaDiagnostic], &keyless_pipelines::ParseError> {
+        match &self.error {
+            Some(e) => Err(e),
+            None => Ok(self
+                .diagnostics
+                .get_or_init(|| keyless_pipelines::validate(self.doc.pipeline_file()))),
+        }
+    }
+
     /// Builds the view of a pipeline input. `error` is the input's parse error, if its YAML is not a valid
     /// pipeline file (the view then has no steps). Returns `None` when the file parsed but has no `pipelines`.
     pub fn new(
@@ -174,7 +186,8 @@ impl<'a> Pipeline<'a> {
                 config,
                 pipelines: Vec::new(),
                 steps: Vec::new(),
-                validation: Err(e.clone()),
+                error: Some(e.clone()),
+                diagnostics: std::sync::OnceLock::new(),
             });
         }
         doc.root().get("pipelines")?;
@@ -185,7 +198,8 @@ impl<'a> Pipeline<'a> {
             config,
             pipelines: Vec::new(),
             steps: Vec::new(),
-            validation: Ok(keyless_pipelines::validate(file)),
+            error: None,
+            diagnostics: std::sync::OnceLock::new(),
         };
         for def in file.pipelines() {
             let variables = match &def.body {

@@ -102,6 +102,12 @@ impl Document {
         Document::from_root(Arc::from(text), Node::new(Value::Null))
     }
 
+    /// Drops the tree (and any model built from it), keeping the text and the line index: what findings,
+    /// ignores and `--fix` need once the rules have run. The root is null afterwards.
+    pub fn release_tree(&mut self) {
+        self.file = PipelineFile::from_root(Node::new(Value::Null));
+    }
+
     /// The tree's root.
     pub fn root(&self) -> &Node {
         self.file.root()

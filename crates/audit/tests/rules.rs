@@ -158,3 +158,71 @@ fn good_fixtures_do_not_trigger_their_rule() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// `Auditor::audit_files` (parse and check in one pass, trees released when only pipeline files are audited)
+/// reports exactly what parsing everything first and `Auditor::audit` report: over every fixture at once (a
+/// keyless.yml and trust policies among them, so trees are kept and the cross-file rules run), and over the
+/// pipeline files alone (trees released as each file is checked).
+#[test]
+fn audit_files_reports_what_audit_reports() {
+    let all: Vec<(String, String)> = files_under(&fixtures())
+        .iter()
+        .map(|f| {
+            let rel = f.strip_prefix(fixtures()).unwrap().display().to_string();
+            (rel, std::fs::read_to_string(f).unwrap())
+        })
+        .collect();
+    // The pipeline files, named as `keyless audit DIR` finds them (`<dir>/bitbucket-pipelines.yml`).
+    let pipelines: Vec<(String, String)> = all
+        .iter()
+        .filter(|(p, t)| Input::parse(p, t).unwrap().kind == keyless_audit::InputKind::Pipeline)
+        .map(|(p, t)| {
+            let name = if p.ends_with("/bitbucket-pipelines.yml") {
+                p.clone()
+            } else {
+                format!("{p}/bitbucket-pipelines.yml")
+            };
+            (name, t.clone())
+        })
+        .collect();
+    assert!(pipelines.len() >= 16 && pipelines.len() < all.len());
+    let options = Options {
+        persona: Persona::Auditor,
+        ..Options::default()
+    };
+    let auditor = Auditor::new(AuditConfig::default(), options);
+    let shown = |findings: &[Finding]| -> Vec<String> {
+        findings
+            .iter()
+            .map(|f| {
+                let related: Vec<String> = f
+                    .related
+                    .iter()
+                    .map(|(l, note)| format!("{}:{}:{} {note}", l.path, l.line, l.column))
+                    .collect();
+                format!(
+                    "{}:{}:{} {} {} {related:?}",
+                    f.location.path, f.location.line, f.location.column, f.rule, f.message
+                )
+            })
+            .collect()
+    };
+    for (name, files) in [("all fixtures", &all), ("pipeline files", &pipelines)] {
+        let inputs = keyless_audit::parse_inputs(files).unwrap();
+        let expected = auditor.audit(&inputs);
+        let (kept, got) = auditor.audit_files(files, None).unwrap();
+        assert_eq!(kept.len(), files.len(), "{name}");
+        assert_eq!(shown(&got.findings), shown(&expected.findings), "{name}");
+        assert_eq!(
+            (got.ignored, got.filtered),
+            (expected.ignored, expected.filtered),
+            "{name}"
+        );
+        let cross_file = expected
+            .findings
+            .iter()
+            .filter(|f| f.rule == "environment-without-role" || f.rule == "source-ip-runtime")
+            .count();
+        assert_eq!(cross_file > 0, files.len() == all.len(), "{name}");
+    }
+}

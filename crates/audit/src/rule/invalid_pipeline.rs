@@ -25,7 +25,7 @@ impl Rule for InvalidPipeline {
     }
 
     fn check_pipeline(&self, p: &Pipeline<'_>, out: &mut Sink) {
-        match &p.validation {
+        match p.validation() {
             Err(e) => out.push(
                 self.finding()
                     .message(format!("not a valid pipeline file: {e}"))

@@ -56,7 +56,7 @@ impl Rule for UnknownStepKey {
 
     fn check_pipeline(&self, p: &Pipeline<'_>, out: &mut Sink) {
         // The closed-key check is keyless-pipelines' (steps, stages, pipes, parallel groups, pipelines sections).
-        let Ok(diagnostics) = &p.validation else {
+        let Ok(diagnostics) = p.validation() else {
             return;
         };
         for d in diagnostics {

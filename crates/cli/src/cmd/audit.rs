@@ -161,15 +161,15 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             "no bitbucket-pipelines.yml, keyless.yml, CloudFormation template or IAM policy found under the given paths"
         );
     }
-    let mut inputs = load_inputs(&files, args.repo.as_deref())?;
-    let mut report = auditor.audit(&inputs);
+    let repository = args.repo.as_deref().and_then(Repository::given);
+    let (mut inputs, mut report) = audit_files(&auditor, &files, repository.as_ref())?;
     if args.fix {
         let fixed = apply_fixes(&files, &inputs, &report)?;
         if fixed > 0 {
-            inputs = load_inputs(&files, args.repo.as_deref())?;
-            report = auditor.audit(&inputs);
+            (inputs, report) = audit_files(&auditor, &files, repository.as_ref())?;
         }
     }
+    drop(inputs);
     let fail_on: Severity = args.fail_on.into();
     let out = match args.format {
         Format::Plain => {
@@ -217,8 +217,12 @@ fn display_path(p: &Path) -> String {
     s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
 }
 
-fn load_inputs(files: &[PathBuf], repo: Option<&str>) -> anyhow::Result<Vec<Input>> {
-    let repository = repo.and_then(Repository::given);
+/// Reads the files and audits them in one pass (see `Auditor::audit_files`).
+fn audit_files(
+    auditor: &Auditor,
+    files: &[PathBuf],
+    repository: Option<&Repository>,
+) -> anyhow::Result<(Vec<Input>, Report)> {
     let texts = files
         .iter()
         .map(|f| {
@@ -231,10 +235,7 @@ fn load_inputs(files: &[PathBuf], repo: Option<&str>) -> anyhow::Result<Vec<Inpu
             Ok((display_path(f), text))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(keyless_audit::parse_inputs(&texts)?
-        .into_iter()
-        .map(|i| i.with_repository(repository.clone()))
-        .collect())
+    Ok(auditor.audit_files(&texts, repository)?)
 }
 
 /// `--config`, else the first keyless.yml next to (or inside) an audited path.
