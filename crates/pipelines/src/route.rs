@@ -6,10 +6,16 @@
 use std::fmt;
 use std::str::FromStr;
 
+use compact_str::CompactString;
+
 /// One step of a route: a mapping key or a sequence index.
+///
+/// Keys are `CompactString`s: routes are cloned and extended for every node the model derives, and the keys
+/// of a pipeline file (`pipelines`, `step`, `script`, branch globs) fit in its 24 inline bytes, so cloning a
+/// route copies bytes instead of allocating one string per segment.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Segment {
-    Key(String),
+    Key(CompactString),
     Index(usize),
 }
 
@@ -37,7 +43,7 @@ impl Route {
     }
 
     /// This route extended by a mapping key.
-    pub fn key(&self, key: impl Into<String>) -> Route {
+    pub fn key(&self, key: impl Into<CompactString>) -> Route {
         let mut r = self.clone();
         r.segments.push(Segment::Key(key.into()));
         r
@@ -104,7 +110,7 @@ impl fmt::Display for Route {
                         f.write_str(k)?;
                     } else {
                         // serde_json string encoding cannot fail for a &str.
-                        let quoted = serde_json::to_string(k).map_err(|_| fmt::Error)?;
+                        let quoted = serde_json::to_string(k.as_str()).map_err(|_| fmt::Error)?;
                         f.write_str(&quoted)?;
                     }
                 }
@@ -178,7 +184,7 @@ impl FromStr for Route {
                     let lit: String = chars[i..=j].iter().collect();
                     let key: String = serde_json::from_str(&lit)
                         .map_err(|_| err(i, "bad escape in quoted key"))?;
-                    route.segments.push(Segment::Key(key));
+                    route.segments.push(Segment::Key(key.into()));
                     i = j + 1;
                     expect_key = false;
                 }

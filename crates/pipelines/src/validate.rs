@@ -92,7 +92,7 @@ fn pointer_to_route(root: &Node, pointer: &str) -> Route {
             }
             _ => {
                 cur = node.and_then(|n| n.get(&token));
-                route.push(Segment::Key(token));
+                route.push(Segment::Key(token.into()));
             }
         }
     }
