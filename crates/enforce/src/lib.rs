@@ -210,6 +210,28 @@ pub fn render_for(
     invocation: &Invocation,
     mode: Mode,
 ) -> Result<Rendered, Rejection> {
+    render_recording(config, file, invocation, mode, true)
+}
+
+/// Renders a parsed Dynamic Pipelines request as [`render_request`] does, without listing the changes: the same
+/// file or the same rejection, but no change route or message is formatted. For keyless serve, whose answer is
+/// the file alone.
+pub fn render_request_file(
+    config: &EnforceConfig,
+    request: payload::Request,
+) -> Result<PipelineFile, Rejection> {
+    let mode = Mode::of_trigger(&request.trigger);
+    render_recording(config, request.file, &request.invocation, mode, false).map(|r| r.file)
+}
+
+/// [`render_for`]; `record`: list the changes (else [`Rendered::changes`] stays empty).
+fn render_recording(
+    config: &EnforceConfig,
+    file: PipelineFile,
+    invocation: &Invocation,
+    mode: Mode,
+    record: bool,
+) -> Result<Rendered, Rejection> {
     let mut file = file;
     let plans = judge(config, &file, invocation, mode)?;
     let inserts = plan_prepends(config, &file);
@@ -220,12 +242,16 @@ pub fn render_for(
     for plan in &plans {
         let env = plan.env;
         let r = &plan.route;
-        let mut change = |rule: &str, route: Route, message: String| {
-            changes.push(Change {
-                rule: rule.to_string(),
-                route: route.to_string(),
-                message,
-            })
+        // The route and message are built only when changes are recorded.
+        let mut change = |rule: &str, describe: &dyn Fn() -> (Route, String)| {
+            if record {
+                let (route, message) = describe();
+                changes.push(Change {
+                    rule: rule.to_string(),
+                    route: route.to_string(),
+                    message,
+                })
+            }
         };
         let edit_err = |e: keyless_pipelines::EditError| {
             Rejection::new(rules::STRUCTURE, r, format!("internal edit failed: {e}"))
@@ -233,19 +259,20 @@ pub fn render_for(
         if !plan.has_runs_on && !env.runner_labels.is_empty() {
             let labels: Vec<&str> = env.runner_labels.iter().map(String::as_str).collect();
             file.set_runs_on(r, &labels).map_err(edit_err)?;
-            change(
-                rules::RUNNERS,
-                r.key("runs-on"),
-                format!(
-                    "runs-on: {} (runners of `{}`)",
-                    labels.join(", "),
-                    plan.env_name
-                ),
-            );
+            change(rules::RUNNERS, &|| {
+                (
+                    r.key("runs-on"),
+                    format!(
+                        "runs-on: {} (runners of `{}`)",
+                        labels.join(", "),
+                        plan.env_name
+                    ),
+                )
+            });
         }
         if !plan.oidc_enabled {
             file.set_oidc(r, true).map_err(edit_err)?;
-            change(rules::OIDC, r.key("oidc"), "oidc: true".to_string());
+            change(rules::OIDC, &|| (r.key("oidc"), "oidc: true".to_string()));
         }
         if !plan.has_setup {
             let lines: Vec<&str> = config
@@ -254,31 +281,33 @@ pub fn render_for(
                 .map(String::as_str)
                 .collect();
             file.prepend_script(r, &lines).map_err(edit_err)?;
-            change(
-                rules::OIDC,
-                r.key("script"),
-                format!(
-                    "prepended the {} OIDC setup for `{}` (role {}, region {})",
-                    match policy.setup {
-                        SetupForm::Shell => "shell",
-                        SetupForm::Keyless => "keyless configure",
-                    },
-                    plan.env_name,
-                    env.role_arn(),
-                    env.region
-                ),
-            );
+            change(rules::OIDC, &|| {
+                (
+                    r.key("script"),
+                    format!(
+                        "prepended the {} OIDC setup for `{}` (role {}, region {})",
+                        match policy.setup {
+                            SetupForm::Shell => "shell",
+                            SetupForm::Keyless => "keyless configure",
+                        },
+                        plan.env_name,
+                        env.role_arn(),
+                        env.region
+                    ),
+                )
+            });
         }
         if env.manual && !plan.trigger_manual {
             let target = plan.stage_route.as_ref().unwrap_or(r);
             if !manual_stages.contains(target) {
                 file.set_trigger(target, &Trigger::Manual)
                     .map_err(edit_err)?;
-                change(
-                    rules::APPROVAL,
-                    target.key("trigger"),
-                    format!("trigger: manual (`{}` needs approval)", plan.env_name),
-                );
+                change(rules::APPROVAL, &|| {
+                    (
+                        target.key("trigger"),
+                        format!("trigger: manual (`{}` needs approval)", plan.env_name),
+                    )
+                });
                 manual_stages.push(target.clone());
             }
         }
@@ -289,14 +318,15 @@ pub fn render_for(
         {
             if !plan.ip_ranges {
                 file.set_atlassian_ip_ranges(r, true).map_err(edit_err)?;
-                change(
-                    rules::IP_RANGES,
-                    r.key("runtime"),
-                    format!(
-                        "runtime.cloud.atlassian-ip-ranges: true (`{}` allows only source_ips)",
-                        plan.env_name
-                    ),
-                );
+                change(rules::IP_RANGES, &|| {
+                    (
+                        r.key("runtime"),
+                        format!(
+                            "runtime.cloud.atlassian-ip-ranges: true (`{}` allows only source_ips)",
+                            plan.env_name
+                        ),
+                    )
+                });
             }
             if !plan.ip_size {
                 file.set_key(
@@ -305,19 +335,20 @@ pub fn render_for(
                     keyless_pipelines::Node::string(policy.atlassian_ip_size.as_str()),
                 )
                 .map_err(edit_err)?;
-                change(
-                    rules::IP_RANGES,
-                    r.key("size"),
-                    format!(
-                        "size: {} (Atlassian IP ranges need 4x or 8x)",
-                        policy.atlassian_ip_size
-                    ),
-                );
+                change(rules::IP_RANGES, &|| {
+                    (
+                        r.key("size"),
+                        format!(
+                            "size: {} (Atlassian IP ranges need 4x or 8x)",
+                            policy.atlassian_ip_size
+                        ),
+                    )
+                });
             }
         }
     }
 
-    apply_prepends(&mut file, inserts, &mut changes)?;
+    apply_prepends(&mut file, inserts, record.then_some(&mut changes))?;
     Ok(Rendered { file, changes })
 }
 
@@ -368,11 +399,12 @@ fn plan_prepends<'c>(config: &'c EnforceConfig, file: &PipelineFile) -> Vec<Prep
     plans
 }
 
-/// Inserts the planned steps (the last edit of a render: it shifts the items of each pipeline).
+/// Inserts the planned steps (the last edit of a render: it shifts the items of each pipeline), listing them in
+/// `changes` when given.
 fn apply_prepends(
     file: &mut PipelineFile,
     plans: Vec<PrependPlan<'_>>,
-    changes: &mut Vec<Change>,
+    mut changes: Option<&mut Vec<Change>>,
 ) -> Result<(), Rejection> {
     for plan in plans {
         let route = &plan.route;
@@ -384,6 +416,9 @@ fn apply_prepends(
                     Rejection::new(rules::PREPEND, route, format!("internal edit failed: {e}"))
                 })?;
         }
+        let Some(changes) = changes.as_deref_mut() else {
+            continue;
+        };
         let shown = route.to_string();
         for &i in &plan.steps {
             changes.push(Change {

@@ -167,3 +167,41 @@ fn everything_names_its_rule() {
         }
     }
 }
+
+/// `render_request_file` (keyless serve's render, without the list of changes) gives the file, or the rejection,
+/// that `render_request` gives, for every scenario and both kinds of trigger.
+#[test]
+fn the_file_alone_is_the_rendered_file() {
+    use keyless_enforce::payload::Request;
+    use keyless_enforce::{render_request, render_request_file};
+    for path in scenarios() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let cfg = config(&header(&text, "config").unwrap_or_else(|| "keyless.yml".into()));
+        let inv = invocation(&header(&text, "target").unwrap());
+        for trigger in ["push", "definitions"] {
+            let request = || Request {
+                trigger: trigger.to_string(),
+                invocation: inv.clone(),
+                file: parse(&text).unwrap(),
+            };
+            match (
+                render_request(&cfg, request()),
+                render_request_file(&cfg, request()),
+            ) {
+                (Ok(full), Ok(file)) => assert_eq!(
+                    file.to_yaml_string(),
+                    full.file.to_yaml_string(),
+                    "{} ({trigger})",
+                    path.display()
+                ),
+                (Err(a), Err(b)) => assert_eq!(a, b, "{} ({trigger})", path.display()),
+                (a, b) => panic!(
+                    "{} ({trigger}): render_request {:?}, render_request_file {:?}",
+                    path.display(),
+                    a.map(|r| r.changes),
+                    b.map(|_| ())
+                ),
+            }
+        }
+    }
+}

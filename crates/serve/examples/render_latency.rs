@@ -1,6 +1,8 @@
 //! bench/render: p50/p99 latency of rendering a 100-step pipeline in process, (a) `keyless_enforce::render_request`
-//! alone and (b) what `POST /dynamic-pipelines` does per request after authentication: read the request JSON,
-//! parse it, render, serialise the answer (`Answer::to_body`, as the handler does). Prints one JSON line.
+//! alone (with the list of changes, as `keyless render --explain` needs), (a') `render_request_file` (the file
+//! alone, as keyless serve renders) and (b) what `POST /dynamic-pipelines` does per request after authentication:
+//! read the request JSON, parse it, render, serialise the answer (`Answer::to_body`, as the handler does). Prints
+//! one JSON line.
 //!
 //! Usage: render_latency KEYLESS_YML [ITERATIONS] [--write-request FILE]
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::print_stderr)]
@@ -127,6 +129,15 @@ fn main() {
         render_only.push(started.elapsed().as_secs_f64() * 1e6);
         assert!(rendered.is_ok());
     }
+    // What keyless serve renders: the same, without listing the changes (render_request_file).
+    let mut render_file = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let request = parsed.clone();
+        let started = Instant::now();
+        let rendered = keyless_enforce::render_request_file(&config, request);
+        render_file.push(started.elapsed().as_secs_f64() * 1e6);
+        assert!(rendered.is_ok());
+    }
     let mut request_path = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let started = Instant::now();
@@ -143,6 +154,7 @@ fn main() {
             "iterations": iterations,
             "request_bytes": body.len(),
             "render": summary(render_only),
+            "render_file": summary(render_file),
             "parse_render_serialise": summary(request_path),
         })
     );

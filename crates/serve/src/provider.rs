@@ -165,11 +165,12 @@ fn payload_error(error: PayloadError) -> ApiError {
 /// whose target selects none judges them all: `keyless_enforce::render_request`). Never panics: a panic in the
 /// renderer becomes [`Answer::Internal`].
 pub fn answer(config: &EnforceConfig, request: Request) -> Answer {
+    // The answer is the file alone, so the list of changes (for `keyless render --explain`) is not built.
     let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        keyless_enforce::render_request(config, request)
+        keyless_enforce::render_request_file(config, request)
     }));
     match rendered {
-        Ok(Ok(rendered)) => Answer::Rendered(Box::new(rendered.file)),
+        Ok(Ok(file)) => Answer::Rendered(Box::new(file)),
         Ok(Err(rejection)) => Answer::Rejected(rejection),
         Err(_) => Answer::Internal,
     }
