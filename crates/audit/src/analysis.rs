@@ -257,7 +257,7 @@ pub fn insert_entry(doc: &Document, after: Span, map: &Node, line: &str) -> Opti
     let first = map
         .as_map()?
         .iter()
-        .filter(|e| e.key_origin.via.is_empty() && !e.key_origin.merged)
+        .filter(|e| e.key_origin.via().is_empty() && !e.key_origin.merged())
         .filter_map(|e| e.key_origin.span.map(Span::from))
         .filter(|k| k.start > after.end)
         .min_by_key(|k| k.start)?;

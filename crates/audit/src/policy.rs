@@ -193,7 +193,7 @@ pub fn intrinsic_string(node: &Node) -> Option<String> {
             None => sub.as_str().map(str::to_owned),
         };
     }
-    if node.origin.tag.as_deref() == Some("Sub") {
+    if node.origin.tag() == Some("Sub") {
         return node
             .as_seq()
             .and_then(|i| i.first())

@@ -229,13 +229,10 @@ mod tests {
         let text = "Federated: !Sub ['arn:aws:iam::${A}:oidc-provider/x', {A: 1}]\nName: !Ref R\n";
         let doc = Document::parse(text).unwrap();
         assert_eq!(
-            doc.root().get("Federated").unwrap().origin.tag.as_deref(),
+            doc.root().get("Federated").unwrap().origin.tag(),
             Some("Sub")
         );
-        assert_eq!(
-            doc.root().get("Name").unwrap().origin.tag.as_deref(),
-            Some("Ref")
-        );
+        assert_eq!(doc.root().get("Name").unwrap().origin.tag(), Some("Ref"));
     }
 
     #[test]

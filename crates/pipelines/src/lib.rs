@@ -159,7 +159,7 @@ impl PipelineFile {
     /// place, else the outermost alias use that brought it there.
     pub fn use_site_span(&self, route: &Route) -> Option<Span> {
         let o = self.origin(route)?;
-        o.via.first().map(|a| a.span).or(o.span)
+        o.via().first().map(|a| a.span).or(o.span)
     }
 
     /// The nearest route at or above `route` that exists and has a span (for findings about a

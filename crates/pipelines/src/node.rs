@@ -5,21 +5,83 @@ use crate::route::{Route, Segment};
 use crate::span::Span;
 
 /// Where a node came from.
+///
+/// Only the span is inline: alias uses, the anchor, the merge flag and the tag are rare, so they live in one
+/// boxed part that most nodes do not have (a node is 96 bytes instead of 144, and trees are built, cloned and
+/// freed for every file). Read them with [`Origin::via`], [`Origin::anchor`], [`Origin::merged`] and
+/// [`Origin::tag`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
     /// Where the node's text is written: for a node copied through an alias, that is inside the
     /// anchor definition. `None` for nodes built from JSON or inserted by an edit.
     pub span: Option<Span>,
+    /// `None` when every rare part is empty (never `Some` of the default: equality relies on it).
+    rare: Option<Box<Rare>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Rare {
+    via: Vec<AliasUse>,
+    anchor: Option<Anchor>,
+    merged: bool,
+    tag: Option<Box<str>>,
+}
+
+impl Origin {
+    /// A node written at `span`.
+    pub fn at(span: Span) -> Self {
+        Origin {
+            span: Some(span),
+            rare: None,
+        }
+    }
+
     /// The alias uses (`*name`) through which this node was copied here, outermost first.
     /// Empty when the node is written at its own place.
-    pub via: Vec<AliasUse>,
-    /// The anchor (`&name`) defined on this very node, if any (boxed: rare, and nodes are many).
-    pub anchor: Option<Box<Anchor>>,
+    pub fn via(&self) -> &[AliasUse] {
+        self.rare.as_deref().map_or(&[], |r| &r.via)
+    }
+
+    /// The anchor (`&name`) defined on this very node, if any.
+    pub fn anchor(&self) -> Option<&Anchor> {
+        self.rare.as_deref().and_then(|r| r.anchor.as_ref())
+    }
+
     /// True when the entry reached its mapping through a merge key (`<<`).
-    pub merged: bool,
+    pub fn merged(&self) -> bool {
+        self.rare.as_deref().is_some_and(|r| r.merged)
+    }
+
     /// The node's local tag as written, without the `!` (`Sub` for CloudFormation's `!Sub`).
     /// Pipeline files never need one; `keyless audit` reads CloudFormation templates with it.
-    pub tag: Option<Box<str>>,
+    pub fn tag(&self) -> Option<&str> {
+        self.rare.as_deref().and_then(|r| r.tag.as_deref())
+    }
+
+    pub fn set_anchor(&mut self, anchor: Option<Anchor>) {
+        self.update(|r| r.anchor = anchor);
+    }
+
+    pub fn set_merged(&mut self, merged: bool) {
+        self.update(|r| r.merged = merged);
+    }
+
+    pub fn set_tag(&mut self, tag: Option<Box<str>>) {
+        self.update(|r| r.tag = tag);
+    }
+
+    /// Records that the node was copied through one more alias use, outside those already recorded.
+    pub fn push_outer_alias_use(&mut self, use_site: AliasUse) {
+        self.update(|r| r.via.insert(0, use_site));
+    }
+
+    fn update(&mut self, f: impl FnOnce(&mut Rare)) {
+        let mut rare = self.rare.take().unwrap_or_default();
+        f(&mut rare);
+        if *rare != Rare::default() {
+            self.rare = Some(rare);
+        }
+    }
 }
 
 /// One use of an alias, `*name`.

@@ -178,18 +178,17 @@ fn parse_any(source: &str) -> Result<Option<Node>, ParseError> {
                 } else {
                     sp.end
                 };
-                let node = Node {
-                    value,
-                    origin: Origin {
-                        span: Some(Span {
-                            start: content,
-                            end,
-                        }),
-                        anchor: anchor.clone().map(Box::new),
-                        tag: local_tag(tag.as_deref()),
-                        ..Origin::default()
-                    },
-                };
+                let mut origin = Origin::at(Span {
+                    start: content,
+                    end,
+                });
+                if anchor.is_some() {
+                    origin.set_anchor(anchor.clone());
+                }
+                if let Some(tag) = local_tag(tag.as_deref()) {
+                    origin.set_tag(Some(tag));
+                }
+                let node = Node { value, origin };
                 let plain = matches!(style, ScalarStyle::Plain);
                 if anchor_id > 0 {
                     b.anchors.insert(anchor_id, (node.clone(), 1));
@@ -224,7 +223,7 @@ fn parse_any(source: &str) -> Result<Option<Node>, ParseError> {
                 let use_site = AliasUse { name, span: sp };
                 mark_via(&mut copy, &use_site);
                 // The copy is not where the anchor is defined; only the original carries it.
-                copy.origin.anchor = None;
+                copy.origin.set_anchor(None);
                 b.add(copy, false, sp.start)?;
             }
             Event::SequenceStart(anchor_id, ref tag) | Event::MappingStart(anchor_id, ref tag) => {
@@ -270,7 +269,9 @@ fn parse_any(source: &str) -> Result<Option<Node>, ParseError> {
                     continue;
                 };
                 let (mut node, anchor) = b.finish(frame, sp)?;
-                node.origin.tag = b.tags.pop().flatten();
+                if let Some(tag) = b.tags.pop().flatten() {
+                    node.origin.set_tag(Some(tag));
+                }
                 if let Some((id, _)) = &anchor {
                     b.open_anchors.remove(id);
                     b.anchors.insert(*id, (node.clone(), count_nodes(&node)));
@@ -290,12 +291,12 @@ fn local_tag(tag: Option<&saphyr_parser::Tag>) -> Option<Box<str>> {
 }
 
 fn mark_via(node: &mut Node, use_site: &AliasUse) {
-    node.origin.via.insert(0, use_site.clone());
+    node.origin.push_outer_alias_use(use_site.clone());
     match &mut node.value {
         Value::Seq(items) => items.iter_mut().for_each(|n| mark_via(n, use_site)),
         Value::Map(entries) => {
             for e in entries {
-                e.key_origin.via.insert(0, use_site.clone());
+                e.key_origin.push_outer_alias_use(use_site.clone());
                 mark_via(&mut e.value, use_site);
             }
         }
@@ -551,13 +552,15 @@ impl Builder<'_> {
                 };
                 let node = Node {
                     value: Value::Seq(items),
-                    origin: Origin {
-                        span: Some(Span {
+                    origin: {
+                        let mut origin = Origin::at(Span {
                             start: start.start,
                             end,
-                        }),
-                        anchor: anchor.as_ref().map(|(_, a)| Box::new(a.clone())),
-                        ..Origin::default()
+                        });
+                        if let Some((_, a)) = &anchor {
+                            origin.set_anchor(Some(a.clone()));
+                        }
+                        origin
                     },
                 };
                 Ok((node, anchor))
@@ -574,7 +577,7 @@ impl Builder<'_> {
                 debug_assert!(pending.is_none());
                 let mut last_end = start.end;
                 for e in &written {
-                    let value_end = match e.value.origin.via.first() {
+                    let value_end = match e.value.origin.via().first() {
                         Some(alias) => Some(alias.span.end),
                         None => e.value.span().map(|s| s.end),
                     };
@@ -594,7 +597,7 @@ impl Builder<'_> {
                         entries.extend(written.by_ref().take(before - taken));
                         taken = before;
                         for m in maps {
-                            if let Some(s) = m.origin.via.first() {
+                            if let Some(s) = m.origin.via().first() {
                                 last_end = last_end.max(s.span.end);
                             } else if let Some(s) = m.span() {
                                 last_end = last_end.max(s.end);
@@ -606,8 +609,8 @@ impl Builder<'_> {
                                 if explicit.contains(&e.key) || !merged_seen.insert(e.key.clone()) {
                                     continue;
                                 }
-                                e.key_origin.merged = true;
-                                e.value.origin.merged = true;
+                                e.key_origin.set_merged(true);
+                                e.value.origin.set_merged(true);
                                 entries.push(e);
                             }
                         }
@@ -618,13 +621,15 @@ impl Builder<'_> {
                 let end = if flow { end_event.end } else { last_end };
                 let node = Node {
                     value: Value::Map(entries),
-                    origin: Origin {
-                        span: Some(Span {
+                    origin: {
+                        let mut origin = Origin::at(Span {
                             start: start.start,
                             end,
-                        }),
-                        anchor: anchor.as_ref().map(|(_, a)| Box::new(a.clone())),
-                        ..Origin::default()
+                        });
+                        if let Some((_, a)) = &anchor {
+                            origin.set_anchor(Some(a.clone()));
+                        }
+                        origin
                     },
                 };
                 Ok((node, anchor))
@@ -657,7 +662,7 @@ impl Builder<'_> {
                             ParseErrorKind::ComplexKey { found: node.kind() },
                         ));
                     };
-                    if !node.origin.via.is_empty() && node.as_str().is_none() {
+                    if !node.origin.via().is_empty() && node.as_str().is_none() {
                         return Err(ParseError::at(
                             at,
                             ParseErrorKind::ComplexKey { found: "an alias" },

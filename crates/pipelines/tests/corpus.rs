@@ -108,7 +108,7 @@ fn every_span_agrees_with_its_offsets() {
         file.root()
             .walk(&keyless_pipelines::Route::root(), &mut |route, node| {
                 let mut spans: Vec<keyless_pipelines::Span> =
-                    node.origin.via.iter().map(|v| v.span).collect();
+                    node.origin.via().iter().map(|v| v.span).collect();
                 spans.extend(node.origin.span);
                 for span in spans {
                     for pos in [span.start, span.end] {

@@ -56,10 +56,10 @@ fn alias_copies_carry_definition_span_and_use_site() {
     let origin = f
         .origin(&route("pipelines.default[0].step.script[1]"))
         .unwrap();
-    assert_eq!(origin.via.len(), 1);
-    assert_eq!(origin.via[0].name, "build");
-    assert_eq!(origin.via[0].span.start.line, 16);
-    assert_eq!(&ANCHORS[origin.via[0].span.range()], "*build");
+    assert_eq!(origin.via().len(), 1);
+    assert_eq!(origin.via()[0].name, "build");
+    assert_eq!(origin.via()[0].span.start.line, 16);
+    assert_eq!(&ANCHORS[origin.via()[0].span.range()], "*build");
     // The use-site span points at the alias for findings about the copy.
     let use_site = f
         .use_site_span(&route("pipelines.default[0].step"))
@@ -67,15 +67,12 @@ fn alias_copies_carry_definition_span_and_use_site() {
     assert_eq!(use_site.start.line, 16);
     // Each use is a separate copy with its own route.
     let main_origin = f.origin(&route("pipelines.branches.main[0].step")).unwrap();
-    assert_eq!(main_origin.via[0].span.start.line, 22);
+    assert_eq!(main_origin.via()[0].span.start.line, 22);
     // The definition itself has the anchor and no alias use.
     let def = f.origin(&route("definitions.steps[0].step")).unwrap();
-    assert!(def.via.is_empty());
-    assert_eq!(def.anchor.as_ref().unwrap().name, "build");
-    assert_eq!(
-        &ANCHORS[def.anchor.as_ref().unwrap().span.range()],
-        "&build"
-    );
+    assert!(def.via().is_empty());
+    assert_eq!(def.anchor().unwrap().name, "build");
+    assert_eq!(&ANCHORS[def.anchor().unwrap().span.range()], "&build");
     // The anchored mapping's own span starts at its first key, not at `&build`.
     assert_eq!(
         text_at(ANCHORS, &f, "definitions.steps[0].step")
@@ -111,11 +108,11 @@ fn merge_key_overrides_and_keeps_origins() {
     let dep = f
         .origin(&route("pipelines.default[1].step.deployment"))
         .unwrap();
-    assert!(!dep.merged && dep.via.is_empty());
+    assert!(!dep.merged() && dep.via().is_empty());
     // A merged key points into the anchor and records the alias and the merge.
     let oidc = f.origin(&route("pipelines.default[1].step.oidc")).unwrap();
-    assert!(oidc.merged);
-    assert_eq!(oidc.via[0].name, "deploy");
+    assert!(oidc.merged());
+    assert_eq!(oidc.via()[0].name, "deploy");
     assert_eq!(oidc.span.unwrap().start.line, 11);
     let k = f
         .key_span(&route("pipelines.default[1].step.oidc"))
@@ -180,10 +177,10 @@ pipelines:
     let o = f
         .origin(&route("pipelines.default[0].step.script[0]"))
         .unwrap();
-    let names: Vec<&str> = o.via.iter().map(|v| v.name.as_str()).collect();
+    let names: Vec<&str> = o.via().iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["step", "script"]);
-    assert_eq!(o.via[0].span.start.line, 7);
-    assert_eq!(o.via[1].span.start.line, 4);
+    assert_eq!(o.via()[0].span.start.line, 7);
+    assert_eq!(o.via()[1].span.start.line, 4);
     assert_eq!(o.span.unwrap().start.line, 2);
 }
 
