@@ -1123,48 +1123,56 @@ fn build_artifacts(node: &Node) -> Artifacts {
     }
 }
 
+/// One pass over the step's entries (keys are unique: duplicates are parse errors), so each key is read once
+/// instead of looked up once per field.
 pub(crate) fn build_step(node: &Node, route: Route) -> Step {
-    let g = |k: &str| node.get(k);
-    Step {
-        name: text(g("name")),
-        script: build_script(g("script"), route.key("script")),
-        after_script: build_script(g("after-script"), route.key("after-script")),
-        image: g("image").map(|n| build_image(n, route.key("image"))),
-        caches: strings(g("caches")),
-        services: strings(g("services")),
-        artifacts: g("artifacts").map(build_artifacts),
-        clone: g("clone").map(|n| build_clone(n, route.key("clone"))),
-        deployment: text(g("deployment")),
-        environment: text(g("environment")),
-        concurrency_group: text(g("concurrency-group")),
-        oidc: g("oidc").map(|o| match &o.value {
-            Value::Bool(b) => Oidc::Flag(*b),
-            Value::Map(_) => match o.get("audiences") {
-                Some(a) if a.as_seq().is_some() => Oidc::Audiences(strings(Some(a))),
-                _ => Oidc::Invalid,
-            },
-            _ => Oidc::Invalid,
-        }),
-        trigger: g("trigger").and_then(build_trigger),
-        runs_on: g("runs-on").and_then(|r| match &r.value {
-            Value::Seq(_) => Some(strings(Some(r))),
-            _ => r.scalar_text().map(|s| vec![s]),
-        }),
-        size: text(g("size")),
-        max_time: int(g("max-time")),
-        runtime: g("runtime").map(|n| build_runtime(n, route.key("runtime"))),
-        fail_fast: boolean(g("fail-fast")),
-        condition: g("condition").map(|c| build_condition(c, route.key("condition"))),
-        step_type: text(g("type")),
-        custom: text(g("custom")),
-        input_variables: sensitive_map(g("input-variables")),
-        unknown_keys: node
-            .as_map()
-            .unwrap_or_default()
-            .iter()
-            .filter(|e| !STEP_KEYS.contains(&e.key.as_str()))
-            .map(|e| e.key.clone())
-            .collect(),
-        route,
+    let mut step = Step::default();
+    for e in node.as_map().unwrap_or_default() {
+        let (key, value) = (e.key.as_str(), &e.value);
+        let n = Some(value);
+        match key {
+            "name" => step.name = text(n),
+            "script" => step.script = build_script(n, route.key("script")),
+            "after-script" => step.after_script = build_script(n, route.key("after-script")),
+            "image" => step.image = Some(build_image(value, route.key("image"))),
+            "caches" => step.caches = strings(n),
+            "services" => step.services = strings(n),
+            "artifacts" => step.artifacts = Some(build_artifacts(value)),
+            "clone" => step.clone = Some(build_clone(value, route.key("clone"))),
+            "deployment" => step.deployment = text(n),
+            "environment" => step.environment = text(n),
+            "concurrency-group" => step.concurrency_group = text(n),
+            "oidc" => {
+                step.oidc = Some(match &value.value {
+                    Value::Bool(b) => Oidc::Flag(*b),
+                    Value::Map(_) => match value.get("audiences") {
+                        Some(a) if a.as_seq().is_some() => Oidc::Audiences(strings(Some(a))),
+                        _ => Oidc::Invalid,
+                    },
+                    _ => Oidc::Invalid,
+                });
+            }
+            "trigger" => step.trigger = build_trigger(value),
+            "runs-on" => {
+                step.runs_on = match &value.value {
+                    Value::Seq(_) => Some(strings(n)),
+                    _ => value.scalar_text().map(|s| vec![s]),
+                };
+            }
+            "size" => step.size = text(n),
+            "max-time" => step.max_time = int(n),
+            "runtime" => step.runtime = Some(build_runtime(value, route.key("runtime"))),
+            "fail-fast" => step.fail_fast = boolean(n),
+            "condition" => step.condition = Some(build_condition(value, route.key("condition"))),
+            "type" => step.step_type = text(n),
+            "custom" => step.custom = text(n),
+            "input-variables" => step.input_variables = sensitive_map(n),
+            _ => {}
+        }
+        if !STEP_KEYS.contains(&key) {
+            step.unknown_keys.push(e.key.clone());
+        }
     }
+    step.route = route;
+    step
 }
