@@ -20,7 +20,7 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 
-use keyless_pipelines::{Entry, Node, Origin, ParseErrorKind, Value};
+use keyless_pipelines::{CompactString, Entry, Node, Origin, ParseErrorKind, Value};
 
 /// Objects with more keys than this find duplicate keys through a hash map instead of a linear scan (so a
 /// hostile object with many keys costs linear time, and the usual small one allocates nothing more).
@@ -134,8 +134,8 @@ impl<'de> Visitor<'de> for NodeVisitor {
         let child = self.seed.child();
         let mut entries: Vec<Entry> = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
         // Key -> index in `entries`, once the object outgrows a linear scan.
-        let mut index: Option<HashMap<String, usize>> = None;
-        while let Some(key) = map.next_key::<String>()? {
+        let mut index: Option<HashMap<CompactString, usize>> = None;
+        while let Some(key) = map.next_key::<CompactString>()? {
             let value = map.next_value_seed(child)?;
             let existing = match &mut index {
                 Some(index) => index.get(&key).copied(),
@@ -149,7 +149,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
             if let Some(index) = &mut index {
                 index.insert(key.clone(), entries.len());
             } else if entries.len() == LINEAR_KEY_SCAN {
-                let mut built: HashMap<String, usize> = entries
+                let mut built: HashMap<CompactString, usize> = entries
                     .iter()
                     .enumerate()
                     .map(|(i, e)| (e.key.clone(), i))

@@ -31,6 +31,8 @@ pub mod span;
 mod traverse;
 pub mod validate;
 
+/// The string type of mapping keys and route keys (inline up to 24 bytes).
+pub use compact_str::CompactString;
 pub use edit::EditError;
 pub use glob::{Glob, glob_matches};
 pub use model::*;

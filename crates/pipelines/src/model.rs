@@ -667,7 +667,7 @@ fn sensitive_map(node: Option<&Node>) -> Vec<(String, Sensitive)> {
                 .iter()
                 .map(|e| {
                     (
-                        e.key.clone(),
+                        e.key.to_string(),
                         Sensitive::new(e.value.scalar_text().unwrap_or_default()),
                     )
                 })
@@ -706,7 +706,7 @@ pub(crate) fn build_config(root: &Node) -> Config {
             if !TOP_LEVEL_KEYS.contains(&e.key.as_str()) {
                 config
                     .unknown_keys
-                    .push((e.key.clone(), r.key(e.key.as_str())));
+                    .push((e.key.to_string(), r.key(e.key.as_str())));
             }
         }
     }
@@ -725,7 +725,7 @@ pub(crate) fn build_config(root: &Node) -> Config {
                     _ => (e.value.scalar_text(), Vec::new()),
                 };
                 defs.caches.push(CacheDefinition {
-                    name: e.key.clone(),
+                    name: e.key.to_string(),
                     route: cr,
                     path,
                     key_files,
@@ -736,7 +736,7 @@ pub(crate) fn build_config(root: &Node) -> Config {
             for e in services {
                 let sr = route.key("services").key(e.key.as_str());
                 defs.services.push(ServiceDefinition {
-                    name: e.key.clone(),
+                    name: e.key.to_string(),
                     image: e
                         .value
                         .get("image")
@@ -750,9 +750,9 @@ pub(crate) fn build_config(root: &Node) -> Config {
         }
         if let Some(pipes) = d.get("pipelines").and_then(Node::as_map) {
             for e in pipes {
-                defs.pipelines.push(e.key.clone());
+                defs.pipelines.push(e.key.to_string());
                 shared.push(build_pipeline(
-                    Selector::Imported(e.key.clone()),
+                    Selector::Imported(e.key.to_string()),
                     &e.value,
                     route.key("pipelines").key(e.key.as_str()),
                 ));
@@ -777,9 +777,9 @@ pub(crate) fn build_config(root: &Node) -> Config {
                     "branches" | "tags" | "custom" => {
                         for pe in e.value.as_map().unwrap_or_default() {
                             let sel = match e.key.as_str() {
-                                "branches" => Selector::Branches(pe.key.clone()),
-                                "tags" => Selector::Tags(pe.key.clone()),
-                                _ => Selector::Custom(pe.key.clone()),
+                                "branches" => Selector::Branches(pe.key.to_string()),
+                                "tags" => Selector::Tags(pe.key.to_string()),
+                                _ => Selector::Custom(pe.key.to_string()),
                             };
                             config.pipelines.push(build_pipeline(
                                 sel,
@@ -796,8 +796,8 @@ pub(crate) fn build_config(root: &Node) -> Config {
                                     for de in dests {
                                         config.pipelines.push(build_pipeline(
                                             Selector::PullRequests {
-                                                source: pe.key.clone(),
-                                                destination: Some(de.key.clone()),
+                                                source: pe.key.to_string(),
+                                                destination: Some(de.key.to_string()),
                                             },
                                             &de.value,
                                             pr.key("destinations").key(de.key.as_str()),
@@ -806,7 +806,7 @@ pub(crate) fn build_config(root: &Node) -> Config {
                                 }
                                 None => config.pipelines.push(build_pipeline(
                                     Selector::PullRequests {
-                                        source: pe.key.clone(),
+                                        source: pe.key.to_string(),
                                         destination: None,
                                     },
                                     &pe.value,
@@ -1025,7 +1025,7 @@ fn build_item(item: &Node, route: Route) -> Item {
                 .unwrap_or_default()
                 .iter()
                 .filter(|e| !STAGE_KEYS.contains(&e.key.as_str()))
-                .map(|e| e.key.clone())
+                .map(|e| e.key.to_string())
                 .collect(),
             route: sr,
         });
@@ -1069,7 +1069,7 @@ fn build_script(node: Option<&Node>, route: Route) -> Vec<ScriptEntry> {
                     .unwrap_or_default()
                     .iter()
                     .map(|e| PipeVariable {
-                        name: e.key.clone(),
+                        name: e.key.to_string(),
                         route: r.key("variables").key(e.key.as_str()),
                         value: match &e.value.value {
                             Value::Seq(vs) => PipeValue::List(
@@ -1170,7 +1170,7 @@ pub(crate) fn build_step(node: &Node, route: Route) -> Step {
             _ => {}
         }
         if !STEP_KEYS.contains(&key) {
-            step.unknown_keys.push(e.key.clone());
+            step.unknown_keys.push(e.key.to_string());
         }
     }
     step.route = route;

@@ -143,7 +143,7 @@ impl PartialEq for Node {
 /// One mapping entry. Keys are always strings (scalar keys are kept as written).
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub key: String,
+    pub key: compact_str::CompactString,
     pub key_origin: Origin,
     pub value: Node,
 }
@@ -186,7 +186,9 @@ impl Node {
     }
 
     /// A mapping from `(key, value)` pairs, in order.
-    pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Node)>) -> Self {
+    pub fn map<K: Into<compact_str::CompactString>>(
+        entries: impl IntoIterator<Item = (K, Node)>,
+    ) -> Self {
         Node::new(Value::Map(
             entries
                 .into_iter()
@@ -333,7 +335,7 @@ impl Node {
             e.value = value;
         } else {
             entries.push(Entry {
-                key: key.to_string(),
+                key: key.into(),
                 key_origin: Origin::default(),
                 value,
             });
@@ -363,7 +365,7 @@ impl Node {
             Value::Map(entries) => J::Object(
                 entries
                     .iter()
-                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .map(|e| (e.key.to_string(), e.value.to_json()))
                     .collect(),
             ),
         }
@@ -393,7 +395,7 @@ impl Node {
                 map.iter()
                     .map(|(k, v)| {
                         Ok(Entry {
-                            key: k.clone(),
+                            key: k.as_str().into(),
                             key_origin: Origin::default(),
                             value: Node::from_json(v, max_depth - 1)?,
                         })

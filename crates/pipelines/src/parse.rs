@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use compact_str::CompactString;
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 
 use crate::node::{AliasUse, Anchor, Entry, Node, Origin, Value};
@@ -95,7 +96,7 @@ enum Frame {
         /// Almost always empty, so a mapping without merges is built without copying its entries.
         merges: Vec<(usize, Vec<Node>)>,
         /// The key read and waiting for its value: (text, origin, is the merge key).
-        pending: Option<(String, Origin, bool)>,
+        pending: Option<(CompactString, Origin, bool)>,
         /// Whether a `<<` key was seen (its slot has no key to compare).
         merge_seen: Option<usize>,
     },
@@ -588,8 +589,9 @@ impl Builder<'_> {
                 let entries = if merges.is_empty() {
                     written
                 } else {
-                    let explicit: HashSet<String> = written.iter().map(|e| e.key.clone()).collect();
-                    let mut merged_seen: HashSet<String> = HashSet::new();
+                    let explicit: HashSet<CompactString> =
+                        written.iter().map(|e| e.key.clone()).collect();
+                    let mut merged_seen: HashSet<CompactString> = HashSet::new();
                     let mut entries = Vec::with_capacity(written.len());
                     let mut written = written.into_iter();
                     let mut taken = 0;
@@ -653,10 +655,13 @@ impl Builder<'_> {
                 ..
             } => match pending.take() {
                 None => {
-                    let Some(key) = node
-                        .scalar_text()
-                        .or_else(|| node.is_null().then(String::new))
-                    else {
+                    // Keys are short: a `CompactString` holds them inline (no allocation of its own).
+                    let key: Option<CompactString> = match &node.value {
+                        Value::String(s) => Some(s.as_str().into()),
+                        Value::Null => Some(CompactString::default()),
+                        _ => node.scalar_text().map(CompactString::from),
+                    };
+                    let Some(key) = key else {
                         return Err(ParseError::at(
                             node.span().map_or(at, |s| s.start),
                             ParseErrorKind::ComplexKey { found: node.kind() },
@@ -682,7 +687,10 @@ impl Builder<'_> {
                     if let Some(first_line) = first_line {
                         return Err(ParseError::at(
                             node.span().map_or(at, |s| s.start),
-                            ParseErrorKind::DuplicateKey { key, first_line },
+                            ParseErrorKind::DuplicateKey {
+                                key: key.to_string(),
+                                first_line,
+                            },
                         ));
                     }
                     if is_merge {

@@ -195,7 +195,9 @@ fn unknown_keys(
             out.push(SchemaDiagnostic {
                 route: route.key(e.key.as_str()),
                 severity,
-                kind: DiagnosticKind::UnknownKey { key: e.key.clone() },
+                kind: DiagnosticKind::UnknownKey {
+                    key: e.key.to_string(),
+                },
                 message: format!(
                     "unknown {what} key `{}`: Bitbucket does not know it.{hint} Known keys: {}",
                     e.key,

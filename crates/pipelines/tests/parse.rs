@@ -146,7 +146,7 @@ c:
         .as_map()
         .unwrap()
         .iter()
-        .map(|e| (e.key.clone(), e.value.as_i64().unwrap()))
+        .map(|e| (e.key.to_string(), e.value.as_i64().unwrap()))
         .collect();
     assert_eq!(got, [("x".into(), 1), ("y".into(), 1), ("z".into(), 3)]);
 }
