@@ -124,7 +124,15 @@ fn via_value(text: &str) -> String {
         value
     };
     let trigger = format!("{:?}", value.get("trigger"));
-    match parse_request(&value) {
+    shown(&trigger, parse_request(&value))
+}
+
+/// What a reader made of a body, for comparing the two readers.
+fn shown<E: std::fmt::Debug>(
+    trigger: &str,
+    request: Result<keyless_enforce::payload::Request, E>,
+) -> String {
+    match request {
         Ok(r) => format!(
             "trigger field {trigger}; {} {:?} {:?}",
             r.trigger,
@@ -141,15 +149,7 @@ fn via_raw(text: &str) -> String {
         Err(e) => return format!("json: {e}"),
     };
     let trigger = format!("{:?}", raw.trigger());
-    match raw.into_request() {
-        Ok(r) => format!(
-            "trigger field {trigger}; {} {:?} {:?}",
-            r.trigger,
-            r.invocation,
-            r.file.root()
-        ),
-        Err(e) => format!("trigger field {trigger}; payload: {e:?}"),
-    }
+    shown(&trigger, raw.into_request())
 }
 
 /// `RawRequest` (one pass, the configuration straight into the tree) reads every body as `serde_json::Value`
