@@ -79,6 +79,8 @@ pub struct Document {
     pub text: Arc<str>,
     file: PipelineFile,
     line_starts: Vec<usize>,
+    /// True once [`Document::release_tree`] dropped the tree.
+    released: bool,
 }
 
 impl Document {
@@ -94,6 +96,7 @@ impl Document {
             text,
             file: PipelineFile::from_root(root),
             line_starts,
+            released: false,
         }
     }
 
@@ -106,6 +109,12 @@ impl Document {
     /// ignores and `--fix` need once the rules have run. The root is null afterwards.
     pub fn release_tree(&mut self) {
         self.file = PipelineFile::from_root(Node::new(Value::Null));
+        self.released = true;
+    }
+
+    /// True when the tree was released (the text and line index remain).
+    pub fn is_released(&self) -> bool {
+        self.released
     }
 
     /// The tree's root.

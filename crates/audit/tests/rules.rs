@@ -159,10 +159,10 @@ fn good_fixtures_do_not_trigger_their_rule() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-/// `Auditor::audit_files` (parse and check in one pass, trees released when only pipeline files are audited)
+/// `Auditor::audit_files` (parse and check in one pass, each pipeline tree released once its file is checked)
 /// reports exactly what parsing everything first and `Auditor::audit` report: over every fixture at once (a
-/// keyless.yml and trust policies among them, so trees are kept and the cross-file rules run), and over the
-/// pipeline files alone (trees released as each file is checked).
+/// keyless.yml and trust policies among them, so the pipeline files are parsed again for the cross-file rules),
+/// and over the pipeline files alone (no cross-file rule has anything to relate).
 #[test]
 fn audit_files_reports_what_audit_reports() {
     let all: Vec<(String, String)> = files_under(&fixtures())
