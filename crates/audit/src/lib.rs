@@ -264,9 +264,9 @@ impl Auditor {
     /// Each file is parsed, checked by the per-file rules and its findings located on one thread, one file
     /// after another, while its tree is still in the cache; a pipeline file's tree is then released, so memory
     /// stays flat however many files there are (keeping all 1,000 trees of the benchmark cost about a quarter more
-    /// time). The cross-file rules relate pipelines to keyless.yml and to trust
-    /// policies, whose trees are kept; only when such a file is among the inputs are the pipeline files parsed
-    /// again for them. The returned inputs always keep their text and kind (what `--fix` and the output need).
+    /// time). The cross-file rules relate pipelines to keyless.yml and to trust policies, whose trees are kept;
+    /// only when such a file is among the inputs are the pipeline files parsed again for them. The returned
+    /// inputs always keep their text and kind (what `--fix` and the output need).
     pub fn audit_files(
         &self,
         files: &[(String, String)],
