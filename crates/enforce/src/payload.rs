@@ -164,20 +164,15 @@ impl RawRequest {
     }
 }
 
-/// A `pipelines_configuration` read as a tree: what [`configuration`] makes of the same JSON.
+/// A `pipelines_configuration` read as a tree: what [`configuration`] makes of the same JSON (a `null` is the
+/// empty configuration, "may be empty" in bitbucket.md §4).
 fn configuration_tree(root: Node) -> Result<PipelineFile, PayloadError> {
-    use keyless_pipelines::Value as V;
-    // The model's own error for a configuration that is not an object names only the JSON type, so an empty
-    // value of that type gives the same message.
-    let like = match root.value {
-        V::Map(_) => return Ok(PipelineFile::from_root(root)),
-        V::Null => Value::Object(Default::default()),
-        V::Bool(_) => Value::Bool(false),
-        V::Int(_) | V::Float(_) => Value::from(0),
-        V::String(_) => Value::String(String::new()),
-        V::Seq(_) => Value::Array(Vec::new()),
+    let root = if root.is_null() {
+        Node::map(std::iter::empty::<(&str, Node)>())
+    } else {
+        root
     };
-    PipelineFile::from_json(like).map_err(|e| PayloadError::Configuration(e.to_string()))
+    PipelineFile::from_json_tree(root).map_err(|e| PayloadError::Configuration(e.to_string()))
 }
 
 /// Reads a body or a `payload` field: an object as a [`RawObject`], anything else as a `Value`.

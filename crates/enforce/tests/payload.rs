@@ -174,6 +174,7 @@ fn the_one_pass_reader_reads_what_the_value_reader_reads() {
         format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": [1, {{"a": 2}}]}}"#),
         format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": "image: x"}}"#),
         format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": 3.5}}"#),
+        format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": 3}}"#),
         format!(r#"{{"trigger": "push", "target": {target}, "pipelines_configuration": false}}"#),
         format!(r#"{{"trigger": "push", "target": {target}}}"#),
         // Triggers and targets.

@@ -94,6 +94,20 @@ impl PipelineFile {
         Ok(PipelineFile::from_root(root))
     }
 
+    /// The Dynamic Pipelines form from a tree already read from JSON (no spans): the same refusal as
+    /// [`PipelineFile::from_json`] when the top level is not a mapping, naming the JSON type found.
+    pub fn from_json_tree(root: Node) -> Result<PipelineFile, ParseError> {
+        let found = match root.value {
+            Value::Map(_) => return Ok(PipelineFile::from_root(root)),
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) | Value::Float(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Seq(_) => "a list",
+        };
+        Err(ParseError::nowhere(ParseErrorKind::JsonNotObject { found }))
+    }
+
     /// The raw tree (anchors and merge keys expanded).
     pub fn root(&self) -> &Node {
         &self.root
