@@ -76,10 +76,21 @@ impl Origin {
     }
 
     fn update(&mut self, f: impl FnOnce(&mut Rare)) {
-        let mut rare = self.rare.take().unwrap_or_default();
-        f(&mut rare);
-        if *rare != Rare::default() {
-            self.rare = Some(rare);
+        match &mut self.rare {
+            Some(rare) => {
+                f(rare);
+                if **rare == Rare::default() {
+                    self.rare = None;
+                }
+            }
+            // Built on the stack, boxed only when something is set.
+            None => {
+                let mut rare = Rare::default();
+                f(&mut rare);
+                if rare != Rare::default() {
+                    self.rare = Some(Box::new(rare));
+                }
+            }
         }
     }
 }
