@@ -58,6 +58,14 @@ fn show(rendered: &Rendered) -> String {
     out
 }
 
+/// A scenario's text, its `# config:` (default keyless.yml) and its `# target:`.
+fn scenario(path: &std::path::Path) -> (String, EnforceConfig, Invocation) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let cfg = config(&header(&text, "config").unwrap_or_else(|| "keyless.yml".into()));
+    let inv = invocation(&header(&text, "target").unwrap());
+    (text, cfg, inv)
+}
+
 fn scenarios() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures().join("scenarios"))
         .unwrap()
@@ -122,9 +130,7 @@ fn scenarios_match_expected() {
 #[test]
 fn idempotent_and_valid() {
     for path in scenarios() {
-        let text = std::fs::read_to_string(&path).unwrap();
-        let cfg = config(&header(&text, "config").unwrap_or_else(|| "keyless.yml".into()));
-        let inv = invocation(&header(&text, "target").unwrap());
+        let (text, cfg, inv) = scenario(&path);
         let Ok(once) = render(&cfg, parse(&text).unwrap(), &inv) else {
             continue;
         };
@@ -154,9 +160,7 @@ fn idempotent_and_valid() {
 #[test]
 fn everything_names_its_rule() {
     for path in scenarios() {
-        let text = std::fs::read_to_string(&path).unwrap();
-        let cfg = config(&header(&text, "config").unwrap_or_else(|| "keyless.yml".into()));
-        let inv = invocation(&header(&text, "target").unwrap());
+        let (text, cfg, inv) = scenario(&path);
         match render(&cfg, parse(&text).unwrap(), &inv) {
             Ok(r) => assert!(r.changes.iter().all(|c| !c.rule.is_empty())),
             Err(e) => {
@@ -175,9 +179,7 @@ fn the_file_alone_is_the_rendered_file() {
     use keyless_enforce::payload::Request;
     use keyless_enforce::{render_request, render_request_file};
     for path in scenarios() {
-        let text = std::fs::read_to_string(&path).unwrap();
-        let cfg = config(&header(&text, "config").unwrap_or_else(|| "keyless.yml".into()));
-        let inv = invocation(&header(&text, "target").unwrap());
+        let (text, cfg, inv) = scenario(&path);
         for trigger in ["push", "definitions"] {
             let request = || Request {
                 trigger: trigger.to_string(),
