@@ -8,6 +8,8 @@ use crate::model::{PIPELINES_KEYS, STAGE_KEYS, STEP_KEYS, TOP_LEVEL_KEYS};
 use crate::node::{Node, Value};
 use crate::route::{Route, Segment};
 
+mod view;
+
 /// Atlassian's schema as shipped (`schema/bitbucket-pipelines.schema.json`, Apache-2.0, see
 /// `schema/NOTICE.md`).
 pub const ATLASSIAN_SCHEMA: &str = include_str!("../schema/bitbucket-pipelines.schema.json");
@@ -70,10 +72,15 @@ pub fn schema() -> &'static serde_json::Value {
     })
 }
 
-fn validator() -> Option<&'static jsonschema::Validator> {
-    static V: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
-    V.get_or_init(|| jsonschema::validator_for(schema()).ok())
-        .as_ref()
+/// The compiled schema. It validates the tree in place (see [`view`]), not a `serde_json` copy of it.
+fn validator() -> Option<&'static jsonschema::Validator<view::TreeJson>> {
+    static V: OnceLock<Option<jsonschema::Validator<view::TreeJson>>> = OnceLock::new();
+    V.get_or_init(|| {
+        jsonschema::options_for::<view::TreeJson>()
+            .build(schema())
+            .ok()
+    })
+    .as_ref()
 }
 
 /// Turns a JSON pointer from the validator into a route, using the tree to tell list indices
@@ -143,6 +150,23 @@ fn flatten(e: &jsonschema::ValidationError<'_>, out: &mut Vec<Flat>) {
     }
 }
 
+/// The schema's errors for one instance, flattened (empty when it is valid). Generic over the representation so the
+/// tests can hold the tree view against `serde_json`.
+fn schema_errors<'i, F: jsonschema::json::Json>(
+    v: &'i jsonschema::Validator<F>,
+    instance: F::Node<'i>,
+) -> Vec<Flat> {
+    let mut errors = Vec::new();
+    // Most files are valid: the boolean check is much cheaper than collecting errors.
+    if v.is_valid(instance.clone()) {
+        return errors;
+    }
+    for e in v.iter_errors(instance) {
+        flatten(&e, &mut errors);
+    }
+    errors
+}
+
 fn schema_diagnostics(root: &Node, out: &mut Vec<SchemaDiagnostic>) {
     let Some(v) = validator() else {
         out.push(SchemaDiagnostic {
@@ -155,15 +179,7 @@ fn schema_diagnostics(root: &Node, out: &mut Vec<SchemaDiagnostic>) {
         });
         return;
     };
-    let json = root.to_json();
-    // Most files are valid: the boolean check is much cheaper than collecting errors.
-    if v.is_valid(&json) {
-        return;
-    }
-    let mut errors = Vec::new();
-    for e in v.iter_errors(&json) {
-        flatten(&e, &mut errors);
-    }
+    let errors = schema_errors(v, root);
     let mut seen = std::collections::HashSet::new();
     for (pointer, message, keyword) in errors {
         let route = pointer_to_route(root, &pointer);
@@ -336,4 +352,104 @@ pub fn validate(file: &PipelineFile) -> Vec<SchemaDiagnostic> {
     }
     check_steps(file, &mut out);
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Every node of the tree in document order, as a route from the root (mapping entries by index).
+    fn routes(node: &Node, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        out.push(at.clone());
+        let children: Vec<&Node> = match &node.value {
+            Value::Seq(items) => items.iter().collect(),
+            Value::Map(entries) => entries.iter().map(|e| &e.value).collect(),
+            _ => Vec::new(),
+        };
+        for (i, child) in children.into_iter().enumerate() {
+            at.push(i);
+            routes(child, at, out);
+            at.pop();
+        }
+    }
+
+    fn node_at<'n>(node: &'n mut Node, route: &[usize]) -> &'n mut Node {
+        match route.split_first() {
+            None => node,
+            Some((i, rest)) => match &mut node.value {
+                Value::Seq(items) => node_at(&mut items[*i], rest),
+                Value::Map(entries) => node_at(&mut entries[*i].value, rest),
+                _ => unreachable!("routes() only descends into collections"),
+            },
+        }
+    }
+
+    fn pipeline_files() -> Vec<(String, String)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        let mut dirs = vec![
+            root.join("tests/corpus"),
+            root.join("../audit/tests/fixtures"),
+        ];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    files.push((path.display().to_string(), text));
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    /// The tree view (what `validate` uses) and a `serde_json` copy of the tree give the same verdict and the same
+    /// errors, messages included, on every corpus and fixture file and on thousands of broken variants of them: each
+    /// node in turn replaced by a value of another type.
+    #[test]
+    fn tree_view_validates_as_serde_json_does() {
+        let view = validator().unwrap();
+        let serde = jsonschema::validator_for(schema()).unwrap();
+        let replacements = [
+            Value::Int(0),
+            Value::Float(2.5),
+            Value::Float(f64::NAN),
+            Value::String("x".into()),
+            Value::Bool(true),
+            Value::Null,
+            Value::Seq(vec![Node::new(Value::Int(1))]),
+            Value::Map(Vec::new()),
+        ];
+        let (mut files_checked, mut variants, mut invalid) = (0, 0, 0);
+        for (path, text) in pipeline_files() {
+            let Ok(root) = crate::parse_document(&text) else {
+                continue;
+            };
+            files_checked += 1;
+            let mut all = Vec::new();
+            routes(&root, &mut Vec::new(), &mut all);
+            for (n, route) in all.iter().enumerate() {
+                let mut broken = root.clone();
+                // Leave every 7th node as it is, so the file itself (and valid variants) are compared too.
+                if n % 7 != 0 {
+                    node_at(&mut broken, route).value =
+                        replacements[n % replacements.len()].clone();
+                }
+                let ours = schema_errors(view, &broken);
+                let theirs = schema_errors(&serde, &broken.to_json());
+                assert_eq!(ours, theirs, "{path}, node {route:?} replaced");
+                variants += 1;
+                invalid += usize::from(!ours.is_empty());
+            }
+        }
+        assert!(files_checked >= 100, "only {files_checked} files");
+        assert!(
+            invalid >= 1000 && variants - invalid >= 100,
+            "{variants} variants, {invalid} invalid"
+        );
+    }
 }
