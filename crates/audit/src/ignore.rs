@@ -8,11 +8,12 @@ use crate::Input;
 use crate::config::AuditConfig;
 use crate::finding::{Finding, Location};
 use crate::rule::unused_ignore;
-use crate::source::Span;
+use crate::source::{Document, Span};
 
 /// One inline ignore comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InlineIgnore {
+    /// The index of its input among the audited ones (0 until [`apply`] places it).
     pub input: usize,
     pub line: usize,
     /// Byte span of the comment.
@@ -25,11 +26,11 @@ pub struct InlineIgnore {
 
 const MARKER: &str = "keyless: ignore[";
 
-/// Finds the inline ignore comments of one input.
-pub fn inline_ignores(input_index: usize, input: &Input) -> Vec<InlineIgnore> {
-    let doc = &input.doc;
+/// Finds the inline ignore comments of one document ([`Input::parse`] does, so it runs with the per-file work, in
+/// parallel). Most files have none: one SIMD substring search tells.
+pub fn inline_ignores(doc: &Document) -> Vec<InlineIgnore> {
     let mut out = Vec::new();
-    if !doc.text.contains(MARKER) {
+    if memchr::memmem::find(doc.text.as_bytes(), MARKER.as_bytes()).is_none() {
         return out;
     }
     for line in 1..=doc.line_count() {
@@ -55,7 +56,7 @@ pub fn inline_ignores(input_index: usize, input: &Input) -> Vec<InlineIgnore> {
             .collect();
         let start = doc.line_start(line) + hash;
         out.push(InlineIgnore {
-            input: input_index,
+            input: 0,
             line,
             span: Span::new(start, doc.line_start(line) + text.len()),
             rules,
@@ -105,7 +106,12 @@ pub fn apply(
     let inline: Vec<InlineIgnore> = inputs
         .iter()
         .enumerate()
-        .flat_map(|(i, input)| inline_ignores(i, input))
+        .flat_map(|(i, input)| {
+            input.ignores.iter().map(move |ig| InlineIgnore {
+                input: i,
+                ..ig.clone()
+            })
+        })
         .collect();
     let mut inline_used = vec![false; inline.len()];
     let configured: Vec<(&str, &crate::config::IgnoreEntry)> = config

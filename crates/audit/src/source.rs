@@ -91,7 +91,7 @@ impl Document {
     }
 
     fn from_root(text: Arc<str>, root: Node) -> Self {
-        let line_starts = line_starts(&text);
+        let line_starts = keyless_pipelines::span::line_starts(&text);
         Document {
             text,
             file: PipelineFile::from_root(root),
@@ -187,12 +187,6 @@ impl Document {
 /// True when a parse error means "not YAML at all" (as opposed to YAML that is not a valid pipeline file).
 pub(crate) fn is_syntax_error(e: &ParseError) -> bool {
     matches!(e.kind, ParseErrorKind::Syntax { .. })
-}
-
-fn line_starts(text: &str) -> Vec<usize> {
-    std::iter::once(0)
-        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-        .collect()
 }
 
 #[cfg(test)]

@@ -48,6 +48,15 @@ impl fmt::Display for Span {
     }
 }
 
+/// The byte offset where each line of `text` starts (the first is 0; a final newline starts an empty last line).
+pub fn line_starts(text: &str) -> Vec<usize> {
+    // One entry per line: a pipeline file has a line per 20 to 40 bytes, so reserve for that.
+    let mut starts = Vec::with_capacity(text.len() / 24 + 1);
+    starts.push(0);
+    starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+    starts
+}
+
 /// Maps the parser's character indices to byte offsets.
 ///
 /// NOTE: saphyr-parser counts positions in characters; spans must be byte offsets so callers can
@@ -66,8 +75,7 @@ impl CharIndex {
             v.push(source.len());
             v
         });
-        let mut line_starts = vec![0];
-        line_starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
+        let line_starts = line_starts(source);
         CharIndex {
             byte_of_char,
             len: source.len(),
@@ -99,5 +107,16 @@ impl CharIndex {
             line: line_idx + 1,
             column,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn line_starts_follow_every_newline() {
+        assert_eq!(super::line_starts(""), vec![0]);
+        assert_eq!(super::line_starts("a"), vec![0]);
+        assert_eq!(super::line_starts("a\n"), vec![0, 2]);
+        assert_eq!(super::line_starts("ab\r\n\nc\né\n"), vec![0, 4, 5, 7, 10]);
     }
 }
