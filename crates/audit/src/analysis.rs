@@ -200,14 +200,14 @@ pub fn deploy_actions(step: &Step<'_>) -> Vec<(Route, String)> {
     let mut out = Vec::new();
     for (route, _, cmds) in step.lexed() {
         for cmd in cmds {
-            let words: Vec<String> = cmd
+            let words: Vec<std::borrow::Cow<'_, str>> = cmd
                 .args_from_program()
                 .iter()
                 .map(|(w, _)| shell::unquote(w))
                 .collect();
             let plain: Vec<&str> = words
                 .iter()
-                .map(String::as_str)
+                .map(AsRef::as_ref)
                 .filter(|w| !w.starts_with('-'))
                 .collect();
             // `npx cdk deploy`, `npx serverless deploy`.

@@ -212,10 +212,11 @@ pub fn commands(text: &str) -> Vec<Command> {
     out
 }
 
-/// Removes one level of quotes and backslashes from a word.
-pub fn unquote(word: &str) -> String {
+/// Removes one level of quotes and backslashes from a word. Most words have none: those are borrowed, not copied
+/// (rules unquote every word of every command).
+pub fn unquote(word: &str) -> std::borrow::Cow<'_, str> {
     if !word.contains(['\'', '"', '\\']) {
-        return word.to_owned();
+        return std::borrow::Cow::Borrowed(word);
     }
     let mut out = String::with_capacity(word.len());
     let mut chars = word.chars().peekable();
@@ -232,7 +233,7 @@ pub fn unquote(word: &str) -> String {
             _ => out.push(c),
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// `text` mentions `$var` or `${var...}` (outside single quotes).

@@ -36,16 +36,14 @@ impl Rule for ScriptInjection {
     fn check_step(&self, step: &Step<'_>, _p: &Pipeline<'_>, out: &mut Sink) {
         for (route, text, cmds) in step.lexed() {
             let evaluating = cmds.iter().any(|c| {
-                let args: Vec<String> = c
+                let args: Vec<std::borrow::Cow<'_, str>> = c
                     .args_from_program()
                     .iter()
                     .map(|(w, _)| shell::unquote(w))
                     .collect();
-                matches!(args.first().map(String::as_str), Some("eval"))
-                    || (matches!(
-                        args.first().map(String::as_str),
-                        Some("sh" | "bash" | "zsh")
-                    ) && args.iter().any(|a| a == "-c"))
+                matches!(args.first().map(AsRef::as_ref), Some("eval"))
+                    || (matches!(args.first().map(AsRef::as_ref), Some("sh" | "bash" | "zsh"))
+                        && args.iter().any(|a| a == "-c"))
             });
             for r in shell::var_refs(text) {
                 let custom = step.variables.contains(&r.name.as_str());

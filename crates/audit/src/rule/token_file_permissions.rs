@@ -31,16 +31,16 @@ impl Rule for TokenFilePermissions {
         let mut chmods: Vec<(String, String, Route)> = Vec::new();
         for (route, _, cmds) in step.lexed() {
             for cmd in cmds {
-                let args: Vec<String> = cmd
+                let args: Vec<std::borrow::Cow<'_, str>> = cmd
                     .args_from_program()
                     .iter()
                     .map(|(w, _)| shell::unquote(w))
                     .collect();
-                match args.first().map(String::as_str) {
+                match args.first().map(AsRef::as_ref) {
                     Some("umask") if args.get(1).is_some_and(|m| m.ends_with("77")) => umask = true,
                     Some("chmod") if args.len() >= 3 => {
                         for file in &args[2..] {
-                            chmods.push((args[1].clone(), file.clone(), route.clone()));
+                            chmods.push((args[1].to_string(), file.to_string(), route.clone()));
                         }
                     }
                     _ => {}
