@@ -4,6 +4,7 @@
 //! the tree builder (anchors, merges, duplicate keys, limits) is ours because no YAML library keeps
 //! both the alias use site and the anchor definition of a copied node.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use compact_str::CompactString;
@@ -173,7 +174,7 @@ fn parse_any(source: &str) -> Result<Option<Node>, ParseError> {
             Event::Scalar(text, style, anchor_id, tag) => {
                 let (content, anchor) = b.content_start(sp);
                 let tag_suffix = tag.as_deref().map(|t| t.suffix.as_str());
-                let value = resolve_scalar(&text, style, tag_suffix);
+                let value = resolve_scalar(text, style, tag_suffix);
                 let end = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                     b.trim_end(content, sp.end)
                 } else {
@@ -314,11 +315,12 @@ fn count_nodes(node: &Node) -> usize {
 }
 
 /// Resolves a scalar with the YAML 1.2 core schema. Quoted and block scalars are strings.
-fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Value {
+/// Takes the parser's text by value: it is owned, and a string scalar keeps its allocation rather than a copy.
+fn resolve_scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&str>) -> Value {
     if !matches!(style, ScalarStyle::Plain) || tag == Some("str") {
-        return Value::String(text.to_string());
+        return Value::String(text.into_owned());
     }
-    match text {
+    match &*text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
@@ -329,16 +331,16 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Value {
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
     }
-    if let Some(i) = parse_int(text) {
+    if let Some(i) = parse_int(&text) {
         return Value::Int(i);
     }
-    if let Some(f) = is_core_float(text)
+    if let Some(f) = is_core_float(&text)
         .then(|| text.parse::<f64>().ok())
         .flatten()
     {
         return Value::Float(f);
     }
-    Value::String(text.to_string())
+    Value::String(text.into_owned())
 }
 
 pub(crate) fn parse_int(text: &str) -> Option<i64> {

@@ -99,9 +99,13 @@ impl CharIndex {
             Err(i) => i - 1,
         };
         let line_start = self.line_starts[line_idx];
-        let column = source
-            .get(line_start..offset)
-            .map_or(1, |s| s.chars().count() + 1);
+        // Columns count characters; in ASCII text (no table) that is the byte distance.
+        let column = match self.byte_of_char {
+            None => offset - line_start + 1,
+            Some(_) => source
+                .get(line_start..offset)
+                .map_or(1, |s| s.chars().count() + 1),
+        };
         Pos {
             offset,
             line: line_idx + 1,
