@@ -200,11 +200,7 @@ pub fn deploy_actions(step: &Step<'_>) -> Vec<(Route, String)> {
     let mut out = Vec::new();
     for (route, _, cmds) in step.lexed() {
         for cmd in cmds {
-            let words: Vec<std::borrow::Cow<'_, str>> = cmd
-                .args_from_program()
-                .iter()
-                .map(|(w, _)| shell::unquote(w))
-                .collect();
+            let words = cmd.unquoted_args();
             let plain: Vec<&str> = words
                 .iter()
                 .map(AsRef::as_ref)

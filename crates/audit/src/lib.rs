@@ -346,15 +346,9 @@ impl Auditor {
             .into_iter()
             .filter_map(|draft| resolve(this, index, index, draft))
             .collect();
-        // In report order already (one input: one path), so `finish`'s sort over all inputs, which runs on one
-        // thread, only walks the runs.
-        findings.sort_by(|a, b| {
-            (a.location.line, a.location.column, a.rule).cmp(&(
-                b.location.line,
-                b.location.column,
-                b.rule,
-            ))
-        });
+        // Sorted here, with the per-file work, so `finish`'s sort over all inputs (on one thread) only walks the
+        // runs.
+        findings.sort_by(report_order);
         findings
     }
 
@@ -441,14 +435,7 @@ impl Auditor {
     /// The cross-file rules, then sorting, de-duplication, severity overrides, ignores and filters.
     fn finish(&self, inputs: &[Input], rules: &[&dyn Rule], mut findings: Vec<Finding>) -> Report {
         findings.extend(self.check_workspace(inputs, rules));
-        findings.sort_by(|a, b| {
-            (&a.location.path, a.location.line, a.location.column, a.rule).cmp(&(
-                &b.location.path,
-                b.location.line,
-                b.location.column,
-                b.rule,
-            ))
-        });
+        findings.sort_by(report_order);
         // A step built from an anchor is reported once per location, not once per alias.
         let mut seen = std::collections::HashSet::new();
         findings.retain(|f| {
@@ -481,16 +468,19 @@ impl Auditor {
                 report.filtered += 1;
             }
         }
-        report.findings.sort_by(|a, b| {
-            (&a.location.path, a.location.line, a.location.column, a.rule).cmp(&(
-                &b.location.path,
-                b.location.line,
-                b.location.column,
-                b.rule,
-            ))
-        });
+        report.findings.sort_by(report_order);
         report
     }
+}
+
+/// The order findings are reported in: by path, line, column, then rule id.
+fn report_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+    (&a.location.path, a.location.line, a.location.column, a.rule).cmp(&(
+        &b.location.path,
+        b.location.line,
+        b.location.column,
+        b.rule,
+    ))
 }
 
 /// Parses many files at once, in parallel (see [`Input::parse`]); the first error in input order wins.

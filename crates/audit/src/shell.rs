@@ -171,6 +171,14 @@ impl Command {
         &self.words[i.min(self.words.len())..]
     }
 
+    /// The words from the program on, unquoted (see [`unquote`]).
+    pub fn unquoted_args(&self) -> Vec<std::borrow::Cow<'_, str>> {
+        self.args_from_program()
+            .iter()
+            .map(|(w, _)| unquote(w))
+            .collect()
+    }
+
     pub fn has_word(&self, word: &str) -> bool {
         self.words.iter().any(|(w, _)| unquote(w) == word)
     }

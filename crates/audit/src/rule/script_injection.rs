@@ -36,11 +36,7 @@ impl Rule for ScriptInjection {
     fn check_step(&self, step: &Step<'_>, _p: &Pipeline<'_>, out: &mut Sink) {
         for (route, text, cmds) in step.lexed() {
             let evaluating = cmds.iter().any(|c| {
-                let args: Vec<std::borrow::Cow<'_, str>> = c
-                    .args_from_program()
-                    .iter()
-                    .map(|(w, _)| shell::unquote(w))
-                    .collect();
+                let args = c.unquoted_args();
                 matches!(args.first().map(AsRef::as_ref), Some("eval"))
                     || (matches!(args.first().map(AsRef::as_ref), Some("sh" | "bash" | "zsh"))
                         && args.iter().any(|a| a == "-c"))

@@ -29,11 +29,7 @@ impl Rule for TokenEcho {
         for (route, _, cmds) in step.lexed() {
             for (i, cmd) in cmds.iter().enumerate() {
                 let prog = cmd.program().unwrap_or("");
-                let args: Vec<std::borrow::Cow<'_, str>> = cmd
-                    .args_from_program()
-                    .iter()
-                    .map(|(w, _)| shell::unquote(w))
-                    .collect();
+                let args = cmd.unquoted_args();
                 if prog == "set" {
                     if args
                         .iter()

@@ -31,11 +31,7 @@ impl Rule for TokenFilePermissions {
         let mut chmods: Vec<(String, String, Route)> = Vec::new();
         for (route, _, cmds) in step.lexed() {
             for cmd in cmds {
-                let args: Vec<std::borrow::Cow<'_, str>> = cmd
-                    .args_from_program()
-                    .iter()
-                    .map(|(w, _)| shell::unquote(w))
-                    .collect();
+                let args = cmd.unquoted_args();
                 match args.first().map(AsRef::as_ref) {
                     Some("umask") if args.get(1).is_some_and(|m| m.ends_with("77")) => umask = true,
                     Some("chmod") if args.len() >= 3 => {
