@@ -517,32 +517,37 @@ fn par_map<'a, T: Sync, R: Send>(items: &'a [T], f: impl Fn(usize, &'a T) -> R +
     // Small enough that the last batches even out the threads, large enough that the counter is rarely touched.
     let batch = (items.len() / (threads * 32)).clamp(1, 16);
     let next = AtomicUsize::new(0);
+    // Each thread keeps its batches whole, with their first index: putting them back in order then sorts a few
+    // dozen batches, not every result (results can be large; each move copies them).
     let work = || {
-        let mut done: Vec<(usize, R)> = Vec::new();
+        let mut batches: Vec<(usize, Vec<R>)> = Vec::new();
         loop {
             let start = next.fetch_add(batch, Ordering::Relaxed);
             if start >= items.len() {
-                return done;
+                return batches;
             }
             let end = (start + batch).min(items.len());
-            done.extend((start..end).map(|i| (i, f(i, &items[i]))));
+            batches.push((start, (start..end).map(|i| f(i, &items[i])).collect()));
         }
     };
-    let mut done = std::thread::scope(|scope| {
+    let mut batches = std::thread::scope(|scope| {
         let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mut done = work();
+        let mut batches = work();
         for h in helpers {
             match h.join() {
-                Ok(v) => done.extend(v),
+                Ok(v) => batches.extend(v),
                 // A panic in a rule is a bug: surface it on the caller's thread as it would be without threads.
                 Err(payload) => std::panic::resume_unwind(payload),
             }
         }
-        done
+        batches
     });
-    // Each thread's results are in ascending runs; the sort puts the runs back in item order.
-    done.sort_unstable_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
+    batches.sort_unstable_by_key(|(start, _)| *start);
+    let mut out = Vec::with_capacity(items.len());
+    for (_, results) in batches {
+        out.extend(results);
+    }
+    out
 }
 
 /// The one place where routes become spans, lines and columns. `inputs` holds the audited inputs from index

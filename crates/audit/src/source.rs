@@ -77,7 +77,9 @@ impl From<ParseError> for SourceError {
 #[derive(Debug, Clone)]
 pub struct Document {
     pub text: Arc<str>,
-    file: PipelineFile,
+    /// Boxed: a `PipelineFile` holds its typed model inline (most of a kilobyte), and inputs are moved several
+    /// times on their way out of the per-file threads.
+    file: Box<PipelineFile>,
     line_starts: Vec<usize>,
     /// True once [`Document::release_tree`] dropped the tree.
     released: bool,
@@ -94,7 +96,7 @@ impl Document {
         let line_starts = keyless_pipelines::span::line_starts(&text);
         Document {
             text,
-            file: PipelineFile::from_root(root),
+            file: Box::new(PipelineFile::from_root(root)),
             line_starts,
             released: false,
         }
@@ -108,7 +110,7 @@ impl Document {
     /// Drops the tree (and any model built from it), keeping the text and the line index: what findings,
     /// ignores and `--fix` need once the rules have run. The root is null afterwards.
     pub fn release_tree(&mut self) {
-        self.file = PipelineFile::from_root(Node::new(Value::Null));
+        *self.file = PipelineFile::from_root(Node::new(Value::Null));
         self.released = true;
     }
 
