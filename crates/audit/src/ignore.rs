@@ -97,12 +97,13 @@ fn covers(ig: &InlineIgnore, f: &Finding) -> bool {
         || (ig.own_line && ig.line + 1 == f.location.line)
 }
 
-/// Splits findings into kept and ignored, and reports unused ignores. Returns `(kept, ignored count, unused)`.
+/// Removes the ignored findings (in place, keeping the order) and reports unused ignores. Returns
+/// `(ignored count, unused)`.
 pub fn apply(
     inputs: &[Input],
     config: &AuditConfig,
-    findings: Vec<Finding>,
-) -> (Vec<Finding>, usize, Vec<Finding>) {
+    findings: &mut Vec<Finding>,
+) -> (usize, Vec<Finding>) {
     let inline: Vec<InlineIgnore> = inputs
         .iter()
         .enumerate()
@@ -120,12 +121,11 @@ pub fn apply(
         .flat_map(|(id, rc)| rc.ignore.iter().map(move |e| (id.as_str(), e)))
         .collect();
     let mut config_used = vec![false; configured.len()];
-    let mut kept = Vec::new();
-    let mut ignored = 0;
-    for f in findings {
+    let before = findings.len();
+    findings.retain(|f| {
         let mut hit = false;
         for (n, ig) in inline.iter().enumerate() {
-            if covers(ig, &f) {
+            if covers(ig, f) {
                 inline_used[n] = true;
                 hit = true;
             }
@@ -139,12 +139,9 @@ pub fn apply(
                 hit = true;
             }
         }
-        if hit {
-            ignored += 1;
-        } else {
-            kept.push(f);
-        }
-    }
+        !hit
+    });
+    let ignored = before - findings.len();
     let mut unused = Vec::new();
     for (ig, used) in inline.iter().zip(&inline_used) {
         if *used {
@@ -230,7 +227,7 @@ pub fn apply(
             message,
         ));
     }
-    (kept, ignored, unused)
+    (ignored, unused)
 }
 
 fn unused_finding(input: &Input, location: Location, message: String) -> Finding {

@@ -346,9 +346,8 @@ impl Auditor {
             .into_iter()
             .filter_map(|draft| resolve(this, index, index, draft))
             .collect();
-        // Sorted here, with the per-file work, so `finish`'s sort over all inputs (on one thread) only walks the
-        // runs.
-        findings.sort_by(report_order);
+        // Settled here, with the per-file work, so `finish` (on one thread) only merges the inputs' runs.
+        self.settle(&mut findings);
         findings
     }
 
@@ -434,42 +433,55 @@ impl Auditor {
 
     /// The cross-file rules, then sorting, de-duplication, severity overrides, ignores and filters.
     fn finish(&self, inputs: &[Input], rules: &[&dyn Rule], mut findings: Vec<Finding>) -> Report {
-        findings.extend(self.check_workspace(inputs, rules));
-        findings.sort_by(report_order);
-        // A step built from an anchor is reported once per location, not once per alias.
-        let mut seen = std::collections::HashSet::new();
+        // Each input's findings were settled with the per-file work (`check_input`); the cross-file findings, when
+        // there are any, are settled here together with them (a duplicate may span both).
+        let workspace = self.check_workspace(inputs, rules);
+        if workspace.is_empty() {
+            // Already in order within each input; across inputs this only walks the runs.
+            findings.sort_by(report_order);
+        } else {
+            findings.extend(workspace);
+            self.settle(&mut findings);
+        }
+        let mut report = Report::default();
+        let (ignored, unused) = ignore::apply(inputs, &self.config, &mut findings);
+        report.ignored = ignored;
+        let unused_enabled = !self.disabled(rule::unused_ignore::META.id);
+        if unused_enabled {
+            findings.extend(unused);
+        }
+        let before = findings.len();
         findings.retain(|f| {
-            seen.insert((
-                f.rule,
-                f.location.input,
-                f.location.span.start,
-                f.location.span.end,
-            ))
+            f.persona <= self.options.persona
+                && f.severity >= self.options.min_severity
+                && f.confidence >= self.options.min_confidence
         });
-        for f in &mut findings {
+        report.filtered = before - findings.len();
+        findings.sort_by(report_order);
+        report.findings = findings;
+        report
+    }
+
+    /// Puts findings in report order, drops repeats (a step built from an anchor is reported once per location, not
+    /// once per alias) and applies `keyless.yml`'s severity overrides.
+    fn settle(&self, findings: &mut Vec<Finding>) {
+        findings.sort_by(report_order);
+        if findings.len() > 1 {
+            let mut seen = std::collections::HashSet::new();
+            findings.retain(|f| {
+                seen.insert((
+                    f.rule,
+                    f.location.input,
+                    f.location.span.start,
+                    f.location.span.end,
+                ))
+            });
+        }
+        for f in findings.iter_mut() {
             if let Some(sev) = self.config.rule(f.rule).and_then(|r| r.severity) {
                 f.severity = sev;
             }
         }
-        let mut report = Report::default();
-        let (kept, ignored, unused) = ignore::apply(inputs, &self.config, findings);
-        report.ignored = ignored;
-        let unused_enabled = !self.disabled(rule::unused_ignore::META.id);
-        let all = kept
-            .into_iter()
-            .chain(unused.into_iter().filter(|_| unused_enabled));
-        for f in all {
-            if f.persona <= self.options.persona
-                && f.severity >= self.options.min_severity
-                && f.confidence >= self.options.min_confidence
-            {
-                report.findings.push(f);
-            } else {
-                report.filtered += 1;
-            }
-        }
-        report.findings.sort_by(report_order);
-        report
     }
 }
 
