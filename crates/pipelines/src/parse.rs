@@ -86,13 +86,14 @@ enum Frame {
     Seq {
         start: Span,
         anchor: Option<(usize, Anchor)>,
-        items: Vec<Node>,
+        /// Where this sequence's items begin in [`Builder::items`].
+        items_from: usize,
     },
     Map {
         start: Span,
         anchor: Option<(usize, Anchor)>,
-        /// The entries written in this mapping, in order.
-        entries: Vec<Entry>,
+        /// Where the entries written in this mapping begin in [`Builder::entries`].
+        entries_from: usize,
         /// Merge keys (`<<`): the number of entries written before each, and the mappings it merges.
         /// Almost always empty, so a mapping without merges is built without copying its entries.
         merges: Vec<(usize, Vec<Node>)>,
@@ -107,6 +108,10 @@ struct Builder<'s> {
     source: &'s str,
     index: CharIndex,
     stack: Vec<Frame>,
+    /// The items and entries of every open collection, innermost last (a stack shared by the frames): a finished
+    /// collection takes its own into a vector of exactly its size, instead of growing one per collection.
+    items: Vec<Node>,
+    entries: Vec<Entry>,
     /// The local tag of each open collection in `stack` (`!Sub [...]`).
     tags: Vec<Option<Box<str>>>,
     /// Finished anchored nodes with their node counts.
@@ -152,6 +157,8 @@ fn parse_any(source: &str) -> Result<Option<Node>, ParseError> {
         source,
         index: CharIndex::new(source),
         stack: Vec::new(),
+        items: Vec::new(),
+        entries: Vec::new(),
         tags: Vec::new(),
         anchors: HashMap::new(),
         open_anchors: HashMap::new(),
@@ -253,13 +260,13 @@ fn parse_any(source: &str) -> Result<Option<Node>, ParseError> {
                     Frame::Seq {
                         start,
                         anchor,
-                        items: Vec::new(),
+                        items_from: b.items.len(),
                     }
                 } else {
                     Frame::Map {
                         start,
                         anchor,
-                        entries: Vec::new(),
+                        entries_from: b.entries.len(),
                         merges: Vec::new(),
                         pending: None,
                         merge_seen: None,
@@ -543,8 +550,9 @@ impl Builder<'_> {
             Frame::Seq {
                 start,
                 anchor,
-                items,
+                items_from,
             } => {
+                let items: Vec<Node> = self.items.drain(items_from..).collect();
                 let end = if flow {
                     end_event.end
                 } else {
@@ -571,11 +579,12 @@ impl Builder<'_> {
             Frame::Map {
                 start,
                 anchor,
-                entries: written,
+                entries_from,
                 merges,
                 pending,
                 ..
             } => {
+                let written: Vec<Entry> = self.entries.drain(entries_from..).collect();
                 // A well-formed event stream never ends a mapping with a key waiting for its value.
                 debug_assert!(pending.is_none());
                 let mut last_end = start.end;
@@ -648,9 +657,9 @@ impl Builder<'_> {
             return Ok(());
         };
         match top {
-            Frame::Seq { items, .. } => items.push(node),
+            Frame::Seq { .. } => self.items.push(node),
             Frame::Map {
-                entries,
+                entries_from,
                 merges,
                 pending,
                 merge_seen,
@@ -681,7 +690,7 @@ impl Builder<'_> {
                     let first_line = if is_merge {
                         *merge_seen
                     } else {
-                        entries
+                        self.entries[*entries_from..]
                             .iter()
                             .find(|e| e.key == key)
                             .map(|e| e.key_origin.span.map_or(0, |sp| sp.start.line))
@@ -720,9 +729,9 @@ impl Builder<'_> {
                                 ));
                             }
                         };
-                        merges.push((entries.len(), maps));
+                        merges.push((self.entries.len() - *entries_from, maps));
                     } else {
-                        entries.push(Entry {
+                        self.entries.push(Entry {
                             key,
                             key_origin,
                             value: node,
