@@ -2,8 +2,9 @@
 # keyless audit vs pipeline-check on the same 1,000 pipeline files, in one run. Prints files/s and the ratio.
 # Targets (issue 6): keyless >= 2,000 files/s and >= 100x pipeline-check.
 # Usage: bench/audit/run.sh [N] [RUNS]   (needs the project venv with pipeline_check: scripts/setup-tools)
-# Both tools are warmed up on one file, then the fastest of RUNS rounds is kept (keyless: 5 by default,
-# pipeline-check: 3 by default, since one of its rounds takes about as long as many of keyless's).
+# Both tools are warmed up on one file, then the fastest of RUNS rounds is kept (keyless: 20 by default,
+# pipeline-check: 3 by default). A keyless round takes ~15-30 ms, so one scheduler hiccup moves it by several per
+# cent; a pipeline-check round takes ~1.5 s and is steady, and 20 of them would take half a minute.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-1000}
@@ -16,7 +17,7 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release -q -p keyless-audit --example audit_bench
 # Line 1: each file parsed and audited alone, one thread. Line 2: all files at once, as `keyless audit DIR` does
 # (per-file work spread over the cores). pipeline-check runs in one Python process (warm, no start-up per file).
-{ read -r kfiles ksecs kfind; read -r _ bsecs bfind; } < <("$CARGO_TARGET_DIR/release/examples/audit_bench" "$work/corpus" ${runs:-5})
+{ read -r kfiles ksecs kfind; read -r _ bsecs bfind; } < <("$CARGO_TARGET_DIR/release/examples/audit_bench" "$work/corpus" ${runs:-20})
 read -r pfiles psecs pfind < <("$venv/bin/python" bench/audit/pc_bench.py "$work/corpus" ${runs:-3} 2>/dev/null)
 python3 - "$kfiles" "$ksecs" "$kfind" "$bsecs" "$bfind" "$pfiles" "$psecs" "$pfind" <<'PY'
 import os, sys

@@ -48,15 +48,15 @@ impl Rule for CurlPipeShell {
                     reported = true;
                 }
             }
-            // `bash <(curl …)` and `sh -c "$(curl …)"`.
+            // `bash <(curl …)` and `sh -c "$(curl …)"` (the program check first: few lines run a shell).
             if !reported
-                && ["<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget"]
-                    .iter()
-                    .any(|p| text.contains(p))
                 && cmds.iter().any(|c| {
                     c.program()
                         .is_some_and(|p| SHELLS.contains(&p) || p == "eval")
                 })
+                && ["<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget"]
+                    .iter()
+                    .any(|p| text.contains(p))
             {
                 out.push(
                     self.finding()

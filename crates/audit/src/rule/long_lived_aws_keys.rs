@@ -25,7 +25,8 @@ const KEY_VARS: [&str; 2] = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
 /// An access key id literal (`AKIA…` long-term, `ASIA…` temporary).
 fn literal_key(text: &str) -> Option<&str> {
     let bytes = text.as_bytes();
-    (0..bytes.len().saturating_sub(19)).find_map(|i| {
+    // Both prefixes start with `A`: only those positions can begin a key.
+    memchr::memchr_iter(b'A', bytes).find_map(|i| {
         let cand = text.get(i..i + 20)?;
         let ok = (cand.starts_with("AKIA") || cand.starts_with("ASIA"))
             && cand[4..]
@@ -35,6 +36,19 @@ fn literal_key(text: &str) -> Option<&str> {
             && bytes.get(i + 20).is_none_or(|b| !b.is_ascii_alphanumeric());
         ok.then_some(cand)
     })
+}
+
+/// `text` has `needle` (ASCII) in any case.
+fn bytes_contain_ignore_case(text: &str, needle: &str) -> bool {
+    text.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// `text` has `var=` (an assignment or a `--var=` style argument).
+fn assigns(text: &str, var: &str) -> bool {
+    text.match_indices(var)
+        .any(|(i, _)| text[i + var.len()..].starts_with('='))
 }
 
 impl Rule for LongLivedAwsKeys {
@@ -118,6 +132,10 @@ impl Rule for LongLivedAwsKeys {
                 );
                 continue;
             }
+            // What follows looks for AWS names (in any case); most lines have none.
+            if !bytes_contain_ignore_case(text, "aws") {
+                continue;
+            }
             let lower = text.to_ascii_lowercase();
             if lower.contains("aws configure set aws_secret_access_key")
                 || lower.contains("aws configure set aws_access_key_id")
@@ -133,7 +151,7 @@ impl Rule for LongLivedAwsKeys {
             }
             if let Some(var) = KEY_VARS
                 .iter()
-                .find(|v| shell::references(text, v) || text.contains(&format!("{v}=")))
+                .find(|v| shell::references(text, v) || assigns(text, v))
             {
                 out.push(
                     self.finding()
@@ -161,5 +179,35 @@ impl Rule for LongLivedAwsKeys {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_keys_are_found_after_other_capitals() {
+        let key = "AKIAIOSFODNN7EXAMPLE";
+        assert_eq!(literal_key(&format!("export A=AAA {key}")), Some(key));
+        assert_eq!(literal_key(&format!("ASIA {key}x")), None);
+        assert_eq!(literal_key("ASIAIOSFODNN7EXAMPL"), None);
+        assert_eq!(
+            literal_key("ASIAIOSFODNN7EXAMPLE"),
+            Some("ASIAIOSFODNN7EXAMPLE")
+        );
+        assert_eq!(literal_key("xAKIAIOSFODNN7EXAMPLE"), None);
+    }
+
+    #[test]
+    fn assignments_and_case_blind_search() {
+        assert!(assigns("X=1 AWS_ACCESS_KEY_ID=abc", "AWS_ACCESS_KEY_ID"));
+        assert!(!assigns(
+            "echo AWS_ACCESS_KEY_ID AWS_ACCESS_KEY_ID_X=",
+            "AWS_ACCESS_KEY_ID"
+        ));
+        assert!(bytes_contain_ignore_case("Aws configure", "aws"));
+        assert!(!bytes_contain_ignore_case("a w s", "aws"));
+        assert!(!bytes_contain_ignore_case("aw", "aws"));
     }
 }
