@@ -17,7 +17,7 @@ pub struct TokenWrite<'a> {
     /// Byte offset of the operator inside `text` (`None` for `tee`).
     pub op_offset: Option<usize>,
     /// The file, as written.
-    pub target: String,
+    pub target: &'a str,
 }
 
 /// Every place a step writes the OIDC token to a file.
@@ -48,7 +48,7 @@ pub fn token_writes<'a>(step: &Step<'a>) -> Vec<TokenWrite<'a>> {
                         text,
                         op,
                         op_offset: Some(*at),
-                        target: target.clone(),
+                        target,
                     });
                 }
             }
@@ -57,7 +57,7 @@ pub fn token_writes<'a>(step: &Step<'a>) -> Vec<TokenWrite<'a>> {
                 && next.program() == Some("tee")
             {
                 let args = next.args_from_program();
-                let append = args.iter().any(|(w, _)| w == "-a" || w == "--append");
+                let append = args.iter().any(|(w, _)| *w == "-a" || *w == "--append");
                 for (w, _) in args.iter().skip(1).filter(|(w, _)| !w.starts_with('-')) {
                     out.push(TokenWrite {
                         route: (*route).clone(),
@@ -65,7 +65,7 @@ pub fn token_writes<'a>(step: &Step<'a>) -> Vec<TokenWrite<'a>> {
                         text,
                         op: if append { ">>" } else { ">" },
                         op_offset: None,
-                        target: w.clone(),
+                        target: w,
                     });
                 }
             }

@@ -54,7 +54,7 @@ pub enum ScriptItem<'a> {
         text: &'a str,
         node: &'a Node,
         /// The line split into simple commands, once for every rule.
-        cmds: Vec<shell::Command>,
+        cmds: Vec<shell::Command<'a>>,
     },
     Pipe {
         route: &'a Route,
@@ -107,7 +107,7 @@ impl<'a> Step<'a> {
     }
 
     /// Every command line with its simple commands (lexed once per step, shared by every rule).
-    pub fn lexed(&self) -> impl Iterator<Item = (&'a Route, &'a str, &[shell::Command])> + '_ {
+    pub fn lexed(&self) -> impl Iterator<Item = (&'a Route, &'a str, &[shell::Command<'a>])> + '_ {
         self.script
             .iter()
             .chain(self.after_script.iter())

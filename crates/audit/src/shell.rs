@@ -8,49 +8,49 @@
 /// The OIDC token variable.
 pub const TOKEN_VAR: &str = "BITBUCKET_STEP_OIDC_TOKEN";
 
-/// A lexed token.
+/// A lexed token. A word is always one contiguous run of the text (quotes and escapes kept), so it borrows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tok {
+pub enum Tok<'t> {
     /// A word: its raw text (quotes kept) and its byte offset.
-    Word(String, usize),
+    Word(&'t str, usize),
     /// An operator and its byte offset.
     Op(&'static str, usize),
 }
 
 /// Lexes a script line (or block) into words and operators.
-pub fn lex(text: &str) -> Vec<Tok> {
+pub fn lex<'t>(text: &'t str) -> Vec<Tok<'t>> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    let mut word = String::new();
+    // The word being read is `text[word_start..word_end]`; empty when the two are equal.
     let mut word_start = 0;
-    let flush = |out: &mut Vec<Tok>, word: &mut String, start: usize| {
-        if !word.is_empty() {
-            out.push(Tok::Word(std::mem::take(word), start));
+    let mut word_end = 0;
+    let flush = |out: &mut Vec<Tok<'t>>, start: &mut usize, end: usize| {
+        if end > *start {
+            out.push(Tok::Word(&text[*start..end], *start));
         }
+        *start = end;
     };
     while i < bytes.len() {
         let c = bytes[i];
         match c {
             b'\'' | b'"' => {
-                if word.is_empty() {
+                if word_end == word_start {
                     word_start = i;
                 }
-                let close = find_close(text, i);
-                word.push_str(&text[i..close]);
-                i = close;
+                i = find_close(text, i);
+                word_end = i;
                 continue;
             }
             b'\\' if i + 1 < bytes.len() => {
-                if word.is_empty() {
+                if word_end == word_start {
                     word_start = i;
                 }
-                let n = next_char_len(text, i + 1);
-                word.push_str(&text[i..i + 1 + n]);
-                i += 1 + n;
+                i += 1 + next_char_len(text, i + 1);
+                word_end = i;
                 continue;
             }
-            b'#' if word.is_empty() => {
+            b'#' if word_end == word_start => {
                 // Comment to end of line.
                 while i < bytes.len() && bytes[i] != b'\n' {
                     i += 1;
@@ -58,14 +58,14 @@ pub fn lex(text: &str) -> Vec<Tok> {
                 continue;
             }
             b' ' | b'\t' | b'\r' => {
-                flush(&mut out, &mut word, word_start);
+                flush(&mut out, &mut word_start, word_end);
             }
             b'\n' | b';' => {
-                flush(&mut out, &mut word, word_start);
+                flush(&mut out, &mut word_start, word_end);
                 out.push(Tok::Op(if c == b';' { ";" } else { "\n" }, i));
             }
             b'|' | b'&' => {
-                flush(&mut out, &mut word, word_start);
+                flush(&mut out, &mut word_start, word_end);
                 let double = bytes.get(i + 1) == Some(&c);
                 let op = match (c, double) {
                     (b'|', true) => "||",
@@ -79,11 +79,11 @@ pub fn lex(text: &str) -> Vec<Tok> {
             }
             b'>' | b'<' => {
                 // `2>` / `&>`: the fd digit belongs to the redirection.
-                let fd_prefix = word.len() == 1 && word.chars().all(|ch| ch.is_ascii_digit());
+                let fd_prefix = word_end == word_start + 1 && bytes[word_start].is_ascii_digit();
                 if fd_prefix {
-                    word.clear();
+                    word_start = word_end;
                 } else {
-                    flush(&mut out, &mut word, word_start);
+                    flush(&mut out, &mut word_start, word_end);
                 }
                 let start = if fd_prefix { i - 1 } else { i };
                 if c == b'>' && bytes.get(i + 1) == Some(&b'>') {
@@ -97,18 +97,17 @@ pub fn lex(text: &str) -> Vec<Tok> {
                 continue;
             }
             _ => {
-                if word.is_empty() {
+                if word_end == word_start {
                     word_start = i;
                 }
-                let n = next_char_len(text, i);
-                word.push_str(&text[i..i + n]);
-                i += n;
+                i += next_char_len(text, i);
+                word_end = i;
                 continue;
             }
         }
         i += 1;
     }
-    flush(&mut out, &mut word, word_start);
+    flush(&mut out, &mut word_start, word_end);
     out
 }
 
@@ -136,33 +135,28 @@ fn find_close(text: &str, open: usize) -> usize {
 
 /// A simple command: its words, redirections and the operator that ends it.
 #[derive(Debug, Clone, Default)]
-pub struct Command {
-    pub words: Vec<(String, usize)>,
+pub struct Command<'t> {
+    pub words: Vec<(&'t str, usize)>,
     /// `(operator, operator offset, target word)`.
-    pub redirects: Vec<(&'static str, usize, String)>,
+    pub redirects: Vec<(&'static str, usize, &'t str)>,
     /// The operator after this command (`|`, `&&`, `;`, `\n`, or empty at the end).
     pub then: &'static str,
 }
 
-impl Command {
+impl<'t> Command<'t> {
     /// The program name with any leading `VAR=value` assignments and `sudo`/`env`/`exec` skipped.
-    pub fn program(&self) -> Option<&str> {
-        self.args_from_program().first().map(|(w, _)| w.as_str())
+    pub fn program(&self) -> Option<&'t str> {
+        self.args_from_program().first().map(|(w, _)| *w)
     }
 
     /// The words from the program on.
-    pub fn args_from_program(&self) -> &[(String, usize)] {
+    pub fn args_from_program(&self) -> &[(&'t str, usize)] {
         let mut i = 0;
         while let Some((w, _)) = self.words.get(i) {
             let assignment = w.split_once('=').is_some_and(|(k, _)| {
                 !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             });
-            if assignment
-                || matches!(
-                    w.as_str(),
-                    "sudo" | "env" | "exec" | "command" | "time" | "nohup"
-                )
-            {
+            if assignment || matches!(*w, "sudo" | "env" | "exec" | "command" | "time" | "nohup") {
                 i += 1;
             } else {
                 break;
@@ -172,7 +166,7 @@ impl Command {
     }
 
     /// The words from the program on, unquoted (see [`unquote`]).
-    pub fn unquoted_args(&self) -> Vec<std::borrow::Cow<'_, str>> {
+    pub fn unquoted_args(&self) -> Vec<std::borrow::Cow<'t, str>> {
         self.args_from_program()
             .iter()
             .map(|(w, _)| unquote(w))
@@ -190,7 +184,7 @@ impl Command {
 }
 
 /// Splits lexed tokens into simple commands.
-pub fn commands(text: &str) -> Vec<Command> {
+pub fn commands(text: &str) -> Vec<Command<'_>> {
     let mut out = Vec::new();
     let mut cur = Command::default();
     let mut toks = lex(text).into_iter().peekable();
@@ -199,12 +193,11 @@ pub fn commands(text: &str) -> Vec<Command> {
             Tok::Word(w, at) => cur.words.push((w, at)),
             Tok::Op(op @ (">" | ">>" | "<"), at) => {
                 let target = match toks.peek() {
-                    Some(Tok::Word(w, _)) => {
-                        let w = w.clone();
+                    Some(&Tok::Word(w, _)) => {
                         toks.next();
                         w
                     }
-                    _ => String::new(),
+                    _ => "",
                 };
                 cur.redirects.push((op, at, target));
             }

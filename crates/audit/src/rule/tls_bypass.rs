@@ -117,7 +117,7 @@ impl Rule for TlsBypass {
                             .iter()
                             .find(|(w, _)| shell::unquote(w) == *flag || bundled(w))
                     {
-                        hit = Some((w.clone(), (*what).to_owned()));
+                        hit = Some(((*w).to_owned(), (*what).to_owned()));
                         break 'cmds;
                     }
                 }

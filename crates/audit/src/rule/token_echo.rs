@@ -51,8 +51,8 @@ impl Rule for TokenEcho {
                 let to_file = cmd.redirects.iter().any(|(op, _, t)| {
                     (*op == ">" || *op == ">>")
                         && !t.starts_with('&')
-                        && t != "/dev/stdout"
-                        && t != "/dev/stderr"
+                        && *t != "/dev/stdout"
+                        && *t != "/dev/stderr"
                 });
                 let piped = cmd.then == "|";
                 let piped_to_tee =

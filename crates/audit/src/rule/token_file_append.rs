@@ -33,7 +33,7 @@ impl Rule for TokenFileAppend {
                 .message(format!(
                     "{} appends the OIDC token to `{}`",
                     step.describe(),
-                    shell::unquote(&w.target)
+                    shell::unquote(w.target)
                 ))
                 .at_text(
                     w.route.clone(),

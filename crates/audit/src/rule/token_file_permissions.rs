@@ -47,7 +47,7 @@ impl Rule for TokenFilePermissions {
             return;
         }
         for w in writes {
-            let target = shell::unquote(&w.target);
+            let target = shell::unquote(w.target);
             let chmod = chmods.iter().find(|(_, f, _)| *f == target);
             let restricted = chmod.is_some_and(|(mode, _, _)| {
                 matches!(
@@ -73,7 +73,7 @@ impl Rule for TokenFilePermissions {
                     "{} writes the OIDC token to `{target}` without restricting its permissions",
                     step.describe()
                 ))
-                .at_text(w.route.clone(), w.target.clone())
+                .at_text(w.route.clone(), w.target)
                 .label("created with the default umask (usually 0644)")
                 .help(format!(
                     "add `chmod 600 {target}` after writing it, or `umask 077` before"

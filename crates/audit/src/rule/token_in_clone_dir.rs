@@ -66,10 +66,10 @@ impl Rule for TokenInCloneDir {
 
     fn check_step(&self, step: &Step<'_>, _p: &Pipeline<'_>, out: &mut Sink) {
         for w in analysis::token_writes(step) {
-            if !shell::is_in_clone_dir(&w.target) {
+            if !shell::is_in_clone_dir(w.target) {
                 continue;
             }
-            let target = shell::unquote(&w.target);
+            let target = shell::unquote(w.target);
             let relative = [
                 "$BITBUCKET_CLONE_DIR/",
                 "${BITBUCKET_CLONE_DIR}/",
@@ -88,7 +88,7 @@ impl Rule for TokenInCloneDir {
                     "{} writes the OIDC token to `{target}` inside the clone directory",
                     step.describe()
                 ))
-                .at_text(w.route.clone(), w.target.clone())
+                .at_text(w.route.clone(), w.target)
                 .label("inside $BITBUCKET_CLONE_DIR")
                 .help("write it under $HOME (e.g. `$HOME/.aws-oidc/token`) instead");
             if let Some(glob) = captured_by(step, &relative) {
