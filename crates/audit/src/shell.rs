@@ -92,7 +92,13 @@ pub fn lex<'t>(text: &'t str) -> Vec<Tok<'t>> {
                 } else {
                     out.push(Tok::Op(if c == b'>' { ">" } else { "<" }, start));
                     i += 1;
-                    // `>&2`, `<<<`, `<<` are consumed as part of the operator's target word.
+                }
+                // `>&2`, `2>&1`: the `&` starts the target word (a file descriptor), it does not end the command.
+                // (`<<` and `<<<` lex as repeated `<`.)
+                if bytes.get(i) == Some(&b'&') {
+                    word_start = i;
+                    i += 1;
+                    word_end = i;
                 }
                 continue;
             }
@@ -372,6 +378,71 @@ mod tests {
     fn program_skips_assignments_and_sudo() {
         let cmds = commands("FOO=1 sudo bash -c 'x'");
         assert_eq!(cmds[0].program(), Some("bash"));
+    }
+
+    /// Words keep their quotes and escapes and borrow the text at their offsets; operators split words; comments,
+    /// fd digits of redirections and white space are not words.
+    #[test]
+    fn lexes_words_as_written() {
+        let cases: &[(&str, &[(&str, usize)], &[(&str, usize)])] = &[
+            (
+                "echo \"a b\"'c'\\ d x",
+                &[("echo", 0), ("\"a b\"'c'\\ d", 5), ("x", 17)],
+                &[],
+            ),
+            (
+                "a|b&&c;d",
+                &[("a", 0), ("b", 2), ("c", 5), ("d", 7)],
+                &[("|", 1), ("&&", 3), (";", 6)],
+            ),
+            (
+                "cmd 2>&1 >>f # note",
+                &[("cmd", 0), ("&1", 6), ("f", 11)],
+                &[(">", 4), (">>", 9)],
+            ),
+            (
+                "é'ü' \"unterminated",
+                &[("é'ü'", 0), ("\"unterminated", 7)],
+                &[],
+            ),
+            ("x#y 'a#b' \\", &[("x#y", 0), ("'a#b'", 4), ("\\", 10)], &[]),
+            ("  \t\n", &[], &[("\n", 3)]),
+        ];
+        for (text, words, ops) in cases {
+            let toks = lex(text);
+            let got_words: Vec<(&str, usize)> = toks
+                .iter()
+                .filter_map(|t| match t {
+                    Tok::Word(w, at) => Some((*w, *at)),
+                    Tok::Op(..) => None,
+                })
+                .collect();
+            let got_ops: Vec<(&str, usize)> = toks
+                .iter()
+                .filter_map(|t| match t {
+                    Tok::Op(o, at) => Some((*o, *at)),
+                    Tok::Word(..) => None,
+                })
+                .collect();
+            assert_eq!(&got_words, words, "{text:?}");
+            assert_eq!(&got_ops, ops, "{text:?}");
+            for (w, at) in got_words {
+                assert_eq!(&text[at..at + w.len()], w, "{text:?}");
+            }
+        }
+    }
+
+    /// `>&2` and `2>&1` redirect to a file descriptor: the `&` does not end the command (it used to, so a token
+    /// echoed to stderr looked like a write to a file with no name).
+    #[test]
+    fn fd_duplication_is_a_redirect_target() {
+        let cmds = commands("echo $T >&2 && x 2>&1 | tee f");
+        let programs: Vec<_> = cmds.iter().map(|c| c.program()).collect();
+        assert_eq!(programs, [Some("echo"), Some("x"), Some("tee")]);
+        assert_eq!(cmds[0].redirects, [(">", 8, "&2")]);
+        assert_eq!(cmds[0].then, "&&");
+        assert_eq!(cmds[1].redirects, [(">", 17, "&1")]);
+        assert_eq!(cmds[1].then, "|");
     }
 
     #[test]
