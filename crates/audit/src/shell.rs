@@ -147,6 +147,9 @@ pub struct Command<'t> {
     pub redirects: Vec<(&'static str, usize, &'t str)>,
     /// The operator after this command (`|`, `&&`, `;`, `\n`, or empty at the end).
     pub then: &'static str,
+    /// Where the program is in `words` (after `VAR=value` assignments and `sudo`/`env`/...): set once when the
+    /// command is complete, since every rule asks.
+    program_at: usize,
 }
 
 impl<'t> Command<'t> {
@@ -157,6 +160,11 @@ impl<'t> Command<'t> {
 
     /// The words from the program on.
     pub fn args_from_program(&self) -> &[(&'t str, usize)] {
+        &self.words[self.program_at.min(self.words.len())..]
+    }
+
+    /// Completes the command: finds where its program is.
+    fn finished(mut self) -> Self {
         let mut i = 0;
         while let Some((w, _)) = self.words.get(i) {
             let assignment = w.split_once('=').is_some_and(|(k, _)| {
@@ -168,7 +176,8 @@ impl<'t> Command<'t> {
                 break;
             }
         }
-        &self.words[i.min(self.words.len())..]
+        self.program_at = i;
+        self
     }
 
     /// The words from the program on, unquoted (see [`unquote`]).
@@ -209,12 +218,12 @@ pub fn commands(text: &str) -> Vec<Command<'_>> {
             }
             Tok::Op(op, _) => {
                 cur.then = op;
-                out.push(std::mem::take(&mut cur));
+                out.push(std::mem::take(&mut cur).finished());
             }
         }
     }
     if !cur.words.is_empty() || !cur.redirects.is_empty() {
-        out.push(cur);
+        out.push(cur.finished());
     }
     out
 }
@@ -222,7 +231,7 @@ pub fn commands(text: &str) -> Vec<Command<'_>> {
 /// Removes one level of quotes and backslashes from a word. Most words have none: those are borrowed, not copied
 /// (rules unquote every word of every command).
 pub fn unquote(word: &str) -> std::borrow::Cow<'_, str> {
-    if !word.contains(['\'', '"', '\\']) {
+    if !word.bytes().any(|b| matches!(b, b'\'' | b'"' | b'\\')) {
         return std::borrow::Cow::Borrowed(word);
     }
     let mut out = String::with_capacity(word.len());
@@ -384,7 +393,8 @@ mod tests {
     /// fd digits of redirections and white space are not words.
     #[test]
     fn lexes_words_as_written() {
-        let cases: &[(&str, &[(&str, usize)], &[(&str, usize)])] = &[
+        type Case<'c> = (&'c str, &'c [(&'c str, usize)], &'c [(&'c str, usize)]);
+        let cases: &[Case<'_>] = &[
             (
                 "echo \"a b\"'c'\\ d x",
                 &[("echo", 0), ("\"a b\"'c'\\ d", 5), ("x", 17)],

@@ -66,7 +66,7 @@ impl Rule for TokenEcho {
                         self.finding()
                             .message(format!("{} prints the OIDC token to the build log", step.describe()))
                             .at_text(route.clone(), TOKEN_VAR)
-                            .label("printed to stdout")
+                            .label("printed to the build log")
                             .help("write the token to a file (outside the clone directory) instead of printing it"),
                     );
                 } else if matches!(prog, "env" | "printenv")
