@@ -150,6 +150,8 @@ pub struct Command<'t> {
     /// Where the program is in `words` (after `VAR=value` assignments and `sudo`/`env`/...): set once when the
     /// command is complete, since every rule asks.
     program_at: usize,
+    /// `words` unquoted, in the same order (also set once: most rules compare unquoted words).
+    unquoted: Vec<std::borrow::Cow<'t, str>>,
 }
 
 impl<'t> Command<'t> {
@@ -177,19 +179,17 @@ impl<'t> Command<'t> {
             }
         }
         self.program_at = i;
+        self.unquoted = self.words.iter().map(|(w, _)| unquote(w)).collect();
         self
     }
 
     /// The words from the program on, unquoted (see [`unquote`]).
-    pub fn unquoted_args(&self) -> Vec<std::borrow::Cow<'t, str>> {
-        self.args_from_program()
-            .iter()
-            .map(|(w, _)| unquote(w))
-            .collect()
+    pub fn unquoted_args(&self) -> &[std::borrow::Cow<'t, str>] {
+        &self.unquoted[self.program_at.min(self.unquoted.len())..]
     }
 
     pub fn has_word(&self, word: &str) -> bool {
-        self.words.iter().any(|(w, _)| unquote(w) == word)
+        self.unquoted.iter().any(|w| w == word)
     }
 
     /// Any word (or redirect target) mentions `$var`/`${var}`.

@@ -113,9 +113,10 @@ impl Rule for TlsBypass {
                             && w.len() <= 6
                     };
                     if prog == *p
-                        && let Some((w, _)) = args
+                        && let Some(((w, _), _)) = args
                             .iter()
-                            .find(|(w, _)| shell::unquote(w) == *flag || bundled(w))
+                            .zip(cmd.unquoted_args())
+                            .find(|((w, _), unquoted)| unquoted == flag || bundled(w))
                     {
                         hit = Some(((*w).to_owned(), (*what).to_owned()));
                         break 'cmds;
