@@ -95,7 +95,7 @@ enum Frame {
         /// Where the entries written in this mapping begin in [`Builder::entries`].
         entries_from: usize,
         /// Merge keys (`<<`): the number of entries written before each, and the mappings it merges.
-        /// Almost always empty, so a mapping without merges is built without copying its entries.
+        /// Almost always empty; a mapping without merges takes its written entries as they are.
         merges: Vec<(usize, Vec<Node>)>,
         /// The key read and waiting for its value: (text, origin, is the merge key).
         pending: Option<(CompactString, Origin, bool)>,

@@ -1,6 +1,7 @@
 //! Parse + audit on arbitrary input: the text is read as a pipeline, an IAM policy, a CloudFormation template and
 //! keyless.yml (by file name; the pipeline sits in a `web/` directory, so repository-based cross-file rules run),
-//! audited together, and every output format is rendered; fixes are applied. Nothing may panic.
+//! audited together, and every output format is rendered; fixes are applied. Nothing may panic, and the one-pass
+//! directory audit (`Auditor::audit_files`) must report what `Auditor::audit` reports.
 #![no_main]
 
 use keyless_audit::output::{code_insights, json, plain, sarif};
@@ -25,7 +26,30 @@ fuzz_target!(|data: &[u8]| {
         persona: Persona::Auditor,
         ..Options::default()
     };
-    let report = Auditor::new(AuditConfig::default(), options).audit(&inputs);
+    let auditor = Auditor::new(AuditConfig::default(), options);
+    let report = auditor.audit(&inputs);
+    // The one-pass directory audit (what `keyless audit DIR` runs) reports exactly the same findings.
+    let files: Vec<(String, String)> = inputs
+        .iter()
+        .map(|i| (i.path.clone(), text.to_owned()))
+        .collect();
+    let (_, again) = auditor
+        .audit_files(&files, None)
+        .expect("every file parsed once already");
+    let seen = |r: &keyless_audit::Report| -> Vec<(String, usize, usize, String)> {
+        r.findings
+            .iter()
+            .map(|f| {
+                (
+                    f.rule.to_owned(),
+                    f.location.line,
+                    f.location.column,
+                    f.message.clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(seen(&report), seen(&again));
     let _ = plain::render(&report.findings, false);
     let _ = json::render(&report.findings);
     let _ = sarif::render(&report.findings, "fuzz");
