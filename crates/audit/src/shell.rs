@@ -419,21 +419,13 @@ mod tests {
             ("  \t\n", &[], &[("\n", 3)]),
         ];
         for (text, words, ops) in cases {
-            let toks = lex(text);
-            let got_words: Vec<(&str, usize)> = toks
-                .iter()
-                .filter_map(|t| match t {
-                    Tok::Word(w, at) => Some((*w, *at)),
-                    Tok::Op(..) => None,
-                })
-                .collect();
-            let got_ops: Vec<(&str, usize)> = toks
-                .iter()
-                .filter_map(|t| match t {
-                    Tok::Op(o, at) => Some((*o, *at)),
-                    Tok::Word(..) => None,
-                })
-                .collect();
+            let (mut got_words, mut got_ops) = (Vec::new(), Vec::new());
+            for tok in lex(text) {
+                match tok {
+                    Tok::Word(w, at) => got_words.push((w, at)),
+                    Tok::Op(o, at) => got_ops.push((o, at)),
+                }
+            }
             assert_eq!(&got_words, words, "{text:?}");
             assert_eq!(&got_ops, ops, "{text:?}");
             for (w, at) in got_words {
