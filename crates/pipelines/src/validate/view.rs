@@ -24,8 +24,9 @@ impl Json for TreeJson {
     type PreparedKey = String;
     type StringBuffer = Option<Node>;
 
-    // Lookups are linear scans of a mapping's entries, so a pass over the members is never worse.
-    const KEYS_PER_LOOKUP: usize = usize::MAX / 64;
+    // Lookups are linear scans of a mapping's entries, so a pass over the members is never worse: any large bound
+    // says so. Not `usize::MAX`: jsonschema multiplies it by a count of names.
+    const KEYS_PER_LOOKUP: usize = 1 << 16;
 
     fn prepare_key(key: &str) -> String {
         key.to_owned()
@@ -95,10 +96,6 @@ impl JsonNumber for Number {
     }
 }
 
-fn finite(f: f64) -> bool {
-    f.is_finite()
-}
-
 impl<'a> JsonNode<'a, TreeJson> for &'a Node {
     type Object = Members<'a>;
     type Array = Items<'a>;
@@ -121,7 +118,7 @@ impl<'a> JsonNode<'a, TreeJson> for &'a Node {
     fn as_string(&self) -> Option<Cow<'a, str>> {
         match &self.value {
             Value::String(s) => Some(Cow::Borrowed(s)),
-            Value::Float(f) if !finite(*f) => Some(Cow::Owned(crate::render::float_text(*f))),
+            Value::Float(f) if !f.is_finite() => Some(Cow::Owned(crate::render::float_text(*f))),
             _ => None,
         }
     }
@@ -129,7 +126,7 @@ impl<'a> JsonNode<'a, TreeJson> for &'a Node {
     fn as_number(&self) -> Option<Number> {
         match self.value {
             Value::Int(i) => Some(Number::Int(i)),
-            Value::Float(f) if finite(f) => Some(Number::Float(f)),
+            Value::Float(f) if f.is_finite() => Some(Number::Float(f)),
             _ => None,
         }
     }
@@ -150,7 +147,7 @@ impl<'a> JsonNode<'a, TreeJson> for &'a Node {
             Value::Null => JsonType::Null,
             Value::Bool(_) => JsonType::Boolean,
             Value::Int(_) => JsonType::Number,
-            Value::Float(f) if finite(*f) => JsonType::Number,
+            Value::Float(f) if f.is_finite() => JsonType::Number,
             Value::Float(_) | Value::String(_) => JsonType::String,
             Value::Seq(_) => JsonType::Array,
             Value::Map(_) => JsonType::Object,
