@@ -511,7 +511,11 @@ impl PolicyDocument {
                     sink.push(
                         Code::KeyWithScheme,
                         at,
-                        format!("condition key `{}` contains a URL scheme; keys use the provider URL without `https://`, so this never matches", c.key),
+                        format!(
+                            "condition key `{}` contains a URL scheme: keys use the provider URL without it, so AWS never sets this one; write `{}`",
+                            c.key,
+                            c.key.split_once("://").map_or(c.key.as_str(), |(_, rest)| rest)
+                        ),
                     );
                 }
                 if let Some(set) = c.operator.set {
@@ -624,15 +628,23 @@ impl PolicyDocument {
             let federated = principal
                 .entries
                 .iter()
-                .any(|e| e.principal_type == Some(PrincipalType::Federated));
-            if federated
+                .find(|e| e.principal_type == Some(PrincipalType::Federated));
+            if let Some(entry) = federated
                 && statement.effect == Some(Effect::Allow)
                 && statement.conditions.is_empty()
+                && statement.unknown_operators.is_empty()
             {
+                let provider = entry
+                    .value
+                    .split_once(":oidc-provider/")
+                    .map_or(entry.value.as_str(), |(_, p)| p);
                 sink.push(
                     Code::OidcWithoutCondition,
-                    at,
-                    "a federated principal without a condition lets every token of the provider assume the role; add `aud` and `sub` conditions",
+                    &entry.location,
+                    format!(
+                        "the role trusts every token from `{provider}`: the statement has no Condition; add \
+                         StringEquals on `:aud` and StringLike on `:sub` pinned to a repository and environment"
+                    ),
                 );
             }
         }

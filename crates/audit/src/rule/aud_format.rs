@@ -26,15 +26,13 @@ impl Rule for AudFormat {
 
     fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
         for s in &policy.statements {
-            if !s
-                .providers()
-                .any(|p| p.provider.as_deref().is_some_and(is_bitbucket))
-            {
+            if !s.trusts_bitbucket() {
                 continue;
             }
             for c in s.conditions_on("aud").filter(|c| !c.is_negated()) {
-                for (value, route) in &c.values {
-                    let problem = if *value == "sts.amazonaws.com" {
+                for v in c.values.iter().filter(|v| v.known) {
+                    let value = &v.text;
+                    let problem = if value == "sts.amazonaws.com" {
                         Some(
                             "is GitHub Actions' audience; Bitbucket tokens carry `ari:cloud:bitbucket::workspace/<uuid>`",
                         )
@@ -57,7 +55,7 @@ impl Rule for AudFormat {
                         out.push(
                             self.finding()
                                 .message(format!("audience `{value}` {p}"))
-                                .at(route.clone())
+                                .at_loc(&v.at)
                                 .label("never matches a Bitbucket token")
                                 .help(
                                     "copy the audience from Repository settings → OpenID Connect",
