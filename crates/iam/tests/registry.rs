@@ -45,8 +45,14 @@ fn ids_are_unique() {
 fn every_code_is_documented() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/policy-validate.md");
     let page = std::fs::read_to_string(&path).unwrap();
-    let start = page.find(BEGIN).expect("docs/policy-validate.md lacks the codes marker") + BEGIN.len();
-    let end = start + page[start..].find(END).expect("docs/policy-validate.md lacks the end marker");
+    let start = page
+        .find(BEGIN)
+        .expect("docs/policy-validate.md lacks the codes marker")
+        + BEGIN.len();
+    let end = start
+        + page[start..]
+            .find(END)
+            .expect("docs/policy-validate.md lacks the end marker");
     let expected = table();
     if page[start..end] != expected {
         if std::env::var_os("KEYLESS_UPDATE_DOCS").is_some() {
@@ -54,10 +60,15 @@ fn every_code_is_documented() {
             updated.replace_range(start..end, &expected);
             std::fs::write(&path, updated).unwrap();
         } else {
-            panic!("docs/policy-validate.md's code table is stale: run KEYLESS_UPDATE_DOCS=1 cargo test -p keyless-iam --test registry");
+            panic!(
+                "docs/policy-validate.md's code table is stale: run KEYLESS_UPDATE_DOCS=1 cargo test -p keyless-iam --test registry"
+            );
         }
     }
     for code in Code::ALL {
-        assert!(page.contains(&format!("| `{}` |", code.id())) || std::env::var_os("KEYLESS_UPDATE_DOCS").is_some());
+        assert!(
+            page.contains(&format!("| `{}` |", code.id()))
+                || std::env::var_os("KEYLESS_UPDATE_DOCS").is_some()
+        );
     }
 }

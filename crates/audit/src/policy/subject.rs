@@ -263,7 +263,7 @@ mod tests {
             (&format!("{R}:main:*"), true, false),
             // An exact subject without the step UUID.
             (&format!("{R}:{E}"), false, true),
-            (&format!("{R}"), false, false),
+            (R, false, false),
             // StringEquals compares `*` literally.
             (&format!("{R}:*"), false, false),
             // Unbraced or uppercase UUIDs.

@@ -33,5 +33,50 @@ impl Rule for InvalidFederatedPrincipal {
 
     fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
         validation::report(policy, &META, out);
+        // A provider ARN IAM accepts, under Bitbucket's API host, that no Bitbucket issuer can ever equal.
+        for s in &policy.statements {
+            for p in &s.federated {
+                let Some(url) = p.provider.as_deref() else {
+                    continue;
+                };
+                if p.holes && url.contains("${") {
+                    continue;
+                }
+                if let Some(problem) = bitbucket_provider_problem(url) {
+                    out.push(
+                        self.finding()
+                            .message(format!("provider `{url}` {problem}: no Bitbucket token's issuer ever equals it"))
+                            .at_loc(&p.at)
+                            .label("never matches a Bitbucket issuer")
+                            .help("use api.bitbucket.org/2.0/workspaces/<workspace-slug>/pipelines-config/identity/oidc (Repository settings → OpenID Connect)"),
+                    );
+                }
+            }
+        }
     }
+}
+
+/// Why a provider URL under Bitbucket's API host can never be a Bitbucket issuer (STS compares `iss` with the
+/// provider URL exactly, case included; the issuer names the workspace by its slug; bitbucket.md §1.2).
+fn bitbucket_provider_problem(url: &str) -> Option<&'static str> {
+    let host = url.split('/').next().unwrap_or(url);
+    if !host.eq_ignore_ascii_case("api.bitbucket.org")
+        && !url.to_ascii_lowercase().starts_with("api.bitbucket.org")
+    {
+        return None;
+    }
+    if !url.starts_with("api.bitbucket.org") {
+        return Some(
+            "has upper-case letters in its host; provider URLs are compared case-sensitively with the issuer",
+        );
+    }
+    let issuer = format!("https://{url}");
+    let Some(parts) = keyless_oidc::parse_issuer(&issuer) else {
+        return Some(
+            "is not a Bitbucket Pipelines issuer (`api.bitbucket.org/2.0/workspaces/<workspace>/pipelines-config/identity/oidc`)",
+        );
+    };
+    let slug = parts.slug.trim_matches(['{', '}']);
+    let uuid_like = slug.len() == 36 && slug.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    uuid_like.then_some("names the workspace by its UUID; Bitbucket's issuer names it by its slug")
 }

@@ -56,7 +56,15 @@ impl Rule for IssuerMismatch {
                         .message(format!("condition key `{}` is for provider `{prefix}`, but the statement trusts `{}`", c.key, providers.join("`, `")))
                         .at_loc(&c.key_at)
                         .label("key never present in this provider's tokens")
-                        .help(format!("use `{}:{}`", providers[0], c.key.rsplit(':').next().unwrap_or("sub"))),
+                        .help(match prefix.split_once(":oidc-provider/") {
+                            // The provider's ARN written as the key prefix: only the URL part names the key.
+                            Some(_) => format!(
+                                "the key prefix is the provider's ARN; condition keys use its URL part: `{}:{}`",
+                                providers[0],
+                                c.key.rsplit(':').next().unwrap_or("sub")
+                            ),
+                            None => format!("use `{}:{}`", providers[0], c.key.rsplit(':').next().unwrap_or("sub")),
+                        }),
                 );
             }
         }

@@ -164,6 +164,7 @@ impl Rule for SubNeverMatches {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::diagnose;
 
