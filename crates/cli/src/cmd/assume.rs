@@ -301,7 +301,7 @@ pub fn annotate(
         rejection.diagnosis.notes.insert(
             0,
             format!(
-                "keyless.yml's plan for {}: {}",
+                "keyless.yml's trust policy for {}: {}",
                 verdict.role_arn,
                 verdict.explain()
             ),
