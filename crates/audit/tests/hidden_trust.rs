@@ -49,7 +49,11 @@ fn cloudformation_parameter_default_hides_every_repository() {
     let findings = audit("template.yaml", CLOUDFORMATION);
     let broad: Vec<&Finding> = findings.iter().filter(|f| f.rule == "broad-sub").collect();
     assert_eq!(broad.len(), 1, "{findings:#?}");
-    assert!(broad[0].message.contains("every repository"), "{}", broad[0].message);
+    assert!(
+        broad[0].message.contains("every repository"),
+        "{}",
+        broad[0].message
+    );
     // At the `!Ref SubjectPattern` the policy is written with.
     assert_eq!(broad[0].location.line, 29);
     // The provider resolves, and its client ID is the audience the role requires: nothing else to say.

@@ -44,6 +44,7 @@ const COVERED_HERE: &[&str] = &[
     "thumbprint",
     "audit",
     "policy eval",
+    "policy validate",
     "deploy s3",
     "token mint",
     "token decode",
@@ -687,6 +688,8 @@ fn policy_eval() {
         ],
         &[],
     );
+    // Validation reads the policy only; nothing from the environment may reach its output.
+    setup.clean(&["policy", "validate", policy], &[]);
     // A token file that is no JWT: the error names the file, not its content.
     let bad = setup.write("bad.jwt", FILE_TOKEN);
     setup.clean(

@@ -280,12 +280,12 @@ pub fn expired_message(now: i64, exp: i64) -> String {
 /// let policy = keyless_iam::parse(r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow",
 ///     "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/example.com"},
 ///     "Action": "sts:AssumeRoleWithWebIdentity",
-///     "Condition": {"StringEquals": {"example.com:sub": "ci"}}}}"#).unwrap();
-/// let claims = serde_json::json!({"iss": "https://example.com", "aud": "client", "sub": "ci", "exp": 2000000000});
+///     "Condition": {"StringEquals": {"example.com:sub": "ci-main"}}}}"#).unwrap();
+/// let claims = serde_json::json!({"iss": "https://example.com", "aud": "client", "sub": "ci-main", "exp": 2000000000});
 /// let now = time::OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
 /// let decision = sts::decide(&providers, &policy, claims.as_object().unwrap(), &RequestContext::new(now));
 /// assert!(decision.is_allow());
-/// let other = serde_json::json!({"iss": "https://other.example", "aud": "client", "sub": "ci", "exp": 2000000000});
+/// let other = serde_json::json!({"iss": "https://other.example", "aud": "client", "sub": "ci-main", "exp": 2000000000});
 /// let decision = sts::decide(&providers, &policy, other.as_object().unwrap(), &RequestContext::new(now));
 /// assert_eq!(decision.rejection.unwrap().stage, Stage::Provider);
 /// ```
