@@ -264,7 +264,11 @@ async fn assume_role_with_web_identity(
     }
     check_session_policy(incoming)?;
 
-    // 2. The token: well-formed, issuer → provider in the role's account, audience ∈ client ids.
+    // 2. The token: well-formed, issuer → provider in the role's account, audience ∈ client ids. Trailing
+    //    whitespace from `echo $TOKEN > file` is dropped first, as AWS does (docs/emulator.md).
+    let token = keyless_oidc::strip_wire_whitespace(token).map_err(|e| {
+        AwsError::invalid_token(format!("The web identity token is not a valid JWT: {e}"))
+    })?;
     let unverified = UnverifiedToken::parse(token).map_err(|e| {
         AwsError::invalid_token(format!("The web identity token is not a valid JWT: {e}"))
     })?;

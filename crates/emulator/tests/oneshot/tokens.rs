@@ -244,6 +244,40 @@ async fn malformed_tokens() {
     s.expect(&huge, 400, "ValidationError", "1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length less than or equal to 20000").await;
 }
 
+/// What token-file recipes put around a token (seeds 000, 001, 004: `echo $T > file`; 003: `echo "$T" >> file`):
+/// trailing SP/HT/CR/LF is dropped as AWS does; leading or inner whitespace, and a file appended twice, are not.
+#[tokio::test]
+async fn token_whitespace() {
+    let s = Suite::new().await;
+    for suffix in ["\n", "\r\n", " ", "\t", " \t\r\n\n"] {
+        let r = s.h.assume("deploy", &format!("{}{suffix}", s.token)).await;
+        assert_eq!(r.status.as_u16(), 200, "suffix {suffix:?}: {}", r.message());
+    }
+    for (token, message) in [
+        (
+            format!("\n{}", s.token),
+            "The web identity token is not a valid JWT: the token starts with whitespace (byte 0x0a); a JWT is three base64url parts and nothing else",
+        ),
+        (
+            format!(" {}", s.token),
+            "The web identity token is not a valid JWT: the token starts with whitespace (byte 0x20); a JWT is three base64url parts and nothing else",
+        ),
+        (
+            format!("{}\n{}\n", s.token, s.token),
+            &format!(
+                "The web identity token is not a valid JWT: the token holds whitespace (byte 0x0a) at offset {}: a JWT is one line; was the token file written more than once?",
+                s.token.len()
+            ),
+        ),
+        (
+            format!("{} {}", &s.token[..20], &s.token[20..]),
+            "The web identity token is not a valid JWT: the token holds whitespace (byte 0x20) at offset 20: a JWT is one line; was the token file written more than once?",
+        ),
+    ] {
+        s.invalid(&token, message).await;
+    }
+}
+
 #[tokio::test]
 async fn time_claims() {
     let s = Suite::new().await;
