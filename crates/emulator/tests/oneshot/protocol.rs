@@ -370,3 +370,74 @@ async fn state_persists_atomically_and_reloads() {
         "no temporary files left behind"
     );
 }
+
+/// The issue-17 replay: a signed `ListRoles` whose headers are replayed with a `DeleteRole` body (and with every
+/// claim a client can make about its payload) must not delete the role; the identical replay is accepted.
+#[tokio::test]
+async fn signed_headers_cannot_carry_another_body() {
+    let h = Harness::new();
+    h.setup_role("deploy", &trust_policy(&[&format!("{REPO}:*")]))
+        .await;
+    let list = form(&[("Action", "ListRoles"), ("Version", "2010-05-08")]);
+    let delete = form(&[
+        ("Action", "DeleteRole"),
+        ("RoleName", "deploy"),
+        ("Version", "2010-05-08"),
+    ]);
+    let base: Vec<(String, String)> = vec![
+        ("host".into(), "127.0.0.1:4566".into()),
+        (
+            "content-type".into(),
+            "application/x-www-form-urlencoded; charset=utf-8".into(),
+        ),
+    ];
+    let signed = sign(
+        "POST",
+        "http://127.0.0.1:4566/",
+        &base,
+        list.as_bytes(),
+        "iam",
+        &h.admin,
+        std::time::SystemTime::now(),
+    );
+    let send = |body: String, payload_hash: Option<String>| {
+        let mut builder = axum::http::Request::builder().method("POST").uri("/");
+        for (k, v) in base.iter().chain(&signed) {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        if let Some(hash) = payload_hash {
+            builder = builder.header("x-amz-content-sha256", hash);
+        }
+        h.raw(builder.body(axum::body::Body::from(body)).unwrap())
+    };
+    let list_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(list.as_bytes()));
+    for claim in [
+        None,
+        Some("UNSIGNED-PAYLOAD".to_owned()),
+        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER".to_owned()),
+        Some(list_hash.clone()),
+    ] {
+        send(delete.clone(), claim.clone()).await.assert_error(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. Check your AWS \
+             Secret Access Key and signing method. Consult the service documentation for details.",
+        );
+    }
+    // UNSIGNED-PAYLOAD is refused even with the body that was signed: STS and IAM always hash the payload.
+    send(list.clone(), Some("UNSIGNED-PAYLOAD".into()))
+        .await
+        .assert_error(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. Check your AWS \
+             Secret Access Key and signing method. Consult the service documentation for details.",
+        );
+    // The role is still there, and identical replays are accepted (AWS accepts them within 15 minutes).
+    for _ in 0..2 {
+        let r = send(list.clone(), None).await;
+        r.assert_ok();
+        assert!(r.body.contains("<RoleName>deploy</RoleName>"), "{}", r.body);
+    }
+    send(list.clone(), Some(list_hash)).await.assert_ok();
+}
