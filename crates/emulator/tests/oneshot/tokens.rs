@@ -278,6 +278,56 @@ async fn token_whitespace() {
     }
 }
 
+/// RFC 7515 §4.1.11: a `crit` header names extensions the recipient must understand; the emulator understands
+/// none, so any `crit` (and a malformed one) is refused.
+#[tokio::test]
+async fn critical_header_extensions_are_refused() {
+    let s = Suite::new().await;
+    let kid = s.header["kid"].clone();
+    for (crit, names) in [
+        (json!(["exp"]), "`exp`"),
+        (json!(["b64", "x-custom"]), "`b64`, `x-custom`"),
+        (json!([]), "an empty list"),
+        (json!("b64"), "a malformed value (string)"),
+    ] {
+        let token = s.with_header(json!({"alg": "RS256", "kid": kid, "typ": "JWT", "crit": crit}));
+        s.invalid(
+            &token,
+            &format!("The web identity token's header lists critical extensions (crit) that are not supported: {names}"),
+        )
+        .await;
+    }
+}
+
+/// A token issued more than 24 hours ago is "too old" even when `exp` is still ahead (AWS: "Token too old: N").
+#[tokio::test]
+async fn old_tokens_are_refused() {
+    let s = Suite::new().await;
+    let t = now();
+    let day = keyless_emulator::sts::MAX_TOKEN_AGE_SECONDS;
+    let fresh_enough = s.resigned(|c| {
+        c.insert("iat".into(), json!(t - day + 60));
+        c.insert("exp".into(), json!(t + 3600));
+    });
+    s.h.assume("deploy", &fresh_enough).await.assert_ok();
+    let old = s.resigned(|c| {
+        c.insert("iat".into(), json!(t - 441_398));
+        c.insert("exp".into(), json!(t + 3600));
+    });
+    let r = s.h.assume("deploy", &old).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (400, "ExpiredTokenException")
+    );
+    let age: i64 = r
+        .message()
+        .strip_prefix("Token too old: ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((441_398..441_398 + 60).contains(&age), "{}", r.message());
+}
+
 #[tokio::test]
 async fn time_claims() {
     let s = Suite::new().await;
