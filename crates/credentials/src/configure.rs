@@ -531,7 +531,7 @@ mod tests {
             text.starts_with("# keep me\n[profile other]\nregion = us-east-1\n"),
             "{text}"
         );
-        assert!(text.contains(&format!("[profile ci]\nrole_arn = arn:aws:iam::123456789012:role/deploy\nweb_identity_token_file = {}\nrole_session_name = build-1\nregion = eu-west-1\n", report.token_file.display())), "{text}");
+        assert!(text.contains(&format!("[profile ci]  # written by keyless\nrole_arn = arn:aws:iam::123456789012:role/deploy\nweb_identity_token_file = {}\nrole_session_name = build-1\nregion = eu-west-1\n", report.token_file.display())), "{text}");
 
         // A second run refuses to clobber, then --overwrite replaces only that section.
         let err = configure(&s, "ci", false, &p).unwrap_err().to_string();
@@ -543,6 +543,63 @@ mod tests {
         assert!(report.replaced);
         let again = fs::read_to_string(&p.config_file).unwrap();
         assert_eq!(again, text);
+    }
+
+    /// A shared `KEYLESS_TOKEN_DIR` keeps its mode; `cleanup` removes exactly what `configure` wrote.
+    #[test]
+    fn never_chmods_an_existing_directory_and_cleans_up_what_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = paths(dir.path());
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(shared.join("someone-elses-file"), "x").unwrap();
+        p.token_dir = shared.clone();
+        fs::create_dir_all(p.config_file.parent().unwrap()).unwrap();
+        fs::write(&p.config_file, "[profile mine]\nregion = us-east-1\n").unwrap();
+        let report = configure(
+            &settings(&["arn:aws:iam::123456789012:role/next"]),
+            "ci",
+            false,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(
+            fs::metadata(&shared).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        assert!(report.created_dirs.is_empty(), "{:?}", report.created_dirs);
+        let manifest = fs::metadata(&report.manifest).unwrap();
+        assert_eq!(manifest.permissions().mode() & 0o777, 0o600);
+
+        let cleaned = cleanup("ci", &p).unwrap();
+        assert!(cleaned.left.is_empty(), "{:?}", cleaned.left);
+        assert_eq!(
+            cleaned.removed_sections,
+            ["profile ci-web-identity", "profile ci"]
+        );
+        assert!(!report.token_file.exists() && !report.manifest.exists());
+        assert_eq!(
+            fs::read_to_string(&p.config_file).unwrap(),
+            "[profile mine]\nregion = us-east-1\n"
+        );
+        assert!(shared.join("someone-elses-file").exists());
+        // Nothing left: a second cleanup has nothing to do.
+        assert_eq!(cleanup("ci", &p).unwrap(), CleanupReport::default());
+
+        // Directories keyless created (and a config file it created) go too, deepest first.
+        let fresh = paths(&dir.path().join("fresh"));
+        let report = configure(&settings(&[]), "ci", false, &fresh).unwrap();
+        assert!(!report.created_dirs.is_empty());
+        for created in &report.created_dirs {
+            assert_eq!(
+                fs::metadata(created).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+        }
+        let cleaned = cleanup("ci", &fresh).unwrap();
+        assert!(cleaned.left.is_empty());
+        assert!(!dir.path().join("fresh").exists(), "{cleaned:?}");
     }
 
     #[test]

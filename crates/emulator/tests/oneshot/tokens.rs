@@ -288,7 +288,7 @@ async fn critical_header_extensions_are_refused() {
         (json!(["exp"]), "`exp`"),
         (json!(["b64", "x-custom"]), "`b64`, `x-custom`"),
         (json!([]), "an empty list"),
-        (json!("b64"), "a malformed value (string)"),
+        (json!("b64"), "a malformed value (a string)"),
     ] {
         let token = s.with_header(json!({"alg": "RS256", "kid": kid, "typ": "JWT", "crit": crit}));
         s.invalid(
