@@ -410,10 +410,7 @@ async fn assume_role_with_web_identity(
     let policy = shared.policies.get(&role.trust_policy).ok_or_else(denied)?;
     let context = sts::RequestContext::new(OffsetDateTime::from(incoming.now))
         .role_session_name(common.session_name);
-    let context = match incoming.source_ip {
-        Some(ip) => context.source_ip(ip),
-        None => context,
-    };
+    let context = context.network(incoming.network.clone());
     let decision = sts::decide(&providers, &policy, &unverified.decoded().claims, &context);
     if let Some(rejection) = &decision.rejection
         && matches!(rejection.stage, sts::Stage::Provider | sts::Stage::Audience)
@@ -626,8 +623,8 @@ fn assume_role(shared: &Shared, incoming: &Incoming<'_>) -> Result<Option<Xml>, 
         }
     }
     let mut context = keyless_iam::Context::new();
-    if let Some(ip) = incoming.source_ip {
-        context.insert("aws:SourceIp", ip.to_string());
+    for (key, value) in incoming.network.context_keys() {
+        context.insert(key, value);
     }
     let now = OffsetDateTime::from(incoming.now);
     if let Ok(current) = now

@@ -22,6 +22,7 @@ pub mod condition;
 mod error;
 mod evaluate;
 pub mod json;
+pub mod network;
 mod policy;
 mod request;
 pub mod sts;
