@@ -779,11 +779,15 @@ async fn vpc_headers_play_a_call_through_an_sts_vpc_endpoint() {
         );
     // From a peer that is not loopback the VPC headers are ignored: the peer's address is aws:SourceIp.
     h.peer = "198.51.100.2:1".parse().unwrap();
-    call("deploy", INSIDE).await.assert_error(
-        403,
-        "AccessDenied",
-        "Not authorized to perform sts:AssumeRoleWithWebIdentity",
-    );
+    let mut p = params("deploy").to_vec();
+    p.push(("WebIdentityToken", token.as_str()));
+    h.call_at(&p, None, SystemTime::now(), INSIDE)
+        .await
+        .assert_error(
+            403,
+            "AccessDenied",
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+        );
 
     // The default network (`--source-ip`) for clients that cannot add headers, changeable in-process.
     let h = Harness::with_config(Config {
