@@ -309,15 +309,10 @@ fn build<'a>(
 }
 
 impl TrustPolicy<'_> {
-    /// The role looks like a production role (its name contains a configured production name).
+    /// The role looks like a production role: a configured production name is a whole word of its name
+    /// (`ProdDeployRole`, `deploy-production`; not `preprod`).
     pub fn is_production(&self) -> bool {
         let Some(role) = &self.role else { return false };
-        let role = role.to_ascii_lowercase();
-        self.production_names.iter().any(|p| {
-            let p = p.to_ascii_lowercase();
-            role.split(|c: char| !c.is_ascii_alphanumeric())
-                .any(|w| w == p)
-                || role.contains(&p)
-        })
+        crate::config::is_production_name(role, self.production_names)
     }
 }
