@@ -187,7 +187,7 @@ pub fn is_production_name(name: &str, names: &[String]) -> bool {
     let words = words(name);
     names.iter().any(|n| {
         let n = n.to_ascii_lowercase();
-        name.eq_ignore_ascii_case(&n) || words.iter().any(|w| *w == n)
+        name.eq_ignore_ascii_case(&n) || words.contains(&n)
     })
 }
 

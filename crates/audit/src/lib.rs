@@ -135,19 +135,19 @@ impl Input {
         };
         // Duplicate keys are read as Bitbucket reads them only in pipelines (`duplicate-key` reports them); what IAM
         // or CloudFormation would make of one is not known, so such a file stays unreadable, as before.
-        if kind != InputKind::Pipeline {
-            if let Some(d) = doc.duplicates().first() {
-                return Err(InputError {
-                    path: path.to_owned(),
-                    line: d.repeat.start.line,
-                    column: d.repeat.start.column,
-                    message: keyless_pipelines::ParseErrorKind::DuplicateKey {
-                        key: d.key.clone(),
-                        first_line: d.previous.start.line,
-                    }
-                    .to_string(),
-                });
-            }
+        if kind != InputKind::Pipeline
+            && let Some(d) = doc.duplicates().first()
+        {
+            return Err(InputError {
+                path: path.to_owned(),
+                line: d.repeat.start.line,
+                column: d.repeat.start.column,
+                message: keyless_pipelines::ParseErrorKind::DuplicateKey {
+                    key: d.key.clone(),
+                    first_line: d.previous.start.line,
+                }
+                .to_string(),
+            });
         }
         let pipeline_error = pipeline_error.or_else(|| {
             let root = doc.root();

@@ -453,10 +453,10 @@ fn resolve_yaml11(text: Cow<'_, str>) -> Value {
         _ => {}
     }
     let first = text.as_bytes()[0];
-    if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
-        if let Some(v) = yaml11_float(&text).or_else(|| yaml11_int(&text)) {
-            return v;
-        }
+    if (first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.'))
+        && let Some(v) = yaml11_float(&text).or_else(|| yaml11_int(&text))
+    {
+        return v;
     }
     Value::String(text.into_owned())
 }
