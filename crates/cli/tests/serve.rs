@@ -766,7 +766,8 @@ fn installation_ids_come_from_the_flag_or_a_comma_separated_variable() {
         "ignored-when-the-flag-is-given",
     );
     assert!(
-        text.contains("installations=ari:cloud:ecosystem::installation/aaa"),
+        text.contains("installations=ari:cloud:ecosystem::installation/aaa")
+            && !text.contains("ignored-when"),
         "{text}"
     );
     let text = started_log(&[], "aaa, bbb");
