@@ -4,7 +4,8 @@
 use std::time::SystemTime;
 
 use axum::http::StatusCode;
-use keyless_iam::{Principal, Request, web_identity};
+use keyless_iam::arn::ProviderArn;
+use keyless_iam::{Principal, Request, sts};
 use keyless_oidc::{UnverifiedToken, VerifyError, VerifyOptions};
 use time::OffsetDateTime;
 
@@ -21,6 +22,9 @@ pub const ACTIONS: &[&str] = &[
     "AssumeRoleWithWebIdentity",
     "AssumeRole",
     "GetCallerIdentity",
+    "GetSessionToken",
+    "GetAccessKeyInfo",
+    "DecodeAuthorizationMessage",
 ];
 
 /// "Couldn't retrieve verification key…", verbatim from AWS (note the double space).
@@ -40,6 +44,9 @@ pub(crate) async fn handle(
         "AssumeRoleWithWebIdentity" => assume_role_with_web_identity(shared, incoming).await,
         "AssumeRole" => assume_role(shared, incoming),
         "GetCallerIdentity" => get_caller_identity(shared, incoming),
+        "GetSessionToken" => get_session_token(shared, incoming),
+        "GetAccessKeyInfo" => get_access_key_info(shared, incoming),
+        "DecodeAuthorizationMessage" => decode_authorization_message(shared, incoming),
         _ => Err(AwsError::new(
             StatusCode::BAD_REQUEST,
             "InvalidAction",
@@ -59,6 +66,109 @@ fn get_caller_identity(shared: &Shared, incoming: &Incoming<'_>) -> Result<Optio
         .leaf("UserId", &user_id)
         .leaf("Account", caller.account());
     Ok(Some(xml))
+}
+
+/// The longest `GetSessionToken` session of an account root ("Sessions for account owners are restricted to a
+/// maximum of 3,600 seconds ... If the duration is longer than one hour, the session ... defaults to one hour",
+/// STS API model).
+const ROOT_SESSION_MAX: i64 = 3600;
+
+/// `GetSessionToken` (SigV4): temporary credentials for the caller's long-term keys. The emulator's long-term
+/// keys are its accounts' root keys, so sessions last at most one hour; session credentials cannot call it.
+fn get_session_token(shared: &Shared, incoming: &Incoming<'_>) -> Result<Option<Xml>, AwsError> {
+    let caller = authenticate(shared, incoming, Service::Sts)?;
+    let p = incoming.params;
+    let mut v = Violations::default();
+    let duration = v.integer("durationSeconds", p.get("DurationSeconds"), 900, 129_600);
+    let serial = p.get("SerialNumber");
+    v.length("serialNumber", serial, 9, 256, Echo::Value);
+    v.pattern("serialNumber", serial, r"[\w+=/:,.@-]*", |s| {
+        is_name_chars(&s.replace(['/', ':'], ""))
+    });
+    let code = p.get("TokenCode");
+    v.length("tokenCode", code, 6, 6, Echo::Value);
+    v.pattern("tokenCode", code, r"[\d]*", |c| {
+        c.bytes().all(|b| b.is_ascii_digit())
+    });
+    v.finish()?;
+    let Caller::Root { account } = &caller else {
+        return Err(AwsError::access_denied(
+            "Cannot call GetSessionToken with session credentials",
+        ));
+    };
+    if serial.is_some() || code.is_some() {
+        // No MFA devices exist in the emulator, so no code can be right.
+        return Err(AwsError::access_denied(
+            "MultiFactorAuthentication failed with invalid MFA one time pass code.",
+        ));
+    }
+    let duration = duration.unwrap_or(ROOT_SESSION_MAX).min(ROOT_SESSION_MAX);
+    let expires_at = unix(incoming.now) + duration;
+    let info = SessionInfo {
+        access_key_id: crate::ids::temporary_key_id(account),
+        account: account.clone(),
+        role_name: String::new(),
+        role_id: String::new(),
+        session_name: String::new(),
+        expires_at,
+        chained: false,
+        root: true,
+    };
+    let key: Secret = read_lock(&shared.state).session_key.clone();
+    let (secret, token) = sessions::issue(&key, &info);
+    let mut xml = Xml::new();
+    write_credentials(&mut xml, &info, &secret, &token);
+    Ok(Some(xml))
+}
+
+/// `GetAccessKeyInfo` (SigV4): the account of an access key id: an account's admin key, or a temporary key
+/// (whose id encodes its account). Keys the emulator never issued are a `ValidationError` (AWS decodes any key
+/// id; the emulator can only answer for its own, see docs/emulator.md).
+fn get_access_key_info(shared: &Shared, incoming: &Incoming<'_>) -> Result<Option<Xml>, AwsError> {
+    authenticate(shared, incoming, Service::Sts)?;
+    let mut v = Violations::default();
+    let key = v.required("accessKeyId", incoming.params.get("AccessKeyId"));
+    v.length("accessKeyId", key, 16, 128, Echo::Value);
+    v.pattern("accessKeyId", key, r"[\w]*", |k| {
+        k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    });
+    v.finish()?;
+    let key = key.unwrap_or_default();
+    let account = {
+        let state = read_lock(&shared.state);
+        state
+            .accounts
+            .iter()
+            .find(|(_, a)| a.access_key_id == key)
+            .map(|(id, _)| id.clone())
+    }
+    .or_else(|| crate::ids::account_of_temporary_key(key))
+    .ok_or_else(|| {
+        AwsError::validation(
+            "The access key ID was not issued by this emulator, so its account cannot be told.",
+        )
+    })?;
+    let mut xml = Xml::new();
+    xml.leaf("Account", &account);
+    Ok(Some(xml))
+}
+
+/// `DecodeAuthorizationMessage` (SigV4): the emulator's `AccessDenied` errors carry no encoded message, so there
+/// is nothing it could decode: every message is `InvalidAuthorizationMessageException`.
+fn decode_authorization_message(
+    shared: &Shared,
+    incoming: &Incoming<'_>,
+) -> Result<Option<Xml>, AwsError> {
+    authenticate(shared, incoming, Service::Sts)?;
+    let mut v = Violations::default();
+    let message = v.required("encodedMessage", incoming.params.get("EncodedMessage"));
+    v.length("encodedMessage", message, 1, 10_240, Echo::Hidden);
+    v.finish()?;
+    Err(AwsError::new(
+        StatusCode::BAD_REQUEST,
+        "InvalidAuthorizationMessageException",
+        "The encoded authorization message is invalid: the emulator issues no encoded authorization messages.",
+    ))
 }
 
 /// A role ARN split into account, path and name.
@@ -182,23 +292,28 @@ fn issue(shared: &Shared, xml: &mut Xml, grant: Grant<'_>) {
     } = grant;
     let expires_at = unix(now) + duration;
     let info = SessionInfo {
-        access_key_id: crate::ids::temporary_key_id(),
+        access_key_id: crate::ids::temporary_key_id(account),
         account: account.to_owned(),
         role_name: role.name.clone(),
         role_id: role.role_id.clone(),
         session_name: session_name.to_owned(),
         expires_at,
         chained,
+        root: false,
     };
     let key: Secret = read_lock(&shared.state).session_key.clone();
     let (secret, token) = sessions::issue(&key, &info);
-    let expiration = OffsetDateTime::from_unix_timestamp(expires_at)
-        .map(iso8601)
-        .unwrap_or_default();
     xml.open("AssumedRoleUser")
         .leaf("Arn", &info.arn())
         .leaf("AssumedRoleId", &info.user_id())
         .close("AssumedRoleUser");
+    write_credentials(xml, &info, &secret, &token);
+}
+
+fn write_credentials(xml: &mut Xml, info: &SessionInfo, secret: &Secret, token: &Secret) {
+    let expiration = OffsetDateTime::from_unix_timestamp(info.expires_at)
+        .map(iso8601)
+        .unwrap_or_default();
     xml.open("Credentials")
         .leaf("SessionToken", token.expose())
         .leaf("SecretAccessKey", secret.expose())
@@ -242,8 +357,7 @@ async fn assume_role_with_web_identity(
     v.length("providerId", provider_id, 4, 2048, Echo::Value);
     v.finish()?;
     let token = token.unwrap_or_default();
-    let denied =
-        || AwsError::access_denied("Not authorized to perform sts:AssumeRoleWithWebIdentity");
+    let denied = || AwsError::access_denied(sts::NOT_AUTHORIZED);
 
     // 1. The role, in the account named by the ARN. A missing role is AccessDenied (AWS does not reveal
     //    whether a role exists; UNCONFIRMED, see docs/emulator.md).
@@ -264,36 +378,55 @@ async fn assume_role_with_web_identity(
     }
     check_session_policy(incoming)?;
 
-    // 2. The token: well-formed, issuer → provider in the role's account, audience ∈ client ids.
+    // 2. The decision, through keyless_iam::sts (the one STS decision: provider by `iss` → audience ∈ client
+    //    IDs → expiry → trust policy), on the token's claims as written. The signature is verified between the
+    //    audience stage and the rest: AWS needs the provider before it can fetch the keys. Trailing whitespace
+    //    from `echo $TOKEN > file` is dropped first, as AWS does (docs/emulator.md).
+    let token = keyless_oidc::strip_wire_whitespace(token).map_err(|e| {
+        AwsError::invalid_token(format!("The web identity token is not a valid JWT: {e}"))
+    })?;
     let unverified = UnverifiedToken::parse(token).map_err(|e| {
         AwsError::invalid_token(format!("The web identity token is not a valid JWT: {e}"))
     })?;
-    let decoded = unverified.decoded();
-    let iss = match decoded.claims.get("iss") {
-        None => return Err(AwsError::invalid_token("Missing a required claim: iss")),
-        Some(serde_json::Value::String(iss)) => iss.clone(),
-        Some(_) => return Err(AwsError::invalid_token("The iss claim must be a string")),
+    let providers: Vec<sts::Provider> = {
+        let state = read_lock(&shared.state);
+        state
+            .accounts
+            .get(arn.account)
+            .map(|account| {
+                account
+                    .providers
+                    .values()
+                    .filter_map(|p| {
+                        let arn =
+                            ProviderArn::for_issuer(arn.account, &format!("https://{}", p.url))?;
+                        Some(sts::Provider::new(arn, Some(p.client_ids.clone())))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     };
-    let provider = iss
-        .strip_prefix("https://")
-        .and_then(|url| {
-            let state = read_lock(&shared.state);
-            state.accounts.get(arn.account)?.providers.get(url).cloned()
-        })
-        .ok_or_else(|| {
-            AwsError::invalid_token(format!(
-                "No OpenIDConnect provider found in your account for {iss}"
-            ))
-        })?;
-    let audience = match decoded.audience() {
-        None => return Err(AwsError::invalid_token("Missing a required claim: aud")),
-        Some(Err(())) => return Err(AwsError::invalid_token("Incorrect token audience")),
-        Some(Ok(aud)) => aud
-            .iter()
-            .find(|a| provider.client_ids.iter().any(|c| c == a))
-            .map(str::to_owned),
+    // A stored policy that no longer parses (a hand-edited state file) allows nothing.
+    let policy = shared.policies.get(&role.trust_policy).ok_or_else(denied)?;
+    let context = sts::RequestContext::new(OffsetDateTime::from(incoming.now))
+        .role_session_name(common.session_name);
+    let context = match incoming.source_ip {
+        Some(ip) => context.source_ip(ip),
+        None => context,
     };
-    let audience = audience.ok_or_else(|| AwsError::invalid_token("Incorrect token audience"))?;
+    let decision = sts::decide(&providers, &policy, &unverified.decoded().claims, &context);
+    if let Some(rejection) = &decision.rejection
+        && matches!(rejection.stage, sts::Stage::Provider | sts::Stage::Audience)
+    {
+        return Err(rejection_error(rejection));
+    }
+    let iss = unverified
+        .decoded()
+        .claims
+        .get("iss")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned();
 
     // 3. Keys: the emulator's own issuers, else discovery + JWKS when --remote-issuers is on.
     let jwks = shared
@@ -302,37 +435,14 @@ async fn assume_role_with_web_identity(
         .await
         .ok_or_else(|| AwsError::invalid_token(NO_VERIFICATION_KEY))?;
 
-    // 4. Signature, required claims, times.
+    // 4. Signature, required claims, times (keyless-oidc), then the rest of the decision.
     let verified = unverified
-        .verify(&jwks, unix(incoming.now), &VerifyOptions::default())
+        .verify(&jwks, unix(incoming.now), &verify_options())
         .map_err(token_error)?;
-    if verified.subject.chars().count() < 6 || verified.subject.chars().count() > 255 {
-        return Err(AwsError::invalid_token(
-            "The sub claim must be 6 to 255 characters long",
-        ));
+    if let Some(rejection) = &decision.rejection {
+        return Err(rejection_error(rejection));
     }
-
-    // 5. The trust policy, through crates/iam (also sts:TagSession / sts:SetSourceIdentity when needed).
-    let provider_arn = format!(
-        "arn:aws:iam::{}:oidc-provider/{}",
-        arn.account, provider.url
-    );
-    let input = web_identity::WebIdentityInput {
-        provider_arn: &provider_arn,
-        claims: &verified.claims,
-        source_ip: incoming.source_ip,
-        now: OffsetDateTime::from(incoming.now),
-        role_session_name: Some(common.session_name),
-    };
-    let requests =
-        web_identity::requests(&input).map_err(|e| AwsError::invalid_token(e.to_string()))?;
-    let policy = shared.policies.get(&role.trust_policy).ok_or_else(denied)?;
-    if !requests
-        .iter()
-        .all(|request| trust::allows(&policy, request))
-    {
-        return Err(denied());
-    }
+    let audience = decision.audience.clone().unwrap_or_default();
 
     // 6. Credentials.
     let mut xml = Xml::new();
@@ -365,6 +475,32 @@ async fn assume_role_with_web_identity(
         );
     }
     Ok(Some(xml))
+}
+
+/// STS's refusal as the wire error: `AccessDenied` (403), `ExpiredTokenException` and `InvalidIdentityToken` (400).
+fn rejection_error(rejection: &sts::Rejection) -> AwsError {
+    match rejection.code {
+        sts::ErrorCode::AccessDenied => AwsError::access_denied(rejection.message.clone()),
+        sts::ErrorCode::ExpiredTokenException => AwsError::new(
+            StatusCode::BAD_REQUEST,
+            "ExpiredTokenException",
+            rejection.message.clone(),
+        ),
+        sts::ErrorCode::InvalidIdentityToken => AwsError::invalid_token(rejection.message.clone()),
+    }
+}
+
+/// The oldest `iat` accepted, in seconds: 24 hours. AWS refuses old tokens with `ExpiredTokenException` "Token
+/// too old: N" (observed for N = 441398, about 5.1 days, with `exp` still in the future) and accepts Kubernetes
+/// projected tokens through their 24-hour life, so its limit lies between; the value is UNCONFIRMED
+/// (docs/emulator.md).
+pub const MAX_TOKEN_AGE_SECONDS: i64 = 24 * 60 * 60;
+
+fn verify_options() -> VerifyOptions {
+    VerifyOptions {
+        max_age_seconds: Some(MAX_TOKEN_AGE_SECONDS),
+        ..VerifyOptions::default()
+    }
 }
 
 /// AWS's code and message for each way a token fails verification. Texts AWS has been observed to use are
@@ -401,15 +537,16 @@ fn token_error(error: VerifyError) -> AwsError {
         VerifyError::Expired { now, exp } => AwsError::new(
             StatusCode::BAD_REQUEST,
             "ExpiredTokenException",
-            format!(
-                "Token expired: current date/time {now} must be before the expiration date/time{exp}"
-            ),
+            sts::expired_message(now, exp),
         ),
         VerifyError::NotYetValid { now, nbf } => AwsError::invalid_token(format!(
             "Token not yet valid: current date/time {now} must be after the not-before date/time {nbf}"
         )),
         VerifyError::IssuedInFuture { now, iat } => AwsError::invalid_token(format!(
             "Token issued in the future: current date/time {now} must be after the issued-at date/time {iat}"
+        )),
+        VerifyError::CriticalHeader { names } => AwsError::invalid_token(format!(
+            "The web identity token's header lists critical extensions (crit) that are not supported: {names}"
         )),
         VerifyError::TooOld { age, .. } => AwsError::new(
             StatusCode::BAD_REQUEST,
@@ -455,7 +592,8 @@ fn assume_role(shared: &Shared, incoming: &Incoming<'_>) -> Result<Option<Xml>, 
             .cloned()
             .ok_or_else(denied)?
     };
-    let chained = matches!(caller, Caller::Session(_));
+    // Role chaining: a role session assuming a role (a root GetSessionToken session is not a role session).
+    let chained = matches!(&caller, Caller::Session(session) if !session.root);
     let duration = common.duration.unwrap_or(3600);
     if chained && duration > CHAINED_MAX {
         return Err(AwsError::validation(
