@@ -113,7 +113,14 @@ impl Input {
             column: e.column,
             message: e.kind.to_string(),
         };
-        let (doc, pipeline_error) = match Document::parse(text) {
+        // keyless.yml is keyless's own format, read with the YAML 1.2 core schema; everything else as Bitbucket
+        // reads pipelines (YAML 1.1, the last of duplicate keys wins; CloudFormation documents YAML 1.1 too).
+        let options = if is_keyless_name(path) {
+            keyless_pipelines::ParseOptions::STRICT
+        } else {
+            keyless_pipelines::ParseOptions::PIPELINE
+        };
+        let (doc, pipeline_error) = match Document::parse_with(text, options) {
             Ok(doc) => (doc, None),
             // YAML that is not a valid pipeline file is a finding (`invalid-pipeline`), not bad input.
             Err(e) if !source::is_syntax_error(&e) && looks_like_pipeline(path, text) => {
@@ -126,6 +133,22 @@ impl Input {
         } else {
             classify(path, doc.root())
         };
+        // Duplicate keys are read as Bitbucket reads them only in pipelines (`duplicate-key` reports them); what IAM
+        // or CloudFormation would make of one is not known, so such a file stays unreadable, as before.
+        if kind != InputKind::Pipeline
+            && let Some(d) = doc.duplicates().first()
+        {
+            return Err(InputError {
+                path: path.to_owned(),
+                line: d.repeat.start.line,
+                column: d.repeat.start.column,
+                message: keyless_pipelines::ParseErrorKind::DuplicateKey {
+                    key: d.key.clone(),
+                    first_line: d.previous.start.line,
+                }
+                .to_string(),
+            });
+        }
         let pipeline_error = pipeline_error.or_else(|| {
             let root = doc.root();
             (kind == InputKind::Pipeline && root.as_map().is_none()).then(|| {
@@ -171,6 +194,10 @@ fn file_name(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
 }
 
+fn is_keyless_name(path: &str) -> bool {
+    matches!(file_name(path), "keyless.yml" | "keyless.yaml")
+}
+
 fn is_pipeline_name(path: &str) -> bool {
     file_name(path).starts_with("bitbucket-pipelines")
 }
@@ -185,8 +212,7 @@ fn looks_like_pipeline(path: &str, text: &str) -> bool {
 }
 
 fn classify(path: &str, root: &Node) -> InputKind {
-    let file = file_name(path);
-    if file == "keyless.yml" || file == "keyless.yaml" {
+    if is_keyless_name(path) {
         InputKind::Keyless
     } else if is_pipeline_name(path) || root.get("pipelines").is_some() {
         InputKind::Pipeline
@@ -577,6 +603,18 @@ pub fn locate(
     let index = target.input.unwrap_or(default_input);
     let input = inputs.get(index.checked_sub(first)?)?;
     let doc = &input.doc;
+    if let Focus::Bytes(start, end) = target.focus {
+        let span = Span::new(start, end);
+        let (line, column) = doc.line_col(span.start);
+        return Some(Location {
+            path: input.path.clone(),
+            line,
+            column,
+            span,
+            route: String::new(),
+            input: index,
+        });
+    }
     if let Focus::Position(line, column) = target.focus {
         let start = doc.line_start(line);
         let offset = doc
@@ -597,7 +635,7 @@ pub fn locate(
     let (key, node) = doc.resolve_entry(&target.route)?;
     let node_span = source::span(node);
     let span = match &target.focus {
-        Focus::Position(..) | Focus::Node => node_span,
+        Focus::Position(..) | Focus::Bytes(..) | Focus::Node => node_span,
         Focus::Key => key.unwrap_or(node_span),
         Focus::Text(text) => doc
             .text

@@ -1,4 +1,4 @@
-//! `invalid-pipeline`: the file is not a valid `bitbucket-pipelines.yml` (YAML errors, duplicate keys, values
+//! `invalid-pipeline`: the file is not a valid `bitbucket-pipelines.yml` (YAML errors, bad merge keys, values
 //! Atlassian's schema rejects), as judged by `keyless-pipelines`.
 
 use super::prelude::*;

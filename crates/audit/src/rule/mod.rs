@@ -89,6 +89,7 @@ mod curl_pipe_shell;
 mod deploy_on_pull_request;
 mod deploy_without_deployment;
 mod duplicate_deployment;
+mod duplicate_key;
 mod environment_without_role;
 mod https_in_condition_key;
 mod invalid_federated_principal;
@@ -155,6 +156,7 @@ pub fn registry() -> &'static [&'static dyn Rule] {
         &manual_first_step::ManualFirstStep,
         // Limits
         &invalid_pipeline::InvalidPipeline,
+        &duplicate_key::DuplicateKey,
         &too_many_steps::TooManySteps,
         &unknown_step_key::UnknownStepKey,
         &oidc_audience_limits::OidcAudienceLimits,
