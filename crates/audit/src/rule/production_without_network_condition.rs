@@ -25,18 +25,6 @@ static META: RuleMeta = RuleMeta {
     autofix: false,
 };
 
-/// Whether `name` is a production environment name (a whole word of it, case-insensitively).
-fn is_production(names: &[String], name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    names.iter().any(|n| {
-        let n = n.to_ascii_lowercase();
-        lower == n
-            || lower
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .any(|w| w == n)
-    })
-}
-
 fn non_empty(env: &Node, key: &str) -> bool {
     env.get(key)
         .and_then(Node::as_seq)
@@ -57,7 +45,7 @@ impl Rule for ProductionWithoutNetworkCondition {
                 .unwrap_or_default()
             {
                 let (name, env) = (e.key.as_str(), &e.value);
-                if !is_production(&ws.config.production_environments, name) {
+                if !ws.config.is_production(name) {
                     continue;
                 }
                 let self_hosted = env
