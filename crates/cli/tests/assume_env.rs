@@ -287,11 +287,12 @@ fn the_vpc_path_needs_the_regional_sts_endpoint() {
     let checks = doctor_checks(&output);
     let endpoint = check(&checks, "sts-endpoint");
     assert_eq!(endpoint["status"], "fail", "{endpoint}");
+    // The step's region (AWS_REGION of the fixture) names the regional endpoint.
     assert!(
         endpoint["fix"]
             .as_str()
             .unwrap()
-            .contains("https://sts.eu-central-1.amazonaws.com"),
+            .contains("regional endpoint https://sts.eu-west-1.amazonaws.com"),
         "{endpoint}"
     );
 
