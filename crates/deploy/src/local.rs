@@ -117,7 +117,8 @@ impl Sensitive {
         let what = match (self.kind, self.dir) {
             (SensitiveKind::Git, true) => "a Git repository: its whole history",
             (SensitiveKind::Git, false) => "a link to a Git repository",
-            (SensitiveKind::Env, _) => "environment files usually hold secrets",
+            (SensitiveKind::Env, false) => "an environment file: usually secrets",
+            (SensitiveKind::Env, true) => "environment files: usually secrets",
         };
         let files = plural(self.files, "file");
         let head = format!(
