@@ -241,7 +241,7 @@ pub fn evaluate(options: &GuardOptions, facts: &Facts) -> Vec<Verdict> {
 /// `part` of `whole` as a percentage with one decimal where it matters (`60`, `50.5`).
 fn percent(part: usize, whole: usize) -> String {
     let tenths = (part as u128 * 1000 + whole as u128 / 2) / whole.max(1) as u128;
-    if tenths % 10 == 0 {
+    if tenths.is_multiple_of(10) {
         format!("{}", tenths / 10)
     } else {
         format!("{}.{}", tenths / 10, tenths % 10)

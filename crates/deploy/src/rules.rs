@@ -402,17 +402,16 @@ impl Headers {
     }
 
     fn set(&mut self, name: &HeaderName, value: &str) {
-        let value = Some(value.to_owned());
+        let owned = value.to_owned();
         match name {
-            HeaderName::CacheControl => self.cache_control = value,
-            HeaderName::ContentDisposition => self.content_disposition = value,
-            HeaderName::ContentLanguage => self.content_language = value,
-            HeaderName::ContentType => self.content_type = value.unwrap_or_default(),
-            HeaderName::Expires => self.expires = value,
-            HeaderName::WebsiteRedirectLocation => self.website_redirect_location = value,
+            HeaderName::CacheControl => self.cache_control = Some(owned),
+            HeaderName::ContentDisposition => self.content_disposition = Some(owned),
+            HeaderName::ContentLanguage => self.content_language = Some(owned),
+            HeaderName::ContentType => self.content_type = owned,
+            HeaderName::Expires => self.expires = Some(owned),
+            HeaderName::WebsiteRedirectLocation => self.website_redirect_location = Some(owned),
             HeaderName::Meta(meta) => {
-                self.metadata
-                    .insert(meta.clone(), value.unwrap_or_default());
+                self.metadata.insert(meta.clone(), owned);
             }
         }
     }
