@@ -350,47 +350,31 @@ pub struct Headers {
 }
 
 impl Headers {
-    /// Names of the headers that differ (lower case, as sent), in a fixed order (for plans and reports).
-    pub fn differences(&self, other: &Headers) -> Vec<String> {
-        let mut out = Vec::new();
-        let fields = [
-            (
-                "content-type",
-                Some(&self.content_type),
-                Some(&other.content_type),
-            ),
-            (
-                "cache-control",
-                self.cache_control.as_ref(),
-                other.cache_control.as_ref(),
-            ),
-            (
-                "content-encoding",
-                self.content_encoding.as_ref(),
-                other.content_encoding.as_ref(),
-            ),
-            (
-                "content-disposition",
-                self.content_disposition.as_ref(),
-                other.content_disposition.as_ref(),
-            ),
-            (
-                "content-language",
-                self.content_language.as_ref(),
-                other.content_language.as_ref(),
-            ),
-            ("expires", self.expires.as_ref(), other.expires.as_ref()),
+    /// The single-valued headers by name (lower case, as sent), in a fixed order.
+    fn named(&self) -> [(&'static str, Option<&String>); 7] {
+        [
+            ("content-type", Some(&self.content_type)),
+            ("cache-control", self.cache_control.as_ref()),
+            ("content-encoding", self.content_encoding.as_ref()),
+            ("content-disposition", self.content_disposition.as_ref()),
+            ("content-language", self.content_language.as_ref()),
+            ("expires", self.expires.as_ref()),
             (
                 "x-amz-website-redirect-location",
                 self.website_redirect_location.as_ref(),
-                other.website_redirect_location.as_ref(),
             ),
-        ];
-        for (name, a, b) in fields {
-            if a != b {
-                out.push(name.to_owned());
-            }
-        }
+        ]
+    }
+
+    /// Names of the headers that differ (lower case, as sent), in a fixed order (for plans and reports).
+    pub fn differences(&self, other: &Headers) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .named()
+            .into_iter()
+            .zip(other.named())
+            .filter(|((_, a), (_, b))| a != b)
+            .map(|((name, _), _)| name.to_owned())
+            .collect();
         let names: std::collections::BTreeSet<&String> =
             self.metadata.keys().chain(other.metadata.keys()).collect();
         for name in names {
