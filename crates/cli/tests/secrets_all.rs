@@ -246,8 +246,49 @@ fn is_b64url(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
 
+/// Whether `run` (a run of base64url characters and dots) is shaped like a signed JWT.
+fn is_jwt(run: &str) -> bool {
+    let parts: Vec<&str> = run.split('.').collect();
+    parts.len() == 3
+        && parts[0].starts_with("eyJ")
+        && parts[1].starts_with("eyJ")
+        && parts[2].len() >= 20
+}
+
+/// `text` with every JWT-shaped run blanked out: an allowed JWT's random signature can hold a 40-character
+/// alphanumeric run between two `-`/`_`, which is not a secret access key.
+fn without_jwts(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if is_jwt(run) {
+            out.extend(std::iter::repeat_n(' ', run.len()));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if is_b64url(c) || c == '.' {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 /// The first secret-shaped string in `text` whose shape is not in `allowed`.
 fn secret_shaped(text: &str, allowed: &[Shape]) -> Option<(Shape, String)> {
+    let masked;
+    let text = if allowed.contains(&Shape::Jwt) {
+        masked = without_jwts(text);
+        masked.as_str()
+    } else {
+        text
+    };
     let runs = |pred: fn(char) -> bool| -> Vec<&str> {
         text.split(|c: char| !pred(c))
             .filter(|s| !s.is_empty())
@@ -294,12 +335,7 @@ fn secret_shaped(text: &str, allowed: &[Shape]) -> Option<(Shape, String)> {
     }
     if !allowed.contains(&Shape::Jwt) {
         for run in runs(|c| is_b64url(c) || c == '.') {
-            let parts: Vec<&str> = run.split('.').collect();
-            if parts.len() == 3
-                && parts[0].starts_with("eyJ")
-                && parts[1].starts_with("eyJ")
-                && parts[2].len() >= 20
-            {
+            if is_jwt(run) {
                 return Some((Shape::Jwt, run.to_owned()));
             }
         }
@@ -1053,6 +1089,21 @@ fn completions() {
         let output = setup.clean(&["completions", shell], &[]);
         assert!(output.status.success());
     }
+}
+
+#[test]
+fn an_allowed_jwt_is_not_read_as_a_secret_access_key() {
+    // Seen once in a CI-like run: a random RS256 signature held a 40-character alphanumeric run between two `-`.
+    let run = "Ab3Cd4Ef5Gh6Ij7Kl8Mn9Op0Qr1St2Uv3Wx4Yz5A";
+    assert_eq!(run.len(), 40);
+    let jwt = format!("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.AAAA-{run}-BBBB_CCCC");
+    assert_eq!(secret_shaped(&format!("{jwt}\n"), &[Shape::Jwt]), None);
+    // Still found when JWTs are not allowed, and a key beside an allowed JWT is still a key.
+    assert!(secret_shaped(&format!("{jwt}\n"), &[]).is_some());
+    assert_eq!(
+        secret_shaped(&format!("{jwt} {run}\n"), &[Shape::Jwt]).map(|f| f.0),
+        Some(Shape::SecretAccessKey)
+    );
 }
 
 #[test]

@@ -19,11 +19,13 @@
 //! assert_eq!(file.span(&"pipelines.default[0].step.script[0]".parse().unwrap()).unwrap().line(), 5);
 //! ```
 
+pub mod anchor_holder;
 mod edit;
 pub mod glob;
 pub mod model;
 pub mod node;
 mod parse;
+pub mod pipes;
 pub mod render;
 pub mod route;
 mod select;
@@ -31,6 +33,7 @@ pub mod span;
 mod traverse;
 pub mod validate;
 
+pub use anchor_holder::{AnchorHolder, anchor_holders};
 /// The string type of mapping keys and route keys (inline up to 24 bytes).
 pub use compact_str::CompactString;
 pub use edit::EditError;
@@ -194,6 +197,11 @@ impl PipelineFile {
     /// so rendering is idempotent. Anchors come out expanded; comments are not kept.
     pub fn to_yaml_string(&self) -> String {
         render::to_yaml(&self.root)
+    }
+
+    /// The top-level keys that only hold anchors used elsewhere ([`anchor_holder`] has the definition).
+    pub fn anchor_holders(&self) -> Vec<AnchorHolder> {
+        anchor_holders(&self.root)
     }
 
     /// The JSON form (what a Dynamic Pipelines provider returns as `pipelines_configuration`).
