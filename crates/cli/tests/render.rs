@@ -199,8 +199,8 @@ fn bad_input_exits_2() {
     assert!(err.contains("bitbucket-pipelines.yml:"), "{err}");
 }
 
-/// A target that selects no pipeline (docs/enforce.md): a run judges every pipeline, a definitions request only
-/// the selected one, so the Run-pipeline dialog still lists a feature branch's pipelines.
+/// A target that selects no pipeline (docs/enforce.md): a run judges every pipeline; a definitions request leaves
+/// out the pipelines the branch may not run, so the Run-pipeline dialog still lists the rest.
 #[test]
 fn a_target_that_selects_no_pipeline() {
     let dir = tempfile::tempdir().unwrap();
@@ -229,6 +229,7 @@ fn a_target_that_selects_no_pipeline() {
     let request = |trigger: &str| {
         let path = dir.path().join(format!("{trigger}.json"));
         let body = serde_json::json!({
+            "workspace": "{5c2b7f1e-8a4d-4c3b-9e21-0f6a7d3b9c11}",
             "trigger": trigger,
             "target": {"type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "feature/x"},
             "pipelines_configuration": {"pipelines": {"branches": {"main": [
@@ -239,11 +240,18 @@ fn a_target_that_selects_no_pipeline() {
         path
     };
     let out = keyless()
-        .args(["--format", "json", "--payload"])
+        .args(["--format", "json", "--explain", "--payload"])
         .arg(request("definitions"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        v["pipelines_configuration"]["pipelines"],
+        serde_json::json!({})
+    );
+    assert_eq!(v["omitted"][0]["pipeline"], "pipelines.branches.main");
+    assert_eq!(v["omitted"][0]["rule"], "branches");
     let out = keyless()
         .args(["--format", "json", "--payload"])
         .arg(request("push"))

@@ -1,6 +1,8 @@
 //! `keyless serve` as a process: the provider answers exactly what `keyless render --payload --format json`
-//! prints, SIGHUP reloads keyless.yml (a broken file is logged and the old policy kept), SIGTERM stops it cleanly,
-//! logs never carry the bearer secret, and start-up refuses a missing policy or missing authentication.
+//! prints, for keyless's fixtures and for every request Atlassian documents (the conformance suite); SIGHUP
+//! reloads keyless.yml (a broken file is logged and the old policy kept), SIGTERM stops it cleanly, logs never
+//! carry the bearer secret or a token from the request, and start-up refuses a missing policy or missing
+//! authentication.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 use std::io::Read as _;
@@ -115,8 +117,13 @@ fn write_secret(dir: &Path) -> PathBuf {
 }
 
 fn spawn() -> Server {
+    spawn_with(&serve_fixture("keyless.yml"))
+}
+
+/// A server for a copy of `config`.
+fn spawn_with(config: &Path) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(serve_fixture("keyless.yml"), dir.path().join("keyless.yml")).unwrap();
+    std::fs::copy(config, dir.path().join("keyless.yml")).unwrap();
     let secret = write_secret(dir.path());
     let ready = dir.path().join("ready");
     let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
@@ -337,4 +344,357 @@ fn startup_refuses_a_bad_policy_or_no_authentication() {
     let (code, stderr) = run(&["--forge-app-id", "ari:cloud:ecosystem::app/x"], &broken);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("cannot load the policy"), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Atlassian's documented requests (crates/enforce/tests/fixtures/atlassian, SOURCES.md names each page), through
+// both entry points.
+
+fn atlassian_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../enforce/tests/fixtures/atlassian")
+}
+
+fn atlassian(name: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(atlassian_dir().join(name)).unwrap()).unwrap()
+}
+
+/// What the answer to a conformance request must be.
+enum Expect {
+    /// `{"pipelines_configuration": <the request's configuration>}`: nothing for the policy to change.
+    Echo,
+    /// `{"pipelines_configuration": ...}`, checked by the function.
+    Rendered(Box<dyn Fn(&Value)>),
+    /// `{"error": {"key": <key>, ...}}`.
+    Error(&'static str),
+}
+
+struct Conformance {
+    server: Server,
+    requests: tempfile::TempDir,
+    checked: usize,
+}
+
+impl Conformance {
+    /// Posts `request` to keyless serve and renders it with `keyless render --payload`: both answers must be the
+    /// same, HTTP 200, in one of the two documented response shapes, and as `expect` says.
+    fn check(&mut self, name: &str, request: &Value, expect: Expect) {
+        let path = self.requests.path().join(format!("{}.json", self.checked));
+        std::fs::write(&path, serde_json::to_vec_pretty(request).unwrap()).unwrap();
+        self.checked += 1;
+        let (code, rendered) = render(&self.server.config(), &path);
+        let (status, served) = self.server.post(&std::fs::read(&path).unwrap(), SECRET);
+        assert_eq!(status, 200, "{name}: HTTP {status} {served}");
+        assert_eq!(served, rendered, "{name}: serve and render disagree");
+        let keys = |v: &Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        // The documented response shapes, keys taken from Atlassian's two response examples.
+        let documented_error = atlassian("dp-response-error.json");
+        let documented_config = atlassian("dp-response-modified.json");
+        if served.get("error").is_some() {
+            assert_eq!(code, 1, "{name}");
+            assert_eq!(keys(&served), keys(&documented_error), "{name}");
+            assert_eq!(
+                keys(&served["error"]),
+                keys(&documented_error["error"]),
+                "{name}"
+            );
+        } else {
+            assert_eq!(code, 0, "{name}");
+            assert_eq!(keys(&served), keys(&documented_config), "{name}");
+        }
+        match expect {
+            Expect::Echo => assert_eq!(
+                served["pipelines_configuration"], request["pipelines_configuration"],
+                "{name}: a configuration with nothing to enforce must come back unchanged"
+            ),
+            Expect::Rendered(check) => {
+                assert!(
+                    served.get("pipelines_configuration").is_some(),
+                    "{name}: {served}"
+                );
+                check(&served["pipelines_configuration"]);
+            }
+            Expect::Error(key) => assert_eq!(served["error"]["key"], key, "{name}: {served}"),
+        }
+    }
+}
+
+/// The definitions request of the manifest reference with `configuration` instead of its own.
+fn definitions_with(configuration: Value) -> Value {
+    let mut request = atlassian("dp-definitions-request.json");
+    request["pipelines_configuration"] = configuration;
+    request
+}
+
+fn a_step() -> Value {
+    serde_json::json!({"step": {"name": "Foo", "script": ["echo Bar"]}})
+}
+
+/// The steps of a rendered pipeline that deploy.
+fn deployment_steps(items: &Value) -> Vec<&Value> {
+    let mut out = Vec::new();
+    for item in items.as_array().unwrap() {
+        for step in [&item["step"]].into_iter().chain(
+            item["stage"]["steps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| &s["step"]),
+        ) {
+            if step.is_object()
+                && (step.get("deployment").is_some() || item["stage"].get("deployment").is_some())
+            {
+                out.push(step);
+            }
+        }
+    }
+    out
+}
+
+fn assert_oidc_setup(step: &Value, region: &str) {
+    assert_eq!(step["oidc"], true, "{step}");
+    let first = step["script"][0].as_str().unwrap();
+    assert!(
+        first.starts_with(&format!("export AWS_REGION={region} ")),
+        "{step}"
+    );
+}
+
+#[test]
+fn atlassians_documented_requests_get_documented_answers_from_both_entry_points() {
+    let mut suite = Conformance {
+        server: spawn_with(&atlassian_dir().join("keyless.yml")),
+        requests: tempfile::tempdir().unwrap(),
+        checked: 0,
+    };
+
+    // The two documented requests, verbatim: nothing to enforce, so echoed.
+    suite.check(
+        "definitions request",
+        &atlassian("dp-definitions-request.json"),
+        Expect::Echo,
+    );
+    suite.check(
+        "run request",
+        &atlassian("dp-run-request.json"),
+        Expect::Echo,
+    );
+    // The tutorial's logged request, verbatim: its workspace is a placeholder, not this workspace.
+    let tutorial = atlassian("tutorial-logged-request.json");
+    suite.check(
+        "tutorial request",
+        &tutorial,
+        Expect::Error("keyless-workspace"),
+    );
+    // The same with its workspace placeholder filled in (the other placeholders stay): echoed.
+    let mut filled = tutorial.clone();
+    filled["workspace"] = serde_json::json!("{308ce669-576d-4fa7-b4d4-15e8171f0c8c}");
+    suite.check("tutorial request, workspace filled", &filled, Expect::Echo);
+
+    // Every documented target, under every trigger, with a configuration that deploys: production from
+    // `branches.master`, `test` (any branch) from the custom pipeline the selector example names.
+    let configuration = serde_json::json!({"pipelines": {
+        "default": [a_step()],
+        "branches": {"master": [{"step": {"name": "Deploy", "deployment": "production", "script": ["./deploy.sh"]}}]},
+        "custom": {"build-and-test": [{"step": {"name": "Test deploy", "deployment": "test", "script": ["./deploy.sh"]}}]}
+    }});
+    let targets = [
+        ("commit", atlassian("dp-target-commit.json")),
+        ("ref master", atlassian("dp-target-ref.json")),
+        (
+            "pull request feature→master",
+            atlassian("dp-target-pullrequest.json"),
+        ),
+        (
+            "commit, custom selector",
+            atlassian("dp-target-commit-custom-selector.json"),
+        ),
+    ];
+    for (target_name, target) in &targets {
+        for trigger in ["definitions", "push", "manual", "schedule", "parent_step"] {
+            let mut request = definitions_with(configuration.clone());
+            request["trigger"] = trigger.into();
+            request["target"] = target.clone();
+            if trigger != "definitions" {
+                // The run fields of the documented run request.
+                let run = atlassian("dp-run-request.json");
+                for field in ["pipeline", "created_on"] {
+                    request[field] = run[field].clone();
+                }
+                if trigger == "manual" || trigger == "schedule" {
+                    request["build_number"] = run["build_number"].clone();
+                }
+            }
+            if trigger == "parent_step" {
+                request["trigger_context"] = serde_json::json!({
+                    "parent_pipeline_uuid": "{0ac5e5c0-a233-4cb5-88b9-bcffc5fa4925}",
+                    "parent_pipeline_run_uuid": "{9f2b6c1e-3d4a-4b5c-8d6e-7f8091a2b3c4}",
+                    "parent_step_uuid": "{1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d}"
+                });
+            }
+            let name = format!("{trigger} on {target_name}");
+            let expect = match (trigger, *target_name) {
+                // A definitions request never fails as a whole. Without a branch nothing is left out; the pull
+                // request's source `feature` may not deploy to production, so `branches.master` is left out.
+                ("definitions", "pull request feature→master") => {
+                    Expect::Rendered(Box::new(|c: &Value| {
+                        assert!(c["pipelines"].get("branches").is_none(), "{c}");
+                        assert!(c["pipelines"]["custom"]["build-and-test"].is_array(), "{c}");
+                    }))
+                }
+                ("definitions", _) => Expect::Rendered(Box::new(|c: &Value| {
+                    assert!(c["pipelines"]["branches"]["master"].is_array(), "{c}");
+                    assert!(c["pipelines"]["custom"]["build-and-test"].is_array(), "{c}");
+                })),
+                // A commit without a selector selects nothing and has no branch: production is refused by the
+                // branchless rule. A pull request from `feature` selects nothing either: refused by the branch rule.
+                (_, "commit") | (_, "pull request feature→master") => {
+                    Expect::Error("keyless-branches")
+                }
+                // `master` selects `branches.master`, which may deploy to production: rendered with OIDC.
+                (_, "ref master") => Expect::Rendered(Box::new(|c: &Value| {
+                    let steps = deployment_steps(&c["pipelines"]["branches"]["master"]);
+                    assert_oidc_setup(steps[0], "us-west-2");
+                })),
+                // The custom selector names `build-and-test`, which deploys to `test` (any branch): rendered.
+                _ => Expect::Rendered(Box::new(|c: &Value| {
+                    let steps = deployment_steps(&c["pipelines"]["custom"]["build-and-test"]);
+                    assert_oidc_setup(steps[0], "us-west-2");
+                })),
+            };
+            suite.check(&name, &request, expect);
+        }
+    }
+
+    // Pipeline-In|Pipeline-Out: a documented provider response is the next provider's input.
+    let mut chained = atlassian("dp-run-request.json");
+    chained["pipelines_configuration"] =
+        atlassian("dp-response-modified.json")["pipelines_configuration"].clone();
+    chained["target"]["selector"] = serde_json::json!({"type": "branches", "pattern": "master"});
+    suite.check("a documented response as input", &chained, Expect::Echo);
+
+    // Every documented configuration fragment, in the documented definitions request.
+    let step = || serde_json::json!([a_step()]);
+    for image in [
+        "dp-image-simple.json",
+        "dp-image-basic-auth.json",
+        "dp-image-ecr-credentials.json",
+        "dp-image-ecr-oidc.json",
+    ] {
+        let configuration =
+            serde_json::json!({"image": atlassian(image), "pipelines": {"default": step()}});
+        suite.check(image, &definitions_with(configuration), Expect::Echo);
+    }
+    for (name, key) in [
+        ("dp-options.json", "options"),
+        ("dp-clone.json", "clone"),
+        ("dp-labels.json", "labels"),
+    ] {
+        let mut configuration = serde_json::json!({"pipelines": {"default": step()}});
+        configuration[key] = atlassian(name);
+        suite.check(name, &definitions_with(configuration), Expect::Echo);
+    }
+    let mut definitions = atlassian("dp-definitions-caches.json");
+    definitions["services"] = atlassian("dp-definitions-services.json")["services"].clone();
+    let configuration =
+        serde_json::json!({"definitions": definitions.clone(), "pipelines": {"default": step()}});
+    suite.check(
+        "dp-definitions-*.json",
+        &definitions_with(configuration),
+        Expect::Echo,
+    );
+    let configuration =
+        serde_json::json!({"pipelines": {"default": atlassian("dp-pipeline.json")}});
+    suite.check(
+        "dp-pipeline.json",
+        &definitions_with(configuration),
+        Expect::Echo,
+    );
+    let configuration = serde_json::json!({"pipelines": {"custom": {"print": atlassian("dp-custom-pipeline.json")}}});
+    suite.check(
+        "dp-custom-pipeline.json",
+        &definitions_with(configuration),
+        Expect::Echo,
+    );
+    for name in [
+        "dp-step-size-pipe-after-script.json",
+        "dp-step-conditional.json",
+        "dp-parallel.json",
+    ] {
+        let configuration = serde_json::json!({"pipelines": {"default": [atlassian(name)]}});
+        suite.check(name, &definitions_with(configuration), Expect::Echo);
+    }
+    // The manual deployment step (to `test`, with the documented caches and services): OIDC is added, the rest
+    // is kept.
+    let configuration = serde_json::json!({"definitions": definitions, "pipelines": {"custom": {
+        "deploy-test": [{"step": atlassian("dp-step-manual-deployment.json")}]}}});
+    suite.check(
+        "dp-step-manual-deployment.json",
+        &definitions_with(configuration),
+        Expect::Rendered(Box::new(|c: &Value| {
+            let step = &c["pipelines"]["custom"]["deploy-test"][0]["step"];
+            assert_oidc_setup(step, "us-west-2");
+            let documented = atlassian("dp-step-manual-deployment.json");
+            assert_eq!(
+                step["script"].as_array().unwrap().last(),
+                documented["script"].as_array().unwrap().last()
+            );
+            for key in ["trigger", "deployment", "caches", "services", "name"] {
+                assert_eq!(step[key], documented[key], "{key}");
+            }
+        })),
+    );
+    // The conditional deployment stage (to `staging`, which `master` may deploy to): listed on a commit, run on
+    // `master`, refused for a run without a branch.
+    let stage = serde_json::json!({"pipelines": {"branches": {"master": [{"stage": atlassian("dp-stage.json")}]}}});
+    suite.check(
+        "dp-stage.json, definitions",
+        &definitions_with(stage.clone()),
+        Expect::Rendered(Box::new(|c: &Value| {
+            for step in deployment_steps(&c["pipelines"]["branches"]["master"]) {
+                assert_oidc_setup(step, "us-west-2");
+            }
+        })),
+    );
+    let mut run = atlassian("dp-run-request.json");
+    run["target"]["selector"] = serde_json::json!({"type": "branches", "pattern": "master"});
+    run["pipelines_configuration"] = stage.clone();
+    suite.check(
+        "dp-stage.json, push to master",
+        &run,
+        Expect::Rendered(Box::new(|c: &Value| {
+            assert_eq!(
+                deployment_steps(&c["pipelines"]["branches"]["master"]).len(),
+                2
+            );
+        })),
+    );
+    run["target"] = atlassian("dp-target-commit.json");
+    run["trigger"] = "manual".into();
+    suite.check(
+        "dp-stage.json, run on a commit",
+        &run,
+        Expect::Error("keyless-branches"),
+    );
+
+    // The same request inside the `{"payload", "context", "installationId", "appSystemToken"}` envelope a
+    // third-party library describes (UNCONFIRMED for this module): the same answer, and the token never logged.
+    let token = "app-system-token-4c1f0b9e2d7a";
+    let envelope = serde_json::json!({
+        "payload": atlassian("dp-definitions-request.json"),
+        "context": {"cloudId": "d0d52620-3203-4cfa-8db5-f2587155f0dd", "moduleKey": "keyless-policy"},
+        "installationId": "ari:cloud:ecosystem::installation/0a3a7799-53ae-4a5b-9e7e-03338980abb5",
+        "appSystemToken": token
+    });
+    let mut echoed = envelope.clone();
+    echoed["pipelines_configuration"] = envelope["payload"]["pipelines_configuration"].clone();
+    suite.check("definitions request in an envelope", &echoed, Expect::Echo);
+    assert!(
+        !suite.server.log().contains(token),
+        "the app system token reached the log"
+    );
+    assert!(suite.checked >= 40, "{}", suite.checked);
 }

@@ -2,24 +2,30 @@
 //! `pipelines_configuration`) under the environments and `policy:` of `keyless.yml`, or rejects it.
 //!
 //! [`render`] is pure: the same configuration, pipeline and target always give the same result, and
-//! rendering a rendered file changes nothing. Every change and every rejection names the policy rule
-//! behind it. Anything the policy cannot judge (an unknown key, an unresolved `import`, an invalid
-//! item) is a rejection, never a silent pass-through. See `docs/enforce.md`.
+//! rendering a rendered file changes nothing. Every change, omission and rejection names the policy rule
+//! behind it. What the policy cannot judge (an unresolved `import`, an invalid item, a key that could change
+//! where a step runs) is a rejection, never a silent pass-through; keys Bitbucket's schema does not know
+//! elsewhere follow `policy.unknown_keys`. See `docs/enforce.md`.
 //!
 //! The environments and the policy come from `keyless.yml` as `keyless-workspace` loads it ([`EnforceConfig`]);
 //! [`judge::RenderJudge`] runs this engine for `keyless check`'s pipeline column.
 
+mod check;
 pub mod json;
 pub mod judge;
 pub mod payload;
 pub mod policy;
+mod unknown;
 
-use keyless_pipelines::{
-    Item, Oidc, PipelineBody, PipelineFile, Route, ScriptEntry, Target, Trigger, select_pipeline,
+use keyless_pipelines::{Item, PipelineBody, PipelineFile, Route, Selector, Target, Trigger};
+pub use policy::{
+    ConfigError, EnforceConfig, EnvironmentSpec, PipeStaticKeys, Policy, PolicyMode, SetupForm,
+    UnknownKeys,
 };
-pub use policy::{ConfigError, EnforceConfig, EnvironmentSpec, Policy, SetupForm};
 
-/// The rule names used in changes and rejections.
+use check::StepPlan;
+
+/// The rule names used in changes, omissions, notes and rejections.
 pub mod rules {
     pub const BRANCHES: &str = "branches";
     pub const RUNNERS: &str = "runners";
@@ -32,50 +38,88 @@ pub mod rules {
     pub const IP_RANGES: &str = "atlassian_ip_ranges";
     pub const ENVIRONMENTS: &str = "environments";
     pub const STRUCTURE: &str = "structure";
+    /// `policy.unknown_keys`.
+    pub const UNKNOWN_KEYS: &str = "unknown_keys";
+    /// Anchor holders dropped from the output.
+    pub const ANCHORS: &str = "anchors";
+    /// The request is for another workspace than keyless.yml's.
+    pub const WORKSPACE: &str = "workspace";
+    /// `policy.pipe_static_keys`.
+    pub const PIPE_STATIC_KEYS: &str = "pipe_static_keys";
 }
 
-/// What started the run, plus the branch of a custom run (a custom pipeline runs on a branch the
-/// target alone does not name).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What started the run (or what the Run-pipeline dialog lists definitions for).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Invocation {
-    pub target: Target,
-    /// For [`Target::Custom`]: the branch it runs on, when known.
+    /// The pipeline keyless selects when Bitbucket did not say ([`Invocation::selector`]): a branch, tag, pull
+    /// request or custom name. `None` for a commit without a custom selector (nothing to select by).
+    pub target: Option<Target>,
+    /// The branch a custom run runs on, when known (a ref target, or `--custom NAME --branch B`).
     pub branch: Option<String>,
+    /// The tag a custom run runs on (a ref target with `ref_type: tag`).
+    pub tag: Option<String>,
+    /// The pipeline definition Bitbucket matched (`target.selector`): when present, the run is judged on that
+    /// definition instead of one keyless would select itself.
+    pub selector: Option<Selector>,
+    /// `target.commit.hash`, for messages.
+    pub commit: Option<String>,
 }
 
 impl From<Target> for Invocation {
     fn from(target: Target) -> Self {
         Invocation {
-            target,
-            branch: None,
+            target: Some(target),
+            ..Invocation::default()
         }
     }
 }
 
 impl Invocation {
-    /// The branch whose code runs: the pushed branch, the pull request's source, the custom run's
-    /// branch. `None` for tags and custom runs without a branch.
-    fn branch(&self) -> Option<&str> {
-        match &self.target {
-            Target::Branch(b) => Some(b),
-            Target::PullRequest { source, .. } => Some(source),
-            Target::Tag(_) => None,
-            Target::Custom(_) => self.branch.as_deref(),
+    /// A run or a definitions request on a commit, with no branch or tag.
+    pub fn commit(hash: Option<String>) -> Invocation {
+        Invocation {
+            commit: hash,
+            ..Invocation::default()
         }
     }
 
-    fn describe(&self) -> String {
+    /// The branch whose code runs: the pushed branch, the pull request's source, the custom run's branch.
+    /// `None` for tags, commits and custom runs without a branch: those runs are judged by the branchless rule.
+    pub fn branch(&self) -> Option<&str> {
         match &self.target {
-            Target::Branch(b) => format!("branch `{b}`"),
-            Target::Tag(t) => format!("tag `{t}`"),
-            Target::PullRequest {
+            Some(Target::Branch(b)) => Some(b),
+            Some(Target::PullRequest { source, .. }) => Some(source),
+            Some(Target::Tag(_)) => None,
+            Some(Target::Custom(_)) | None => self.branch.as_deref(),
+        }
+    }
+
+    fn short_commit(&self) -> Option<&str> {
+        self.commit.as_deref().map(|h| h.get(..12).unwrap_or(h))
+    }
+
+    /// How messages name the run.
+    pub fn describe(&self) -> String {
+        let commit = || match self.short_commit() {
+            Some(h) => format!("commit `{h}`"),
+            None => "a commit".to_string(),
+        };
+        match &self.target {
+            Some(Target::Branch(b)) => format!("branch `{b}`"),
+            Some(Target::Tag(t)) => format!("tag `{t}`"),
+            Some(Target::PullRequest {
                 source,
                 destination,
-            } => format!("pull request `{source}` → `{destination}`"),
-            Target::Custom(c) => match &self.branch {
-                Some(b) => format!("custom pipeline `{c}` on branch `{b}`"),
-                None => format!("custom pipeline `{c}` (branch unknown)"),
+            }) => format!("pull request `{source}` → `{destination}`"),
+            Some(Target::Custom(c)) => match (&self.branch, &self.tag) {
+                (Some(b), _) => format!("custom pipeline `{c}` on branch `{b}`"),
+                (None, Some(t)) => format!("custom pipeline `{c}` on tag `{t}` (no branch)"),
+                (None, None) if self.commit.is_some() => {
+                    format!("custom pipeline `{c}` on {} (no branch)", commit())
+                }
+                (None, None) => format!("custom pipeline `{c}` (branch unknown)"),
             },
+            None => format!("{} (no branch)", commit()),
         }
     }
 }
@@ -88,11 +132,54 @@ pub struct Change {
     pub message: String,
 }
 
-/// The rendered file and what changed.
+/// Something keyless noticed and let through: an unknown key under `policy.unknown_keys: warn`, a pipe it could
+/// not give OIDC.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Note {
+    pub rule: String,
+    pub route: String,
+    pub message: String,
+    /// For unknown keys: where the key is (`top-level`, `pipelines`, `item`, `step`, `stage`, `parallel`,
+    /// `pipe`); the label of `keyless_serve_unknown_keys_total`.
+    #[serde(skip)]
+    pub location: Option<&'static str>,
+}
+
+/// A pipeline a definitions request leaves out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Omission {
+    /// The pipeline's route (`pipelines.custom.deploy`).
+    pub pipeline: String,
+    pub rule: String,
+    pub key: String,
+    pub route: String,
+    pub message: String,
+}
+
+/// The rendered file and what happened to it.
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub file: PipelineFile,
+    /// What the policy changed (empty when changes are not recorded: [`render_request_file`]).
     pub changes: Vec<Change>,
+    /// Definitions requests: the pipelines left out because they may not run (always recorded).
+    pub omitted: Vec<Omission>,
+    /// What was let through and reported (always recorded).
+    pub notes: Vec<Note>,
+    /// `policy.mode: report`: what the policy would have done. [`Rendered::file`] is then the input unchanged.
+    pub would: Option<Box<Result<Rendered, Rejection>>>,
+}
+
+impl Rendered {
+    fn new(file: PipelineFile) -> Rendered {
+        Rendered {
+            file,
+            changes: Vec::new(),
+            omitted: Vec::new(),
+            notes: Vec::new(),
+            would: None,
+        }
+    }
 }
 
 /// Why the pipeline is refused. `key` and `message` are the Dynamic Pipelines error fields.
@@ -140,32 +227,16 @@ pub fn setup_lines(form: SetupForm, name: &str, env: &EnvironmentSpec) -> Vec<St
     }
 }
 
-/// What judging found about one deployment step: enough to edit it without reading the model again. Borrows
-/// only the configuration, so the file can be edited while the plans live.
-struct StepPlan<'c> {
-    route: Route,
-    env_name: &'c str,
-    env: &'c EnvironmentSpec,
-    stage_route: Option<Route>,
-    has_runs_on: bool,
-    oidc_enabled: bool,
-    /// The script already starts with the environment's setup lines.
-    has_setup: bool,
-    trigger_manual: bool,
-    ip_ranges: bool,
-    /// `size` is 4x or 8x (what Atlassian IP ranges need).
-    ip_size: bool,
-    self_hosted: bool,
-}
-
 /// What the rendered configuration is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// A run (a push, manual, schedule or parent-step trigger, or a file rendered for a target): the pipeline
-    /// the target selects is judged by the branch rule; when it selects none, every pipeline is.
+    /// Bitbucket selected (or keyless selects for the target) is judged by the branch rule; when none is
+    /// selected, every pipeline is. Anything refused refuses the whole run.
     Run,
-    /// A `definitions` request (the Run-pipeline dialog lists the pipelines): nothing runs yet, so only the
-    /// pipeline the target selects is judged by the branch rule; each later run is judged on its own.
+    /// A `definitions` request (the Run-pipeline dialog): nothing runs yet. Every pipeline that may not run
+    /// (judged with the branch rule when the request names a branch, without it otherwise) is left out, and the
+    /// rest is rendered; each later run is judged on its own.
     Definitions,
 }
 
@@ -190,20 +261,73 @@ pub fn render(
     render_for(config, file, invocation, Mode::Run)
 }
 
-/// Renders a parsed Dynamic Pipelines request: its configuration, for its target, in the mode of its trigger.
+/// Renders a parsed Dynamic Pipelines request: refuses it when it is for another workspace (or names none),
+/// else renders its configuration for its target in the mode of its trigger.
 pub fn render_request(
     config: &EnforceConfig,
     request: payload::Request,
 ) -> Result<Rendered, Rejection> {
+    bind_workspace(config, request.workspace.as_deref())?;
     let mode = Mode::of_trigger(&request.trigger);
-    render_for(config, request.file, &request.invocation, mode)
+    render_recording(config, request.file, &request.invocation, mode, true)
 }
 
-/// Renders `file` for `invocation` in `mode`.
+/// Renders a parsed Dynamic Pipelines request as [`render_request`] does, without listing the changes: the same
+/// file, omissions, notes or rejection, but no change route or message is formatted. For keyless serve, whose
+/// answer is the file alone.
+pub fn render_request_file(
+    config: &EnforceConfig,
+    request: payload::Request,
+) -> Result<Rendered, Rejection> {
+    bind_workspace(config, request.workspace.as_deref())?;
+    let mode = Mode::of_trigger(&request.trigger);
+    render_recording(config, request.file, &request.invocation, mode, false)
+}
+
+/// A workspace UUID as Bitbucket writes it (`{...}`, any case) or bare: the comparable form.
+fn uuid_key(uuid: &str) -> String {
+    uuid.trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .to_ascii_lowercase()
+}
+
+/// The request must be for keyless.yml's workspace: the policy, role ARNs and account IDs of this workspace
+/// must never be rendered into another workspace's pipelines.
+pub fn bind_workspace(config: &EnforceConfig, workspace: Option<&str>) -> Result<(), Rejection> {
+    let ours = &config.workspace().workspace.uuid;
+    let root = Route::root().key("workspace");
+    match workspace {
+        Some(theirs) if uuid_key(theirs) == uuid_key(ours) => Ok(()),
+        Some(theirs) => {
+            let shown: String = theirs.chars().take(60).collect();
+            Err(Rejection::new(
+                rules::WORKSPACE,
+                &root,
+                format!(
+                    "this request is for workspace `{shown}`, but this keyless serves workspace `{ours}` \
+                     (keyless.yml `workspace.uuid`); install the provider only in that workspace, or run one \
+                     keyless per workspace with its own keyless.yml"
+                ),
+            ))
+        }
+        None => Err(Rejection::new(
+            rules::WORKSPACE,
+            &root,
+            format!(
+                "the request names no `workspace`; Bitbucket sends the workspace UUID with every request, and \
+                 keyless answers only for workspace `{ours}` (keyless.yml `workspace.uuid`)"
+            ),
+        )),
+    }
+}
+
+/// Renders `file` for `invocation` in `mode`, listing the changes.
 ///
 /// The typed model is derived once: judging reads it, and both the step edits and the prepended steps are
-/// planned from it before the first edit (edits change step and stage mappings only, never a pipeline's item
-/// list, so every planned route stays valid until the prepended items go in, last).
+/// planned from it before the first edit (edits change step, stage and pipe mappings only, never a pipeline's
+/// item list, so every planned route stays valid until the prepended items go in, and pipelines left out and
+/// anchor holders are removed by key, last).
 pub fn render_for(
     config: &EnforceConfig,
     file: PipelineFile,
@@ -213,18 +337,8 @@ pub fn render_for(
     render_recording(config, file, invocation, mode, true)
 }
 
-/// Renders a parsed Dynamic Pipelines request as [`render_request`] does, without listing the changes: the same
-/// file or the same rejection, but no change route or message is formatted. For keyless serve, whose answer is
-/// the file alone.
-pub fn render_request_file(
-    config: &EnforceConfig,
-    request: payload::Request,
-) -> Result<PipelineFile, Rejection> {
-    let mode = Mode::of_trigger(&request.trigger);
-    render_recording(config, request.file, &request.invocation, mode, false).map(|r| r.file)
-}
-
-/// [`render_for`]; `record`: list the changes (else [`Rendered::changes`] stays empty).
+/// [`render_for`]; `record`: list the changes (else [`Rendered::changes`] stays empty). Under
+/// `policy.mode: report`, the input comes back unchanged with what enforcing would have done.
 fn render_recording(
     config: &EnforceConfig,
     file: PipelineFile,
@@ -232,124 +346,277 @@ fn render_recording(
     mode: Mode,
     record: bool,
 ) -> Result<Rendered, Rejection> {
+    if config.policy().mode == PolicyMode::Report {
+        let would = enforce(config, file.clone(), invocation, mode, true);
+        let mut rendered = Rendered::new(file);
+        rendered.would = Some(Box::new(would));
+        return Ok(rendered);
+    }
+    enforce(config, file, invocation, mode, record)
+}
+
+fn enforce(
+    config: &EnforceConfig,
+    file: PipelineFile,
+    invocation: &Invocation,
+    mode: Mode,
+    record: bool,
+) -> Result<Rendered, Rejection> {
     let mut file = file;
-    let plans = judge(config, &file, invocation, mode)?;
-    let inserts = plan_prepends(config, &file);
-    let mut changes = Vec::new();
-    let policy = config.policy();
+    let judged = check::judge(config, &file, invocation, mode)?;
+    let omitted_routes: Vec<Route> = judged.omitted.iter().map(|(r, _)| r.clone()).collect();
+    let inserts: Vec<PrependPlan<'_>> = plan_prepends(config, &file)
+        .into_iter()
+        .filter(|p| !omitted_routes.contains(&p.route))
+        .collect();
+    let mut rendered = Rendered::new(PipelineFile::from_root(keyless_pipelines::Node::new(
+        keyless_pipelines::Value::Null,
+    )));
+    rendered.notes = judged.notes;
+    let changes = &mut rendered.changes;
 
     let mut manual_stages: Vec<Route> = Vec::new();
-    for plan in &plans {
-        let env = plan.env;
-        let r = &plan.route;
-        // The route and message are built only when changes are recorded.
-        let mut change = |rule: &str, describe: &dyn Fn() -> (Route, String)| {
-            if record {
-                let (route, message) = describe();
-                changes.push(Change {
-                    rule: rule.to_string(),
-                    route: route.to_string(),
-                    message,
-                })
+    for plan in &judged.steps {
+        edit_step(config, &mut file, plan, record, changes, &mut manual_stages)?;
+    }
+    apply_prepends(&mut file, inserts, record.then_some(&mut *changes))?;
+
+    for (route, rejection) in judged.omitted {
+        remove_pipeline(&mut file, &route);
+        rendered.omitted.push(Omission {
+            pipeline: route.to_string(),
+            rule: rejection.rule,
+            key: rejection.key,
+            route: rejection.route,
+            message: rejection.message,
+        });
+    }
+    for holder in judged.holders {
+        let _ = file.remove_key(&Route::root(), &holder.key);
+        if record {
+            changes.push(Change {
+                rule: rules::ANCHORS.to_string(),
+                route: holder.route.to_string(),
+                message: format!(
+                    "dropped top-level `{}`: it only holds anchors used elsewhere ({}), and the aliases are resolved",
+                    holder.key,
+                    holder
+                        .used_anchors
+                        .iter()
+                        .map(|a| format!("&{a}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
+    rendered.file = file;
+    Ok(rendered)
+}
+
+/// Applies one deployment step's plan. Pipe variables first: they live in script entries whose indices the
+/// prepended setup shifts.
+fn edit_step(
+    config: &EnforceConfig,
+    file: &mut PipelineFile,
+    plan: &StepPlan<'_>,
+    record: bool,
+    changes: &mut Vec<Change>,
+    manual_stages: &mut Vec<Route>,
+) -> Result<(), Rejection> {
+    let policy = config.policy();
+    let env = plan.env;
+    let r = &plan.route;
+    // The route and message are built only when changes are recorded.
+    let mut change = |rule: &str, describe: &dyn Fn() -> (Route, String)| {
+        if record {
+            let (route, message) = describe();
+            changes.push(Change {
+                rule: rule.to_string(),
+                route: route.to_string(),
+                message,
+            })
+        }
+    };
+    let edit_err = |e: keyless_pipelines::EditError| {
+        Rejection::new(rules::STRUCTURE, r, format!("internal edit failed: {e}"))
+    };
+    for pipe in &plan.pipes {
+        let variables = pipe.route.key("variables");
+        if file.node(&variables).is_none_or(|n| n.as_map().is_none()) {
+            file.set_key(
+                &pipe.route,
+                "variables",
+                keyless_pipelines::Node::map(std::iter::empty::<(&str, keyless_pipelines::Node)>()),
+            )
+            .map_err(edit_err)?;
+        }
+        for name in &pipe.remove {
+            file.remove_key(&variables, name).map_err(edit_err)?;
+        }
+        if pipe.set_role {
+            file.set_key(
+                &variables,
+                keyless_pipelines::pipes::ROLE_VARIABLE,
+                keyless_pipelines::Node::string(env.role_arn()),
+            )
+            .map_err(edit_err)?;
+        }
+        if let Some(region) = pipe.set_region {
+            file.set_key(
+                &variables,
+                region,
+                keyless_pipelines::Node::string(env.region.as_str()),
+            )
+            .map_err(edit_err)?;
+        }
+        change(rules::OIDC, &|| {
+            let mut did = Vec::new();
+            if pipe.set_role {
+                did.push(format!(
+                    "{} = {} (the role of `{}`)",
+                    keyless_pipelines::pipes::ROLE_VARIABLE,
+                    env.role_arn(),
+                    plan.env_name
+                ));
+            } else {
+                did.push(format!(
+                    "{} already names the role of `{}`",
+                    keyless_pipelines::pipes::ROLE_VARIABLE,
+                    plan.env_name
+                ));
             }
-        };
-        let edit_err = |e: keyless_pipelines::EditError| {
-            Rejection::new(rules::STRUCTURE, r, format!("internal edit failed: {e}"))
-        };
-        if !plan.has_runs_on && !env.runner_labels.is_empty() {
-            let labels: Vec<&str> = env.runner_labels.iter().map(String::as_str).collect();
-            file.set_runs_on(r, &labels).map_err(edit_err)?;
-            change(rules::RUNNERS, &|| {
+            if let Some(region) = pipe.set_region {
+                did.push(format!("{region} = {}", env.region));
+            }
+            if !pipe.remove.is_empty() {
+                did.push(format!(
+                    "removed {} (policy.pipe_static_keys: remove)",
+                    pipe.remove.join(", ")
+                ));
+            }
+            (
+                variables.clone(),
+                format!("OIDC for pipe `{}`: {}", pipe.reference, did.join("; ")),
+            )
+        });
+    }
+    if !plan.has_runs_on && !env.runner_labels.is_empty() {
+        let labels: Vec<&str> = env.runner_labels.iter().map(String::as_str).collect();
+        file.set_runs_on(r, &labels).map_err(edit_err)?;
+        change(rules::RUNNERS, &|| {
+            (
+                r.key("runs-on"),
+                format!(
+                    "runs-on: {} (runners of `{}`)",
+                    labels.join(", "),
+                    plan.env_name
+                ),
+            )
+        });
+    }
+    if !plan.oidc_enabled {
+        file.set_oidc(r, true).map_err(edit_err)?;
+        change(rules::OIDC, &|| (r.key("oidc"), "oidc: true".to_string()));
+    }
+    if plan.needs_setup && !plan.has_setup {
+        let lines: Vec<&str> = config
+            .setup_lines(plan.env_name)
+            .iter()
+            .map(String::as_str)
+            .collect();
+        file.prepend_script(r, &lines).map_err(edit_err)?;
+        change(rules::OIDC, &|| {
+            (
+                r.key("script"),
+                format!(
+                    "prepended the {} OIDC setup for `{}` (role {}, region {})",
+                    match policy.setup {
+                        SetupForm::Shell => "shell",
+                        SetupForm::Keyless => "keyless configure",
+                    },
+                    plan.env_name,
+                    env.role_arn(),
+                    env.region
+                ),
+            )
+        });
+    }
+    if env.manual && !plan.trigger_manual {
+        let target = plan.stage_route.as_ref().unwrap_or(r);
+        if !manual_stages.contains(target) {
+            file.set_trigger(target, &Trigger::Manual)
+                .map_err(edit_err)?;
+            change(rules::APPROVAL, &|| {
                 (
-                    r.key("runs-on"),
+                    target.key("trigger"),
+                    format!("trigger: manual (`{}` needs approval)", plan.env_name),
+                )
+            });
+            manual_stages.push(target.clone());
+        }
+    }
+    if policy.atlassian_ip_ranges
+        && !env.source_ips.is_empty()
+        && !env.self_hosted()
+        && !plan.self_hosted
+    {
+        if !plan.ip_ranges {
+            file.set_atlassian_ip_ranges(r, true).map_err(edit_err)?;
+            change(rules::IP_RANGES, &|| {
+                (
+                    r.key("runtime"),
                     format!(
-                        "runs-on: {} (runners of `{}`)",
-                        labels.join(", "),
+                        "runtime.cloud.atlassian-ip-ranges: true (`{}` allows only source_ips)",
                         plan.env_name
                     ),
                 )
             });
         }
-        if !plan.oidc_enabled {
-            file.set_oidc(r, true).map_err(edit_err)?;
-            change(rules::OIDC, &|| (r.key("oidc"), "oidc: true".to_string()));
-        }
-        if !plan.has_setup {
-            let lines: Vec<&str> = config
-                .setup_lines(plan.env_name)
-                .iter()
-                .map(String::as_str)
-                .collect();
-            file.prepend_script(r, &lines).map_err(edit_err)?;
-            change(rules::OIDC, &|| {
+        if !plan.ip_size {
+            file.set_key(
+                r,
+                "size",
+                keyless_pipelines::Node::string(policy.atlassian_ip_size.as_str()),
+            )
+            .map_err(edit_err)?;
+            change(rules::IP_RANGES, &|| {
                 (
-                    r.key("script"),
+                    r.key("size"),
                     format!(
-                        "prepended the {} OIDC setup for `{}` (role {}, region {})",
-                        match policy.setup {
-                            SetupForm::Shell => "shell",
-                            SetupForm::Keyless => "keyless configure",
-                        },
-                        plan.env_name,
-                        env.role_arn(),
-                        env.region
+                        "size: {} (Atlassian IP ranges need 4x or 8x)",
+                        policy.atlassian_ip_size
                     ),
                 )
             });
         }
-        if env.manual && !plan.trigger_manual {
-            let target = plan.stage_route.as_ref().unwrap_or(r);
-            if !manual_stages.contains(target) {
-                file.set_trigger(target, &Trigger::Manual)
-                    .map_err(edit_err)?;
-                change(rules::APPROVAL, &|| {
-                    (
-                        target.key("trigger"),
-                        format!("trigger: manual (`{}` needs approval)", plan.env_name),
-                    )
-                });
-                manual_stages.push(target.clone());
-            }
-        }
-        if policy.atlassian_ip_ranges
-            && !env.source_ips.is_empty()
-            && !env.self_hosted()
-            && !plan.self_hosted
-        {
-            if !plan.ip_ranges {
-                file.set_atlassian_ip_ranges(r, true).map_err(edit_err)?;
-                change(rules::IP_RANGES, &|| {
-                    (
-                        r.key("runtime"),
-                        format!(
-                            "runtime.cloud.atlassian-ip-ranges: true (`{}` allows only source_ips)",
-                            plan.env_name
-                        ),
-                    )
-                });
-            }
-            if !plan.ip_size {
-                file.set_key(
-                    r,
-                    "size",
-                    keyless_pipelines::Node::string(policy.atlassian_ip_size.as_str()),
-                )
-                .map_err(edit_err)?;
-                change(rules::IP_RANGES, &|| {
-                    (
-                        r.key("size"),
-                        format!(
-                            "size: {} (Atlassian IP ranges need 4x or 8x)",
-                            policy.atlassian_ip_size
-                        ),
-                    )
-                });
-            }
-        }
     }
+    Ok(())
+}
 
-    apply_prepends(&mut file, inserts, record.then_some(&mut changes))?;
-    Ok(Rendered { file, changes })
+/// Removes the pipeline whose value is at `route` (`pipelines.branches.main`,
+/// `pipelines.pull-requests.x.destinations.y`, `definitions.pipelines.shared`), then every mapping it leaves
+/// empty below `pipelines` (so no `branches: {}` remains; `pipelines: {}` does when nothing is left).
+fn remove_pipeline(file: &mut PipelineFile, route: &Route) {
+    let mut current = route.clone();
+    loop {
+        let (Some(parent), Some(keyless_pipelines::Segment::Key(key))) =
+            (current.parent(), current.last().cloned())
+        else {
+            return;
+        };
+        if file.remove_key(&parent, &key).is_err() {
+            return;
+        }
+        let stop = parent.segments().len() <= 1
+            || file
+                .node(&parent)
+                .is_none_or(|n| n.as_map().is_none_or(|m| !m.is_empty()));
+        if stop {
+            return;
+        }
+        current = parent;
+    }
 }
 
 /// The policy's steps for one pipeline: where they go and which of them.
@@ -399,8 +666,8 @@ fn plan_prepends<'c>(config: &'c EnforceConfig, file: &PipelineFile) -> Vec<Prep
     plans
 }
 
-/// Inserts the planned steps (the last edit of a render: it shifts the items of each pipeline), listing them in
-/// `changes` when given.
+/// Inserts the planned steps (the last item-list edit of a render: it shifts the items of each pipeline),
+/// listing them in `changes` when given.
 fn apply_prepends(
     file: &mut PipelineFile,
     plans: Vec<PrependPlan<'_>>,
@@ -426,362 +693,6 @@ fn apply_prepends(
                 route: shown.clone(),
                 message: format!("prepended step `{}`", prepend[i].name),
             });
-        }
-    }
-    Ok(())
-}
-
-/// Checks everything that can reject, and returns the deployment steps to edit.
-fn judge<'c>(
-    config: &'c EnforceConfig,
-    file: &PipelineFile,
-    invocation: &Invocation,
-    mode: Mode,
-) -> Result<Vec<StepPlan<'c>>, Rejection> {
-    let model = file.config();
-
-    if let Some((key, route)) = model.unknown_keys.first() {
-        return Err(Rejection::new(
-            rules::STRUCTURE,
-            route,
-            format!("unknown top-level key `{key}`: the policy cannot judge it; remove it"),
-        ));
-    }
-    if let Some(d) = keyless_pipelines::validate(file)
-        .into_iter()
-        .find(|d| d.severity == keyless_pipelines::Severity::Error)
-    {
-        return Err(Rejection::new(
-            rules::STRUCTURE,
-            &d.route,
-            format!(
-                "the configuration does not match Atlassian's schema: {}",
-                d.message
-            ),
-        ));
-    }
-    if let Some(image) = &model.image
-        && let Some(name) = &image.name
-    {
-        forbidden_image(config, &image.route, name, &"the global image")?;
-    }
-    for p in &model.pipelines {
-        match &p.body {
-            PipelineBody::Invalid => {
-                return Err(Rejection::new(
-                    rules::STRUCTURE,
-                    &p.route,
-                    "this pipeline is neither a list of items nor an import; the policy cannot judge it",
-                ));
-            }
-            PipelineBody::Import(i) => {
-                return Err(Rejection::new(
-                    rules::STRUCTURE,
-                    &i.route,
-                    format!(
-                        "`import: {}` is not resolved; the policy cannot judge a pipeline it cannot see \
-                         (Bitbucket resolves imports before calling the provider; render the resolved file)",
-                        i.raw
-                    ),
-                ));
-            }
-            PipelineBody::Items { items, .. } => {
-                for item in items {
-                    match item {
-                        Item::Unknown { route } => {
-                            return Err(Rejection::new(
-                                rules::STRUCTURE,
-                                route,
-                                "an item that is not `step`, `parallel` or `stage`; the policy cannot judge it",
-                            ));
-                        }
-                        Item::Stage(s) => {
-                            if let Some(k) = s.unknown_keys.first() {
-                                return Err(Rejection::new(
-                                    rules::STRUCTURE,
-                                    &s.route.key(k.as_str()),
-                                    format!("unknown stage key `{k}`; the policy cannot judge it"),
-                                ));
-                            }
-                            if let Some(Trigger::Other(t)) = &s.trigger {
-                                return Err(Rejection::new(
-                                    rules::STRUCTURE,
-                                    &s.route.key("trigger"),
-                                    format!("unknown trigger `{t}`"),
-                                ));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-    }
-
-    let selected = select_pipeline(file, &invocation.target).map(|s| s.pipeline.route.clone());
-    let production_labels = config.production_labels();
-    let mut plans = Vec::new();
-    for s in file.steps() {
-        let step = s.step;
-        let r = s.route;
-        let label = StepLabel(step);
-        if let Some(k) = step.unknown_keys.first() {
-            return Err(Rejection::new(
-                rules::STRUCTURE,
-                &r.key(k.as_str()),
-                format!("{label}: unknown key `{k}`; the policy cannot judge it"),
-            ));
-        }
-        if matches!(step.oidc, Some(Oidc::Invalid)) {
-            return Err(Rejection::new(
-                rules::STRUCTURE,
-                &r.key("oidc"),
-                format!("{label}: `oidc` is neither a boolean nor audiences"),
-            ));
-        }
-        if let Some(Trigger::Other(t)) = &step.trigger {
-            return Err(Rejection::new(
-                rules::STRUCTURE,
-                &r.key("trigger"),
-                format!("{label}: unknown trigger `{t}`"),
-            ));
-        }
-        for entry in step.all_script() {
-            match entry {
-                ScriptEntry::Invalid { .. } => {
-                    return Err(Rejection::new(
-                        rules::STRUCTURE,
-                        entry.route(),
-                        format!("{label}: a script entry that is neither a command nor a pipe"),
-                    ));
-                }
-                ScriptEntry::Command { .. } => {
-                    let line = entry.command().unwrap_or_default();
-                    for (i, f) in config.policy().forbidden.scripts.iter().enumerate() {
-                        if f.compiled.is_match(line) {
-                            return Err(Rejection::new(
-                                rules::FORBIDDEN_SCRIPTS,
-                                entry.route(),
-                                format!(
-                                    "{label}: script line matches forbidden.scripts[{i}] (`{}`) at {}: {}",
-                                    f.regex,
-                                    entry.route(),
-                                    f.message
-                                ),
-                            ));
-                        }
-                    }
-                }
-                ScriptEntry::Pipe(pipe) => {
-                    let Some((name, version)) = pipe.reference() else {
-                        return Err(Rejection::new(
-                            rules::STRUCTURE,
-                            &pipe.route,
-                            format!("{label}: a pipe without a name"),
-                        ));
-                    };
-                    let forbidden = config.policy().forbidden.pipes.iter();
-                    for (i, (f, compiled)) in forbidden.zip(config.forbidden_pipes()).enumerate() {
-                        if !compiled.pipe.matches(name) {
-                            continue;
-                        }
-                        let hit = match (&compiled.versions, version) {
-                            (None, _) => true,
-                            (Some(vs), Some(v)) => vs.iter().any(|p| p.matches(v)),
-                            // No version pinned: it may be any version, forbidden ones included.
-                            (Some(_), None) => true,
-                        };
-                        if hit {
-                            return Err(Rejection::new(
-                                rules::FORBIDDEN_PIPES,
-                                &pipe.route,
-                                format!(
-                                    "{label}: pipe `{}` matches forbidden.pipes[{i}] at {}: {}",
-                                    pipe.pipe.as_deref().unwrap_or(name),
-                                    pipe.route,
-                                    f.message
-                                ),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(image) = &step.image
-            && let Some(name) = &image.name
-        {
-            forbidden_image(config, &image.route, name, &label)?;
-        }
-
-        let runs_on: &[String] = step.runs_on.as_deref().unwrap_or_default();
-        let Some(deployment) = &s.effective.deployment else {
-            if let Some(l) = runs_on.iter().find(|l| production_labels.contains(l)) {
-                return Err(Rejection::new(
-                    rules::RUNNERS,
-                    &r.key("runs-on"),
-                    format!(
-                        "{label} is not a deployment but runs on the production runner label `{l}`; \
-                         only production deployment steps may use production runners"
-                    ),
-                ));
-            }
-            continue;
-        };
-        let env_name = deployment.value.as_str();
-        let Some((env_name, env)) = config
-            .environments()
-            .get_key_value(env_name)
-            .map(|(k, v)| (k.as_str(), v))
-        else {
-            return Err(Rejection::new(
-                rules::ENVIRONMENTS,
-                &r.key("deployment"),
-                format!(
-                    "{label} deploys to `{env_name}`, which keyless.yml does not define (defined: {})",
-                    config
-                        .environments()
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        };
-        // The branch rule judges the pipeline the target runs. When the target selects none, a run judges every
-        // pipeline: keyless cannot prove that Bitbucket's selection (its globs, its precedence) agrees with its
-        // own, and a step that deploys must never run unjudged (docs/enforce.md, "Targets that select no
-        // pipeline"). A definitions request runs nothing, so only the selected pipeline is judged there.
-        let judged = match (&selected, mode) {
-            (Some(route), _) => route == &s.pipeline.route,
-            (None, Mode::Run) => true,
-            (None, Mode::Definitions) => false,
-        };
-        if judged {
-            let allowed = invocation.branch().is_some_and(|b| env.allows_branch(b));
-            if !allowed {
-                let unselected = if selected.is_none() {
-                    format!(
-                        " ({} selects no pipeline of this configuration, so keyless judges them all rather than \
-                         let a deployment step run unjudged if Bitbucket's selection differs)",
-                        invocation.describe()
-                    )
-                } else {
-                    String::new()
-                };
-                return Err(Rejection::new(
-                    rules::BRANCHES,
-                    &r.key("deployment"),
-                    format!(
-                        "{label} deploys to `{env_name}`, which {} may not do; allowed branches: {}{unselected}",
-                        invocation.describe(),
-                        if env.branches.is_empty() {
-                            "none".to_string()
-                        } else {
-                            env.branches
-                                .iter()
-                                .map(|b| b.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        }
-                    ),
-                ));
-            }
-        }
-        if !runs_on.is_empty() {
-            let own = config.specific_labels(env_name);
-            for other in config.environments().keys() {
-                if other == env_name {
-                    continue;
-                }
-                if let Some(l) = config
-                    .specific_labels(other)
-                    .iter()
-                    .find(|l| runs_on.contains(l) && !own.contains(l))
-                {
-                    return Err(Rejection::new(
-                        rules::RUNNERS,
-                        &r.key("runs-on"),
-                        format!(
-                            "{label} deploys to `{env_name}` but runs on `{l}`, a runner label of `{other}`"
-                        ),
-                    ));
-                }
-            }
-            let missing: Vec<&String> = env
-                .runner_labels
-                .iter()
-                .filter(|l| !runs_on.contains(l))
-                .collect();
-            if !missing.is_empty() {
-                return Err(Rejection::new(
-                    rules::RUNNERS,
-                    &r.key("runs-on"),
-                    format!(
-                        "{label} deploys to `{env_name}` but its runs-on lacks {}; `{env_name}` steps run on [{}]",
-                        missing
-                            .iter()
-                            .map(|l| format!("`{l}`"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        env.runner_labels.join(", ")
-                    ),
-                ));
-            }
-        }
-        let setup = config.setup_lines(env_name);
-        let has_setup = setup.len() <= step.script.len()
-            && setup
-                .iter()
-                .zip(&step.script)
-                .all(|(line, entry)| entry.command() == Some(line.as_str()));
-        let size = s.effective.size.value.as_str();
-        plans.push(StepPlan {
-            route: r.clone(),
-            env_name,
-            env,
-            stage_route: s.stage.map(|st| st.route.clone()),
-            has_runs_on: step.runs_on.is_some(),
-            oidc_enabled: matches!(step.oidc, Some(Oidc::Flag(true)) | Some(Oidc::Audiences(_))),
-            has_setup,
-            trigger_manual: s.effective.trigger.value == Trigger::Manual,
-            ip_ranges: s.effective.runtime.atlassian_ip_ranges,
-            ip_size: size == "4x" || size == "8x",
-            self_hosted: s.effective.self_hosted,
-        });
-    }
-    Ok(plans)
-}
-
-/// How messages name a step: `step `Build`` or, without a name, `the step at <route>`. Formatted only when a
-/// message is, so judging a step that passes allocates nothing for it.
-struct StepLabel<'a>(&'a keyless_pipelines::Step);
-
-impl std::fmt::Display for StepLabel<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0.name.as_deref() {
-            Some(n) => write!(f, "step `{n}`"),
-            None => write!(f, "the step at {}", self.0.route),
-        }
-    }
-}
-
-fn forbidden_image(
-    config: &EnforceConfig,
-    route: &Route,
-    name: &str,
-    label: &dyn std::fmt::Display,
-) -> Result<(), Rejection> {
-    let forbidden = config.policy().forbidden.images.iter();
-    for (i, (f, glob)) in forbidden.zip(config.forbidden_images()).enumerate() {
-        if glob.matches(name) {
-            return Err(Rejection::new(
-                rules::FORBIDDEN_IMAGES,
-                route,
-                format!(
-                    "{label}: image `{name}` matches forbidden.images[{i}] at {route}: {}",
-                    f.message
-                ),
-            ));
         }
     }
     Ok(())

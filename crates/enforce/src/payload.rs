@@ -1,7 +1,7 @@
 //! The Dynamic Pipelines request (bitbucket.md §4): the target it describes and its
 //! `pipelines_configuration`.
 
-use keyless_pipelines::{MAX_DEPTH, Node, PipelineFile, Target};
+use keyless_pipelines::{MAX_DEPTH, Node, PipelineFile, Selector, Target};
 use serde::Deserialize as _;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -22,7 +22,7 @@ pub enum PayloadError {
         expected: &'static str,
     },
     #[error(
-        "unsupported target.type `{0}` (expected pipeline_ref_target, pipeline_pullrequest_target or pipeline_commit_target with a custom selector)"
+        "unsupported target.type `{0}` (expected pipeline_commit_target, pipeline_ref_target or pipeline_pullrequest_target)"
     )]
     UnknownTarget(String),
     #[error("target.ref_type `{0}` is neither `branch` nor `tag`")]
@@ -38,6 +38,31 @@ pub struct Request {
     pub trigger: String,
     pub invocation: Invocation,
     pub file: PipelineFile,
+    /// `workspace`: the UUID of the workspace the request is for (brace-wrapped as Bitbucket sends it), when
+    /// the request names one. [`crate::render_request`] refuses a request for another workspace than
+    /// keyless.yml's, and one that names none.
+    pub workspace: Option<String>,
+    /// `trigger_context`, sent with `trigger: parent_step`.
+    pub trigger_context: Option<TriggerContext>,
+}
+
+/// `trigger_context` (A-DP `TriggerContext`: "Currently only provided when trigger type = `parent_step`").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TriggerContext {
+    /// `type` (the pipelines schema's `trigger_context.type`, `parent_step`); the manifest reference does not
+    /// list it.
+    pub kind: Option<String>,
+    pub parent_pipeline_uuid: Option<String>,
+    pub parent_pipeline_run_uuid: Option<String>,
+    pub parent_step_uuid: Option<String>,
+}
+
+/// The fields of a request other than its configuration.
+struct Header {
+    trigger: String,
+    invocation: Invocation,
+    workspace: Option<String>,
+    trigger_context: Option<TriggerContext>,
 }
 
 fn str_field<'a>(obj: &'a Value, field: &'static str) -> Result<&'a str, PayloadError> {
@@ -75,13 +100,21 @@ fn branch_name(v: Option<&Value>, field: &'static str) -> Result<String, Payload
 
 /// Reads a Dynamic Pipelines request (definitions or run).
 pub fn parse_request(body: &Value) -> Result<Request, PayloadError> {
-    let (trigger, invocation) = trigger_and_invocation(body)?;
+    let header = header(body)?;
     let file = configuration(body.get("pipelines_configuration"))?;
-    Ok(Request {
-        trigger,
-        invocation,
-        file,
-    })
+    Ok(header.with(file))
+}
+
+impl Header {
+    fn with(self, file: PipelineFile) -> Request {
+        Request {
+            trigger: self.trigger,
+            invocation: self.invocation,
+            file,
+            workspace: self.workspace,
+            trigger_context: self.trigger_context,
+        }
+    }
 }
 
 /// A request body read by [`RawRequest::from_json_str`]: one pass over the JSON text, with the
@@ -98,8 +131,9 @@ pub enum RawRequest {
     Other(Value),
 }
 
-/// The fields of a request object.
-#[derive(Debug, Clone, Default)]
+/// The fields of a request object. `Debug` shows field names only: a Forge envelope may carry tokens
+/// (`appSystemToken`, the tutorial's `contextToken`) that must never reach a log.
+#[derive(Clone, Default)]
 pub struct RawObject {
     /// Every field except `pipelines_configuration` and an object `payload`, in `serde_json::Value`'s order and
     /// with its rule for a repeated key (first position, last value).
@@ -108,6 +142,16 @@ pub struct RawObject {
     configuration: Option<Node>,
     /// `payload` when it is an object: a Forge envelope's request ([`RawRequest::unwrap_envelope`]).
     payload: Option<Box<RawObject>>,
+}
+
+impl std::fmt::Debug for RawObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawObject")
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .field("configuration", &self.configuration.is_some())
+            .field("payload", &self.payload)
+            .finish()
+    }
 }
 
 impl RawRequest {
@@ -151,16 +195,12 @@ impl RawRequest {
             return Err(PayloadError::NotAnObject);
         };
         let body = Value::Object(object.fields);
-        let (trigger, invocation) = trigger_and_invocation(&body)?;
+        let header = header(&body)?;
         let file = match object.configuration {
             None => return Err(PayloadError::Missing("pipelines_configuration")),
             Some(root) => configuration_tree(root)?,
         };
-        Ok(Request {
-            trigger,
-            invocation,
-            file,
-        })
+        Ok(header.with(file))
     }
 }
 
@@ -276,12 +316,87 @@ fn configuration(value: Option<&Value>) -> Result<PipelineFile, PayloadError> {
     }
 }
 
-/// The trigger and the target of a request.
-fn trigger_and_invocation(body: &Value) -> Result<(String, Invocation), PayloadError> {
+/// An optional string field: absent or `null` is `None`; another type is an error naming the field.
+fn opt_str<'a>(obj: &'a Value, field: &'static str) -> Result<Option<&'a str>, PayloadError> {
+    match obj.get(field.rsplit('.').next().unwrap_or(field)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(PayloadError::WrongType {
+            field,
+            expected: "a string",
+        }),
+    }
+}
+
+/// An optional object field.
+fn opt_object<'a>(obj: &'a Value, field: &'static str) -> Result<Option<&'a Value>, PayloadError> {
+    match obj.get(field.rsplit('.').next().unwrap_or(field)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Object(_)) => Ok(Some(v)),
+        Some(_) => Err(PayloadError::WrongType {
+            field,
+            expected: "an object",
+        }),
+    }
+}
+
+/// `target.selector` as the selector of the pipeline definition Bitbucket matched (A-DP `PipelineSelector`:
+/// `type` is the section, `pattern` the name, absent for `default`). A type the documentation does not list is
+/// no selection: keyless then treats the run as selecting nothing (every pipeline is judged).
+fn selector(target: &Value) -> Result<Option<Selector>, PayloadError> {
+    let Some(selector) = opt_object(target, "target.selector")? else {
+        return Ok(None);
+    };
+    let kind = str_field(selector, "target.selector.type")?;
+    let pattern = opt_str(selector, "target.selector.pattern")?.map(str::to_string);
+    Ok(match (kind, pattern) {
+        ("default", _) => Some(Selector::Default),
+        ("custom", None) => return Err(PayloadError::Missing("target.selector.pattern")),
+        ("custom", Some(p)) => Some(Selector::Custom(p)),
+        ("branches", Some(p)) => Some(Selector::Branches(p)),
+        ("tags", Some(p)) => Some(Selector::Tags(p)),
+        ("pull-requests", Some(p)) => Some(Selector::PullRequests {
+            source: p,
+            destination: None,
+        }),
+        _ => None,
+    })
+}
+
+/// Everything but the configuration: trigger, target (with Bitbucket's selection), workspace, trigger context.
+fn header(body: &Value) -> Result<Header, PayloadError> {
     if !body.is_object() {
         return Err(PayloadError::NotAnObject);
     }
     let trigger = str_field(body, "trigger")?.to_string();
+    // A string in Atlassian's examples; the REST API's `{"uuid": ...}` object is read too.
+    let workspace = match body.get("workspace") {
+        Some(w @ Value::Object(_)) => Some(
+            str_field(w, "workspace.uuid")
+                .map_err(|_| PayloadError::WrongType {
+                    field: "workspace",
+                    expected: "the workspace UUID (a string)",
+                })?
+                .to_string(),
+        ),
+        _ => opt_str(body, "workspace")
+            .map_err(|_| PayloadError::WrongType {
+                field: "workspace",
+                expected: "the workspace UUID (a string)",
+            })?
+            .map(str::to_string),
+    };
+    let trigger_context = match opt_object(body, "trigger_context")? {
+        None => None,
+        Some(c) => Some(TriggerContext {
+            kind: opt_str(c, "trigger_context.type")?.map(str::to_string),
+            parent_pipeline_uuid: opt_str(c, "trigger_context.parent_pipeline_uuid")?
+                .map(str::to_string),
+            parent_pipeline_run_uuid: opt_str(c, "trigger_context.parent_pipeline_run_uuid")?
+                .map(str::to_string),
+            parent_step_uuid: opt_str(c, "trigger_context.parent_step_uuid")?.map(str::to_string),
+        }),
+    };
     let target = match body.get("target") {
         None | Some(Value::Null) => return Err(PayloadError::Missing("target")),
         Some(t @ Value::Object(_)) => t,
@@ -293,34 +408,29 @@ fn trigger_and_invocation(body: &Value) -> Result<(String, Invocation), PayloadE
         }
     };
     let kind = str_field(target, "target.type")?;
-    let selector = match target.get("selector") {
-        None | Some(Value::Null) => None,
-        Some(s @ Value::Object(_)) => Some(s),
-        Some(_) => {
-            return Err(PayloadError::WrongType {
-                field: "target.selector",
-                expected: "an object",
-            });
-        }
+    let selector = selector(target)?;
+    let commit = match opt_object(target, "target.commit")? {
+        Some(c) => opt_str(c, "target.commit.hash")?.map(str::to_string),
+        None => None,
     };
-    let custom = match selector {
-        Some(s) if str_field(s, "target.selector.type")? == "custom" => {
-            Some(str_field(s, "target.selector.pattern")?.to_string())
-        }
+    let custom = match &selector {
+        Some(Selector::Custom(name)) => Some(name.clone()),
         _ => None,
     };
-    let invocation = match kind {
+    let mut invocation = match kind {
         "pipeline_ref_target" => {
             let ref_type = str_field(target, "target.ref_type")?;
             let name = str_field(target, "target.ref_name")?.to_string();
             match (custom, ref_type) {
                 (Some(c), "branch") => Invocation {
-                    target: Target::Custom(c),
+                    target: Some(Target::Custom(c)),
                     branch: Some(name),
+                    ..Invocation::default()
                 },
                 (Some(c), "tag") => Invocation {
-                    target: Target::Custom(c),
-                    branch: None,
+                    target: Some(Target::Custom(c)),
+                    tag: Some(name),
+                    ..Invocation::default()
                 },
                 (None, "branch") => Target::Branch(name).into(),
                 (None, "tag") => Target::Tag(name).into(),
@@ -332,8 +442,9 @@ fn trigger_and_invocation(body: &Value) -> Result<(String, Invocation), PayloadE
             let destination = branch_name(target.get("destination"), "target.destination")?;
             match custom {
                 Some(c) => Invocation {
-                    target: Target::Custom(c),
+                    target: Some(Target::Custom(c)),
                     branch: Some(source),
+                    ..Invocation::default()
                 },
                 None => Target::PullRequest {
                     source,
@@ -342,16 +453,22 @@ fn trigger_and_invocation(body: &Value) -> Result<(String, Invocation), PayloadE
                 .into(),
             }
         }
-        "pipeline_commit_target" => match custom {
-            Some(c) => Invocation {
-                target: Target::Custom(c),
-                branch: None,
-            },
-            None => return Err(PayloadError::UnknownTarget(kind.to_string())),
+        // A commit carries no branch: with a custom selector it is a custom run on that commit, without one a
+        // definitions request (the Run-pipeline dialog) or a run whose definition Bitbucket did not match.
+        "pipeline_commit_target" => Invocation {
+            target: custom.map(Target::Custom),
+            ..Invocation::default()
         },
         other => return Err(PayloadError::UnknownTarget(other.to_string())),
     };
-    Ok((trigger, invocation))
+    invocation.selector = selector;
+    invocation.commit = commit;
+    Ok(Header {
+        trigger,
+        invocation,
+        workspace,
+        trigger_context,
+    })
 }
 
 /// Serialises a tree as `serde_json` serialises [`Node::to_json`] (the same bytes: keys in order, numbers and

@@ -12,7 +12,8 @@ use indexmap::IndexMap;
 use keyless_pipelines::{Glob, Node};
 use keyless_workspace::Config;
 pub use keyless_workspace::policy::{
-    Forbidden, ForbiddenImage, ForbiddenPipe, ForbiddenScript, Policy, PrependStep, SetupForm,
+    Forbidden, ForbiddenImage, ForbiddenPipe, ForbiddenScript, PipeStaticKeys, Policy, PolicyMode,
+    PrependStep, SetupForm, UnknownKeys,
 };
 
 /// One environment, as `keyless-workspace` validated it.

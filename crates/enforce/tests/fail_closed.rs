@@ -28,31 +28,69 @@ fn scenario_files() -> Vec<String> {
         .collect()
 }
 
-/// For every scenario, an unknown key added to the root or to any step is rejected (rule
-/// `structure`), wherever the step sits (parallel, stage, custom, any pipeline).
+/// The fixture keyless.yml with `policy.unknown_keys` set to `mode`.
+fn config_unknown(mode: &str) -> EnforceConfig {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keyless.yml");
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "\npolicy:\n",
+        &format!("\npolicy:\n  unknown_keys: {mode}\n"),
+    );
+    EnforceConfig::from_yaml(&text, path).unwrap()
+}
+
+/// For every scenario, an unknown key added to the root or to any step: refused everywhere under
+/// `policy.unknown_keys: refuse` (rule `unknown_keys`); under the default `warn`, refused in a step that deploys
+/// (its own `deployment` or its stage's) and passed through with a note everywhere else.
 #[test]
-fn an_unknown_key_anywhere_is_rejected() {
-    let cfg = config();
+fn an_unknown_key_anywhere_follows_the_unknown_keys_policy() {
+    let warn = config();
+    let refuse = config_unknown("refuse");
     let mut checked = 0;
     for text in scenario_files() {
         let file = parse(&text).unwrap();
-        if render(&cfg, parse(&text).unwrap(), &main_branch())
-            .is_err_and(|e| e.rule == rules::STRUCTURE)
-        {
+        if render(&warn, parse(&text).unwrap(), &main_branch()).is_err() {
             continue;
         }
-        let mut routes: Vec<_> = file.steps().iter().map(|s| s.route.clone()).collect();
-        routes.push(keyless_pipelines::Route::root());
-        for route in routes {
+        let mut routes: Vec<_> = file
+            .steps()
+            .iter()
+            .map(|s| (s.route.clone(), s.effective.deployment.is_some()))
+            .collect();
+        routes.push((keyless_pipelines::Route::root(), false));
+        for (route, deploys) in routes {
             let mut edited = parse(&text).unwrap();
             edited
                 .set_key(&route, "x-keyless-unknown", Node::string("?"))
                 .unwrap();
-            let err = render(&cfg, edited, &main_branch())
+            let err = render(&refuse, edited.clone(), &main_branch())
                 .err()
-                .unwrap_or_else(|| panic!("unknown key at {route} passed:\n{text}"));
-            assert_eq!(err.rule, rules::STRUCTURE, "{route}: {err:?}");
+                .unwrap_or_else(|| panic!("unknown key at {route} passed under refuse:\n{text}"));
+            assert_eq!(err.rule, rules::UNKNOWN_KEYS, "{route}: {err:?}");
             assert!(err.message.contains("x-keyless-unknown"), "{err:?}");
+            match render(&warn, edited, &main_branch()) {
+                Err(e) => {
+                    assert!(
+                        deploys,
+                        "{route}: refused under warn outside a deployment: {e:?}"
+                    );
+                    assert_eq!(e.rule, rules::UNKNOWN_KEYS);
+                    assert!(e.message.contains("deployment"), "{e:?}");
+                }
+                Ok(rendered) => {
+                    assert!(
+                        !deploys,
+                        "{route}: passed under warn inside a deployment step"
+                    );
+                    assert!(
+                        rendered
+                            .notes
+                            .iter()
+                            .any(|n| n.route == route.key("x-keyless-unknown").to_string()),
+                        "{route}: {:?}",
+                        rendered.notes
+                    );
+                }
+            }
             checked += 1;
         }
     }
@@ -64,12 +102,25 @@ fn rejected(json: serde_json::Value) -> keyless_enforce::Rejection {
     render(&config(), file, &main_branch()).unwrap_err()
 }
 
+/// An item that is none of `step`, `parallel`, `stage` cannot be judged: refused when it holds anything that
+/// decides where steps run or what they deploy to; otherwise an unknown key like any other.
 #[test]
-fn unknown_item_is_rejected() {
-    let e = rejected(
+fn unknown_item_is_rejected_when_it_could_deploy() {
+    let e = rejected(serde_json::json!({"pipelines": {"branches": {"main": [
+        {"job": {"deployment": "production", "script": ["x"]}}]}}}));
+    assert_eq!(e.rule, rules::UNKNOWN_KEYS);
+    assert_eq!(e.route, "pipelines.branches.main[0]");
+    let e = rejected(serde_json::json!({"pipelines": {"branches": {"main": [
+        {"job": {"runs-on": ["self.hosted", "prod"], "script": ["x"]}}]}}}));
+    assert_eq!(e.rule, rules::UNKNOWN_KEYS);
+    let harmless = PipelineFile::from_json(
         serde_json::json!({"pipelines": {"branches": {"main": [{"job": {"script": ["x"]}}]}}}),
-    );
-    assert_eq!(e.rule, rules::STRUCTURE);
+    )
+    .unwrap();
+    let rendered = render(&config(), harmless.clone(), &main_branch()).unwrap();
+    assert_eq!(rendered.notes[0].route, "pipelines.branches.main[0]");
+    let e = render(&config_unknown("refuse"), harmless, &main_branch()).unwrap_err();
+    assert_eq!(e.rule, rules::UNKNOWN_KEYS);
 }
 
 #[test]
@@ -191,7 +242,7 @@ mod payload {
             "pipelines_configuration": {"pipelines": {"branches": {"main": [{"step": {"script": ["x"]}}]}}}
         }))
         .unwrap();
-        assert_eq!(r.invocation.target, Target::Branch("main".into()));
+        assert_eq!(r.invocation.target, Some(Target::Branch("main".into())));
     }
 
     #[test]
@@ -203,7 +254,7 @@ mod payload {
             "pipelines_configuration": {}
         }))
         .unwrap();
-        assert_eq!(r.invocation.target, Target::Custom("deploy".into()));
+        assert_eq!(r.invocation.target, Some(Target::Custom("deploy".into())));
         assert_eq!(r.invocation.branch.as_deref(), Some("release/1"));
     }
 
@@ -217,10 +268,10 @@ mod payload {
         .unwrap();
         assert_eq!(
             r.invocation.target,
-            Target::PullRequest {
+            Some(Target::PullRequest {
                 source: "feat".into(),
                 destination: "main".into()
-            }
+            })
         );
     }
 
@@ -262,7 +313,7 @@ mod payload {
 
 /// Targets that select no pipeline (docs/enforce.md): a run judges every pipeline with the branch rule, so a
 /// deployment step never runs unjudged if Bitbucket's selection differs from keyless's; a definitions request
-/// (nothing runs) judges only what the target selects.
+/// (nothing runs) leaves out each pipeline the branch may not run.
 mod no_selected_pipeline {
     use keyless_enforce::payload::parse_request;
     use keyless_enforce::{Mode, render, render_for, render_request, rules};
@@ -312,31 +363,44 @@ mod no_selected_pipeline {
     }
 
     #[test]
-    fn definitions_judge_only_the_selected_pipeline() {
+    fn definitions_leave_out_what_the_branch_may_not_run() {
+        // feature/x may not deploy to production: the pipeline is left out, the answer is not an error.
         let file = PipelineFile::from_json(production_on_main()).unwrap();
-        assert!(render_for(&super::config(), file, &feature(), Mode::Definitions).is_ok());
-        // A selected pipeline is judged in both modes.
+        let rendered = render_for(&super::config(), file, &feature(), Mode::Definitions).unwrap();
+        assert_eq!(rendered.omitted.len(), 1);
+        assert_eq!(rendered.omitted[0].pipeline, "pipelines.branches.main");
+        assert_eq!(rendered.omitted[0].rule, rules::BRANCHES);
+        assert_eq!(rendered.file.to_json(), json!({"pipelines": {}}));
+        // main may: kept.
         let file = PipelineFile::from_json(production_on_main()).unwrap();
-        let e = render_for(
+        let rendered = render_for(
             &super::config(),
             file,
             &Target::Branch("main".into()).into(),
             Mode::Definitions,
-        );
-        assert!(e.is_ok());
+        )
+        .unwrap();
+        assert!(rendered.omitted.is_empty());
+        assert!(rendered.file.to_json()["pipelines"]["branches"]["main"].is_array());
+        // The message names the branch, not a selection.
         let file = PipelineFile::from_json(json!({"pipelines": {"default": [
             {"step": {"name": "deploy", "deployment": "production", "script": ["./deploy"]}}
         ]}}))
         .unwrap();
-        let e = render_for(&super::config(), file, &feature(), Mode::Definitions).unwrap_err();
-        assert_eq!(e.rule, rules::BRANCHES);
-        assert!(!e.message.contains("selects no pipeline"), "{e:?}");
+        let rendered = render_for(&super::config(), file, &feature(), Mode::Definitions).unwrap();
+        let message = &rendered.omitted[0].message;
+        assert!(
+            message.contains("branch `feature/x` may not do"),
+            "{message}"
+        );
+        assert!(!message.contains("selects no pipeline"), "{message}");
     }
 
     #[test]
     fn requests_take_their_mode_from_the_trigger() {
         let request = |trigger: &str| {
             parse_request(&json!({
+                "workspace": "{5c2b7f1e-8a4d-4c3b-9e21-0f6a7d3b9c11}",
                 "trigger": trigger,
                 "target": {"type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "feature/x",
                            "selector": {"type": "branches", "pattern": "feature/*"}},
@@ -344,7 +408,8 @@ mod no_selected_pipeline {
             }))
             .unwrap()
         };
-        assert!(render_request(&super::config(), request("definitions")).is_ok());
+        let definitions = render_request(&super::config(), request("definitions")).unwrap();
+        assert_eq!(definitions.omitted.len(), 1);
         for trigger in ["push", "manual", "schedule", "parent_step"] {
             let e = render_request(&super::config(), request(trigger)).unwrap_err();
             assert_eq!(e.rule, rules::BRANCHES, "{trigger}");

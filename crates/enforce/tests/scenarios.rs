@@ -42,8 +42,9 @@ fn invocation(spec: &str) -> Invocation {
             .into()
         }
         "custom" => Invocation {
-            target: Target::Custom(arg),
+            target: Some(Target::Custom(arg)),
             branch: words.next().map(str::to_string),
+            ..Invocation::default()
         },
         other => panic!("unknown target kind {other}"),
     }
@@ -185,17 +186,24 @@ fn the_file_alone_is_the_rendered_file() {
                 trigger: trigger.to_string(),
                 invocation: inv.clone(),
                 file: parse(&text).unwrap(),
+                workspace: Some(cfg.workspace().workspace.uuid.clone()),
+                trigger_context: None,
             };
             match (
                 render_request(&cfg, request()),
                 render_request_file(&cfg, request()),
             ) {
-                (Ok(full), Ok(file)) => assert_eq!(
-                    file.to_yaml_string(),
-                    full.file.to_yaml_string(),
-                    "{} ({trigger})",
-                    path.display()
-                ),
+                (Ok(full), Ok(alone)) => {
+                    assert_eq!(
+                        alone.file.to_yaml_string(),
+                        full.file.to_yaml_string(),
+                        "{} ({trigger})",
+                        path.display()
+                    );
+                    assert!(alone.changes.is_empty());
+                    assert_eq!(alone.omitted, full.omitted);
+                    assert_eq!(alone.notes, full.notes);
+                }
                 (Err(a), Err(b)) => assert_eq!(a, b, "{} ({trigger})", path.display()),
                 (a, b) => panic!(
                     "{} ({trigger}): render_request {:?}, render_request_file {:?}",

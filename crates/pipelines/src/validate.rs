@@ -45,7 +45,9 @@ impl std::fmt::Display for SchemaDiagnostic {
 }
 
 /// The schema keyless validates with: Atlassian's, with the object form of `oidc`
-/// (`{audiences: [...]}`, A-AUD) allowed on steps and in `options`, which Atlassian's schema lacks.
+/// (`{audiences: [...]}`, A-AUD) allowed on steps and in `options`, which Atlassian's schema lacks, and
+/// `clone.depth` as a string of digits, which the Dynamic Pipelines reference documents (`Clone.depth` is a
+/// `string`, "either a number or `full`", and its example writes `"depth": "3"`) and the editor schema refuses.
 pub fn schema() -> &'static serde_json::Value {
     static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
     SCHEMA.get_or_init(|| {
@@ -67,6 +69,11 @@ pub fn schema() -> &'static serde_json::Value {
             "/components/schemas/pipelines_configuration/properties/options/properties",
         ) {
             props["oidc"] = oidc_object;
+        }
+        if let Some(depth) = s.pointer_mut("/components/schemas/clone/properties/depth/oneOf")
+            && let Some(choices) = depth.as_array_mut()
+        {
+            choices.push(serde_json::json!({"type": "string", "pattern": "^[1-9][0-9]*$"}));
         }
         s
     })

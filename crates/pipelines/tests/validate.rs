@@ -251,3 +251,26 @@ fn bundled_schema_is_atlassians_unchanged() {
         );
     }
 }
+
+/// `clone.depth` as the Dynamic Pipelines reference documents it (`"depth": "3"`, a string) is valid; other
+/// strings than digits and `full` are not.
+#[test]
+fn clone_depth_may_be_a_string_of_digits() {
+    for (depth, ok) in [
+        ("\"3\"", true),
+        ("full", true),
+        ("3", true),
+        ("\"0\"", false),
+        ("\"three\"", false),
+    ] {
+        let file = keyless_pipelines::parse(&format!(
+            "clone:\n  depth: {depth}\npipelines:\n  default:\n    - step: {{script: [make]}}\n"
+        ))
+        .unwrap();
+        let errors: Vec<_> = keyless_pipelines::validate(&file)
+            .into_iter()
+            .filter(|d| d.severity == keyless_pipelines::Severity::Error)
+            .collect();
+        assert_eq!(errors.is_empty(), ok, "depth {depth}: {errors:?}");
+    }
+}

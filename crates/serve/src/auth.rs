@@ -38,6 +38,10 @@ pub struct ForgeAuth {
     pub jwks_url: String,
     /// Allow an `http://` JWKS URL (tests against a local key server only).
     pub allow_http: bool,
+    /// The Forge installations allowed to call (`--forge-installation-id`): a token whose `app.installationId`
+    /// is not one of them is refused with 403. Empty: any installation of the app. Written as the full ARI
+    /// (`ari:cloud:ecosystem::installation/<uuid>`) or the bare UUID; never learned from a first request.
+    pub installations: Vec<String>,
 }
 
 impl ForgeAuth {
@@ -48,8 +52,31 @@ impl ForgeAuth {
             audience: audience.into(),
             jwks_url: FORGE_JWKS_URL.to_string(),
             allow_http: false,
+            installations: Vec::new(),
         }
     }
+
+    /// Whether installation `found` (a token's `app.installationId`) is allowed.
+    pub fn installation_allowed(&self, found: Option<&str>) -> bool {
+        if self.installations.is_empty() {
+            return true;
+        }
+        let Some(found) = found else {
+            return false;
+        };
+        let key = installation_key(found);
+        self.installations
+            .iter()
+            .any(|allowed| installation_key(allowed) == key)
+    }
+}
+
+/// The comparable form of an installation ID: its UUID (after `installation/`), lowercase.
+fn installation_key(id: &str) -> String {
+    let id = id.trim();
+    id.rsplit_once("installation/")
+        .map_or(id, |(_, uuid)| uuid)
+        .to_ascii_lowercase()
 }
 
 /// The development bearer secret. `Debug` never shows it.
@@ -131,12 +158,22 @@ pub enum AuthError {
     WrongAudience { found: String, expected: String },
     #[error("cannot fetch the keys that verify Forge invocation tokens: {0}")]
     Jwks(FetchError),
+    #[error(
+        "the Forge invocation token is for installation `{found}`, which --forge-installation-id does not list; if this installation is yours, add this ID to --forge-installation-id (KEYLESS_FORGE_INSTALLATION_ID)"
+    )]
+    InstallationNotAllowed { found: String },
 }
 
 impl AuthError {
-    /// 401, except when our side could not fetch the keys (503: Forge may retry).
+    /// 401, except when our side could not fetch the keys (503: Forge may retry) and for an installation that
+    /// is not pinned (403).
     pub fn into_api_error(self) -> ApiError {
         match self {
+            AuthError::InstallationNotAllowed { .. } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "keyless-unauthorized",
+                self.to_string(),
+            ),
             AuthError::Jwks(_) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "keyless-jwks-unavailable",
@@ -294,9 +331,20 @@ impl ForgeVerifier {
         }
         let app = verified.claims.get("app");
         let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).map(str::to_string);
+        let installation = text(app.and_then(|a| a.get("installationId")))
+            .or_else(|| text(app.and_then(|a| a.pointer("/installation/id"))));
+        if !self.settings.installation_allowed(installation.as_deref()) {
+            return Err(AuthError::InstallationNotAllowed {
+                found: installation
+                    .as_deref()
+                    .unwrap_or("(none: the token has no app.installationId)")
+                    .chars()
+                    .take(200)
+                    .collect(),
+            });
+        }
         Ok(Principal::Forge {
-            installation: text(app.and_then(|a| a.get("installationId")))
-                .or_else(|| text(app.and_then(|a| a.pointer("/installation/id")))),
+            installation,
             environment: text(app.and_then(|a| a.pointer("/environment/type"))),
         })
     }

@@ -34,6 +34,7 @@ impl ApiError {
     pub fn outcome(&self) -> Outcome {
         match self.status {
             StatusCode::UNAUTHORIZED => Outcome::Unauthorized,
+            StatusCode::FORBIDDEN => Outcome::Forbidden,
             StatusCode::PAYLOAD_TOO_LARGE => Outcome::TooLarge,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Outcome::UnsupportedMediaType,
             StatusCode::REQUEST_TIMEOUT => Outcome::Timeout,

@@ -2,8 +2,9 @@
 //! `bitbucket:dynamicPipelinesProvider` module points at it through Forge Remote.
 //!
 //! - `POST /dynamic-pipelines`: a *definitions* or *run* request in, `{"pipelines_configuration": ...}` or
-//!   `{"error": {"key", "message"}}` out (HTTP 200), rendered by `keyless-enforce` under the live `keyless.yml`.
-//!   Unreadable requests get a 4xx with the same error shape and a message naming the problem.
+//!   `{"error": {"key", "message"}}` out (HTTP 200), rendered by `keyless-enforce` under the live `keyless.yml`
+//!   (a request for another workspace is answered `keyless-workspace`). Unreadable requests get a 4xx with the
+//!   same error shape and a message naming the problem.
 //! - `GET /healthz`, `GET /metrics` (OpenMetrics text).
 //! - Authentication: Forge invocation tokens ([`auth`]), or a development bearer secret.
 //! - A body size limit, a request timeout, structured logs (`tracing`) without tokens or headers.
@@ -42,8 +43,10 @@ use crate::provider::Answer;
 pub const PROVIDER_PATH: &str = "/dynamic-pipelines";
 /// Default largest request body: 1 MiB (a `pipelines_configuration` of several thousand steps).
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
-/// Default time to answer a request: below Forge Remote's 25 s, so keyless answers before Forge gives up.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default time to answer a request: 4 s, below the 5 s Forge Remote documents for invocations that are not UI
+/// modules ("Events and scheduled triggers": the budget that applies to a Dynamic Pipelines provider, which
+/// Bitbucket invokes from its backend; docs/enforce.md, "Time budget").
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Request limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,12 +213,14 @@ async fn dynamic_pipelines(
                 Principal::DevBearer => "dev-bearer".to_string(),
             };
             match &answer {
-                Answer::Rendered(_) => {
+                Answer::Rendered(rendered) => {
                     state.metrics.request(Outcome::Rendered, elapsed);
+                    record(&state, rendered, &summary, &caller, &trace);
                     tracing::debug!(
                         outcome = "rendered",
                         trigger = %summary.trigger,
                         target = %summary.target,
+                        parent = %summary.parent,
                         %caller,
                         trace,
                         micros = elapsed.as_micros() as u64,
@@ -228,6 +233,7 @@ async fn dynamic_pipelines(
                         outcome = "rejected",
                         trigger = %summary.trigger,
                         target = %summary.target,
+                        parent = %summary.parent,
                         rule = %rejection.rule,
                         route = %rejection.route,
                         %caller,
@@ -271,6 +277,102 @@ async fn dynamic_pipelines(
                 error.message
             );
             error.into_response()
+        }
+    }
+}
+
+/// Metrics and log lines for what a rendered answer left out, let through, or (report mode) would have done.
+fn record(
+    state: &AppState,
+    rendered: &keyless_enforce::Rendered,
+    summary: &provider::Summary,
+    caller: &str,
+    trace: &str,
+) {
+    for omission in &rendered.omitted {
+        state.metrics.definitions_omitted(&omission.rule);
+        tracing::info!(
+            outcome = "omitted",
+            trigger = %summary.trigger,
+            target = %summary.target,
+            pipeline = %omission.pipeline,
+            rule = %omission.rule,
+            route = %omission.route,
+            %caller,
+            trace,
+            "left out of the definitions: {}",
+            omission.message
+        );
+    }
+    for note in &rendered.notes {
+        if let Some(location) = note.location {
+            state.metrics.unknown_key(location);
+        }
+        tracing::warn!(
+            outcome = "passed",
+            trigger = %summary.trigger,
+            target = %summary.target,
+            rule = %note.rule,
+            route = %note.route,
+            %caller,
+            trace,
+            "{}",
+            note.message
+        );
+    }
+    match rendered.would.as_deref() {
+        None => {}
+        Some(Err(rejection)) => {
+            state.metrics.report("reject", &rejection.rule);
+            tracing::info!(
+                outcome = "report",
+                would = "reject",
+                trigger = %summary.trigger,
+                target = %summary.target,
+                rule = %rejection.rule,
+                route = %rejection.route,
+                %caller,
+                trace,
+                "policy.mode report: answered unchanged; enforcing would have rejected: {}",
+                rejection.message
+            );
+        }
+        Some(Ok(would)) => {
+            for change in &would.changes {
+                state.metrics.report("change", &change.rule);
+                tracing::info!(
+                    outcome = "report",
+                    would = "change",
+                    trigger = %summary.trigger,
+                    target = %summary.target,
+                    rule = %change.rule,
+                    route = %change.route,
+                    %caller,
+                    trace,
+                    "policy.mode report: answered unchanged; enforcing would have changed: {}",
+                    change.message
+                );
+            }
+            for omission in &would.omitted {
+                state.metrics.report("omit", &omission.rule);
+                tracing::info!(
+                    outcome = "report",
+                    would = "omit",
+                    trigger = %summary.trigger,
+                    target = %summary.target,
+                    pipeline = %omission.pipeline,
+                    rule = %omission.rule,
+                    %caller,
+                    trace,
+                    "policy.mode report: answered unchanged; enforcing would have left out the pipeline: {}",
+                    omission.message
+                );
+            }
+            for note in &would.notes {
+                if let Some(location) = note.location {
+                    state.metrics.unknown_key(location);
+                }
+            }
         }
     }
 }

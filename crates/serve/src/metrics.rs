@@ -22,6 +22,8 @@ pub enum Outcome {
     Invalid,
     /// 401.
     Unauthorized,
+    /// 403: a Forge installation that `--forge-installation-id` does not list.
+    Forbidden,
     /// 413.
     TooLarge,
     /// 415.
@@ -37,11 +39,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 10] = [
+    pub const ALL: [Outcome; 11] = [
         Outcome::Rendered,
         Outcome::Rejected,
         Outcome::Invalid,
         Outcome::Unauthorized,
+        Outcome::Forbidden,
         Outcome::TooLarge,
         Outcome::UnsupportedMediaType,
         Outcome::Timeout,
@@ -57,6 +60,7 @@ impl Outcome {
             Outcome::Rejected => "rejected",
             Outcome::Invalid => "invalid",
             Outcome::Unauthorized => "unauthorized",
+            Outcome::Forbidden => "forbidden",
             Outcome::TooLarge => "too_large",
             Outcome::UnsupportedMediaType => "unsupported_media_type",
             Outcome::Timeout => "timeout",
@@ -68,6 +72,7 @@ impl Outcome {
 }
 
 type Labels = Vec<(&'static str, &'static str)>;
+type OwnedLabels = Vec<(&'static str, String)>;
 
 /// The service's metrics. Cheap to update from many tasks at once.
 pub struct Metrics {
@@ -78,6 +83,9 @@ pub struct Metrics {
     generation: Gauge,
     reloads_ok: Counter,
     reloads_error: Counter,
+    definitions_omitted: Family<OwnedLabels, Counter>,
+    unknown_keys: Family<Labels, Counter>,
+    report: Family<OwnedLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -120,6 +128,24 @@ impl Metrics {
             "keyless.yml reloads (SIGHUP) by result; a failed reload keeps the previous configuration",
             reloads.clone(),
         );
+        let definitions_omitted = Family::<OwnedLabels, Counter>::default();
+        registry.register(
+            "keyless_serve_definitions_omitted",
+            "Pipelines left out of definitions answers (the Run-pipeline dialog) because they may not run, by the rule that refused them",
+            definitions_omitted.clone(),
+        );
+        let unknown_keys = Family::<Labels, Counter>::default();
+        registry.register(
+            "keyless_serve_unknown_keys",
+            "Keys Bitbucket's schema does not know that were passed through with a report (policy.unknown_keys: warn), by where they were",
+            unknown_keys.clone(),
+        );
+        let report = Family::<OwnedLabels, Counter>::default();
+        registry.register(
+            "keyless_serve_report",
+            "policy.mode: report: what the policy would have done (would = reject | change | omit), by rule",
+            report.clone(),
+        );
         // Every series exists from the start, so dashboards and rate() see zeros instead of gaps.
         let requests = Outcome::ALL
             .iter()
@@ -138,7 +164,34 @@ impl Metrics {
             generation,
             reloads_ok,
             reloads_error,
+            definitions_omitted,
+            unknown_keys,
+            report,
         }
+    }
+
+    /// Counts a pipeline left out of a definitions answer.
+    pub fn definitions_omitted(&self, rule: &str) {
+        self.definitions_omitted
+            .get_or_create(&vec![("rule", rule.to_string())])
+            .inc();
+    }
+
+    /// Counts an unknown key passed through, by location (`top-level`, `step`, ...).
+    pub fn unknown_key(&self, location: &'static str) {
+        self.unknown_keys
+            .get_or_create(&vec![("location", location)])
+            .inc();
+    }
+
+    /// Counts what report mode would have done: `would` is `reject`, `change` or `omit`.
+    pub fn report(&self, would: &'static str, rule: &str) {
+        self.report
+            .get_or_create(&vec![
+                ("would", would.to_string()),
+                ("rule", rule.to_string()),
+            ])
+            .inc();
     }
 
     /// Counts one provider request.

@@ -9,8 +9,8 @@ use std::panic::AssertUnwindSafe;
 
 use axum::http::{HeaderMap, StatusCode, header};
 use keyless_enforce::payload::{JsonTree, PayloadError, RawRequest, Request};
-use keyless_enforce::{EnforceConfig, Rejection};
-use keyless_pipelines::{PipelineFile, Target};
+use keyless_enforce::{EnforceConfig, Rejection, Rendered};
+use keyless_pipelines::Target;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -21,8 +21,9 @@ pub const TRIGGERS: &[&str] = &["definitions", "push", "manual", "schedule", "pa
 /// What the provider answers for a readable request.
 #[derive(Debug, Clone)]
 pub enum Answer {
-    /// `{"pipelines_configuration": ...}`: the rendered file.
-    Rendered(Box<PipelineFile>),
+    /// `{"pipelines_configuration": ...}`: the rendered file, with the pipelines a definitions request left out,
+    /// what was let through, and (under `policy.mode: report`) what the policy would have done.
+    Rendered(Box<Rendered>),
     /// `{"error": ...}` from the policy.
     Rejected(Rejection),
     /// The renderer panicked; refused (fail-closed).
@@ -34,14 +35,16 @@ pub enum Answer {
 pub struct Summary {
     pub trigger: String,
     pub target: String,
+    /// `trigger_context` of a `parent_step` run: the parent pipeline run and step.
+    pub parent: String,
 }
 
 impl Answer {
     /// The response body.
     pub fn to_json(&self) -> Value {
         match self {
-            Answer::Rendered(file) => {
-                serde_json::json!({"pipelines_configuration": file.to_json()})
+            Answer::Rendered(rendered) => {
+                serde_json::json!({"pipelines_configuration": rendered.file.to_json()})
             }
             Answer::Rejected(rejection) => rejection.to_error_json(),
             Answer::Internal => serde_json::json!({"error": {
@@ -57,12 +60,12 @@ impl Answer {
     /// intermediate `serde_json::Value` on the hot path).
     pub fn to_body(&self) -> Vec<u8> {
         #[derive(serde::Serialize)]
-        struct Rendered<'a> {
+        struct Body<'a> {
             pipelines_configuration: JsonTree<'a>,
         }
         let written = match self {
-            Answer::Rendered(file) => serde_json::to_vec(&Rendered {
-                pipelines_configuration: JsonTree(file.root()),
+            Answer::Rendered(rendered) => serde_json::to_vec(&Body {
+                pipelines_configuration: JsonTree(rendered.file.root()),
             }),
             other => serde_json::to_vec(&other.to_json()),
         };
@@ -161,16 +164,16 @@ fn payload_error(error: PayloadError) -> ApiError {
     ApiError::invalid("keyless-invalid-request", message)
 }
 
-/// Renders a parsed request in the mode of its trigger (`definitions` judges the selected pipeline only; a run
-/// whose target selects none judges them all: `keyless_enforce::render_request`). Never panics: a panic in the
-/// renderer becomes [`Answer::Internal`].
+/// Renders a parsed request as `keyless_enforce::render_request` does (the workspace binding, then the mode of
+/// its trigger: a definitions request leaves out what may not run, a run is judged as a whole). Never panics: a
+/// panic in the renderer becomes [`Answer::Internal`].
 pub fn answer(config: &EnforceConfig, request: Request) -> Answer {
     // The answer is the file alone, so the list of changes (for `keyless render --explain`) is not built.
     let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
         keyless_enforce::render_request_file(config, request)
     }));
     match rendered {
-        Ok(Ok(file)) => Answer::Rendered(Box::new(file)),
+        Ok(Ok(rendered)) => Answer::Rendered(Box::new(rendered)),
         Ok(Err(rejection)) => Answer::Rejected(rejection),
         Err(_) => Answer::Internal,
     }
@@ -179,17 +182,43 @@ pub fn answer(config: &EnforceConfig, request: Request) -> Answer {
 /// The request's trigger and target, for logs (names cut to 100 characters).
 pub fn summary(request: &Request) -> Summary {
     let short = |s: &str| s.chars().take(100).collect::<String>();
-    let target = match &request.invocation.target {
-        Target::Branch(b) => format!("branch {}", short(b)),
-        Target::Tag(t) => format!("tag {}", short(t)),
-        Target::PullRequest {
+    let invocation = &request.invocation;
+    let commit = || {
+        invocation
+            .commit
+            .as_deref()
+            .map_or("commit".to_string(), |h| {
+                format!("commit {}", short(h.get(..12).unwrap_or(h)))
+            })
+    };
+    let target = match &invocation.target {
+        Some(Target::Branch(b)) => format!("branch {}", short(b)),
+        Some(Target::Tag(t)) => format!("tag {}", short(t)),
+        Some(Target::PullRequest {
             source,
             destination,
-        } => format!("pr {}->{}", short(source), short(destination)),
-        Target::Custom(c) => format!("custom {}", short(c)),
+        }) => format!("pr {}->{}", short(source), short(destination)),
+        Some(Target::Custom(c)) => match (&invocation.branch, &invocation.tag) {
+            (Some(b), _) => format!("custom {} on branch {}", short(c), short(b)),
+            (None, Some(t)) => format!("custom {} on tag {}", short(c), short(t)),
+            (None, None) => format!("custom {} on {}", short(c), commit()),
+        },
+        None => commit(),
     };
+    let parent = request
+        .trigger_context
+        .as_ref()
+        .map(|c| {
+            format!(
+                "run {} step {}",
+                short(c.parent_pipeline_run_uuid.as_deref().unwrap_or("?")),
+                short(c.parent_step_uuid.as_deref().unwrap_or("?"))
+            )
+        })
+        .unwrap_or_default();
     Summary {
         trigger: short(&request.trigger),
         target,
+        parent,
     }
 }

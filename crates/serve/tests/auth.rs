@@ -205,3 +205,80 @@ fn setup_requires_some_authentication_and_a_real_secret() {
     let secret = keyless_serve::DevBearerSecret::new(&format!("{DEV_SECRET}\n")).unwrap();
     assert!(!format!("{secret:?}").contains(DEV_SECRET));
 }
+
+/// The claims of Atlassian's documented Forge invocation token ("Forge Remote essentials", fixture
+/// `enforce/tests/fixtures/atlassian/forge-fit-claims.json`), with `iat`/`nbf`/`exp` moved to now (the example's
+/// expired in 2023); its `aud` is the app the tests configure.
+fn documented_claims() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../enforce/tests/fixtures/atlassian/forge-fit-claims.json");
+    let mut claims: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    assert_eq!(claims["aud"], APP_ID);
+    let now = now();
+    claims["iat"] = json!(now);
+    claims["nbf"] = json!(now);
+    claims["exp"] = json!(now + 25);
+    claims
+}
+
+fn pinned_state(jwks_url: &str, installations: &[&str]) -> keyless_serve::AppState {
+    let forge = ForgeAuth {
+        jwks_url: jwks_url.to_string(),
+        allow_http: true,
+        installations: installations.iter().map(|s| s.to_string()).collect(),
+        ..ForgeAuth::for_app(APP_ID)
+    };
+    keyless_serve::AppState::new(
+        config(),
+        Authenticator::new(Some(forge), None).unwrap(),
+        Limits::default(),
+    )
+}
+
+#[tokio::test]
+async fn pinned_installations_only() {
+    let ring = KeyRing::generate().unwrap();
+    let jwks = jwks_server(&ring).await;
+    let token = mint(&ring, &documented_claims());
+    let bearer = format!("Bearer {token}");
+    let documented = "ari:cloud:ecosystem::installation/0a3a7799-53ae-4a5b-9e7e-03338980abb5";
+    // Not pinned: any installation of the app.
+    let (status, _) = send(&pinned_state(&jwks.url, &[]), request(Some(&bearer))).await;
+    assert_eq!(status, StatusCode::OK);
+    // Pinned by the full ARI, or by the bare UUID in any case.
+    for pin in [documented, "0A3A7799-53AE-4A5B-9E7E-03338980ABB5"] {
+        let state = pinned_state(
+            &jwks.url,
+            &[
+                "ari:cloud:ecosystem::installation/11111111-1111-1111-1111-111111111111",
+                pin,
+            ],
+        );
+        let (status, body) = send(&state, request(Some(&bearer))).await;
+        assert_eq!(status, StatusCode::OK, "{pin}: {body}");
+    }
+    // Another installation: 403, naming the installation, counted as forbidden.
+    let state = pinned_state(
+        &jwks.url,
+        &["ari:cloud:ecosystem::installation/11111111-1111-1111-1111-111111111111"],
+    );
+    let (status, body) = send(&state, request(Some(&bearer))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["key"], "keyless-unauthorized");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(documented) && message.contains("--forge-installation-id"),
+        "{message}"
+    );
+    assert!(!message.contains(&token));
+    assert_eq!(state.metrics.requests(Outcome::Forbidden), 1);
+    // A token without any installation ID cannot match a pin.
+    let mut claims = documented_claims();
+    claims["app"]
+        .as_object_mut()
+        .unwrap()
+        .remove("installationId");
+    let bare = mint(&ring, &claims);
+    let (status, _) = send(&state, request(Some(&format!("Bearer {bare}")))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -181,14 +181,15 @@ fn cases() -> Vec<Case> {
             )),
             "missing field `target.source`",
         ),
+        // A commit target (Atlassian's own definitions example) is readable: see tests/provider.rs.
         bad(
-            "commit target without custom selector",
+            "a target type Atlassian does not document",
             json_body(&with(
                 valid(),
                 "/target",
-                json!({"type": "pipeline_commit_target", "commit": {"hash": "ab"}}),
+                json!({"type": "pipeline_tag_target", "commit": {"hash": "ab"}}),
             )),
-            "unsupported target.type `pipeline_commit_target`",
+            "unsupported target.type `pipeline_tag_target`",
         ),
         bad(
             "missing pipelines_configuration",

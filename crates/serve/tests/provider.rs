@@ -259,3 +259,152 @@ async fn short_concurrent_load_over_a_socket_has_no_errors() {
     stop.send(()).unwrap();
     serving.await.unwrap().unwrap();
 }
+
+/// The metrics text of `state`.
+async fn metrics_text(state: &keyless_serve::AppState) -> String {
+    let response = keyless_serve::app(state.clone())
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+fn has_line(text: &str, line: &str) {
+    assert!(
+        text.lines().any(|l| l == line),
+        "missing `{line}` in\n{text}"
+    );
+}
+
+/// A definitions or run request for the fixture workspace, as Atlassian's examples write them.
+fn request(trigger: &str, target: Value, configuration: Value) -> Value {
+    json!({
+        "workspace": "{5c2b7f1e-8a4d-4c3b-9e21-0f6a7d3b9c11}",
+        "repository": "{2fc883c6-3dee-4e73-a354-ccee4bd77938}",
+        "creator": "{cda97709-b1a9-4544-9a8d-750f1b3a12c4}",
+        "trigger": trigger,
+        "target": target,
+        "pipelines_configuration": configuration,
+    })
+}
+
+fn deploying() -> Value {
+    json!({
+        "x-new-top-level-key": 1,
+        "pipelines": {
+            "default": [{"step": {"name": "Build", "script": ["make"]}}],
+            "custom": {"deploy-prod": [{"step": {"name": "Deploy", "deployment": "production", "script": ["./deploy.sh"]}}]}
+        }
+    })
+}
+
+/// Commit targets (Atlassian's definitions example) are answered, never a 4xx; what a definitions answer leaves
+/// out and what is let through are counted; a foreign workspace gets the contract's error.
+#[tokio::test]
+async fn commit_targets_omissions_unknown_keys_and_workspaces() {
+    let state = dev_state(Limits::default());
+    let commit = json!({"type": "pipeline_commit_target", "commit": {"hash": "e34ad324d1e4334777dca3e56c04eba36c2a68c6"}});
+    // Definitions on a commit: every definition, no branch rule.
+    let (status, answer) = send(
+        &state,
+        post(body(&request("definitions", commit.clone(), deploying()))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let pipelines = &answer["pipelines_configuration"]["pipelines"];
+    assert!(pipelines["custom"]["deploy-prod"].is_array(), "{answer}");
+    assert_eq!(answer["pipelines_configuration"]["x-new-top-level-key"], 1);
+    // Definitions on a feature branch: the production deployment is left out.
+    let feature = json!({"type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "feature/login",
+                         "commit": {"hash": "e34ad324d1e4334777dca3e56c04eba36c2a68c6"}});
+    let (status, answer) = send(
+        &state,
+        post(body(&request("definitions", feature, deploying()))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        answer["pipelines_configuration"]["pipelines"]
+            .get("custom")
+            .is_none(),
+        "{answer}"
+    );
+    // A custom run of it on a commit is branchless: refused with the contract's error.
+    let custom = json!({"type": "pipeline_commit_target", "selector": {"type": "custom", "pattern": "deploy-prod"},
+                        "commit": {"hash": "82dec1c48c8d3aa75e9e246646894ed952216f3d"}});
+    let (status, answer) = send(&state, post(body(&request("manual", custom, deploying())))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["error"]["key"], "keyless-branches");
+    // Another workspace's request: HTTP 200, `keyless-workspace`.
+    let mut foreign = request("definitions", commit, deploying());
+    foreign["workspace"] = json!("{308ce669-576d-4fa7-b4d4-15e8171f0c8c}");
+    let (status, answer) = send(&state, post(body(&foreign))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["error"]["key"], "keyless-workspace");
+
+    let text = metrics_text(&state).await;
+    has_line(
+        &text,
+        "keyless_serve_definitions_omitted_total{rule=\"branches\"} 1",
+    );
+    // The unknown top-level key passed through in the three requests that were rendered or judged.
+    has_line(
+        &text,
+        "keyless_serve_unknown_keys_total{location=\"top-level\"} 2",
+    );
+    has_line(
+        &text,
+        "keyless_serve_requests_total{outcome=\"rendered\"} 2",
+    );
+    has_line(
+        &text,
+        "keyless_serve_requests_total{outcome=\"rejected\"} 2",
+    );
+}
+
+/// `policy.mode: report`: the answer is the input, and what enforcing would have done is counted.
+#[tokio::test]
+async fn report_mode_answers_unchanged_and_counts_what_it_would_do() {
+    let path = fixture("keyless.yml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\npolicy:\n", "\npolicy:\n  mode: report\n");
+    let config = keyless_enforce::EnforceConfig::from_yaml(&text, "keyless.yml").unwrap();
+    let auth = keyless_serve::Authenticator::new(
+        None,
+        Some(keyless_serve::DevBearerSecret::new(DEV_SECRET).unwrap()),
+    )
+    .unwrap();
+    let state = keyless_serve::AppState::new(
+        keyless_serve::LiveConfig::from_config(path, config),
+        auth,
+        Limits::default(),
+    );
+    let refused = fixture_json("run-feature-production.json");
+    let (status, answer) = send(&state, post(body(&refused))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        answer["pipelines_configuration"],
+        refused["pipelines_configuration"]
+    );
+    let allowed = fixture_json("run-main-production.json");
+    let (_, answer) = send(&state, post(body(&allowed))).await;
+    assert_eq!(
+        answer["pipelines_configuration"],
+        allowed["pipelines_configuration"]
+    );
+    let text = metrics_text(&state).await;
+    has_line(
+        &text,
+        "keyless_serve_report_total{would=\"reject\",rule=\"branches\"} 1",
+    );
+    has_line(
+        &text,
+        "keyless_serve_report_total{would=\"change\",rule=\"oidc\"} 2",
+    );
+    has_line(
+        &text,
+        "keyless_serve_requests_total{outcome=\"rendered\"} 2",
+    );
+}

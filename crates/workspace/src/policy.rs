@@ -41,6 +41,24 @@ pub struct RawPolicy {
     #[serde(default)]
     #[schemars(regex(pattern = r"^(4x|8x)$"))]
     pub atlassian_ip_size: Option<Spanned<String>>,
+    /// `enforce` (default) applies the policy; `report` answers every request with its configuration unchanged
+    /// and records every change and refusal the policy would have made (`--explain`, logs, metrics), so a
+    /// workspace can run the provider before enforcing it.
+    #[serde(default)]
+    pub mode: Option<Spanned<PolicyMode>>,
+    /// What to do with a key Bitbucket's schema does not know: `warn` (default: pass it through and report it),
+    /// `refuse`, or `pass` (silently). Under `warn`, an unknown key inside a deployment step or stage, or inside
+    /// a step's `runtime` or `runs-on`, is refused anyway: it could change where the step runs.
+    #[serde(default)]
+    pub unknown_keys: Option<Spanned<UnknownKeys>>,
+    /// What to do with static AWS key variables (`AWS_ACCESS_KEY_ID`, ...) in a deployment step's AWS pipe that
+    /// keyless gives the environment's role: `refuse` (default) or `remove`.
+    #[serde(default)]
+    pub pipe_static_keys: Option<Spanned<PipeStaticKeys>>,
+    /// Environments that runs without a branch (a commit target, a tag, a custom run on a commit or tag) may
+    /// deploy to, besides those whose `branches` include `**`. Default: none.
+    #[serde(default)]
+    pub branchless_environments: Option<Vec<Spanned<String>>>,
 }
 
 /// Refused constructs.
@@ -116,6 +134,51 @@ pub enum SetupForm {
     Keyless,
 }
 
+/// `policy.mode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyMode {
+    /// Apply the policy.
+    #[default]
+    Enforce,
+    /// Answer with the configuration unchanged; record what the policy would have done.
+    Report,
+}
+
+/// `policy.unknown_keys`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownKeys {
+    /// Refuse every configuration with a key Bitbucket's schema does not know.
+    Refuse,
+    /// Pass unknown keys through and report them, except where they could change where a step runs.
+    #[default]
+    Warn,
+    /// Pass unknown keys through without a report.
+    Pass,
+}
+
+impl UnknownKeys {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnknownKeys::Refuse => "refuse",
+            UnknownKeys::Warn => "warn",
+            UnknownKeys::Pass => "pass",
+        }
+    }
+}
+
+/// `policy.pipe_static_keys`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PipeStaticKeys {
+    /// Refuse the step.
+    #[default]
+    Refuse,
+    /// Remove the variables from the pipe.
+    Remove,
+}
+
 /// The validated `policy:` section. [`Policy::default`] is what applies without one: shell setup, nothing
 /// forbidden or prepended, Atlassian IP ranges on with size `4x`.
 #[derive(Debug, Clone)]
@@ -130,6 +193,11 @@ pub struct Policy {
     pub atlassian_ip_ranges: bool,
     /// `4x` or `8x`.
     pub atlassian_ip_size: String,
+    pub mode: PolicyMode,
+    pub unknown_keys: UnknownKeys,
+    pub pipe_static_keys: PipeStaticKeys,
+    /// Every name is a defined environment.
+    pub branchless_environments: Vec<String>,
     /// Where the section starts (`0:0` for the default policy).
     pub location: Location,
 }
@@ -144,6 +212,10 @@ impl Default for Policy {
             prepend: Vec::new(),
             atlassian_ip_ranges: true,
             atlassian_ip_size: "4x".to_owned(),
+            mode: PolicyMode::Enforce,
+            unknown_keys: UnknownKeys::Warn,
+            pipe_static_keys: PipeStaticKeys::Refuse,
+            branchless_environments: Vec::new(),
             location: Location::UNKNOWN,
         }
     }
@@ -215,7 +287,7 @@ pub(crate) fn validate(
     if let Some(setup) = &raw.setup {
         policy.setup = setup.value;
     }
-    if let Some(names) = &raw.production_environments {
+    let mut defined = |field: &str, names: &[Spanned<String>]| -> Vec<String> {
         for name in names {
             if !environments.contains(&name.value.as_str()) {
                 let mut help = format!(
@@ -230,14 +302,20 @@ pub(crate) fn validate(
                 error(
                     name.location,
                     format!(
-                        "policy.production_environments names `{}`, which is not defined",
+                        "policy.{field} names `{}`, which is not defined",
                         name.value
                     ),
                     help,
                 );
             }
         }
-        policy.production_environments = Some(names.iter().map(|n| n.value.clone()).collect());
+        names.iter().map(|n| n.value.clone()).collect()
+    };
+    if let Some(names) = &raw.production_environments {
+        policy.production_environments = Some(defined("production_environments", names));
+    }
+    if let Some(names) = &raw.branchless_environments {
+        policy.branchless_environments = defined("branchless_environments", names);
     }
     if let Some(labels) = &raw.production_labels {
         for label in labels {
@@ -341,6 +419,15 @@ pub(crate) fn validate(
             script: step.script.iter().map(|s| s.value.clone()).collect(),
             location: step.name.location,
         });
+    }
+    if let Some(mode) = &raw.mode {
+        policy.mode = mode.value;
+    }
+    if let Some(unknown) = &raw.unknown_keys {
+        policy.unknown_keys = unknown.value;
+    }
+    if let Some(keys) = &raw.pipe_static_keys {
+        policy.pipe_static_keys = keys.value;
     }
     if let Some(on) = &raw.atlassian_ip_ranges {
         policy.atlassian_ip_ranges = on.value;

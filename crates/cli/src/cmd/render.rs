@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use keyless_enforce::payload::RawRequest;
 use keyless_enforce::{EnforceConfig, Invocation, Mode, Rejection, Rendered};
 use keyless_pipelines::Target;
 
@@ -44,12 +45,14 @@ pub struct RenderArgs {
         conflicts_with = "payload"
     )]
     pub file: PathBuf,
-    /// A Dynamic Pipelines request (definitions or run) instead of a file; it names its own target.
+    /// A Dynamic Pipelines request (definitions or run, bare or in a Forge `{"payload": ...}` envelope) instead
+    /// of a file; it names its own target and workspace (which must be keyless.yml's).
     #[arg(long, value_name = "REQUEST.json")]
     pub payload: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
     pub format: RenderFormat,
-    /// Also show each change (and the rejection's rule and route) with the policy rule behind it.
+    /// Also show each change, each pipeline left out, each key or pipe let through (and the rejection's rule
+    /// and route) with the policy rule behind it.
     #[arg(long)]
     pub explain: bool,
     /// Show a unified YAML diff of what the policy changed instead of the configuration.
@@ -60,8 +63,9 @@ pub struct RenderArgs {
 fn target_from_flags(args: &RenderArgs) -> anyhow::Result<Option<Invocation>> {
     if let Some(name) = &args.custom {
         return Ok(Some(Invocation {
-            target: Target::Custom(name.clone()),
+            target: Some(Target::Custom(name.clone())),
             branch: args.branch.clone(),
+            ..Invocation::default()
         }));
     }
     if let Some(b) = &args.branch {
@@ -92,17 +96,26 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let config = EnforceConfig::load(&args.config)?;
     let flags = target_from_flags(&args)?;
 
-    let (file, invocation, mode) = match &args.payload {
+    let before;
+    let result = match &args.payload {
         Some(path) => {
             let bytes =
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let body: serde_json::Value = serde_json::from_slice(&bytes)
-                .with_context(|| format!("{}: not valid JSON", path.display()))?;
-            let request = keyless_enforce::payload::parse_request(&body)
+            let text = std::str::from_utf8(&bytes)
+                .with_context(|| format!("{}: not UTF-8 text", path.display()))?;
+            // The reader keyless serve uses, envelope included, so both answer alike.
+            let raw = RawRequest::from_json_str(text)
+                .with_context(|| format!("{}: not valid JSON", path.display()))?
+                .unwrap_envelope();
+            let mut request = raw
+                .into_request()
                 .with_context(|| format!("{}: not a Dynamic Pipelines request", path.display()))?;
-            // Flags, when given, override the request's own target (not its trigger).
-            let mode = Mode::of_trigger(&request.trigger);
-            (request.file, flags.unwrap_or(request.invocation), mode)
+            // Flags, when given, override the request's own target (not its trigger or workspace).
+            if let Some(flags) = flags {
+                request.invocation = flags;
+            }
+            before = request.file.to_yaml_string();
+            keyless_enforce::render_request(&config, request)
         }
         None => {
             let Some(invocation) = flags else {
@@ -114,11 +127,11 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read {}", args.file.display()))?;
             let file = keyless_pipelines::parse(&source)
                 .map_err(|e| anyhow::anyhow!("{}:{e}", args.file.display()))?;
-            (file, invocation, Mode::Run)
+            before = file.to_yaml_string();
+            keyless_enforce::render_for(&config, file, &invocation, Mode::Run)
         }
     };
-    let before = file.to_yaml_string();
-    match keyless_enforce::render_for(&config, file, &invocation, mode) {
+    match result {
         Ok(rendered) => {
             print!("{}", success(&args, &before, &rendered));
             Ok(ExitCode::SUCCESS)
@@ -157,7 +170,7 @@ fn success(args: &RenderArgs, before: &str, rendered: &Rendered) -> String {
         RenderFormat::Json => {
             let mut v = serde_json::json!({"pipelines_configuration": rendered.file.to_json()});
             if args.explain {
-                v["changes"] = serde_json::to_value(&rendered.changes).unwrap_or_default();
+                explain_json(&mut v, rendered);
             }
             out.push_str(&serde_json::to_string_pretty(&v).unwrap_or_default());
             out.push('\n');
@@ -166,19 +179,83 @@ fn success(args: &RenderArgs, before: &str, rendered: &Rendered) -> String {
     out
 }
 
-/// The changes as YAML comments, so the output stays a valid file.
+/// `--explain` in JSON: `changes`, and when there are any, `omitted` (pipelines a definitions request leaves
+/// out), `notes` (what was let through) and, under `policy.mode: report`, `report` (what enforcing would have
+/// done: `{"error": ...}` or its `changes`, `omitted` and `notes`).
+fn explain_json(v: &mut serde_json::Value, rendered: &Rendered) {
+    v["changes"] = serde_json::to_value(&rendered.changes).unwrap_or_default();
+    if !rendered.omitted.is_empty() {
+        v["omitted"] = serde_json::to_value(&rendered.omitted).unwrap_or_default();
+    }
+    if !rendered.notes.is_empty() {
+        v["notes"] = serde_json::to_value(&rendered.notes).unwrap_or_default();
+    }
+    match rendered.would.as_deref() {
+        None => {}
+        Some(Ok(would)) => {
+            let mut report = serde_json::json!({});
+            explain_json(&mut report, would);
+            v["report"] = report;
+        }
+        Some(Err(rejection)) => {
+            let mut error = rejection.to_error_json();
+            error["error"]["rule"] = rejection.rule.clone().into();
+            error["error"]["route"] = rejection.route.clone().into();
+            v["report"] = error;
+        }
+    }
+}
+
+/// The changes (then what was left out and let through) as YAML comments, so the output stays a valid file.
 fn explain_comments(rendered: &Rendered) -> String {
     let mut out = String::new();
-    if rendered.changes.is_empty() {
+    let nothing = rendered.changes.is_empty()
+        && rendered.omitted.is_empty()
+        && rendered.notes.is_empty()
+        && rendered.would.is_none();
+    if nothing {
         out.push_str("# keyless: no changes\n");
     }
+    explain_lines(&mut out, "", rendered);
+    match rendered.would.as_deref() {
+        None => {}
+        Some(Ok(would)) => {
+            out.push_str("# keyless report: policy.mode is report; the configuration above is the input, unchanged\n");
+            if would.changes.is_empty() && would.omitted.is_empty() {
+                out.push_str("# keyless report: enforcing would change nothing\n");
+            }
+            explain_lines(&mut out, "report: would have ", would);
+        }
+        Some(Err(r)) => {
+            out.push_str("# keyless report: policy.mode is report; the configuration above is the input, unchanged\n");
+            out.push_str(&format!(
+                "# keyless report: would have rejected [{}] {}: {}\n",
+                r.rule, r.route, r.message
+            ));
+        }
+    }
+    out
+}
+
+fn explain_lines(out: &mut String, prefix: &str, rendered: &Rendered) {
     for c in &rendered.changes {
         out.push_str(&format!(
-            "# keyless [{}] {}: {}\n",
+            "# keyless {prefix}[{}] {}: {}\n",
             c.rule, c.route, c.message
         ));
     }
-    out
+    for o in &rendered.omitted {
+        out.push_str(&format!(
+            "# keyless {prefix}omitted {} [{}] {}: {}\n",
+            o.pipeline, o.rule, o.route, o.message
+        ));
+    }
+    for n in &rendered.notes {
+        out.push_str(&format!(
+            "# keyless {prefix}note [{}] {}: {}\n",
+            n.rule, n.route, n.message
+        ));
+    }
 }
 
 fn rejected(args: &RenderArgs, rejection: &Rejection) -> String {

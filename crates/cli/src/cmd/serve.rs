@@ -42,6 +42,17 @@ pub struct ServeArgs {
     /// Where the keys that sign Forge invocation tokens are published.
     #[arg(long, env = "KEYLESS_FORGE_JWKS_URL", default_value = FORGE_JWKS_URL)]
     pub forge_jwks_url: String,
+    /// Accept Forge invocation tokens of these installations only (`app.installationId`, the full
+    /// `ari:cloud:ecosystem::installation/<uuid>` or the UUID; repeatable). Others get 403. Without it, any
+    /// installation of the app is accepted.
+    #[arg(
+        long = "forge-installation-id",
+        env = "KEYLESS_FORGE_INSTALLATION_ID",
+        value_name = "ID",
+        value_delimiter = ',',
+        requires = "forge_app_id"
+    )]
+    pub forge_installation_ids: Vec<String>,
     /// Allow an http:// --forge-jwks-url (local tests only).
     #[arg(long, hide = true)]
     pub forge_jwks_allow_http: bool,
@@ -52,8 +63,9 @@ pub struct ServeArgs {
     /// The largest request body, in bytes (suffixes KiB, MiB accepted).
     #[arg(long, default_value = "1MiB", value_parser = parse_size)]
     pub max_body: usize,
-    /// The longest a request may take, body upload included (e.g. 20s, 500ms).
-    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    /// The longest a request may take, body upload included (e.g. 4s, 500ms). The default stays under the 5 s
+    /// Forge Remote gives invocations that are not UI modules.
+    #[arg(long, default_value = "4s", value_parser = parse_duration)]
     pub timeout: Duration,
     /// Once listening, write the bound address (`127.0.0.1:PORT`) to FILE.
     #[arg(long, value_name = "FILE")]
@@ -131,6 +143,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         audience: app.clone(),
         jwks_url: args.forge_jwks_url.clone(),
         allow_http: args.forge_jwks_allow_http,
+        installations: args
+            .forge_installation_ids
+            .iter()
+            .map(|id| id.trim().to_string())
+            .filter(|id| !id.is_empty())
+            .collect(),
     });
     if let Some(forge) = &forge
         && !forge.jwks_url.starts_with("https://")
