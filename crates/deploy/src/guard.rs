@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::rules::is_hidden;
+
 /// The share guard applies only from this many objects under the prefix up: below it, a few deletions are a
 /// large share of a small site without being suspicious (deleting 3 of 5 pages is an ordinary edit).
 pub const PERCENT_MIN_OBJECTS: usize = 20;
@@ -168,7 +170,11 @@ pub fn evaluate(options: &GuardOptions, facts: &Facts) -> Vec<Verdict> {
                 facts
                     .missing
                     .iter()
-                    .map(|m| format!("`{m}`"))
+                    .map(|m| if is_hidden(m) {
+                        format!("`{m}` (hidden: uploaded only with --include-hidden)")
+                    } else {
+                        format!("`{m}`")
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -453,6 +459,21 @@ mod tests {
         );
         assert!(
             v[1].message.contains("lacks `assets` (--require)"),
+            "{}",
+            v[1].message
+        );
+        let v = evaluate(
+            &GuardOptions {
+                require: vec![".htaccess".into()],
+                ..GuardOptions::default()
+            },
+            &Facts {
+                missing: vec![".htaccess".into()],
+                ..facts(1, 0, 0)
+            },
+        );
+        assert!(
+            v[1].message.contains("only with --include-hidden"),
             "{}",
             v[1].message
         );
