@@ -648,6 +648,15 @@ fn branch_refusal(
     Rejection::new(rules::BRANCHES, &r.key("deployment"), message)
 }
 
+/// Why a listed pipe's version gets no OIDC: `what` then its first version that reads the role.
+fn too_old(pipe: &pipes::AwsPipe, what: &str) -> String {
+    format!(
+        "unknown pipe version: {what} {}, the first that reads {}",
+        pipe.min_version,
+        pipes::ROLE_VARIABLE
+    )
+}
+
 /// Plans OIDC for the AWS pipes of a deployment step (the pipe table of `keyless_pipelines::pipes`); notes each
 /// pipe it cannot give OIDC; refuses static keys next to the role unless the policy removes them.
 fn plan_pipes(
@@ -691,26 +700,20 @@ fn plan_pipes(
                 continue;
             }
             PipeOidc::TooOld { pipe: p, version } => {
-                notes.push(not_applied(format!(
-                    "unknown pipe version: {version} is older than {}, the first that reads {}",
-                    p.min_version,
-                    pipes::ROLE_VARIABLE
-                )));
+                notes.push(not_applied(too_old(p, &format!("{version} is older than"))));
                 continue;
             }
             PipeOidc::Unpinned(p) => {
-                notes.push(not_applied(format!(
-                    "unknown pipe version: none is pinned, and versions before {} do not read {}",
-                    p.min_version,
-                    pipes::ROLE_VARIABLE
+                notes.push(not_applied(too_old(
+                    p,
+                    "none is pinned, so it may be older than",
                 )));
                 continue;
             }
             PipeOidc::UnreadableVersion { pipe: p, version } => {
-                notes.push(not_applied(format!(
-                    "unknown pipe version: `{version}` cannot be compared with {}, the first that reads {}",
-                    p.min_version,
-                    pipes::ROLE_VARIABLE
+                notes.push(not_applied(too_old(
+                    p,
+                    &format!("`{version}` cannot be compared with"),
                 )));
                 continue;
             }

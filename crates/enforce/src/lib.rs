@@ -267,9 +267,7 @@ pub fn render_request(
     config: &EnforceConfig,
     request: payload::Request,
 ) -> Result<Rendered, Rejection> {
-    bind_workspace(config, request.workspace.as_deref())?;
-    let mode = Mode::of_trigger(&request.trigger);
-    render_recording(config, request.file, &request.invocation, mode, true)
+    render_bound(config, request, true)
 }
 
 /// Renders a parsed Dynamic Pipelines request as [`render_request`] does, without listing the changes: the same
@@ -279,9 +277,18 @@ pub fn render_request_file(
     config: &EnforceConfig,
     request: payload::Request,
 ) -> Result<Rendered, Rejection> {
+    render_bound(config, request, false)
+}
+
+/// The workspace binding, then the render in the mode of the request's trigger.
+fn render_bound(
+    config: &EnforceConfig,
+    request: payload::Request,
+    record: bool,
+) -> Result<Rendered, Rejection> {
     bind_workspace(config, request.workspace.as_deref())?;
     let mode = Mode::of_trigger(&request.trigger);
-    render_recording(config, request.file, &request.invocation, mode, false)
+    render_recording(config, request.file, &request.invocation, mode, record)
 }
 
 /// A workspace UUID as Bitbucket writes it (`{...}`, any case) or bare: the comparable form.

@@ -320,58 +320,43 @@ fn record(
             note.message
         );
     }
+    // Report mode: one line and one count per change, omission or refusal enforcing would have made.
+    let report = |would: &'static str, rule: &str, route: &str, message: &str| {
+        state.metrics.report(would, rule);
+        tracing::info!(
+            outcome = "report",
+            would,
+            trigger = %summary.trigger,
+            target = %summary.target,
+            rule,
+            route,
+            %caller,
+            trace,
+            "policy.mode report: answered unchanged; enforcing would {would}: {message}"
+        );
+    };
     match rendered.would.as_deref() {
         None => {}
-        Some(Err(rejection)) => {
-            state.metrics.report("reject", &rejection.rule);
-            tracing::info!(
-                outcome = "report",
-                would = "reject",
-                trigger = %summary.trigger,
-                target = %summary.target,
-                rule = %rejection.rule,
-                route = %rejection.route,
-                %caller,
-                trace,
-                "policy.mode report: answered unchanged; enforcing would have rejected: {}",
-                rejection.message
-            );
-        }
+        Some(Err(rejection)) => report(
+            "reject",
+            &rejection.rule,
+            &rejection.route,
+            &rejection.message,
+        ),
         Some(Ok(would)) => {
             for change in &would.changes {
-                state.metrics.report("change", &change.rule);
-                tracing::info!(
-                    outcome = "report",
-                    would = "change",
-                    trigger = %summary.trigger,
-                    target = %summary.target,
-                    rule = %change.rule,
-                    route = %change.route,
-                    %caller,
-                    trace,
-                    "policy.mode report: answered unchanged; enforcing would have changed: {}",
-                    change.message
-                );
+                report("change", &change.rule, &change.route, &change.message);
             }
             for omission in &would.omitted {
-                state.metrics.report("omit", &omission.rule);
-                tracing::info!(
-                    outcome = "report",
-                    would = "omit",
-                    trigger = %summary.trigger,
-                    target = %summary.target,
-                    pipeline = %omission.pipeline,
-                    rule = %omission.rule,
-                    %caller,
-                    trace,
-                    "policy.mode report: answered unchanged; enforcing would have left out the pipeline: {}",
-                    omission.message
+                report(
+                    "omit",
+                    &omission.rule,
+                    &omission.pipeline,
+                    &omission.message,
                 );
             }
-            for note in &would.notes {
-                if let Some(location) = note.location {
-                    state.metrics.unknown_key(location);
-                }
+            for location in would.notes.iter().filter_map(|n| n.location) {
+                state.metrics.unknown_key(location);
             }
         }
     }

@@ -159,6 +159,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             forge.jwks_url
         );
     }
+    if let Some(forge) = &forge {
+        if forge.installations.is_empty() {
+            tracing::info!(
+                "any installation of the Forge app may call (pin them with --forge-installation-id)"
+            );
+        } else {
+            tracing::info!(
+                installations = %forge.installations.join(", "),
+                "only these Forge installations may call"
+            );
+        }
+    }
     let auth = Authenticator::new(forge, dev_secret(&args)?)?;
     if auth.dev_bearer_enabled() {
         tracing::warn!(
