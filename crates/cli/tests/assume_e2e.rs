@@ -564,7 +564,7 @@ fn configure_writes_a_profile_the_aws_cli_uses() {
         text.starts_with("# team settings\n[profile other]\nregion = us-east-1\n"),
         "{text}"
     );
-    assert!(text.contains("[profile ci]\nrole_arn = arn:aws:iam::111111111111:role/deploy\nweb_identity_token_file = "), "{text}");
+    assert!(text.contains("[profile ci]  # written by keyless\nrole_arn = arn:aws:iam::111111111111:role/deploy\nweb_identity_token_file = "), "{text}");
     let token_file = home.path().join(".aws/keyless/web-identity-token-ci");
     #[cfg(unix)]
     {
@@ -628,6 +628,39 @@ fn configure_writes_a_profile_the_aws_cli_uses() {
         )),
         "{identity}"
     );
+
+    // The documented after-script line removes exactly what configure wrote, and nothing is left.
+    let cleanup = |home: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_keyless"))
+            .args(["configure", "--cleanup", "--profile", "ci"])
+            .env_clear()
+            .env("HOME", home)
+            .env("AWS_CONFIG_FILE", &config)
+            .output()
+            .unwrap()
+    };
+    let output = cleanup(home.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!token_file.exists() && !token_file.parent().unwrap().exists());
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "# team settings\n[profile other]\nregion = us-east-1\n"
+    );
+    let output = cleanup(home.path());
+    assert!(output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("nothing to clean up"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    // Put the profile back for the credential_process part below.
+    let output = fixture
+        .keyless(&token, home.path())
+        .env("AWS_CONFIG_FILE", &config)
+        .args(["configure", "--profile", "ci"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
 
     // The same CLI through credential_process, chained into account B.
     let keyless = std::path::PathBuf::from(env!("CARGO_BIN_EXE_keyless"));

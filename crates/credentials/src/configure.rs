@@ -1,6 +1,11 @@
 //! `keyless configure`: the token into a private file outside the clone directory, and an AWS config profile
 //! that points every SDK and the AWS CLI at it (`web_identity_token_file`, `role_arn`, `role_session_name`,
 //! `region`), so they assume — and re-assume — by themselves.
+//!
+//! It records what it wrote (the token file, the profile sections, marked `# written by keyless`, and the
+//! directories it created) in a 0600 manifest beside the token, and [`cleanup`] (`keyless configure --cleanup`,
+//! an `after-script` line) removes exactly those: on a persistent self-hosted runner nothing outlives the step.
+//! It never changes the mode of a directory it did not create.
 
 use std::fs;
 use std::io::Write as _;
@@ -34,6 +39,48 @@ pub struct Report {
     pub token_file: PathBuf,
     /// Whether an existing profile was replaced.
     pub replaced: bool,
+    /// The manifest `--cleanup` reads.
+    pub manifest: PathBuf,
+    /// Directories this run created (0700).
+    pub created_dirs: Vec<PathBuf>,
+}
+
+/// The comment on the header of every profile section keyless writes.
+pub const MARKER: &str = "written by keyless";
+
+/// What `configure` wrote, for `--cleanup`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    /// Format version (1).
+    pub version: u32,
+    /// The profile.
+    pub profile: String,
+    /// The AWS config file holding the sections.
+    pub config_file: PathBuf,
+    /// Whether keyless created the config file (then an emptied file is removed too).
+    #[serde(default)]
+    pub created_config_file: bool,
+    /// Section names (`profile x`, `default`) written.
+    pub sections: Vec<String>,
+    /// The token file.
+    pub token_file: PathBuf,
+    /// Directories keyless created, outermost first.
+    pub created_dirs: Vec<PathBuf>,
+}
+
+/// What `cleanup` removed and what is left.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CleanupReport {
+    /// The manifest read (`None`: there was nothing to clean up).
+    pub manifest: Option<PathBuf>,
+    /// Files removed.
+    pub removed_files: Vec<PathBuf>,
+    /// Sections removed from the config file.
+    pub removed_sections: Vec<String>,
+    /// Directories removed.
+    pub removed_dirs: Vec<PathBuf>,
+    /// What could not be removed, with the reason (a non-empty list exits 1).
+    pub left: Vec<String>,
 }
 
 /// Why `configure` refused or failed. All are the user's to fix, except I/O.
@@ -164,25 +211,37 @@ fn refuse_symlink(path: &Path) -> Result<(), ConfigureError> {
     }
 }
 
-#[cfg(unix)]
-fn create_private_dir(dir: &Path) -> Result<(), ConfigureError> {
-    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+/// Creates `dir` and its missing ancestors, each 0700, and returns the ones it created (outermost first). A
+/// directory that exists is left exactly as it is: keyless never changes the mode of a directory it did not
+/// create (`KEYLESS_TOKEN_DIR` may be a shared directory; the token file itself is 0600).
+fn create_private_dir(dir: &Path) -> Result<Vec<PathBuf>, ConfigureError> {
     refuse_symlink(dir)?;
-    if !dir.exists() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io("creating directory", dir))?;
+    let mut missing = Vec::new();
+    let mut current = Some(dir);
+    while let Some(path) = current.filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+        missing.push(path.to_owned());
+        current = path.parent();
     }
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-        .map_err(io("setting permissions on", dir))
+    missing.reverse();
+    for path in &missing {
+        let mut builder = fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        match builder.create(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => {}
+            Err(e) => return Err(io("creating directory", path)(e)),
+        }
+    }
+    Ok(missing)
 }
 
-#[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> Result<(), ConfigureError> {
-    refuse_symlink(dir)?;
-    fs::create_dir_all(dir).map_err(io("creating directory", dir))
+/// The manifest of `profile` in `token_dir`.
+pub fn manifest_path(token_dir: &Path, profile: &str) -> PathBuf {
+    token_dir.join(format!("keyless-configure-{profile}.json"))
 }
 
 /// Writes `contents` to `path` atomically (temp file in the same directory, then rename) with mode `mode`.
@@ -282,6 +341,7 @@ pub fn configure(
     }
 
     let token_path = token_file.display().to_string();
+    let mut sections = Vec::new();
     for (index, name) in names.iter().enumerate() {
         let mut entries: Vec<(&str, String)> = Vec::new();
         if index == 0 {
@@ -293,20 +353,53 @@ pub fn configure(
         }
         entries.push(("role_session_name", settings.session_name.clone()));
         entries.push(("region", settings.region.clone()));
-        file.set_section(&section_for_profile(name), &entries);
+        let section = section_for_profile(name);
+        file.set_marked_section(&section, &entries, MARKER);
+        sections.push(section);
     }
 
-    create_private_dir(&paths.token_dir)?;
+    let manifest_file = manifest_path(&paths.token_dir, profile);
+    // An earlier run's manifest: keep what it recorded as created, so a re-run can still remove it.
+    let previous: Manifest = fs::read(&manifest_file)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    let mut created_dirs = create_private_dir(&paths.token_dir)?;
     // No trailing newline: botocore sends the file content verbatim as the WebIdentityToken.
     write_atomic(&token_file, settings.token.expose().as_bytes(), 0o600)?;
-    if let Some(parent) = paths
-        .config_file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty() && !p.exists())
-    {
-        create_private_dir(parent)?;
+    let created_config_file = !paths.config_file.exists() || previous.created_config_file;
+    if let Some(parent) = paths.config_file.parent() {
+        created_dirs.extend(create_private_dir(parent)?);
     }
     write_atomic(&paths.config_file, file.render().as_bytes(), 0o600)?;
+
+    let mut all_created = previous.created_dirs.clone();
+    for dir in &created_dirs {
+        if !all_created.contains(dir) {
+            all_created.push(dir.clone());
+        }
+    }
+    let mut all_sections = previous.sections.clone();
+    for section in sections {
+        if !all_sections.contains(&section) {
+            all_sections.push(section);
+        }
+    }
+    let manifest = Manifest {
+        version: 1,
+        profile: profile.to_owned(),
+        config_file: paths.config_file.clone(),
+        created_config_file,
+        sections: all_sections,
+        token_file: token_file.clone(),
+        created_dirs: all_created,
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ConfigureError::Io {
+        action: "writing",
+        path: manifest_file.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    write_atomic(&manifest_file, &json, 0o600)?;
 
     let helper_profiles = names[..names.len() - 1].to_vec();
     Ok(Report {
@@ -315,7 +408,68 @@ pub fn configure(
         config_file: paths.config_file.clone(),
         token_file,
         replaced,
+        manifest: manifest_file,
+        created_dirs,
     })
+}
+
+/// `keyless configure --cleanup`: removes what the manifest of `profile` lists (the token file, the sections
+/// still marked `# written by keyless`, the config file if keyless created it and it is now empty, the
+/// manifest, and the directories keyless created once empty). A missing manifest means nothing to clean up.
+pub fn cleanup(profile: &str, paths: &Paths) -> Result<CleanupReport, ConfigureError> {
+    let manifest_file = manifest_path(&paths.token_dir, profile);
+    let mut report = CleanupReport::default();
+    let bytes = match fs::read(&manifest_file) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(report),
+        Err(e) => return Err(io("reading", &manifest_file)(e)),
+    };
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| ConfigureError::Io {
+        action: "reading",
+        path: manifest_file.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    report.manifest = Some(manifest_file.clone());
+    let remove_file = |path: &Path, report: &mut CleanupReport| match fs::remove_file(path) {
+        Ok(()) => report.removed_files.push(path.to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => report.left.push(format!("{}: {e}", path.display())),
+    };
+    remove_file(&manifest.token_file, &mut report);
+    match fs::read_to_string(&manifest.config_file) {
+        Ok(text) => {
+            let mut file = ConfigFile::parse(&text);
+            for section in &manifest.sections {
+                if file.remove_marked_section(section, MARKER) {
+                    report.removed_sections.push(section.clone());
+                }
+            }
+            if file.render().trim().is_empty() && manifest.created_config_file {
+                remove_file(&manifest.config_file, &mut report);
+            } else if !report.removed_sections.is_empty() {
+                write_atomic(&manifest.config_file, file.render().as_bytes(), 0o600)?;
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => report
+            .left
+            .push(format!("{}: {e}", manifest.config_file.display())),
+    }
+    remove_file(&manifest_file, &mut report);
+    for dir in manifest.created_dirs.iter().rev() {
+        match fs::remove_dir(dir) {
+            Ok(()) => report.removed_dirs.push(dir.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // Not empty: something else lives there now, which is not keyless's to remove.
+            Err(_) => {}
+        }
+    }
+    if manifest.token_file.exists() {
+        report
+            .left
+            .push(format!("{} still exists", manifest.token_file.display()));
+    }
+    Ok(report)
 }
 
 #[cfg(all(test, unix))]
@@ -377,7 +531,7 @@ mod tests {
             text.starts_with("# keep me\n[profile other]\nregion = us-east-1\n"),
             "{text}"
         );
-        assert!(text.contains(&format!("[profile ci]\nrole_arn = arn:aws:iam::123456789012:role/deploy\nweb_identity_token_file = {}\nrole_session_name = build-1\nregion = eu-west-1\n", report.token_file.display())), "{text}");
+        assert!(text.contains(&format!("[profile ci]  # written by keyless\nrole_arn = arn:aws:iam::123456789012:role/deploy\nweb_identity_token_file = {}\nrole_session_name = build-1\nregion = eu-west-1\n", report.token_file.display())), "{text}");
 
         // A second run refuses to clobber, then --overwrite replaces only that section.
         let err = configure(&s, "ci", false, &p).unwrap_err().to_string();
@@ -389,6 +543,63 @@ mod tests {
         assert!(report.replaced);
         let again = fs::read_to_string(&p.config_file).unwrap();
         assert_eq!(again, text);
+    }
+
+    /// A shared `KEYLESS_TOKEN_DIR` keeps its mode; `cleanup` removes exactly what `configure` wrote.
+    #[test]
+    fn never_chmods_an_existing_directory_and_cleans_up_what_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = paths(dir.path());
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(shared.join("someone-elses-file"), "x").unwrap();
+        p.token_dir = shared.clone();
+        fs::create_dir_all(p.config_file.parent().unwrap()).unwrap();
+        fs::write(&p.config_file, "[profile mine]\nregion = us-east-1\n").unwrap();
+        let report = configure(
+            &settings(&["arn:aws:iam::123456789012:role/next"]),
+            "ci",
+            false,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(
+            fs::metadata(&shared).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        assert!(report.created_dirs.is_empty(), "{:?}", report.created_dirs);
+        let manifest = fs::metadata(&report.manifest).unwrap();
+        assert_eq!(manifest.permissions().mode() & 0o777, 0o600);
+
+        let cleaned = cleanup("ci", &p).unwrap();
+        assert!(cleaned.left.is_empty(), "{:?}", cleaned.left);
+        assert_eq!(
+            cleaned.removed_sections,
+            ["profile ci-web-identity", "profile ci"]
+        );
+        assert!(!report.token_file.exists() && !report.manifest.exists());
+        assert_eq!(
+            fs::read_to_string(&p.config_file).unwrap(),
+            "[profile mine]\nregion = us-east-1\n"
+        );
+        assert!(shared.join("someone-elses-file").exists());
+        // Nothing left: a second cleanup has nothing to do.
+        assert_eq!(cleanup("ci", &p).unwrap(), CleanupReport::default());
+
+        // Directories keyless created (and a config file it created) go too, deepest first.
+        let fresh = paths(&dir.path().join("fresh"));
+        let report = configure(&settings(&[]), "ci", false, &fresh).unwrap();
+        assert!(!report.created_dirs.is_empty());
+        for created in &report.created_dirs {
+            assert_eq!(
+                fs::metadata(created).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+        }
+        let cleaned = cleanup("ci", &fresh).unwrap();
+        assert!(cleaned.left.is_empty());
+        assert!(!dir.path().join("fresh").exists(), "{cleaned:?}");
     }
 
     #[test]

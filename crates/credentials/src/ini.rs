@@ -95,6 +95,46 @@ impl ConfigFile {
         })
     }
 
+    /// Like [`ConfigFile::set_section`], with `# <marker>` on the header line, so that the section can later be
+    /// recognised as written by keyless (and removed by `keyless configure --cleanup`).
+    pub fn set_marked_section(
+        &mut self,
+        section: &str,
+        entries: &[(&str, String)],
+        marker: &str,
+    ) -> bool {
+        let existed = self.set_section(section, entries);
+        if let Some((start, _)) = self.find(section) {
+            self.lines[start] = format!("[{section}]  # {marker}");
+        }
+        existed
+    }
+
+    /// Whether the section's header carries `# <marker>`.
+    pub fn is_marked(&self, section: &str, marker: &str) -> bool {
+        self.find(section).is_some_and(|(start, _)| {
+            self.lines[start]
+                .split_once('#')
+                .is_some_and(|(_, comment)| comment.trim() == marker)
+        })
+    }
+
+    /// Removes a section marked with `marker` (header, body, and the blank line before it); `false` when the
+    /// section is absent or not marked (a user's own section is never removed).
+    pub fn remove_marked_section(&mut self, section: &str, marker: &str) -> bool {
+        if !self.is_marked(section, marker) {
+            return false;
+        }
+        let Some((mut start, end)) = self.find(section) else {
+            return false;
+        };
+        if start > 0 && self.lines[start - 1].trim().is_empty() {
+            start -= 1;
+        }
+        self.lines.drain(start..end);
+        true
+    }
+
     /// Sets `section` to exactly `entries`, replacing its body if it exists (returns whether it existed).
     pub fn set_section(&mut self, section: &str, entries: &[(&str, String)]) -> bool {
         let body: Vec<String> = entries.iter().map(|(k, v)| format!("{k} = {v}")).collect();
@@ -118,6 +158,29 @@ impl ConfigFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marked_sections_are_removed_and_others_kept() {
+        let mut file =
+            ConfigFile::parse("[default]\nregion = us-east-1\n\n[profile mine]\nregion = x\n");
+        file.set_marked_section(
+            "profile ci",
+            &[("region", "eu-west-1".into())],
+            "written by keyless",
+        );
+        assert!(
+            file.render()
+                .contains("[profile ci]  # written by keyless\nregion = eu-west-1\n")
+        );
+        assert!(file.is_marked("profile ci", "written by keyless"));
+        assert!(!file.is_marked("profile mine", "written by keyless"));
+        assert!(!file.remove_marked_section("profile mine", "written by keyless"));
+        assert!(file.remove_marked_section("profile ci", "written by keyless"));
+        assert_eq!(
+            file.render(),
+            "[default]\nregion = us-east-1\n\n[profile mine]\nregion = x\n"
+        );
+    }
 
     const FILE: &str = "# my settings\n[default]\nregion = us-east-1\n\n# the prod profile\n[profile prod]  # keep\nrole_arn = old\n; trailing comment of prod\n\n# services follow\n[services local]\nsts =\n  endpoint_url = http://x\n";
 

@@ -34,6 +34,13 @@ pub const ACTIONS: &[&str] = &[
     "DeleteRolePolicy",
     "ListRolePolicies",
     "TagRole",
+    "UntagRole",
+    "ListRoleTags",
+    "UpdateRoleDescription",
+    "TagOpenIDConnectProvider",
+    "UntagOpenIDConnectProvider",
+    "ListOpenIDConnectProviderTags",
+    "ListInstanceProfilesForRole",
 ];
 
 /// Whether an action mutates state (and so must be persisted).
@@ -70,6 +77,9 @@ pub fn read(action: &str, account: &Account, call: &Call<'_>) -> Result<Option<X
         "ListAttachedRolePolicies" => list_attached(account, call),
         "GetRolePolicy" => get_role_policy(account, call),
         "ListRolePolicies" => list_role_policies(account, call),
+        "ListRoleTags" => list_role_tags(account, call),
+        "ListOpenIDConnectProviderTags" => list_provider_tags(account, call),
+        "ListInstanceProfilesForRole" => list_instance_profiles_for_role(account, call),
         _ => Err(unknown(action)),
     }
 }
@@ -95,6 +105,10 @@ pub fn write(
         "PutRolePolicy" => put_role_policy(account, call),
         "DeleteRolePolicy" => delete_role_policy(account, call),
         "TagRole" => tag_role(account, call),
+        "UntagRole" => untag_role(account, call),
+        "UpdateRoleDescription" => update_role_description(account, call),
+        "TagOpenIDConnectProvider" => tag_provider(account, call),
+        "UntagOpenIDConnectProvider" => untag_provider(account, call),
         _ => Err(unknown(action)),
     }
 }
@@ -490,7 +504,15 @@ fn description_param<'a>(call: &'a Call<'_>, v: &mut Violations) -> Option<&'a s
     description
 }
 
-fn write_role(xml: &mut Xml, account_id: &str, role: &Role, element: &str, with_tags: bool) {
+/// What of a role a response shows: `ListRoles` omits tags; `GetRole` adds `RoleLastUsed`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RoleDetail {
+    List,
+    Created,
+    Full,
+}
+
+fn write_role(xml: &mut Xml, account_id: &str, role: &Role, element: &str, detail: RoleDetail) {
     xml.open(element)
         .leaf("Path", &role.path)
         .leaf("RoleName", &role.name)
@@ -506,8 +528,13 @@ fn write_role(xml: &mut Xml, account_id: &str, role: &Role, element: &str, with_
             .leaf("PermissionsBoundaryArn", boundary)
             .close("PermissionsBoundary");
     }
-    if with_tags && !role.tags.is_empty() {
+    if detail != RoleDetail::List && !role.tags.is_empty() {
         write_tags(xml, &role.tags);
+    }
+    if detail == RoleDetail::Full {
+        // Sessions are not tracked per role (it would put a write on every AssumeRole*): an empty RoleLastUsed,
+        // which is what IAM returns for a role not used within its tracking period.
+        xml.open("RoleLastUsed").close("RoleLastUsed");
     }
     xml.close(element);
 }
@@ -566,7 +593,13 @@ fn create_role(account: &mut Account, call: &Call<'_>) -> Result<Option<Xml>, Aw
         attached_policies: Vec::new(),
     };
     let mut xml = Xml::new();
-    write_role(&mut xml, call.account_id, &role, "Role", true);
+    write_role(
+        &mut xml,
+        call.account_id,
+        &role,
+        "Role",
+        RoleDetail::Created,
+    );
     account.roles.insert(name.to_ascii_lowercase(), role);
     Ok(Some(xml))
 }
@@ -577,7 +610,7 @@ fn get_role(account: &Account, call: &Call<'_>) -> Result<Option<Xml>, AwsError>
     v.finish()?;
     let role = find_role(account, name.unwrap_or_default())?;
     let mut xml = Xml::new();
-    write_role(&mut xml, call.account_id, role, "Role", true);
+    write_role(&mut xml, call.account_id, role, "Role", RoleDetail::Full);
     Ok(Some(xml))
 }
 
@@ -631,7 +664,7 @@ fn list_roles(account: &Account, call: &Call<'_>) -> Result<Option<Xml>, AwsErro
     let mut xml = Xml::new();
     xml.open("Roles");
     for role in &roles[start..end] {
-        write_role(&mut xml, call.account_id, role, "member", false);
+        write_role(&mut xml, call.account_id, role, "member", RoleDetail::List);
     }
     xml.close("Roles");
     write_truncation(&mut xml, next);
@@ -886,18 +919,134 @@ fn list_role_policies(account: &Account, call: &Call<'_>) -> Result<Option<Xml>,
 fn tag_role(account: &mut Account, call: &Call<'_>) -> Result<Option<Xml>, AwsError> {
     let mut v = Violations::default();
     let name = role_name_param(call, &mut v);
-    if call
-        .params
+    let tags = required_tags_param(call.params, &mut v)?;
+    v.finish()?;
+    check_duplicate_tag_keys(&tags)?;
+    let role = find_role_mut(account, name.unwrap_or_default())?;
+    merge_tags(&mut role.tags, tags, "TagsPerRole")?;
+    Ok(None)
+}
+
+/// `TagKeys.member.N`: required, 1..50 keys in IAM's tag-key pattern.
+fn tag_keys_param(params: &QueryParams, v: &mut Violations) -> Result<Vec<String>, AwsError> {
+    let Some(keys) = list_param(params, "TagKeys")? else {
+        v.required("tagKeys", None);
+        return Ok(Vec::new());
+    };
+    v.list_length("tagKeys", keys.len(), 0, MAX_TAGS);
+    for key in &keys {
+        v.length("tagKeys.member", Some(key), 1, 128, Echo::Value);
+        v.pattern(
+            "tagKeys.member",
+            Some(key),
+            r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+",
+            |k| !k.is_empty() && is_tag_chars(k),
+        );
+    }
+    Ok(keys)
+}
+
+/// `Tags.member.N.{Key,Value}`, required.
+fn required_tags_param(params: &QueryParams, v: &mut Violations) -> Result<Vec<Tag>, AwsError> {
+    if params
         .structs("Tags")
         .map_err(|e| AwsError::invalid_input(e.to_string()))?
         .is_none()
     {
         v.required("tags", None);
     }
-    let tags = tags_param(call.params, &mut v)?;
+    tags_param(params, v)
+}
+
+fn remove_tags(tags: &mut Vec<Tag>, keys: &[String]) {
+    tags.retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+}
+
+/// `Tags` + `IsTruncated` (+ `Marker`) over tags, paginated like IAM's list calls.
+fn list_tags(tags: &[Tag], params: &QueryParams) -> Result<Option<Xml>, AwsError> {
+    let (start, end, next) = paginate(tags, |t| t.key.clone(), params)?;
+    let mut xml = Xml::new();
+    write_tags(&mut xml, &tags[start..end]);
+    write_truncation(&mut xml, next);
+    Ok(Some(xml))
+}
+
+fn untag_role(account: &mut Account, call: &Call<'_>) -> Result<Option<Xml>, AwsError> {
+    let mut v = Violations::default();
+    let name = role_name_param(call, &mut v);
+    let keys = tag_keys_param(call.params, &mut v)?;
     v.finish()?;
-    check_duplicate_tag_keys(&tags)?;
     let role = find_role_mut(account, name.unwrap_or_default())?;
-    merge_tags(&mut role.tags, tags, "TagsPerRole")?;
+    remove_tags(&mut role.tags, &keys);
     Ok(None)
+}
+
+fn list_role_tags(account: &Account, call: &Call<'_>) -> Result<Option<Xml>, AwsError> {
+    let mut v = Violations::default();
+    let name = role_name_param(call, &mut v);
+    v.finish()?;
+    let role = find_role(account, name.unwrap_or_default())?;
+    list_tags(&role.tags, call.params)
+}
+
+fn update_role_description(
+    account: &mut Account,
+    call: &Call<'_>,
+) -> Result<Option<Xml>, AwsError> {
+    let mut v = Violations::default();
+    let name = role_name_param(call, &mut v);
+    let description = description_param(call, &mut v);
+    v.required("description", description);
+    v.finish()?;
+    let role = find_role_mut(account, name.unwrap_or_default())?;
+    role.description = description.map(str::to_owned);
+    let mut xml = Xml::new();
+    write_role(&mut xml, call.account_id, role, "Role", RoleDetail::Created);
+    Ok(Some(xml))
+}
+
+fn tag_provider(account: &mut Account, call: &Call<'_>) -> Result<Option<Xml>, AwsError> {
+    let mut v = Violations::default();
+    let tags = required_tags_param(call.params, &mut v)?;
+    let key = provider_key(account, call, v)?;
+    check_duplicate_tag_keys(&tags)?;
+    let provider = account
+        .providers
+        .get_mut(&key)
+        .ok_or_else(|| unknown("TagOpenIDConnectProvider"))?;
+    merge_tags(&mut provider.tags, tags, "TagsPerOpenIdConnectProvider")?;
+    Ok(None)
+}
+
+fn untag_provider(account: &mut Account, call: &Call<'_>) -> Result<Option<Xml>, AwsError> {
+    let mut v = Violations::default();
+    let keys = tag_keys_param(call.params, &mut v)?;
+    let key = provider_key(account, call, v)?;
+    if let Some(provider) = account.providers.get_mut(&key) {
+        remove_tags(&mut provider.tags, &keys);
+    }
+    Ok(None)
+}
+
+fn list_provider_tags(account: &Account, call: &Call<'_>) -> Result<Option<Xml>, AwsError> {
+    let key = provider_key(account, call, Violations::default())?;
+    list_tags(&account.providers[&key].tags, call.params)
+}
+
+/// The emulator has no instance profiles, so every existing role has none (Terraform asks before deleting a
+/// role).
+fn list_instance_profiles_for_role(
+    account: &Account,
+    call: &Call<'_>,
+) -> Result<Option<Xml>, AwsError> {
+    let mut v = Violations::default();
+    let name = role_name_param(call, &mut v);
+    v.finish()?;
+    find_role(account, name.unwrap_or_default())?;
+    let none: [String; 0] = [];
+    let (_, _, next) = paginate(&none, Clone::clone, call.params)?;
+    let mut xml = Xml::new();
+    xml.open("InstanceProfiles").close("InstanceProfiles");
+    write_truncation(&mut xml, next);
+    Ok(Some(xml))
 }

@@ -34,6 +34,15 @@ pub enum MintError {
     /// Persisting the new workspace key failed.
     #[error("cannot persist the new workspace key to --state: {0}")]
     Persist(String),
+    /// The issuer already holds keys for `--max-workspaces` workspaces.
+    #[error(
+        "the emulator already holds signing keys for {max} workspaces, its --max-workspaces limit: mint for a \
+         workspace it knows, or restart it with a higher --max-workspaces"
+    )]
+    TooManyWorkspaces {
+        /// The limit.
+        max: usize,
+    },
 }
 
 struct Workspace {
@@ -92,7 +101,7 @@ impl Issuer {
         match remote.jwks(iss).await {
             Ok(jwks) => Some(jwks),
             Err(error) => {
-                tracing::info!(%error, "remote issuer keys unavailable");
+                tracing::debug!(error = %crate::log::Quoted(&error.to_string()), "remote issuer keys unavailable");
                 None
             }
         }
@@ -103,16 +112,26 @@ impl Issuer {
     }
 }
 
-/// The workspace's keys, created (and persisted) on first use.
+/// The workspace's keys, created (and persisted) on first use: only minting creates keys, at most
+/// `--max-workspaces` of them; the state file is written only then.
 fn workspace(shared: &Shared, slug: &str) -> Result<Arc<Workspace>, MintError> {
     if let Some(existing) = shared.issuer.existing(slug) {
         return Ok(existing);
+    }
+    let too_many = || MintError::TooManyWorkspaces {
+        max: shared.max_workspaces,
+    };
+    if read_lock(&shared.issuer.workspaces).len() >= shared.max_workspaces {
+        return Err(too_many());
     }
     let ring = KeyRing::generate()?;
     let export = ring.export()?;
     let mut workspaces = write_lock(&shared.issuer.workspaces);
     if let Some(existing) = workspaces.get(slug) {
         return Ok(existing.clone());
+    }
+    if workspaces.len() >= shared.max_workspaces {
+        return Err(too_many());
     }
     {
         let mut state = write_lock(&shared.state);
@@ -124,7 +143,11 @@ fn workspace(shared: &Shared, slug: &str) -> Result<Arc<Workspace>, MintError> {
     let jwks = Arc::new(ring.jwks());
     let created = Arc::new(Workspace { ring, jwks });
     workspaces.insert(slug.to_owned(), created.clone());
-    tracing::info!(workspace = slug, "created issuer keys");
+    tracing::info!(
+        workspace = slug,
+        count = workspaces.len(),
+        "created issuer keys"
+    );
     Ok(created)
 }
 
@@ -178,16 +201,31 @@ fn slug_error(slug: &str) -> Option<Response> {
         .map(|e| json_error(StatusCode::NOT_FOUND, e.to_string()))
 }
 
+/// The keys of a workspace that has some, else the 404 an unknown workspace gets: serving discovery or keys never
+/// creates a workspace (an unauthenticated GET must not cost a key generation or a state write).
+fn known_workspace(shared: &Shared, slug: &str) -> Result<Arc<Workspace>, Box<Response>> {
+    if let Some(response) = slug_error(slug) {
+        return Err(Box::new(response));
+    }
+    shared.issuer.existing(slug).ok_or_else(|| {
+        Box::new(json_error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "the emulator holds no keys for workspace `{}`: a workspace's issuer exists once a token was \
+                 minted for it (POST /_keyless/mint, or keyless token mint --emulator)",
+                crate::log::Quoted(slug)
+            ),
+        ))
+    })
+}
+
 async fn discovery(
     AxumState(shared): AxumState<Arc<Shared>>,
     Path(slug): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = slug_error(&slug) {
-        return response;
-    }
-    if let Err(error) = workspace(&shared, &slug) {
-        return json_error(StatusCode::INTERNAL_SERVER_ERROR, error.to_string());
+    if let Err(response) = known_workspace(&shared, &slug) {
+        return *response;
     }
     let issuer =
         format!("{BITBUCKET_API_BASE}/2.0/workspaces/{slug}/pipelines-config/identity/oidc");
@@ -201,18 +239,15 @@ async fn discovery(
 }
 
 async fn keys(AxumState(shared): AxumState<Arc<Shared>>, Path(slug): Path<String>) -> Response {
-    if let Some(response) = slug_error(&slug) {
-        return response;
-    }
-    match workspace(&shared, &slug) {
+    match known_workspace(&shared, &slug) {
         Ok(workspace) => Json(workspace.jwks.as_ref().clone()).into_response(),
-        Err(error) => json_error(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+        Err(response) => *response,
     }
 }
 
 async fn mint_endpoint(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match crate::read_body(body, &parts.headers).await {
+    let body = match crate::read_body_within(&shared, body, &parts.headers).await {
         Ok(body) => body,
         Err(error) => return json_error(error.status, error.message),
     };
@@ -230,10 +265,13 @@ async fn mint_endpoint(AxumState(shared): AxumState<Arc<Shared>>, request: Reque
     };
     match mint(&shared, &mint_request, shared.clock.now()) {
         Ok(response) => {
-            tracing::info!(workspace = %mint_request.workspace, "minted a token");
+            tracing::debug!(workspace = %mint_request.workspace, "minted a token");
             Json(response).into_response()
         }
         Err(MintError::Request(error)) => json_error(StatusCode::BAD_REQUEST, error.to_string()),
+        Err(error @ MintError::TooManyWorkspaces { .. }) => {
+            json_error(StatusCode::TOO_MANY_REQUESTS, error.to_string())
+        }
         Err(error) => json_error(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
     }
 }

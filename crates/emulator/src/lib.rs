@@ -23,6 +23,7 @@ pub mod error;
 pub mod iam;
 pub mod ids;
 pub mod issuer;
+mod log;
 pub mod query;
 pub mod sessions;
 pub mod sigv4;
@@ -36,7 +37,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -53,6 +54,9 @@ use crate::xml::Service;
 
 /// The largest request body accepted; larger bodies get 413.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Default `--max-workspaces`: how many workspaces the issuer holds signing keys for.
+pub const DEFAULT_MAX_WORKSPACES: usize = 256;
 
 /// The account created when none is given.
 pub const DEFAULT_ACCOUNT: &str = "123456789012";
@@ -97,6 +101,11 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Verify tokens from issuers the emulator holds no keys for via discovery + JWKS (`--remote-issuers`).
     pub remote_issuers: bool,
+    /// Connection limits (`--header-timeout`, `--idle-timeout`, `--max-connections`). The header timeout also
+    /// bounds reading a request body.
+    pub limits: keyless_listen::Limits,
+    /// The most workspaces the issuer creates keys for (`--max-workspaces`); past it, minting answers 429.
+    pub max_workspaces: usize,
     /// The clock.
     pub clock: Clock,
 }
@@ -109,6 +118,8 @@ impl Default for Config {
             state_file: None,
             trust_forwarded_for: false,
             remote_issuers: false,
+            limits: keyless_listen::Limits::default(),
+            max_workspaces: DEFAULT_MAX_WORKSPACES,
             clock: Clock::system(),
         }
     }
@@ -171,6 +182,9 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     pub(crate) issuer: issuer::Issuer,
     pub(crate) policies: trust::PolicyCache,
+    pub(crate) max_workspaces: usize,
+    pub(crate) body_timeout: Duration,
+    pub(crate) stats: log::Stats,
 }
 
 impl Shared {
@@ -234,6 +248,9 @@ impl Emulator {
             clock: config.clock.clone(),
             issuer,
             policies: trust::PolicyCache::default(),
+            max_workspaces: config.max_workspaces,
+            body_timeout: config.limits.header_timeout,
+            stats: log::Stats::default(),
         };
         Ok(Self {
             shared: Arc::new(shared),
@@ -302,20 +319,28 @@ impl Emulator {
             source,
         })?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let app = emulator
-            .app()
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let app = emulator.app();
+        let limits = config.limits;
+        let summary = tokio::spawn(log::summaries(emulator.shared.clone()));
         let task = tokio::spawn(async move {
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.await;
-                })
-                .await;
+            let result = keyless_listen::serve(listener, app, limits, async move {
+                let _ = stop_rx.await;
+            })
+            .await;
+            summary.abort();
             if let Err(error) = result {
                 tracing::error!(%error, "emulator server stopped with an error");
             }
+            tracing::info!("emulator stopped");
         });
-        tracing::info!(endpoint = %format!("http://{addr}"), "emulator listening");
+        tracing::info!(
+            endpoint = %format!("http://{addr}"),
+            header_timeout = ?limits.header_timeout,
+            idle_timeout = ?limits.idle_timeout,
+            max_connections = limits.max_connections,
+            max_workspaces = config.max_workspaces,
+            "emulator listening"
+        );
         Ok(RunningEmulator {
             endpoint: format!("http://{addr}"),
             addr,
@@ -395,6 +420,26 @@ pub(crate) fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_,
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Reads a body up to [`BODY_LIMIT`] within the body timeout (`--header-timeout`): `Err(413)` beyond the size,
+/// `Err(408)` when the client sends it too slowly.
+pub(crate) async fn read_body_within(
+    shared: &Shared,
+    body: Body,
+    headers: &HeaderMap,
+) -> Result<Bytes, AwsError> {
+    match tokio::time::timeout(shared.body_timeout, read_body(body, headers)).await {
+        Ok(result) => result,
+        Err(_) => Err(AwsError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeout",
+            format!(
+                "The request body was not received within {} s (--header-timeout).",
+                shared.body_timeout.as_secs_f32()
+            ),
+        )),
+    }
+}
+
 /// Reads a body up to [`BODY_LIMIT`]; `Err(413)` beyond it.
 pub(crate) async fn read_body(body: Body, headers: &HeaderMap) -> Result<Bytes, AwsError> {
     let too_large = || {
@@ -463,7 +508,8 @@ fn source_ip(shared: &Shared, parts: &axum::http::request::Parts) -> Option<IpAd
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok());
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
+            .map(|ip| ip.to_canonical());
         if forwarded.is_some() {
             return forwarded;
         }
@@ -471,7 +517,8 @@ fn source_ip(shared: &Shared, parts: &axum::http::request::Parts) -> Option<IpAd
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        // A dual-stack socket reports an IPv4 peer as `::ffff:a.b.c.d`; aws:SourceIp is the IPv4 address.
+        .map(|c| c.0.ip().to_canonical())
 }
 
 /// `GET /` and `POST /`: the AWS Query protocol for STS and IAM.
@@ -489,21 +536,41 @@ async fn query_endpoint(AxumState(shared): AxumState<Arc<Shared>>, request: Requ
         );
         return error_response(Service::Sts, &error, &request_id);
     }
-    let body = match read_body(body, &parts.headers).await {
+    let body = match read_body_within(&shared, body, &parts.headers).await {
         Ok(body) => body,
-        Err(error) => return error_response(Service::Sts, &error, &request_id),
+        Err(error) => {
+            shared.stats.count(error.status);
+            tracing::debug!(
+                request_id,
+                status = error.status.as_u16(),
+                code = error.code,
+                "request failed"
+            );
+            return error_response(Service::Sts, &error, &request_id);
+        }
     };
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let params = match query::parse(parts.uri.query(), content_type, &body) {
-        Ok(params) => params,
-        Err(error) => {
-            let error = AwsError::new(
+    let params = match query::parse(parts.uri.query(), content_type, &body)
+        .map_err(|error| {
+            AwsError::new(
                 StatusCode::BAD_REQUEST,
                 "MalformedQueryString",
                 error.to_string(),
+            )
+        })
+        .and_then(|params| validate::xml_safe(&params).map(|()| params))
+    {
+        Ok(params) => params,
+        Err(error) => {
+            shared.stats.count(error.status);
+            tracing::debug!(
+                request_id,
+                status = error.status.as_u16(),
+                code = error.code,
+                "request failed"
             );
             return error_response(Service::Sts, &error, &request_id);
         }
@@ -542,9 +609,14 @@ async fn query_endpoint(AxumState(shared): AxumState<Arc<Shared>>, request: Requ
         };
         (service, Err(error))
     };
+    let logged = log::action(
+        action,
+        sts::ACTIONS.contains(&action) || iam::ACTIONS.contains(&action),
+    );
     match result {
         Ok(result) => {
-            tracing::info!(request_id, action, status = 200, "request");
+            shared.stats.count(StatusCode::OK);
+            tracing::debug!(request_id, action = %logged, status = 200, "request");
             xml_response(
                 StatusCode::OK,
                 xml::success(service, action, result, &request_id),
@@ -552,9 +624,10 @@ async fn query_endpoint(AxumState(shared): AxumState<Arc<Shared>>, request: Requ
             )
         }
         Err(error) => {
-            tracing::info!(
+            shared.stats.count(error.status);
+            tracing::debug!(
                 request_id,
-                action,
+                action = %logged,
                 status = error.status.as_u16(),
                 code = error.code,
                 "request failed"

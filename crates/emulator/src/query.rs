@@ -90,6 +90,11 @@ impl QueryParams {
         self.values.get(name).map(String::as_str)
     }
 
+    /// All parameters, sorted by name.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// All parameter names, sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.values.keys().map(String::as_str)

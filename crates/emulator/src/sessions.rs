@@ -32,19 +32,29 @@ pub struct SessionInfo {
     /// Whether the session came from role chaining or web identity (limits chained durations to 1 h).
     #[serde(rename = "c", default)]
     pub chained: bool,
+    /// A `GetSessionToken` session of the account root (no role: `role_name` and `role_id` are empty).
+    #[serde(rename = "u", default, skip_serializing_if = "std::ops::Not::not")]
+    pub root: bool,
 }
 
 impl SessionInfo {
-    /// `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION` (the role path is dropped, aws.md §4).
+    /// `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION` (the role path is dropped, aws.md §4); for a root
+    /// `GetSessionToken` session, the root's ARN.
     pub fn arn(&self) -> String {
+        if self.root {
+            return format!("arn:aws:iam::{}:root", self.account);
+        }
         format!(
             "arn:aws:sts::{}:assumed-role/{}/{}",
             self.account, self.role_name, self.session_name
         )
     }
 
-    /// `AROA…:SESSION`.
+    /// `AROA…:SESSION` (the account id for a root session).
     pub fn user_id(&self) -> String {
+        if self.root {
+            return self.account.clone();
+        }
         format!("{}:{}", self.role_id, self.session_name)
     }
 }
@@ -122,6 +132,7 @@ mod tests {
             session_name: "s1".into(),
             expires_at: 10,
             chained: false,
+            root: false,
         }
     }
 

@@ -21,6 +21,9 @@ pub const ACTIONS: &[&str] = &[
     "AssumeRoleWithWebIdentity",
     "AssumeRole",
     "GetCallerIdentity",
+    "GetSessionToken",
+    "GetAccessKeyInfo",
+    "DecodeAuthorizationMessage",
 ];
 
 /// "Couldn't retrieve verification key…", verbatim from AWS (note the double space).
@@ -40,6 +43,9 @@ pub(crate) async fn handle(
         "AssumeRoleWithWebIdentity" => assume_role_with_web_identity(shared, incoming).await,
         "AssumeRole" => assume_role(shared, incoming),
         "GetCallerIdentity" => get_caller_identity(shared, incoming),
+        "GetSessionToken" => get_session_token(shared, incoming),
+        "GetAccessKeyInfo" => get_access_key_info(shared, incoming),
+        "DecodeAuthorizationMessage" => decode_authorization_message(shared, incoming),
         _ => Err(AwsError::new(
             StatusCode::BAD_REQUEST,
             "InvalidAction",
@@ -59,6 +65,109 @@ fn get_caller_identity(shared: &Shared, incoming: &Incoming<'_>) -> Result<Optio
         .leaf("UserId", &user_id)
         .leaf("Account", caller.account());
     Ok(Some(xml))
+}
+
+/// The longest `GetSessionToken` session of an account root ("Sessions for account owners are restricted to a
+/// maximum of 3,600 seconds ... If the duration is longer than one hour, the session ... defaults to one hour",
+/// STS API model).
+const ROOT_SESSION_MAX: i64 = 3600;
+
+/// `GetSessionToken` (SigV4): temporary credentials for the caller's long-term keys. The emulator's long-term
+/// keys are its accounts' root keys, so sessions last at most one hour; session credentials cannot call it.
+fn get_session_token(shared: &Shared, incoming: &Incoming<'_>) -> Result<Option<Xml>, AwsError> {
+    let caller = authenticate(shared, incoming, Service::Sts)?;
+    let p = incoming.params;
+    let mut v = Violations::default();
+    let duration = v.integer("durationSeconds", p.get("DurationSeconds"), 900, 129_600);
+    let serial = p.get("SerialNumber");
+    v.length("serialNumber", serial, 9, 256, Echo::Value);
+    v.pattern("serialNumber", serial, r"[\w+=/:,.@-]*", |s| {
+        is_name_chars(&s.replace(['/', ':'], ""))
+    });
+    let code = p.get("TokenCode");
+    v.length("tokenCode", code, 6, 6, Echo::Value);
+    v.pattern("tokenCode", code, r"[\d]*", |c| {
+        c.bytes().all(|b| b.is_ascii_digit())
+    });
+    v.finish()?;
+    let Caller::Root { account } = &caller else {
+        return Err(AwsError::access_denied(
+            "Cannot call GetSessionToken with session credentials",
+        ));
+    };
+    if serial.is_some() || code.is_some() {
+        // No MFA devices exist in the emulator, so no code can be right.
+        return Err(AwsError::access_denied(
+            "MultiFactorAuthentication failed with invalid MFA one time pass code.",
+        ));
+    }
+    let duration = duration.unwrap_or(ROOT_SESSION_MAX).min(ROOT_SESSION_MAX);
+    let expires_at = unix(incoming.now) + duration;
+    let info = SessionInfo {
+        access_key_id: crate::ids::temporary_key_id(account),
+        account: account.clone(),
+        role_name: String::new(),
+        role_id: String::new(),
+        session_name: String::new(),
+        expires_at,
+        chained: false,
+        root: true,
+    };
+    let key: Secret = read_lock(&shared.state).session_key.clone();
+    let (secret, token) = sessions::issue(&key, &info);
+    let mut xml = Xml::new();
+    write_credentials(&mut xml, &info, &secret, &token);
+    Ok(Some(xml))
+}
+
+/// `GetAccessKeyInfo` (SigV4): the account of an access key id: an account's admin key, or a temporary key
+/// (whose id encodes its account). Keys the emulator never issued are a `ValidationError` (AWS decodes any key
+/// id; the emulator can only answer for its own, see docs/emulator.md).
+fn get_access_key_info(shared: &Shared, incoming: &Incoming<'_>) -> Result<Option<Xml>, AwsError> {
+    authenticate(shared, incoming, Service::Sts)?;
+    let mut v = Violations::default();
+    let key = v.required("accessKeyId", incoming.params.get("AccessKeyId"));
+    v.length("accessKeyId", key, 16, 128, Echo::Value);
+    v.pattern("accessKeyId", key, r"[\w]*", |k| {
+        k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    });
+    v.finish()?;
+    let key = key.unwrap_or_default();
+    let account = {
+        let state = read_lock(&shared.state);
+        state
+            .accounts
+            .iter()
+            .find(|(_, a)| a.access_key_id == key)
+            .map(|(id, _)| id.clone())
+    }
+    .or_else(|| crate::ids::account_of_temporary_key(key))
+    .ok_or_else(|| {
+        AwsError::validation(
+            "The access key ID was not issued by this emulator, so its account cannot be told.",
+        )
+    })?;
+    let mut xml = Xml::new();
+    xml.leaf("Account", &account);
+    Ok(Some(xml))
+}
+
+/// `DecodeAuthorizationMessage` (SigV4): the emulator's `AccessDenied` errors carry no encoded message, so there
+/// is nothing it could decode: every message is `InvalidAuthorizationMessageException`.
+fn decode_authorization_message(
+    shared: &Shared,
+    incoming: &Incoming<'_>,
+) -> Result<Option<Xml>, AwsError> {
+    authenticate(shared, incoming, Service::Sts)?;
+    let mut v = Violations::default();
+    let message = v.required("encodedMessage", incoming.params.get("EncodedMessage"));
+    v.length("encodedMessage", message, 1, 10_240, Echo::Hidden);
+    v.finish()?;
+    Err(AwsError::new(
+        StatusCode::BAD_REQUEST,
+        "InvalidAuthorizationMessageException",
+        "The encoded authorization message is invalid: the emulator issues no encoded authorization messages.",
+    ))
 }
 
 /// A role ARN split into account, path and name.
@@ -182,23 +291,28 @@ fn issue(shared: &Shared, xml: &mut Xml, grant: Grant<'_>) {
     } = grant;
     let expires_at = unix(now) + duration;
     let info = SessionInfo {
-        access_key_id: crate::ids::temporary_key_id(),
+        access_key_id: crate::ids::temporary_key_id(account),
         account: account.to_owned(),
         role_name: role.name.clone(),
         role_id: role.role_id.clone(),
         session_name: session_name.to_owned(),
         expires_at,
         chained,
+        root: false,
     };
     let key: Secret = read_lock(&shared.state).session_key.clone();
     let (secret, token) = sessions::issue(&key, &info);
-    let expiration = OffsetDateTime::from_unix_timestamp(expires_at)
-        .map(iso8601)
-        .unwrap_or_default();
     xml.open("AssumedRoleUser")
         .leaf("Arn", &info.arn())
         .leaf("AssumedRoleId", &info.user_id())
         .close("AssumedRoleUser");
+    write_credentials(xml, &info, &secret, &token);
+}
+
+fn write_credentials(xml: &mut Xml, info: &SessionInfo, secret: &Secret, token: &Secret) {
+    let expiration = OffsetDateTime::from_unix_timestamp(info.expires_at)
+        .map(iso8601)
+        .unwrap_or_default();
     xml.open("Credentials")
         .leaf("SessionToken", token.expose())
         .leaf("SecretAccessKey", secret.expose())
@@ -264,7 +378,11 @@ async fn assume_role_with_web_identity(
     }
     check_session_policy(incoming)?;
 
-    // 2. The token: well-formed, issuer → provider in the role's account, audience ∈ client ids.
+    // 2. The token: well-formed, issuer → provider in the role's account, audience ∈ client ids. Trailing
+    //    whitespace from `echo $TOKEN > file` is dropped first, as AWS does (docs/emulator.md).
+    let token = keyless_oidc::strip_wire_whitespace(token).map_err(|e| {
+        AwsError::invalid_token(format!("The web identity token is not a valid JWT: {e}"))
+    })?;
     let unverified = UnverifiedToken::parse(token).map_err(|e| {
         AwsError::invalid_token(format!("The web identity token is not a valid JWT: {e}"))
     })?;
@@ -304,7 +422,7 @@ async fn assume_role_with_web_identity(
 
     // 4. Signature, required claims, times.
     let verified = unverified
-        .verify(&jwks, unix(incoming.now), &VerifyOptions::default())
+        .verify(&jwks, unix(incoming.now), &verify_options())
         .map_err(token_error)?;
     if verified.subject.chars().count() < 6 || verified.subject.chars().count() > 255 {
         return Err(AwsError::invalid_token(
@@ -367,6 +485,19 @@ async fn assume_role_with_web_identity(
     Ok(Some(xml))
 }
 
+/// The oldest `iat` accepted, in seconds: 24 hours. AWS refuses old tokens with `ExpiredTokenException` "Token
+/// too old: N" (observed for N = 441398, about 5.1 days, with `exp` still in the future) and accepts Kubernetes
+/// projected tokens through their 24-hour life, so its limit lies between; the value is UNCONFIRMED
+/// (docs/emulator.md).
+pub const MAX_TOKEN_AGE_SECONDS: i64 = 24 * 60 * 60;
+
+fn verify_options() -> VerifyOptions {
+    VerifyOptions {
+        max_age_seconds: Some(MAX_TOKEN_AGE_SECONDS),
+        ..VerifyOptions::default()
+    }
+}
+
 /// AWS's code and message for each way a token fails verification. Texts AWS has been observed to use are
 /// verbatim; the others are choices documented in docs/emulator.md.
 fn token_error(error: VerifyError) -> AwsError {
@@ -410,6 +541,9 @@ fn token_error(error: VerifyError) -> AwsError {
         )),
         VerifyError::IssuedInFuture { now, iat } => AwsError::invalid_token(format!(
             "Token issued in the future: current date/time {now} must be after the issued-at date/time {iat}"
+        )),
+        VerifyError::CriticalHeader { names } => AwsError::invalid_token(format!(
+            "The web identity token's header lists critical extensions (crit) that are not supported: {names}"
         )),
         VerifyError::TooOld { age, .. } => AwsError::new(
             StatusCode::BAD_REQUEST,
@@ -455,7 +589,8 @@ fn assume_role(shared: &Shared, incoming: &Incoming<'_>) -> Result<Option<Xml>, 
             .cloned()
             .ok_or_else(denied)?
     };
-    let chained = matches!(caller, Caller::Session(_));
+    // Role chaining: a role session assuming a role (a root GetSessionToken session is not a role session).
+    let chained = matches!(&caller, Caller::Session(session) if !session.root);
     let duration = common.duration.unwrap_or(3600);
     if chained && duration > CHAINED_MAX {
         return Err(AwsError::validation(

@@ -149,6 +149,39 @@ impl Violations {
     }
 }
 
+/// Whether XML 1.0 can carry the character (`Char ::= #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] |
+/// [#x10000-#x10FFFF]`; a Rust `char` is never a surrogate).
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{FFFD}' | '\u{10000}'..)
+        && !matches!(c, '\u{FFFE}' | '\u{FFFF}')
+}
+
+/// Refuses a request any of whose parameter names or values holds a character XML 1.0 cannot carry, before any
+/// handler can echo it into a response: `ValidationError` naming the parameter and the character, never the
+/// value. Without this, a control character echoed into a message made responses that were not well-formed (and
+/// boto3 retried on `ResponseParserError` instead of reporting the error).
+pub fn xml_safe(params: &crate::query::QueryParams) -> Result<(), AwsError> {
+    for (name, value) in params.pairs() {
+        let bad = name
+            .char_indices()
+            .chain(value.char_indices())
+            .find(|(_, c)| !is_xml_char(*c));
+        if let Some((_, c)) = bad {
+            let shown: String = if name.chars().all(is_xml_char) {
+                crate::log::Quoted(name).to_string()
+            } else {
+                "(a parameter name)".to_owned()
+            };
+            return Err(AwsError::validation(format!(
+                "1 validation error detected: Value at '{shown}' failed to satisfy constraint: Member must \
+                 contain only characters XML 1.0 can carry (found U+{:04X})",
+                u32::from(c)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `[\w+=,.@-]*` with Java's ASCII `\w`: role names, session names, source identities.
 pub fn is_name_chars(text: &str) -> bool {
     text.bytes()
@@ -217,6 +250,43 @@ mod tests {
              Value '50000' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200; \
              Value at 'webIdentityToken' failed to satisfy constraint: Member must have length greater than or equal to 4"
         );
+    }
+
+    #[test]
+    fn xml_characters() {
+        for c in [
+            '\t',
+            '\n',
+            '\r',
+            ' ',
+            'é',
+            '\u{D7FF}',
+            '\u{E000}',
+            '\u{FFFD}',
+            '\u{1F600}',
+        ] {
+            assert!(is_xml_char(c), "{c:?}");
+        }
+        for c in [
+            '\u{0}', '\u{1}', '\u{8}', '\u{B}', '\u{1F}', '\u{FFFE}', '\u{FFFF}',
+        ] {
+            assert!(!is_xml_char(c), "{c:?}");
+        }
+        let params = crate::query::parse(None, None, b"Action=GetRole&RoleName=a%01b").unwrap();
+        assert_eq!(
+            xml_safe(&params).unwrap_err().message,
+            "1 validation error detected: Value at 'RoleName' failed to satisfy constraint: Member must contain \
+             only characters XML 1.0 can carry (found U+0001)"
+        );
+        let params = crate::query::parse(None, None, b"Action=GetRole&Role%00Name=x").unwrap();
+        assert!(
+            xml_safe(&params)
+                .unwrap_err()
+                .message
+                .contains("'(a parameter name)'")
+        );
+        let params = crate::query::parse(None, None, b"Action=GetRole&RoleName=caf%C3%A9").unwrap();
+        xml_safe(&params).unwrap();
     }
 
     #[test]

@@ -75,10 +75,26 @@ impl Xml {
         self
     }
 
-    /// `<name>text</name>` with the text escaped.
+    /// `<name>text</name>` with the text escaped. A character XML 1.0 cannot carry (requests holding one are
+    /// refused before any handler runs, `validate::xml_safe`) becomes U+FFFD, so no path can write a document
+    /// that is not well-formed.
     pub fn leaf(&mut self, name: &str, text: &str) -> &mut Self {
         self.open(name);
-        self.event(Event::Text(BytesText::new(text)));
+        if text.chars().all(crate::validate::is_xml_char) {
+            self.event(Event::Text(BytesText::new(text)));
+        } else {
+            let clean: String = text
+                .chars()
+                .map(|c| {
+                    if crate::validate::is_xml_char(c) {
+                        c
+                    } else {
+                        '\u{FFFD}'
+                    }
+                })
+                .collect();
+            self.event(Event::Text(BytesText::new(&clean)));
+        }
         self.close(name)
     }
 

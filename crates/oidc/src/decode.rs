@@ -197,6 +197,56 @@ impl fmt::Debug for UnverifiedToken<'_> {
     }
 }
 
+/// Why a token as received on the wire was refused before decoding: whitespace where AWS accepts none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WhitespaceError {
+    /// The token starts with whitespace.
+    #[error(
+        "the token starts with whitespace (byte 0x{byte:02x}); a JWT is three base64url parts and nothing else"
+    )]
+    Leading {
+        /// The first byte.
+        byte: u8,
+    },
+    /// Whitespace inside the token, e.g. a token file written twice (`echo $TOKEN >> file` run two times).
+    #[error(
+        "the token holds whitespace (byte 0x{byte:02x}) at offset {offset}: a JWT is one line; was the token \
+         file written more than once?"
+    )]
+    Inner {
+        /// The byte.
+        byte: u8,
+        /// Its offset.
+        offset: usize,
+    },
+}
+
+/// The bytes a token-file recipe adds around a token and that AWS's STS is observed to accept: trailing SP,
+/// HT, CR and LF (`echo $BITBUCKET_STEP_OIDC_TOKEN > file` ends the file with a newline, and the SDKs send the
+/// file's bytes unchanged). Leading or inner whitespace is refused. See docs/emulator.md ("Token whitespace").
+///
+/// ```
+/// use keyless_oidc::{WhitespaceError, strip_wire_whitespace};
+/// assert_eq!(strip_wire_whitespace("a.b.c\r\n"), Ok("a.b.c"));
+/// assert!(matches!(strip_wire_whitespace("a.b.c\na.b.c\n"), Err(WhitespaceError::Inner { offset: 5, .. })));
+/// assert!(matches!(strip_wire_whitespace(" a.b.c"), Err(WhitespaceError::Leading { .. })));
+/// ```
+pub fn strip_wire_whitespace(token: &str) -> Result<&str, WhitespaceError> {
+    let stripped = token.trim_end_matches([' ', '\t', '\r', '\n']);
+    if let Some(&byte) = stripped.as_bytes().first()
+        && byte.is_ascii_whitespace()
+    {
+        return Err(WhitespaceError::Leading { byte });
+    }
+    match stripped.bytes().position(|b| b.is_ascii_whitespace()) {
+        Some(offset) => Err(WhitespaceError::Inner {
+            byte: stripped.as_bytes()[offset],
+            offset,
+        }),
+        None => Ok(stripped),
+    }
+}
+
 /// Decodes a token's header and claims without checking its signature, for display (`keyless token decode`) and
 /// diagnosis. Never trust the result for an access decision; use [`crate::verify`].
 ///

@@ -36,7 +36,8 @@ mod workspace;
 
 pub use claims::{Audience, Claims};
 pub use decode::{
-    DecodeError, Decoded, Header, Part, UnverifiedToken, decode_unverified, encode_compact,
+    DecodeError, Decoded, Header, Part, UnverifiedToken, WhitespaceError, decode_unverified,
+    encode_compact, strip_wire_whitespace,
 };
 pub use discovery::{BITBUCKET_CLAIMS_SUPPORTED, DiscoveryDocument};
 #[cfg(feature = "remote")]

@@ -209,6 +209,17 @@ pub enum VerifyError {
         /// The token's `iat`.
         iat: i64,
     },
+    /// The header has `crit` (RFC 7515 §4.1.11): extensions the recipient must understand, and this verifier
+    /// understands none, so the token must be rejected. A `crit` that is not a non-empty array of strings is
+    /// malformed and rejected too.
+    #[error(
+        "the token's header marks {names} as critical (`crit`, RFC 7515 §4.1.11), an extension this verifier does \
+         not understand, so the token cannot be accepted"
+    )]
+    CriticalHeader {
+        /// The listed names, quoted and truncated, or a description of the malformed value.
+        names: String,
+    },
     /// `iat` is older than [`VerifyOptions::max_age_seconds`].
     #[error("the token is too old: issued {age} seconds ago, the limit is {max_age}")]
     TooOld {
@@ -267,6 +278,11 @@ impl UnverifiedToken<'_> {
         options: &VerifyOptions,
     ) -> Result<VerifiedToken, VerifyError> {
         let header = &self.decoded.header;
+        if let Some(crit) = header.extra.get("crit") {
+            return Err(VerifyError::CriticalHeader {
+                names: describe_crit(crit),
+            });
+        }
         let alg = algorithm(&header.alg)?;
         if !options.algorithms.contains(&alg) {
             return Err(VerifyError::AlgorithmNotAllowed { alg });
@@ -357,6 +373,26 @@ impl UnverifiedToken<'_> {
             not_before,
             claims: claims.clone(),
         })
+    }
+}
+
+/// `crit`'s names for a message: each quoted, at most 5 of 40 characters each.
+fn describe_crit(crit: &Value) -> String {
+    match crit {
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => {
+            let mut names: Vec<String> = items
+                .iter()
+                .take(5)
+                .filter_map(Value::as_str)
+                .map(|n| format!("`{}`", n.chars().take(40).collect::<String>()))
+                .collect();
+            if items.len() > 5 {
+                names.push(format!("and {} more", items.len() - 5));
+            }
+            names.join(", ")
+        }
+        Value::Array(items) if items.is_empty() => "an empty list".to_owned(),
+        other => format!("a malformed value ({})", json_type(other)),
     }
 }
 

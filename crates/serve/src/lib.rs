@@ -30,7 +30,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt as _;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 
 pub use crate::auth::{Authenticator, DevBearerSecret, ForgeAuth, Principal};
@@ -413,13 +412,24 @@ async fn handle(
 pub struct Server {
     listener: tokio::net::TcpListener,
     state: AppState,
+    connection_limits: keyless_listen::Limits,
 }
 
 impl Server {
     /// Binds exactly `listen` (use port 0 for any free port).
     pub async fn bind(listen: SocketAddr, state: AppState) -> std::io::Result<Server> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
-        Ok(Server { listener, state })
+        Ok(Server {
+            listener,
+            state,
+            connection_limits: keyless_listen::Limits::default(),
+        })
+    }
+
+    /// Sets the connection-level limits (`--header-timeout`, `--idle-timeout`, `--max-connections`).
+    pub fn with_connection_limits(mut self, limits: keyless_listen::Limits) -> Server {
+        self.connection_limits = limits;
+        self
     }
 
     /// The bound address.
@@ -450,16 +460,15 @@ impl Server {
                 }
             })
         };
-        // TCP_NODELAY: an answer written in more than one segment must not wait for the client's delayed ACK
-        // (about 40 ms per request on Linux once bodies outgrow a segment).
-        let listener = self.listener.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "could not set TCP_NODELAY on a connection");
-            }
-        });
-        let result = axum::serve(listener, app(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // keyless-listen sets TCP_NODELAY (an answer written in more than one segment must not wait for the
+        // client's delayed ACK) and bounds connections: header and idle timeouts, a connection limit.
+        let result = keyless_listen::serve(
+            self.listener,
+            app(self.state),
+            self.connection_limits,
+            shutdown,
+        )
+        .await;
         #[cfg(unix)]
         reloader.abort();
         result

@@ -34,9 +34,18 @@ pub struct EmulateArgs {
     /// Verify tokens from issuers the emulator holds no keys for via discovery + JWKS over HTTPS.
     #[arg(long)]
     pub remote_issuers: bool,
+    /// The most workspaces the issuer creates signing keys for (each costs a key generation); past it, minting
+    /// for a new workspace answers 429. Discovery and keys.json never create a workspace.
+    #[arg(long, value_name = "N", default_value_t = keyless_emulator::DEFAULT_MAX_WORKSPACES)]
+    pub max_workspaces: usize,
+    #[command(flatten)]
+    pub connection: super::connection::ConnectionArgs,
 }
 
 pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
+    if args.max_workspaces == 0 {
+        anyhow::bail!("--max-workspaces must be at least 1");
+    }
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -58,6 +67,8 @@ async fn serve(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         state_file: args.state,
         trust_forwarded_for: args.trust_forwarded_for,
         remote_issuers: args.remote_issuers,
+        limits: args.connection.limits()?,
+        max_workspaces: args.max_workspaces,
         ..Config::default()
     };
     let running = Emulator::start(config)

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod check;
 pub mod completions;
 pub mod configure;
+pub mod connection;
 pub mod credential_process;
 pub mod demo;
 pub mod deploy;

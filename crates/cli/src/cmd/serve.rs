@@ -70,6 +70,8 @@ pub struct ServeArgs {
     /// Once listening, write the bound address (`127.0.0.1:PORT`) to FILE.
     #[arg(long, value_name = "FILE")]
     pub ready_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: super::connection::ConnectionArgs,
 }
 
 fn parse_size(text: &str) -> Result<usize, String> {
@@ -96,7 +98,7 @@ fn parse_size(text: &str) -> Result<usize, String> {
     }
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let bad = || format!("`{text}` is not a duration (e.g. 20s, 500ms)");
     let (number, unit) = if let Some(n) = text.strip_suffix("ms") {
@@ -182,6 +184,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         timeout: args.timeout,
     };
     let state = AppState::new(config, auth, limits);
+    let connection_limits = args.connection.limits()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -189,7 +192,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let server = Server::bind(args.listen, state)
             .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+            .with_context(|| format!("cannot listen on {}", args.listen))?
+            .with_connection_limits(connection_limits);
         let address = server.local_addr().context("cannot read the bound address")?;
         tracing::info!(%address, config = %args.config.display(), "keyless serve: POST /dynamic-pipelines, GET /healthz, GET /metrics");
         println!("keyless serve: listening on http://{address}");

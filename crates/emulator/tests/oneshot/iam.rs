@@ -894,3 +894,135 @@ async fn iam_requires_valid_admin_signatures() {
         "The security token included in the request is invalid.",
     );
 }
+
+/// The actions Terraform and the SDKs call that issue 17 found missing, with IAM's shapes (botocore 1.43's model).
+#[tokio::test]
+async fn tags_descriptions_and_instance_profiles() {
+    let h = Harness::new();
+    h.setup_role("deploy", &trust_policy(&[&format!("{REPO}:*")]))
+        .await;
+    let v = ("Version", "2010-05-08");
+    h.iam(&[
+        ("Action", "TagRole"),
+        v,
+        ("RoleName", "deploy"),
+        ("Tags.member.1.Key", "team"),
+        ("Tags.member.1.Value", "platform"),
+        ("Tags.member.2.Key", "env"),
+        ("Tags.member.2.Value", "prod"),
+    ])
+    .await
+    .assert_ok();
+    let tags = h
+        .iam(&[("Action", "ListRoleTags"), v, ("RoleName", "deploy")])
+        .await;
+    tags.assert_ok();
+    assert!(tags.body.contains("<ListRoleTagsResult><Tags><member><Key>team</Key><Value>platform</Value></member><member><Key>env</Key><Value>prod</Value></member></Tags><IsTruncated>false</IsTruncated></ListRoleTagsResult>"), "{}", tags.body);
+    let page = h
+        .iam(&[
+            ("Action", "ListRoleTags"),
+            v,
+            ("RoleName", "deploy"),
+            ("MaxItems", "1"),
+        ])
+        .await;
+    assert_eq!(page.tag("IsTruncated").as_deref(), Some("true"));
+    assert_eq!(page.tag("Marker").as_deref(), Some("env"));
+    h.iam(&[
+        ("Action", "UntagRole"),
+        v,
+        ("RoleName", "deploy"),
+        ("TagKeys.member.1", "TEAM"),
+    ])
+    .await
+    .assert_ok();
+    let tags = h
+        .iam(&[("Action", "ListRoleTags"), v, ("RoleName", "deploy")])
+        .await;
+    assert!(
+        !tags.body.contains("team") && tags.body.contains("<Key>env</Key>"),
+        "{}",
+        tags.body
+    );
+    h.iam(&[("Action", "UntagRole"), v, ("RoleName", "deploy")])
+        .await
+        .assert_error(400, "ValidationError", "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null");
+    h.iam(&[("Action", "ListRoleTags"), v, ("RoleName", "nope")])
+        .await
+        .assert_error(
+            404,
+            "NoSuchEntity",
+            "The role with name nope cannot be found.",
+        );
+
+    let updated = h
+        .iam(&[
+            ("Action", "UpdateRoleDescription"),
+            v,
+            ("RoleName", "deploy"),
+            ("Description", "deploys prod"),
+        ])
+        .await;
+    updated.assert_ok();
+    assert_eq!(updated.tag("Description").as_deref(), Some("deploys prod"));
+    assert_eq!(updated.tag("RoleName").as_deref(), Some("deploy"));
+    let role = h
+        .iam(&[("Action", "GetRole"), v, ("RoleName", "deploy")])
+        .await;
+    assert!(
+        role.body.contains("<RoleLastUsed></RoleLastUsed>"),
+        "{}",
+        role.body
+    );
+    assert_eq!(role.tag("Description").as_deref(), Some("deploys prod"));
+
+    let profiles = h
+        .iam(&[
+            ("Action", "ListInstanceProfilesForRole"),
+            v,
+            ("RoleName", "deploy"),
+        ])
+        .await;
+    profiles.assert_ok();
+    assert!(profiles.body.contains("<ListInstanceProfilesForRoleResult><InstanceProfiles></InstanceProfiles><IsTruncated>false</IsTruncated></ListInstanceProfilesForRoleResult>"), "{}", profiles.body);
+
+    let arn = format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{PROVIDER_URL}");
+    h.iam(&[
+        ("Action", "TagOpenIDConnectProvider"),
+        v,
+        ("OpenIDConnectProviderArn", &arn),
+        ("Tags.member.1.Key", "managed-by"),
+        ("Tags.member.1.Value", "keyless"),
+    ])
+    .await
+    .assert_ok();
+    let tags = h
+        .iam(&[
+            ("Action", "ListOpenIDConnectProviderTags"),
+            v,
+            ("OpenIDConnectProviderArn", &arn),
+        ])
+        .await;
+    assert!(
+        tags.body
+            .contains("<Tags><member><Key>managed-by</Key><Value>keyless</Value></member></Tags>"),
+        "{}",
+        tags.body
+    );
+    h.iam(&[
+        ("Action", "UntagOpenIDConnectProvider"),
+        v,
+        ("OpenIDConnectProviderArn", &arn),
+        ("TagKeys.member.1", "managed-by"),
+    ])
+    .await
+    .assert_ok();
+    let tags = h
+        .iam(&[
+            ("Action", "ListOpenIDConnectProviderTags"),
+            v,
+            ("OpenIDConnectProviderArn", &arn),
+        ])
+        .await;
+    assert!(tags.body.contains("<Tags></Tags>"), "{}", tags.body);
+}

@@ -244,7 +244,8 @@ async fn issuer_endpoints_serve_discovery_and_keys() {
     )
     .unwrap();
     assert_eq!(verified.issuer, ISSUER);
-    // Any number of workspaces, each with its own keys.
+    // Any number of workspaces, each with its own keys (created by minting).
+    h.mint_with(|r| r.workspace = "other".into());
     let other = h
         .raw(
             Request::get("/2.0/workspaces/other/pipelines-config/identity/oidc/keys.json")
@@ -369,4 +370,175 @@ async fn state_persists_atomically_and_reloads() {
         1,
         "no temporary files left behind"
     );
+}
+
+/// The issue-17 replay: a signed `ListRoles` whose headers are replayed with a `DeleteRole` body (and with every
+/// claim a client can make about its payload) must not delete the role; the identical replay is accepted.
+#[tokio::test]
+async fn signed_headers_cannot_carry_another_body() {
+    let h = Harness::new();
+    h.setup_role("deploy", &trust_policy(&[&format!("{REPO}:*")]))
+        .await;
+    let list = form(&[("Action", "ListRoles"), ("Version", "2010-05-08")]);
+    let delete = form(&[
+        ("Action", "DeleteRole"),
+        ("RoleName", "deploy"),
+        ("Version", "2010-05-08"),
+    ]);
+    let base: Vec<(String, String)> = vec![
+        ("host".into(), "127.0.0.1:4566".into()),
+        (
+            "content-type".into(),
+            "application/x-www-form-urlencoded; charset=utf-8".into(),
+        ),
+    ];
+    let signed = sign(
+        "POST",
+        "http://127.0.0.1:4566/",
+        &base,
+        list.as_bytes(),
+        "iam",
+        &h.admin,
+        std::time::SystemTime::now(),
+    );
+    let send = |body: String, payload_hash: Option<String>| {
+        let mut builder = axum::http::Request::builder().method("POST").uri("/");
+        for (k, v) in base.iter().chain(&signed) {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        if let Some(hash) = payload_hash {
+            builder = builder.header("x-amz-content-sha256", hash);
+        }
+        h.raw(builder.body(axum::body::Body::from(body)).unwrap())
+    };
+    let list_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(list.as_bytes()));
+    for claim in [
+        None,
+        Some("UNSIGNED-PAYLOAD".to_owned()),
+        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER".to_owned()),
+        Some(list_hash.clone()),
+    ] {
+        send(delete.clone(), claim.clone()).await.assert_error(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. Check your AWS \
+             Secret Access Key and signing method. Consult the service documentation for details.",
+        );
+    }
+    // UNSIGNED-PAYLOAD is refused even with the body that was signed: STS and IAM always hash the payload.
+    send(list.clone(), Some("UNSIGNED-PAYLOAD".into()))
+        .await
+        .assert_error(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. Check your AWS \
+             Secret Access Key and signing method. Consult the service documentation for details.",
+        );
+    // The role is still there, and identical replays are accepted (AWS accepts them within 15 minutes).
+    for _ in 0..2 {
+        let r = send(list.clone(), None).await;
+        r.assert_ok();
+        assert!(r.body.contains("<RoleName>deploy</RoleName>"), "{}", r.body);
+    }
+    send(list.clone(), Some(list_hash)).await.assert_ok();
+}
+
+/// A control character XML cannot carry is refused before any XML is written, so the response is well-formed.
+#[tokio::test]
+async fn input_xml_cannot_carry_is_a_validation_error() {
+    let h = Harness::new();
+    for (params, member) in [
+        (
+            vec![
+                ("Action", "GetRole"),
+                ("Version", "2010-05-08"),
+                ("RoleName", "a\u{1}b"),
+            ],
+            "RoleName",
+        ),
+        (
+            vec![("Action", "No\u{8}Such"), ("Version", "2010-05-08")],
+            "Action",
+        ),
+    ] {
+        let r = h.call(&params, Some(&h.admin)).await;
+        r.assert_error(
+            400,
+            "ValidationError",
+            &format!(
+                "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must \
+                 contain only characters XML 1.0 can carry (found U+{:04X})",
+                if member == "RoleName" { 1 } else { 8 }
+            ),
+        );
+        assert!(
+            r.body.chars().all(|c| c >= ' ' || c == '\n' || c == '\t'),
+            "{:?}",
+            r.body
+        );
+    }
+}
+
+/// Discovery and keys.json never create a workspace; only minting does, up to --max-workspaces.
+#[tokio::test]
+async fn unknown_workspaces_generate_nothing_and_minting_is_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let h = Harness::with_config(keyless_emulator::Config {
+        state_file: Some(state.clone()),
+        max_workspaces: 2,
+        ..keyless_emulator::Config::local()
+    });
+    let before = std::fs::read(&state).unwrap();
+    for path in [
+        "/2.0/workspaces/fresh/pipelines-config/identity/oidc/keys.json",
+        "/2.0/workspaces/fresh/pipelines-config/identity/oidc/.well-known/openid-configuration",
+    ] {
+        let r = h
+            .raw(
+                Request::get(path)
+                    .header("host", "127.0.0.1:4566")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 404, "{path}: {}", r.body);
+        assert!(
+            r.body.contains("holds no keys for workspace `fresh`"),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        before,
+        "--state was rewritten without new keys"
+    );
+    let mint = |slug: &str| {
+        let body = serde_json::json!({"workspace": slug, "workspace_uuid": WS_UUID, "repository_uuid": REPO});
+        Request::post("/_keyless/mint")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    assert_eq!(h.raw(mint("one")).await.status.as_u16(), 200);
+    assert_ne!(
+        std::fs::read(&state).unwrap(),
+        before,
+        "new keys are persisted"
+    );
+    assert_eq!(h.raw(mint("two")).await.status.as_u16(), 200);
+    let r = h.raw(mint("three")).await;
+    assert_eq!(r.status.as_u16(), 429, "{}", r.body);
+    assert!(r.body.contains("--max-workspaces"), "{}", r.body);
+    // Known workspaces still mint, and their keys are served.
+    assert_eq!(h.raw(mint("one")).await.status.as_u16(), 200);
+    let keys = h
+        .raw(
+            Request::get("/2.0/workspaces/one/pipelines-config/identity/oidc/keys.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(keys.status.as_u16(), 200);
 }

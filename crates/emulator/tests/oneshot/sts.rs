@@ -575,3 +575,92 @@ async fn expired_sessions_are_rejected() {
             "The security token included in the request is expired",
         );
 }
+
+/// GetSessionToken, GetAccessKeyInfo and DecodeAuthorizationMessage with the STS model's shapes.
+#[tokio::test]
+async fn session_tokens_access_key_info_and_authorization_messages() {
+    let h = Harness::new();
+    let v = ("Version", "2011-06-15");
+    // Root keys: at most one hour, whatever is asked ("defaults to one hour").
+    let r = h
+        .call(
+            &[
+                ("Action", "GetSessionToken"),
+                v,
+                ("DurationSeconds", "7200"),
+            ],
+            Some(&h.admin),
+        )
+        .await;
+    r.assert_ok();
+    let expiration = time::OffsetDateTime::parse(
+        &r.tag("Expiration").unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let left = expiration - time::OffsetDateTime::now_utc();
+    assert!(
+        left <= time::Duration::seconds(3600) && left > time::Duration::seconds(3500),
+        "{left}"
+    );
+    let session = session_creds(&r);
+    assert!(session.access_key_id.starts_with("ASIA"));
+    // The session is the root's.
+    let who = h
+        .call(&[("Action", "GetCallerIdentity"), v], Some(&session))
+        .await;
+    assert_eq!(who.tag("Arn"), Some(format!("arn:aws:iam::{ACCOUNT}:root")));
+    assert_eq!(who.tag("UserId").as_deref(), Some(ACCOUNT));
+    // Session credentials cannot get another session token.
+    h.call(&[("Action", "GetSessionToken"), v], Some(&session))
+        .await
+        .assert_error(
+            403,
+            "AccessDenied",
+            "Cannot call GetSessionToken with session credentials",
+        );
+    h.call(&[("Action", "GetSessionToken"), v, ("DurationSeconds", "600")], Some(&h.admin))
+        .await
+        .assert_error(400, "ValidationError", "1 validation error detected: Value '600' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900");
+    h.call(&[("Action", "GetSessionToken"), v], None)
+        .await
+        .assert_error(
+            403,
+            "MissingAuthenticationToken",
+            "Request is missing Authentication Token",
+        );
+
+    // GetAccessKeyInfo: admin keys, temporary keys (from any account), and keys the emulator never issued.
+    for (key, account) in [
+        (h.admin.access_key_id.as_str(), ACCOUNT),
+        (h.other_admin.access_key_id.as_str(), OTHER_ACCOUNT),
+        (session.access_key_id.as_str(), ACCOUNT),
+    ] {
+        let r = h
+            .call(
+                &[("Action", "GetAccessKeyInfo"), v, ("AccessKeyId", key)],
+                Some(&h.admin),
+            )
+            .await;
+        r.assert_ok();
+        assert_eq!(r.tag("Account").as_deref(), Some(account), "{key}");
+    }
+    h.call(
+        &[
+            ("Action", "GetAccessKeyInfo"),
+            v,
+            ("AccessKeyId", "AKIAIOSFODNN7EXAMPLE"),
+        ],
+        Some(&h.admin),
+    )
+    .await
+    .assert_error(
+        400,
+        "ValidationError",
+        "The access key ID was not issued by this emulator, so its account cannot be told.",
+    );
+
+    h.call(&[("Action", "DecodeAuthorizationMessage"), v, ("EncodedMessage", "abc")], Some(&h.admin))
+        .await
+        .assert_error(400, "InvalidAuthorizationMessageException", "The encoded authorization message is invalid: the emulator issues no encoded authorization messages.");
+}

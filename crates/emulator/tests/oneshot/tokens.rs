@@ -244,6 +244,90 @@ async fn malformed_tokens() {
     s.expect(&huge, 400, "ValidationError", "1 validation error detected: Value at 'webIdentityToken' failed to satisfy constraint: Member must have length less than or equal to 20000").await;
 }
 
+/// What token-file recipes put around a token (seeds 000, 001, 004: `echo $T > file`; 003: `echo "$T" >> file`):
+/// trailing SP/HT/CR/LF is dropped as AWS does; leading or inner whitespace, and a file appended twice, are not.
+#[tokio::test]
+async fn token_whitespace() {
+    let s = Suite::new().await;
+    for suffix in ["\n", "\r\n", " ", "\t", " \t\r\n\n"] {
+        let r = s.h.assume("deploy", &format!("{}{suffix}", s.token)).await;
+        assert_eq!(r.status.as_u16(), 200, "suffix {suffix:?}: {}", r.message());
+    }
+    for (token, message) in [
+        (
+            format!("\n{}", s.token),
+            "The web identity token is not a valid JWT: the token starts with whitespace (byte 0x0a); a JWT is three base64url parts and nothing else",
+        ),
+        (
+            format!(" {}", s.token),
+            "The web identity token is not a valid JWT: the token starts with whitespace (byte 0x20); a JWT is three base64url parts and nothing else",
+        ),
+        (
+            format!("{}\n{}\n", s.token, s.token),
+            &format!(
+                "The web identity token is not a valid JWT: the token holds whitespace (byte 0x0a) at offset {}: a JWT is one line; was the token file written more than once?",
+                s.token.len()
+            ),
+        ),
+        (
+            format!("{} {}", &s.token[..20], &s.token[20..]),
+            "The web identity token is not a valid JWT: the token holds whitespace (byte 0x20) at offset 20: a JWT is one line; was the token file written more than once?",
+        ),
+    ] {
+        s.invalid(&token, message).await;
+    }
+}
+
+/// RFC 7515 §4.1.11: a `crit` header names extensions the recipient must understand; the emulator understands
+/// none, so any `crit` (and a malformed one) is refused.
+#[tokio::test]
+async fn critical_header_extensions_are_refused() {
+    let s = Suite::new().await;
+    let kid = s.header["kid"].clone();
+    for (crit, names) in [
+        (json!(["exp"]), "`exp`"),
+        (json!(["b64", "x-custom"]), "`b64`, `x-custom`"),
+        (json!([]), "an empty list"),
+        (json!("b64"), "a malformed value (a string)"),
+    ] {
+        let token = s.with_header(json!({"alg": "RS256", "kid": kid, "typ": "JWT", "crit": crit}));
+        s.invalid(
+            &token,
+            &format!("The web identity token's header lists critical extensions (crit) that are not supported: {names}"),
+        )
+        .await;
+    }
+}
+
+/// A token issued more than 24 hours ago is "too old" even when `exp` is still ahead (AWS: "Token too old: N").
+#[tokio::test]
+async fn old_tokens_are_refused() {
+    let s = Suite::new().await;
+    let t = now();
+    let day = keyless_emulator::sts::MAX_TOKEN_AGE_SECONDS;
+    let fresh_enough = s.resigned(|c| {
+        c.insert("iat".into(), json!(t - day + 60));
+        c.insert("exp".into(), json!(t + 3600));
+    });
+    s.h.assume("deploy", &fresh_enough).await.assert_ok();
+    let old = s.resigned(|c| {
+        c.insert("iat".into(), json!(t - 441_398));
+        c.insert("exp".into(), json!(t + 3600));
+    });
+    let r = s.h.assume("deploy", &old).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code().as_str()),
+        (400, "ExpiredTokenException")
+    );
+    let age: i64 = r
+        .message()
+        .strip_prefix("Token too old: ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((441_398..441_398 + 60).contains(&age), "{}", r.message());
+}
+
 #[tokio::test]
 async fn time_claims() {
     let s = Suite::new().await;

@@ -243,6 +243,31 @@ fn bool_binary_ip_arn_null_operators() {
             ),
             ("IpAddress", &["0.0.0.0/0"], Some("198.51.100.1"), true),
             ("IpAddress", &["2001:db8::/32"], Some("203.0.113.7"), false),
+            // IPv4-mapped IPv6 addresses (a dual-stack socket's view of an IPv4 peer) match IPv4 ranges, and
+            // mapped ranges match IPv4 addresses.
+            ("IpAddress", &["10.1.0.0/16"], Some("::ffff:10.1.0.7"), true),
+            (
+                "IpAddress",
+                &["10.1.0.0/16"],
+                Some("::FFFF:10.2.0.7"),
+                false,
+            ),
+            (
+                "NotIpAddress",
+                &["10.1.0.0/16"],
+                Some("::ffff:10.1.0.7"),
+                false,
+            ),
+            (
+                "IpAddress",
+                &["::ffff:10.1.0.0/112"],
+                Some("10.1.0.7"),
+                true,
+            ),
+            ("IpAddress", &["::ffff:10.1.0.7"], Some("10.1.0.7"), true),
+            ("IpAddress", &["::ffff:0:0/96"], Some("198.51.100.1"), true),
+            // A plain IPv6 range still does not match an IPv4 address.
+            ("IpAddress", &["::/1"], Some("::ffff:10.1.0.7"), false),
             (
                 "NotIpAddress",
                 &["203.0.113.0/24"],

@@ -142,14 +142,36 @@ pub fn parse_binary(text: &str) -> Option<Vec<u8>> {
 pub fn parse_cidr(text: &str) -> Option<IpNet> {
     let t = text.trim();
     if let Ok(net) = t.parse::<IpNet>() {
-        return Some(net.trunc());
+        return Some(canonical_net(net.trunc()));
     }
-    t.parse::<IpAddr>().ok().map(IpNet::from)
+    t.parse::<IpAddr>()
+        .ok()
+        .map(|ip| IpNet::from(ip.to_canonical()))
+}
+
+/// An IPv4-mapped IPv6 range (`::ffff:10.0.0.0/104`) as the IPv4 range it maps (`10.0.0.0/8`), so that it matches
+/// an IPv4 request address; any other range unchanged.
+fn canonical_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.network().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(IpNet::V4)
+                .unwrap_or(net),
+            None => net,
+        },
+        other => other,
+    }
 }
 
 /// A request `aws:SourceIp` value: an address.
+///
+/// An IPv4-mapped IPv6 address (`::ffff:10.1.0.7`, what a dual-stack socket reports for an IPv4 peer) is the
+/// IPv4 address it maps, so it matches IPv4 ranges in `IpAddress`/`NotIpAddress`.
 pub fn parse_ip(text: &str) -> Option<IpAddr> {
-    text.trim().parse().ok()
+    text.trim()
+        .parse::<IpAddr>()
+        .ok()
+        .map(|ip| ip.to_canonical())
 }
 
 /// An ARN pattern: six colon-separated components, each its own wildcard pattern, so `*` never crosses a `:`

@@ -178,13 +178,7 @@ impl Harness {
             .find(|(k, _)| *k == "Action")
             .map(|(_, v)| *v)
             .unwrap_or_default();
-        let service = if [
-            "AssumeRole",
-            "AssumeRoleWithWebIdentity",
-            "GetCallerIdentity",
-        ]
-        .contains(&action)
-        {
+        let service = if keyless_emulator::sts::ACTIONS.contains(&action) {
             "sts"
         } else {
             "iam"
