@@ -187,6 +187,31 @@ impl FindingBuilder {
         self.at_focus(route, Focus::Text(text.into()))
     }
 
+    /// The primary location is where a resolved policy value was written (see `policy::At`).
+    #[must_use]
+    pub fn at_loc(self, at: &crate::policy::At) -> Self {
+        self.at_focus(at.route.clone(), at.focus.clone())
+    }
+
+    /// A related location where a resolved policy value was written.
+    #[must_use]
+    pub fn related_at(
+        mut self,
+        input: Option<usize>,
+        at: &crate::policy::At,
+        note: impl Into<String>,
+    ) -> Self {
+        self.related.push((
+            Target {
+                input,
+                route: at.route.clone(),
+                focus: at.focus.clone(),
+            },
+            note.into(),
+        ));
+        self
+    }
+
     #[must_use]
     pub fn at_focus(mut self, route: Route, focus: Focus) -> Self {
         self.primary = Some(Target {

@@ -328,14 +328,16 @@ impl Auditor {
                 }
             }
             InputKind::IamPolicy | InputKind::CloudFormation => {
-                for p in policy::trust_policies(
+                let file = policy::read(
                     &input.doc,
                     &input.path,
                     &self.config.production_environments,
-                ) {
-                    for rule in rules {
-                        rule.check_policy(&p, &mut sink);
+                );
+                for rule in rules {
+                    for p in &file.policies {
+                        rule.check_policy(p, &mut sink);
                     }
+                    rule.check_trust_file(&file, &mut sink);
                 }
             }
             InputKind::Keyless | InputKind::Other => {}
@@ -388,6 +390,7 @@ impl Auditor {
         };
         let mut pipelines = Vec::new();
         let mut policies = Vec::new();
+        let mut providers = Vec::new();
         let mut keyless = Vec::new();
         for (index, input) in inputs.iter().enumerate() {
             match input.kind {
@@ -400,15 +403,15 @@ impl Auditor {
                     )
                     .map(|p| (index, p)),
                 ),
-                InputKind::IamPolicy | InputKind::CloudFormation => policies.extend(
-                    policy::trust_policies(
+                InputKind::IamPolicy | InputKind::CloudFormation => {
+                    let file = policy::read(
                         &input.doc,
                         &input.path,
                         &self.config.production_environments,
-                    )
-                    .into_iter()
-                    .map(|p| (index, p)),
-                ),
+                    );
+                    providers.extend(file.providers.into_iter().map(|p| (index, p)));
+                    policies.extend(file.policies.into_iter().map(|p| (index, p)));
+                }
                 InputKind::Keyless => keyless.push((index, &input.doc)),
                 InputKind::Other => {}
             }
@@ -417,6 +420,7 @@ impl Auditor {
             inputs,
             pipelines,
             policies,
+            providers,
             keyless,
             config: &self.config,
         };

@@ -3,7 +3,7 @@
 use crate::Input;
 use crate::config::AuditConfig;
 use crate::pipeline::Pipeline;
-use crate::policy::TrustPolicy;
+use crate::policy::{ProviderResource, TrustPolicy};
 use crate::source::Document;
 
 /// All audited inputs, with their views.
@@ -13,6 +13,8 @@ pub struct Workspace<'a> {
     /// `(input index, view)`.
     pub pipelines: Vec<(usize, Pipeline<'a>)>,
     pub policies: Vec<(usize, TrustPolicy<'a>)>,
+    /// `(input index, provider)`: the IAM OIDC providers defined in the audited files.
+    pub providers: Vec<(usize, ProviderResource)>,
     pub keyless: Vec<(usize, &'a Document)>,
     pub config: &'a AuditConfig,
 }

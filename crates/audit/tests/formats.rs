@@ -423,6 +423,25 @@ Resources:
             Action: sts:AssumeRoleWithWebIdentity
 ";
     let report = audit(&[("template.yml", text)]);
-    assert_eq!(rules(&report.findings), ["oidc-trust-without-condition"]);
-    assert_eq!(report.findings[0].location.line, 14);
+    // The GetAtt is followed to the provider: its ARN, with the workspace known only at deployment.
+    let trust = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "oidc-trust-without-condition")
+        .unwrap();
+    assert_eq!(trust.location.line, 16, "at the Federated principal");
+    let mut found = rules(&report.findings);
+    found.sort_unstable();
+    assert_eq!(
+        found,
+        [
+            // The issuer's workspace is a parameter without a default: the key/principal comparison waits.
+            "oidc-trust-without-condition",
+            // No ClientIdList: STS rejects every token (Incorrect token audience).
+            "provider-client-id",
+            // No Version: 2008-10-17.
+            "trust-policy-warning",
+            "unresolved-reference",
+        ]
+    );
 }

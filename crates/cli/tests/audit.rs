@@ -127,7 +127,7 @@ fn directory_walk_with_keyless_yml() {
     std::fs::write(
         dir.path().join("infra/role.json"),
         r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/api.bitbucket.org/2.0/workspaces/w/pipelines-config/identity/oidc"},
+            "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/api.bitbucket.org/2.0/workspaces/w/pipelines-config/identity/oidc"},
             "Action": "sts:AssumeRoleWithWebIdentity"}]}"#,
     )
     .unwrap();

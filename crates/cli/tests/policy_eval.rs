@@ -10,6 +10,8 @@ use predicates::prelude::*;
 
 const PROVIDER: &str = "arn:aws:iam::123456789012:oidc-provider/api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc";
 const FIXTURES: &str = "crates/cli/tests/fixtures/policy";
+/// A time when examples/claims.json's token is valid (iat 2026-11-22T03:00:00Z, exp 04:00:00Z).
+const AT: &str = "2026-11-22T03:30:00Z";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -39,7 +41,7 @@ fn stderr_of(command: &mut Command, code: i32) -> String {
 
 #[test]
 fn readme_command_allows_the_production_deployment() {
-    // The first command of README.md, verbatim apart from `cargo run`.
+    // The README's `policy eval` command, verbatim apart from `cargo run`.
     let out = stdout_of(
         &mut eval(&[
             "--policy",
@@ -48,6 +50,8 @@ fn readme_command_allows_the_production_deployment() {
             "examples/claims.json",
             "--provider-arn",
             PROVIDER,
+            "--at",
+            AT,
         ]),
         0,
     );
@@ -119,6 +123,8 @@ fn build_step_is_denied_with_the_reason() {
             &claims,
             "--provider-arn",
             PROVIDER,
+            "--at",
+            AT,
         ]),
         1,
     );
@@ -139,6 +145,8 @@ fn custom_claims_are_not_condition_keys() {
             "examples/claims.json",
             "--provider-arn",
             PROVIDER,
+            "--at",
+            AT,
         ]),
         1,
     );
@@ -158,6 +166,8 @@ fn explicit_deny_by_source_ip() {
         "examples/claims.json",
         "--provider-arn",
         PROVIDER,
+        "--at",
+        AT,
     ];
     let out = stdout_of(eval(&base).args(["--source-ip", "198.51.100.20"]), 1);
     assert!(
@@ -187,6 +197,8 @@ fn session_tags_need_tag_session() {
             &claims,
             "--provider-arn",
             PROVIDER,
+            "--at",
+            AT,
             "--format",
             "json",
         ]),
@@ -224,6 +236,8 @@ fn token_form_decodes_the_payload_without_printing_the_token() {
             path.to_str().unwrap(),
             "--provider-arn",
             PROVIDER,
+            "--at",
+            AT,
         ]),
         0,
     );
@@ -323,7 +337,7 @@ fn usage_errors_exit_2() {
     ])
     .assert()
     .code(2)
-    .stderr(predicate::str::contains("is not an OIDC provider ARN"));
+    .stderr(predicate::str::contains("is not an IAM OIDC provider ARN"));
     eval(&[
         "--policy",
         "missing.json",
@@ -335,4 +349,192 @@ fn usage_errors_exit_2() {
     .stderr(predicate::str::contains(
         "cannot read the policy file missing.json",
     ));
+}
+
+/// examples/claims.json with some claims replaced, written to a temporary file.
+fn claims_with(dir: &tempfile::TempDir, name: &str, changes: serde_json::Value) -> String {
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root().join("examples/claims.json")).unwrap())
+            .unwrap();
+    for (key, value) in changes.as_object().unwrap() {
+        claims[key] = value.clone();
+    }
+    let path = dir.path().join(name);
+    std::fs::write(&path, claims.to_string()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn json_of(command: &mut Command, code: i32) -> serde_json::Value {
+    serde_json::from_str(&stdout_of(command.args(["--format", "json"]), code)).unwrap()
+}
+
+#[test]
+fn a_token_from_another_workspace_is_denied_as_sts_would() {
+    // STS looks the provider up by the token's `iss` first: a token from workspace `other` has no provider in
+    // an account that only trusts `acme`, whatever the trust policy says.
+    let dir = tempfile::tempdir().unwrap();
+    let other = claims_with(
+        &dir,
+        "other.json",
+        serde_json::json!({"iss": "https://api.bitbucket.org/2.0/workspaces/other/pipelines-config/identity/oidc"}),
+    );
+    let args = [
+        "--policy",
+        "examples/trust-policy.json",
+        "--claims",
+        &other,
+        "--provider-arn",
+        PROVIDER,
+        "--at",
+        AT,
+    ];
+    let out = stdout_of(&mut eval(&args), 1);
+    assert!(
+        out.starts_with("DENY (InvalidIdentityToken: No OpenIDConnect provider found in your account for https://api.bitbucket.org/2.0/workspaces/other/pipelines-config/identity/oidc)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the trust policy itself would allow the token"),
+        "{out}"
+    );
+    let value = json_of(&mut eval(&args), 1);
+    assert_eq!(value["decision"], "ImplicitDeny");
+    assert_eq!(value["rejection"]["stage"], "provider");
+    assert_eq!(value["rejection"]["code"], "InvalidIdentityToken");
+}
+
+#[test]
+fn an_expired_token_is_denied_unless_evaluated_when_it_was_valid() {
+    let args = [
+        "--policy",
+        "examples/trust-policy.json",
+        "--claims",
+        "examples/claims.json",
+        "--provider-arn",
+        PROVIDER,
+        "--at",
+        "2026-11-22T04:00:00Z",
+    ];
+    let out = stdout_of(&mut eval(&args), 1);
+    assert!(
+        out.starts_with("DENY (ExpiredTokenException: Token expired: current date/time 1795320000 must be before the expiration date/time1795320000)"),
+        "{out}"
+    );
+    assert!(out.contains("--at"), "{out}");
+}
+
+#[test]
+fn audience_arrays_are_matched_against_the_client_ids_and_explained() {
+    // Bitbucket appends custom audiences to the workspace audience (bitbucket.md §1.1).
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = "ari:cloud:bitbucket::workspace/9f1c3a52-7d4b-4e8a-b0c6-2f5e8d7a1b34";
+    let custom = "https://vault.example.com";
+    let array = claims_with(
+        &dir,
+        "array.json",
+        serde_json::json!({"aud": [custom, workspace]}),
+    );
+    let base = [
+        "--policy",
+        "examples/trust-policy.json",
+        "--claims",
+        &array,
+        "--provider-arn",
+        PROVIDER,
+        "--at",
+        AT,
+    ];
+    let value = json_of(&mut eval(&base), 0);
+    assert_eq!(value["audience"], workspace);
+    assert!(
+        value["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("is an array")),
+        "{value}"
+    );
+    // A provider that lists only the custom audience: STS matches that one, so `:aud` holds it and the policy's
+    // workspace-audience condition fails.
+    let value = json_of(eval(&base).args(["--client-id", custom]), 1);
+    assert_eq!(value["audience"], custom);
+    assert_eq!(value["rejection"]["stage"], "trust");
+    // No audience in the client IDs at all: STS's "Incorrect token audience".
+    let value = json_of(eval(&base).args(["--client-id", "sts.amazonaws.com"]), 1);
+    assert_eq!(value["rejection"]["message"], "Incorrect token audience");
+}
+
+#[test]
+fn a_policy_iam_rejects_is_not_evaluated() {
+    // corpus 045 writes the provider URL itself as the Federated principal; IAM answers "Federated principals
+    // must be valid domain names or SAML metadata ARNs" (terraform-aws-modules/terraform-aws-iam#202).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.json");
+    std::fs::write(
+        &path,
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+  "Principal": {"Federated": "api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc"},
+  "Action": "sts:AssumeRoleWithWebIdentity"}]}"#,
+    )
+    .unwrap();
+    let err = stderr_of(
+        &mut eval(&[
+            "--policy",
+            path.to_str().unwrap(),
+            "--claims",
+            "examples/claims.json",
+            "--provider-arn",
+            PROVIDER,
+            "--at",
+            AT,
+        ]),
+        2,
+    );
+    assert!(
+        err.contains(":2:30: error[invalid-federated-principal]"),
+        "{err}"
+    );
+    // `policy validate` says the same, from the same registry, with exit 1.
+    let out = stdout_of(
+        keyless().args(["policy", "validate", path.to_str().unwrap()]),
+        1,
+    );
+    assert!(out.contains("error[invalid-federated-principal]"), "{out}");
+    assert!(out.contains("IAM would reject this policy"), "{out}");
+}
+
+#[test]
+fn validate_reports_codes_levels_and_exit_codes() {
+    let out = stdout_of(
+        keyless().args(["policy", "validate", "examples/trust-policy.json"]),
+        0,
+    );
+    assert!(out.contains("IAM would accept this policy"), "{out}");
+    let value: serde_json::Value = serde_json::from_str(&stdout_of(
+        keyless().args([
+            "policy",
+            "validate",
+            &format!("{FIXTURES}/invalid-trust-policy.json"),
+            "--format",
+            "json",
+        ]),
+        1,
+    ))
+    .unwrap();
+    assert_eq!(value["valid"], false);
+    let diagnostics = value["diagnostics"].as_array().unwrap();
+    let error = diagnostics
+        .iter()
+        .find(|d| d["severity"] == "error")
+        .unwrap();
+    assert_eq!(error["code"], "trust-resource");
+    assert_eq!(error["level"], "high");
+    keyless()
+        .args([
+            "policy",
+            "validate",
+            &format!("{FIXTURES}/malformed-policy.json"),
+        ])
+        .assert()
+        .code(2);
 }

@@ -44,6 +44,7 @@ const COVERED_HERE: &[&str] = &[
     "thumbprint",
     "audit",
     "policy eval",
+    "policy validate",
     "deploy s3",
     "token mint",
     "token decode",
@@ -321,9 +322,12 @@ fn secret_shaped(text: &str, allowed: &[Shape]) -> Option<(Shape, String)> {
         }
     }
     if !allowed.contains(&Shape::SecretAccessKey) {
-        for run in runs(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/') {
+        // Runs take base64url's `-` and `_` too, so a 40-character stretch of a longer base64url value (a JWK
+        // `kid`, a signature) is not read as a key: a secret access key is standard base64 and stands alone.
+        for run in runs(|c| is_b64url(c) || c == '+' || c == '/') {
             let count = |f: fn(&char) -> bool| run.chars().filter(f).count();
             if run.len() == 40
+                && !run.contains(['-', '_'])
                 && count(char::is_ascii_digit) >= 3
                 && count(char::is_ascii_uppercase) >= 3
                 && count(char::is_ascii_lowercase) >= 3
@@ -687,6 +691,8 @@ fn policy_eval() {
         ],
         &[],
     );
+    // Validation reads the policy only; nothing from the environment may reach its output.
+    setup.clean(&["policy", "validate", policy], &[]);
     // A token file that is no JWT: the error names the file, not its content.
     let bad = setup.write("bad.jwt", FILE_TOKEN);
     setup.clean(
@@ -1104,6 +1110,9 @@ fn an_allowed_jwt_is_not_read_as_a_secret_access_key() {
         secret_shaped(&format!("{jwt} {run}\n"), &[Shape::Jwt]).map(|f| f.0),
         Some(Shape::SecretAccessKey)
     );
+    // Seen in token decode: a random 43-character `kid` whose last 40 characters follow a `_`.
+    let kid = format!("PG_{run}");
+    assert_eq!(secret_shaped(&format!("kid: {kid}\n"), &[]), None);
 }
 
 #[test]

@@ -11,7 +11,8 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod arn;
+/// Role and policy ARNs live with the IAM model (one place for ARNs); re-exported for existing callers.
+pub use keyless_iam::arn;
 pub mod configure;
 pub mod credentials;
 pub mod diagnose;

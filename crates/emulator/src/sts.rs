@@ -4,7 +4,8 @@
 use std::time::SystemTime;
 
 use axum::http::StatusCode;
-use keyless_iam::{Principal, Request, web_identity};
+use keyless_iam::arn::ProviderArn;
+use keyless_iam::{Principal, Request, sts};
 use keyless_oidc::{UnverifiedToken, VerifyError, VerifyOptions};
 use time::OffsetDateTime;
 
@@ -356,8 +357,7 @@ async fn assume_role_with_web_identity(
     v.length("providerId", provider_id, 4, 2048, Echo::Value);
     v.finish()?;
     let token = token.unwrap_or_default();
-    let denied =
-        || AwsError::access_denied("Not authorized to perform sts:AssumeRoleWithWebIdentity");
+    let denied = || AwsError::access_denied(sts::NOT_AUTHORIZED);
 
     // 1. The role, in the account named by the ARN. A missing role is AccessDenied (AWS does not reveal
     //    whether a role exists; UNCONFIRMED, see docs/emulator.md).
@@ -378,40 +378,55 @@ async fn assume_role_with_web_identity(
     }
     check_session_policy(incoming)?;
 
-    // 2. The token: well-formed, issuer → provider in the role's account, audience ∈ client ids. Trailing
-    //    whitespace from `echo $TOKEN > file` is dropped first, as AWS does (docs/emulator.md).
+    // 2. The decision, through keyless_iam::sts (the one STS decision: provider by `iss` → audience ∈ client
+    //    IDs → expiry → trust policy), on the token's claims as written. The signature is verified between the
+    //    audience stage and the rest: AWS needs the provider before it can fetch the keys. Trailing whitespace
+    //    from `echo $TOKEN > file` is dropped first, as AWS does (docs/emulator.md).
     let token = keyless_oidc::strip_wire_whitespace(token).map_err(|e| {
         AwsError::invalid_token(format!("The web identity token is not a valid JWT: {e}"))
     })?;
     let unverified = UnverifiedToken::parse(token).map_err(|e| {
         AwsError::invalid_token(format!("The web identity token is not a valid JWT: {e}"))
     })?;
-    let decoded = unverified.decoded();
-    let iss = match decoded.claims.get("iss") {
-        None => return Err(AwsError::invalid_token("Missing a required claim: iss")),
-        Some(serde_json::Value::String(iss)) => iss.clone(),
-        Some(_) => return Err(AwsError::invalid_token("The iss claim must be a string")),
+    let providers: Vec<sts::Provider> = {
+        let state = read_lock(&shared.state);
+        state
+            .accounts
+            .get(arn.account)
+            .map(|account| {
+                account
+                    .providers
+                    .values()
+                    .filter_map(|p| {
+                        let arn =
+                            ProviderArn::for_issuer(arn.account, &format!("https://{}", p.url))?;
+                        Some(sts::Provider::new(arn, Some(p.client_ids.clone())))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     };
-    let provider = iss
-        .strip_prefix("https://")
-        .and_then(|url| {
-            let state = read_lock(&shared.state);
-            state.accounts.get(arn.account)?.providers.get(url).cloned()
-        })
-        .ok_or_else(|| {
-            AwsError::invalid_token(format!(
-                "No OpenIDConnect provider found in your account for {iss}"
-            ))
-        })?;
-    let audience = match decoded.audience() {
-        None => return Err(AwsError::invalid_token("Missing a required claim: aud")),
-        Some(Err(())) => return Err(AwsError::invalid_token("Incorrect token audience")),
-        Some(Ok(aud)) => aud
-            .iter()
-            .find(|a| provider.client_ids.iter().any(|c| c == a))
-            .map(str::to_owned),
+    // A stored policy that no longer parses (a hand-edited state file) allows nothing.
+    let policy = shared.policies.get(&role.trust_policy).ok_or_else(denied)?;
+    let context = sts::RequestContext::new(OffsetDateTime::from(incoming.now))
+        .role_session_name(common.session_name);
+    let context = match incoming.source_ip {
+        Some(ip) => context.source_ip(ip),
+        None => context,
     };
-    let audience = audience.ok_or_else(|| AwsError::invalid_token("Incorrect token audience"))?;
+    let decision = sts::decide(&providers, &policy, &unverified.decoded().claims, &context);
+    if let Some(rejection) = &decision.rejection
+        && matches!(rejection.stage, sts::Stage::Provider | sts::Stage::Audience)
+    {
+        return Err(rejection_error(rejection));
+    }
+    let iss = unverified
+        .decoded()
+        .claims
+        .get("iss")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned();
 
     // 3. Keys: the emulator's own issuers, else discovery + JWKS when --remote-issuers is on.
     let jwks = shared
@@ -420,37 +435,14 @@ async fn assume_role_with_web_identity(
         .await
         .ok_or_else(|| AwsError::invalid_token(NO_VERIFICATION_KEY))?;
 
-    // 4. Signature, required claims, times.
+    // 4. Signature, required claims, times (keyless-oidc), then the rest of the decision.
     let verified = unverified
         .verify(&jwks, unix(incoming.now), &verify_options())
         .map_err(token_error)?;
-    if verified.subject.chars().count() < 6 || verified.subject.chars().count() > 255 {
-        return Err(AwsError::invalid_token(
-            "The sub claim must be 6 to 255 characters long",
-        ));
+    if let Some(rejection) = &decision.rejection {
+        return Err(rejection_error(rejection));
     }
-
-    // 5. The trust policy, through crates/iam (also sts:TagSession / sts:SetSourceIdentity when needed).
-    let provider_arn = format!(
-        "arn:aws:iam::{}:oidc-provider/{}",
-        arn.account, provider.url
-    );
-    let input = web_identity::WebIdentityInput {
-        provider_arn: &provider_arn,
-        claims: &verified.claims,
-        source_ip: incoming.source_ip,
-        now: OffsetDateTime::from(incoming.now),
-        role_session_name: Some(common.session_name),
-    };
-    let requests =
-        web_identity::requests(&input).map_err(|e| AwsError::invalid_token(e.to_string()))?;
-    let policy = shared.policies.get(&role.trust_policy).ok_or_else(denied)?;
-    if !requests
-        .iter()
-        .all(|request| trust::allows(&policy, request))
-    {
-        return Err(denied());
-    }
+    let audience = decision.audience.clone().unwrap_or_default();
 
     // 6. Credentials.
     let mut xml = Xml::new();
@@ -483,6 +475,19 @@ async fn assume_role_with_web_identity(
         );
     }
     Ok(Some(xml))
+}
+
+/// STS's refusal as the wire error: `AccessDenied` (403), `ExpiredTokenException` and `InvalidIdentityToken` (400).
+fn rejection_error(rejection: &sts::Rejection) -> AwsError {
+    match rejection.code {
+        sts::ErrorCode::AccessDenied => AwsError::access_denied(rejection.message.clone()),
+        sts::ErrorCode::ExpiredTokenException => AwsError::new(
+            StatusCode::BAD_REQUEST,
+            "ExpiredTokenException",
+            rejection.message.clone(),
+        ),
+        sts::ErrorCode::InvalidIdentityToken => AwsError::invalid_token(rejection.message.clone()),
+    }
 }
 
 /// The oldest `iat` accepted, in seconds: 24 hours. AWS refuses old tokens with `ExpiredTokenException` "Token
@@ -532,9 +537,7 @@ fn token_error(error: VerifyError) -> AwsError {
         VerifyError::Expired { now, exp } => AwsError::new(
             StatusCode::BAD_REQUEST,
             "ExpiredTokenException",
-            format!(
-                "Token expired: current date/time {now} must be before the expiration date/time{exp}"
-            ),
+            sts::expired_message(now, exp),
         ),
         VerifyError::NotYetValid { now, nbf } => AwsError::invalid_token(format!(
             "Token not yet valid: current date/time {now} must be after the not-before date/time {nbf}"

@@ -1,11 +1,11 @@
-//! The one place the emulator calls `keyless_iam`: IAM's policy validation on CreateRole/UpdateAssumeRolePolicy/
-//! PutRolePolicy, and trust decisions for AssumeRoleWithWebIdentity and AssumeRole. `check`, `doctor` and the
-//! audit rules decide through the same engine, so they can never disagree with the emulator.
+//! IAM's policy validation on CreateRole/UpdateAssumeRolePolicy/PutRolePolicy, and the parsed-policy cache the STS
+//! actions decide with. AssumeRoleWithWebIdentity's decision is `keyless_iam::sts::decide`, the one `check`,
+//! `doctor`, `assume` and `policy eval` ask too, so they can never disagree with the emulator.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use keyless_iam::{Decision, PolicyDocument, PolicyKind, Severity, TRUST_POLICY_SIZE_QUOTA};
+use keyless_iam::{Code, PolicyDocument, PolicyKind, Severity, TRUST_POLICY_SIZE_QUOTA};
 
 use crate::error::AwsError;
 
@@ -18,7 +18,7 @@ fn parse(text: &str) -> Result<PolicyDocument, AwsError> {
     })
 }
 
-fn first_error(doc: &PolicyDocument, kind: PolicyKind, skip: &[&str]) -> Result<(), AwsError> {
+fn first_error(doc: &PolicyDocument, kind: PolicyKind, skip: &[Code]) -> Result<(), AwsError> {
     match doc
         .validate(kind)
         .into_iter()
@@ -42,7 +42,7 @@ pub fn check_trust_policy(text: &str) -> Result<(), AwsError> {
         )));
     }
     let doc = parse(text)?;
-    first_error(&doc, PolicyKind::Trust, &["trust-policy-too-large"])
+    first_error(&doc, PolicyKind::Trust, &[Code::TrustPolicyTooLarge])
 }
 
 /// What IAM checks on an inline permissions policy.
@@ -75,9 +75,4 @@ impl PolicyCache {
         parsed.insert(text.to_owned(), doc.clone());
         Some(doc)
     }
-}
-
-/// Whether the trust policy allows the request (explicit deny wins, default deny).
-pub fn allows(doc: &PolicyDocument, request: &keyless_iam::Request) -> bool {
-    doc.decide(request) == Decision::Allow
 }

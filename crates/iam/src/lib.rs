@@ -17,12 +17,14 @@
 //! assert_eq!(policy.evaluate(&request).decision, Decision::Allow);
 //! ```
 
+pub mod arn;
 pub mod condition;
 mod error;
 mod evaluate;
 pub mod json;
 mod policy;
 mod request;
+pub mod sts;
 mod validate;
 pub mod web_identity;
 
@@ -34,7 +36,7 @@ pub use policy::{
     PrincipalSet, SourceLocation, Statement, UnknownOperator, parse,
 };
 pub use request::{Context, ContextValue, Principal, PrincipalType, Request};
-pub use validate::{Diagnostic, PolicyKind, Severity, TRUST_POLICY_SIZE_QUOTA};
+pub use validate::{Code, Diagnostic, Level, PolicyKind, Severity, TRUST_POLICY_SIZE_QUOTA};
 
 /// The size IAM counts against the trust-policy quota: characters, not counting whitespace.
 pub fn size_excluding_whitespace(text: &str) -> usize {

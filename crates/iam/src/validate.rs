@@ -30,12 +30,131 @@ pub enum Severity {
     Error,
 }
 
+/// How bad a diagnostic is for the role, on the audit's scale (the audit adapts each code to a finding of this
+/// severity; `policy validate` prints it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Info,
+    Low,
+    Medium,
+    High,
+}
+
+macro_rules! codes {
+    ($($variant:ident => $id:literal, $severity:ident, $level:ident, $description:literal;)*) => {
+        /// Every validation check, in one registry: a stable kebab-case id, whether IAM rejects the policy
+        /// ([`Severity::Error`]) or accepts something that is probably wrong ([`Severity::Warning`]), how bad it is
+        /// ([`Level`]), and a one-line description. `keyless policy validate` and the audit (through one adapter)
+        /// both report these; `docs/policy-validate.md` documents every id (a test keeps them in step).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            /// Every code, in registry order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable kebab-case id, e.g. `unknown-operator`.
+            pub fn id(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $id,)*
+                }
+            }
+
+            /// One line saying what the code means.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $description,)*
+                }
+            }
+
+            pub fn severity(self) -> Severity {
+                match self {
+                    $(Code::$variant => Severity::$severity,)*
+                }
+            }
+
+            pub fn level(self) -> Level {
+                match self {
+                    $(Code::$variant => Level::$level,)*
+                }
+            }
+
+            /// The code with this id.
+            pub fn from_id(id: &str) -> Option<Code> {
+                Code::ALL.iter().copied().find(|c| c.id() == id)
+            }
+        }
+    };
+}
+
+codes! {
+    // Grammar: IAM rejects the document (MalformedPolicyDocument).
+    DuplicateKey => "duplicate-key", Error, High, "a JSON object has the same key twice";
+    InvalidCharacter => "invalid-character", Error, High, "a character outside tab, newline and U+0020–U+00FF";
+    EmptyArray => "empty-array", Error, High, "an element is an empty array";
+    UnknownElement => "unknown-element", Error, High, "an element IAM does not know, at the top level or in a statement";
+    MissingVersion => "missing-version", Warning, Low, "no `Version`: the policy is 2008-10-17, where policy variables stay literal";
+    InvalidVersion => "invalid-version", Error, High, "`Version` is neither 2012-10-17 nor 2008-10-17";
+    MissingStatement => "missing-statement", Error, High, "the policy has no `Statement`";
+    InvalidSid => "invalid-sid", Error, High, "a `Sid` with characters other than letters and digits";
+    DuplicateSid => "duplicate-sid", Error, High, "two statements share a `Sid`";
+    MissingEffect => "missing-effect", Error, High, "a statement without `Effect`";
+    InvalidEffect => "invalid-effect", Error, High, "`Effect` is not exactly `Allow` or `Deny`";
+    ConflictingElements => "conflicting-elements", Error, High, "a statement has both an element and its `Not` form";
+    MissingAction => "missing-action", Error, High, "a statement without `Action` or `NotAction`";
+    PrincipalInIdentityPolicy => "principal-in-identity-policy", Error, High, "an identity-based policy names a `Principal`";
+    MissingResource => "missing-resource", Error, High, "an identity-based policy statement without `Resource`";
+    UnknownPrincipalType => "unknown-principal-type", Error, High, "a principal type other than `AWS`, `Federated`, `Service` or `CanonicalUser`";
+    UnknownOperator => "unknown-operator", Error, High, "a condition operator IAM does not know";
+    EmptyCondition => "empty-condition", Error, High, "a condition operator with no keys";
+    InvalidConditionValue => "invalid-condition-value", Error, High, "a condition value the operator cannot read (a number, date, IP, boolean)";
+    MultipleBooleanValues => "multiple-boolean-values", Error, High, "`Bool` with more than one value";
+    // Role trust policies: IAM rejects these on CreateRole / UpdateAssumeRolePolicy.
+    TrustNotPrincipal => "trust-not-principal", Error, High, "a trust policy uses `NotPrincipal`";
+    TrustResource => "trust-resource", Error, High, "a trust policy has `Resource` or `NotResource`";
+    MissingPrincipal => "missing-principal", Error, High, "a trust policy statement names no principal";
+    TrustAction => "trust-action", Error, High, "a trust policy allows an action other than the sts assume actions";
+    WildcardFederatedPrincipal => "wildcard-federated-principal", Error, High, "a `Federated` principal contains `*`";
+    InvalidFederatedPrincipal => "invalid-federated-principal", Error, High, "a `Federated` principal that is neither an identity provider ARN nor a domain name";
+    TrustPolicyTooLarge => "trust-policy-too-large", Error, Medium, "the trust policy is over IAM's default quota of 2048 characters without whitespace";
+    // Accepted by IAM, probably not what the author meant (Access Analyzer's warnings and keyless's own).
+    FederatedPrincipalNotAProvider => "federated-principal-not-a-provider", Warning, High, "a `Federated` domain name that no web identity token ever presents";
+    OperatorCase => "operator-case", Warning, Info, "a condition operator written in another case than AWS documents";
+    WildcardWithoutLike => "wildcard-without-like", Warning, Medium, "`*` or `?` under `StringEquals`, where they are literal";
+    KeyWithScheme => "key-with-scheme", Warning, High, "a condition key with `https://`, which AWS never sets";
+    SetOperatorOnSingleValuedKey => "set-operator-on-single-valued-key", Warning, Low, "`ForAnyValue:` (or `ForAllValues:` in a Deny) on a single-valued key such as `sub`";
+    ForAllValuesInAllow => "for-all-values-in-allow", Warning, Medium, "`ForAllValues:` in an Allow, which is also true when the key is missing";
+    SubOnlySetOperators => "sub-only-set-operators", Warning, High, "an Allow whose only `sub` restriction is `ForAllValues:`, true when the key is missing";
+    VariableInOldVersion => "variable-in-old-version", Warning, Medium, "a `${...}` policy variable in a 2008-10-17 policy, where it is literal text";
+    TrustNotAction => "trust-not-action", Warning, Medium, "`NotAction` in a trust policy allows every other sts action";
+    TrustWildcardAction => "trust-wildcard-action", Warning, Low, "a wildcard action in a trust policy";
+    WildcardPrincipal => "wildcard-principal", Warning, High, "`\"Principal\": \"*\"` in a trust policy";
+    OidcWithoutCondition => "oidc-without-condition", Warning, High, "a federated principal allowed without any condition";
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.id())
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
 /// One validation finding at a location.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
     pub severity: Severity,
-    /// A stable kebab-case code, e.g. `unknown-operator`.
-    pub code: &'static str,
+    /// The check (serialized as its kebab-case id, e.g. `unknown-operator`).
+    pub code: Code,
+    /// How bad it is ([`Code::level`]).
+    pub level: Level,
     pub message: String,
     pub pointer: String,
     pub line: usize,
@@ -77,7 +196,8 @@ fn is_single_valued_key(key: &str) -> bool {
     ]
     .contains(&lower.as_str())
         || lower.starts_with("aws:requesttag/")
-        || (lower.ends_with(":sub") && lower.contains('.'))
+        || ((lower.ends_with(":sub") || lower.ends_with(":aud"))
+            && provider_claim(&lower).is_some())
 }
 
 struct Sink {
@@ -85,27 +205,16 @@ struct Sink {
 }
 
 impl Sink {
-    fn push(
-        &mut self,
-        severity: Severity,
-        code: &'static str,
-        at: &SourceLocation,
-        message: impl Into<String>,
-    ) {
+    fn push(&mut self, code: Code, at: &SourceLocation, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic {
-            severity,
+            severity: code.severity(),
             code,
+            level: code.level(),
             message: message.into(),
             pointer: at.pointer.clone(),
             line: at.line,
             column: at.column,
         });
-    }
-    fn error(&mut self, code: &'static str, at: &SourceLocation, message: impl Into<String>) {
-        self.push(Severity::Error, code, at, message);
-    }
-    fn warning(&mut self, code: &'static str, at: &SourceLocation, message: impl Into<String>) {
-        self.push(Severity::Warning, code, at, message);
     }
 }
 
@@ -128,16 +237,16 @@ impl PolicyDocument {
         if let Value::Object(members) = &self.root.value {
             for m in members {
                 if !TOP_LEVEL.contains(&m.key.as_str()) {
-                    sink.error(
-                        "unknown-element",
+                    sink.push(
+                        Code::UnknownElement,
                         &loc(m.key_location, &format!("/{}", json::escape_pointer_token(&m.key))),
                         format!("unknown top-level element `{}`: a policy has only `Version`, `Id` and `Statement`", m.key),
                     );
                 }
             }
             match members.iter().rev().find(|m| m.key == "Version") {
-                None => sink.warning(
-                    "missing-version",
+                None => sink.push(
+                    Code::MissingVersion,
                     &root_at,
                     "no `Version`: IAM treats the policy as 2008-10-17, where policy variables stay literal; add \"Version\": \"2012-10-17\"",
                 ),
@@ -147,8 +256,8 @@ impl PolicyDocument {
                         && v != "2008-10-17"
                     {
                         {
-                            sink.error(
-                                "invalid-version",
+                            sink.push(
+                                Code::InvalidVersion,
                                 &loc(m.value.location, "/Version"),
                                 format!("`Version` is `{v}`; IAM accepts only \"2012-10-17\" (current) or \"2008-10-17\""),
                             );
@@ -157,15 +266,15 @@ impl PolicyDocument {
                 }
             }
             match members.iter().rev().find(|m| m.key == "Statement") {
-                None => sink.error(
-                    "missing-statement",
+                None => sink.push(
+                    Code::MissingStatement,
                     &root_at,
                     "no `Statement`: a policy needs at least one statement",
                 ),
                 Some(m) => {
                     if matches!(&m.value.value, Value::Array(items) if items.is_empty()) {
-                        sink.error(
-                            "empty-array",
+                        sink.push(
+                            Code::EmptyArray,
                             &loc(m.value.location, "/Statement"),
                             "`Statement` is an empty array: add at least one statement",
                         );
@@ -175,8 +284,8 @@ impl PolicyDocument {
         }
         self.validate_statements(kind, &mut sink);
         if kind == PolicyKind::Trust && self.size > TRUST_POLICY_SIZE_QUOTA {
-            sink.error(
-                "trust-policy-too-large",
+            sink.push(
+                Code::TrustPolicyTooLarge,
                 &root_at,
                 format!(
                     "the trust policy is {} characters excluding whitespace; the default IAM quota is {TRUST_POLICY_SIZE_QUOTA} \
@@ -215,8 +324,8 @@ impl PolicyDocument {
             let has = |key: &str| members.iter().any(|m| m.key == key);
             for m in members {
                 if !STATEMENT_ELEMENTS.contains(&m.key.as_str()) {
-                    sink.error(
-                        "unknown-element",
+                    sink.push(
+                        Code::UnknownElement,
                         &loc(
                             m.key_location,
                             &format!("{}/{}", at.pointer, json::escape_pointer_token(&m.key)),
@@ -232,15 +341,15 @@ impl PolicyDocument {
             if let Some(sid) = &statement.sid {
                 let sid_at = element_at(members, "Sid", &at.pointer);
                 if !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    sink.error(
-                        "invalid-sid",
+                    sink.push(
+                        Code::InvalidSid,
                         &sid_at,
                         format!("`Sid` `{sid}` may contain only letters and digits ([A-Za-z0-9])"),
                     );
                 }
                 if !sid.is_empty() && sids.contains(&sid.as_str()) {
-                    sink.error(
-                        "duplicate-sid",
+                    sink.push(
+                        Code::DuplicateSid,
                         &sid_at,
                         format!("`Sid` `{sid}` is used by another statement; Sids must be unique"),
                     );
@@ -248,8 +357,8 @@ impl PolicyDocument {
                 sids.push(sid);
             }
             match members.iter().rev().find(|m| m.key == "Effect") {
-                None => sink.error(
-                    "missing-effect",
+                None => sink.push(
+                    Code::MissingEffect,
                     at,
                     "statement has no `Effect`: add \"Effect\": \"Allow\" or \"Deny\"",
                 ),
@@ -259,8 +368,8 @@ impl PolicyDocument {
                             Value::String(s) => s.clone(),
                             _ => String::new(),
                         };
-                        sink.error(
-                            "invalid-effect",
+                        sink.push(
+                            Code::InvalidEffect,
                             &loc(m.value.location, &format!("{}/Effect", at.pointer)),
                             format!("`Effect` is `{written}`; it must be exactly \"Allow\" or \"Deny\" (case-sensitive)"),
                         );
@@ -273,16 +382,16 @@ impl PolicyDocument {
                 ("Resource", "NotResource"),
             ] {
                 if has(a) && has(b) {
-                    sink.error(
-                        "conflicting-elements",
+                    sink.push(
+                        Code::ConflictingElements,
                         &element_at(members, b, &at.pointer),
                         format!("a statement cannot have both `{a}` and `{b}`"),
                     );
                 }
             }
             if !has("Action") && !has("NotAction") {
-                sink.error(
-                    "missing-action",
+                sink.push(
+                    Code::MissingAction,
                     at,
                     "statement has no `Action` (or `NotAction`), so it never applies",
                 );
@@ -291,16 +400,16 @@ impl PolicyDocument {
                 PolicyKind::Identity => {
                     for element in ["Principal", "NotPrincipal"] {
                         if has(element) {
-                            sink.error(
-                                "principal-in-identity-policy",
+                            sink.push(
+                                Code::PrincipalInIdentityPolicy,
                                 &element_at(members, element, &at.pointer),
                                 format!("identity-based policies cannot have `{element}`; the principal is whoever holds the policy"),
                             );
                         }
                     }
                     if !has("Resource") && !has("NotResource") {
-                        sink.error(
-                            "missing-resource",
+                        sink.push(
+                            Code::MissingResource,
                             at,
                             "identity-based policy statement has no `Resource`",
                         );
@@ -314,8 +423,8 @@ impl PolicyDocument {
             {
                 for entry in &set.entries {
                     if entry.principal_type.is_none() && entry.type_name != "CanonicalUser" {
-                        sink.error(
-                            "unknown-principal-type",
+                        sink.push(
+                            Code::UnknownPrincipalType,
                             &entry.location,
                             format!("unknown principal type `{}`: use `AWS`, `Federated`, `Service` or `CanonicalUser`", entry.type_name),
                         );
@@ -328,8 +437,8 @@ impl PolicyDocument {
                 } else {
                     ""
                 };
-                sink.error(
-                    "unknown-operator",
+                sink.push(
+                    Code::UnknownOperator,
                     &unknown.location,
                     format!("unknown condition operator `{}`{hint}; see the IAM condition operator reference", unknown.name),
                 );
@@ -345,8 +454,8 @@ impl PolicyDocument {
                                 at.pointer,
                                 json::escape_pointer_token(&op.key)
                             );
-                            sink.error(
-                                "empty-condition",
+                            sink.push(
+                                Code::EmptyCondition,
                                 &loc(op.value.location, &p),
                                 format!("condition operator `{}` has no keys", op.key),
                             );
@@ -358,8 +467,8 @@ impl PolicyDocument {
                 let c = &located.condition;
                 let at = &located.location;
                 if c.operator_name != c.operator.canonical_name() {
-                    sink.warning(
-                        "operator-case",
+                    sink.push(
+                        Code::OperatorCase,
                         at,
                         format!(
                             "write the operator as `{}` (not `{}`)",
@@ -369,8 +478,8 @@ impl PolicyDocument {
                     );
                 }
                 for index in c.invalid_values() {
-                    sink.error(
-                        "invalid-condition-value",
+                    sink.push(
+                        Code::InvalidConditionValue,
                         at,
                         format!(
                             "`{}` is not a valid value for `{}` on `{}`",
@@ -381,8 +490,8 @@ impl PolicyDocument {
                     );
                 }
                 if c.operator.base == BaseOperator::Bool && c.values.len() > 1 {
-                    sink.error(
-                        "multiple-boolean-values",
+                    sink.push(
+                        Code::MultipleBooleanValues,
                         at,
                         format!("`Bool` on `{}` has several values; give exactly one", c.key),
                     );
@@ -392,41 +501,29 @@ impl PolicyDocument {
                     BaseOperator::StringEquals | BaseOperator::StringNotEquals
                 ) && c.values.iter().any(|v| v.contains('*') || v.contains('?'))
                 {
-                    sink.warning(
-                        "wildcard-without-like",
+                    sink.push(
+                        Code::WildcardWithoutLike,
                         at,
                         format!("`{}` compares `*` and `?` literally; use `StringLike` for wildcards on `{}`", c.operator.base.name(), c.key),
                     );
                 }
                 if c.key.contains("://") {
-                    sink.warning(
-                        "key-with-scheme",
-                        at,
-                        format!("condition key `{}` contains a URL scheme; keys use the provider URL without `https://`, so this never matches", c.key),
-                    );
-                }
-                if c.operator.set.is_some() && is_single_valued_key(&c.key) {
-                    sink.warning(
-                        "set-operator-on-single-valued-key",
+                    sink.push(
+                        Code::KeyWithScheme,
                         at,
                         format!(
-                            "`{}` is single-valued; drop the `ForAnyValue:`/`ForAllValues:` prefix",
-                            c.key
+                            "condition key `{}` contains a URL scheme: keys use the provider URL without it, so AWS never sets this one; write `{}`",
+                            c.key,
+                            c.key.split_once("://").map_or(c.key.as_str(), |(_, rest)| rest)
                         ),
                     );
                 }
-                if c.operator.set == Some(SetOperator::ForAllValues)
-                    && statement.effect == Some(Effect::Allow)
-                {
-                    sink.warning(
-                        "for-all-values-in-allow",
-                        at,
-                        format!("`ForAllValues:` also matches when `{}` is missing; in an Allow add a `Null: false` check", c.key),
-                    );
+                if let Some(set) = c.operator.set {
+                    set_operator_diagnostic(statement, c, set, at, sink);
                 }
                 if !self.variables_enabled && c.values.iter().any(|v| v.contains("${")) {
-                    sink.warning(
-                        "variable-in-old-version",
+                    sink.push(
+                        Code::VariableInOldVersion,
                         at,
                         "policy variables work only with \"Version\": \"2012-10-17\"; here `${...}` is literal text",
                     );
@@ -444,31 +541,31 @@ impl PolicyDocument {
         let at = &statement.location;
         let has = |key: &str| members.iter().any(|m| m.key == key);
         if has("NotPrincipal") {
-            sink.error(
-                "trust-not-principal",
+            sink.push(
+                Code::TrustNotPrincipal,
                 &element_at(members, "NotPrincipal", &at.pointer),
                 "role trust policies cannot use `NotPrincipal`",
             );
         }
         for element in ["Resource", "NotResource"] {
             if has(element) {
-                sink.error(
-                    "trust-resource",
+                sink.push(
+                    Code::TrustResource,
                     &element_at(members, element, &at.pointer),
                     format!("role trust policies cannot have `{element}`: the resource is the role itself; remove it"),
                 );
             }
         }
         if !has("Principal") && !has("NotPrincipal") {
-            sink.error(
-                "missing-principal",
+            sink.push(
+                Code::MissingPrincipal,
                 at,
                 "trust policy statement has no `Principal`: name who may assume the role",
             );
         }
         if has("NotAction") {
-            sink.warning(
-                "trust-not-action",
+            sink.push(
+                Code::TrustNotAction,
                 &element_at(members, "NotAction", &at.pointer),
                 "`NotAction` in a trust policy allows every other sts action; name the actions with `Action`",
             );
@@ -488,14 +585,14 @@ impl PolicyDocument {
                         .iter()
                         .any(|a| pattern.glob.matches_ignore_ascii_case(a));
                 if sts_wildcard {
-                    sink.warning(
-                        "trust-wildcard-action",
+                    sink.push(
+                        Code::TrustWildcardAction,
                         &pattern.location,
                         format!("`{}` is a wildcard; name the actions (e.g. `sts:AssumeRoleWithWebIdentity`)", pattern.text),
                     );
                 } else {
-                    sink.error(
-                        "trust-action",
+                    sink.push(
+                        Code::TrustAction,
                         &pattern.location,
                         format!(
                             "`{}` is not allowed in a trust policy: use sts:AssumeRole, sts:AssumeRoleWithSAML, \
@@ -508,18 +605,21 @@ impl PolicyDocument {
         }
         if let Some(principal) = &statement.principal {
             if principal.wildcard {
-                sink.warning(
-                    "wildcard-principal",
+                sink.push(
+                    Code::WildcardPrincipal,
                     &principal.location,
                     "`\"Principal\": \"*\"` lets anyone assume the role; name the provider",
                 );
             }
             for entry in &principal.entries {
+                if entry.principal_type == Some(PrincipalType::Federated) {
+                    check_federated(&entry.value, &entry.location, sink);
+                }
                 if entry.principal_type == Some(PrincipalType::Federated)
                     && entry.value.contains('*')
                 {
-                    sink.error(
-                        "wildcard-federated-principal",
+                    sink.push(
+                        Code::WildcardFederatedPrincipal,
                         &entry.location,
                         "a `Federated` principal cannot contain `*`: name the identity provider ARN",
                     );
@@ -528,18 +628,172 @@ impl PolicyDocument {
             let federated = principal
                 .entries
                 .iter()
-                .any(|e| e.principal_type == Some(PrincipalType::Federated));
-            if federated
+                .find(|e| e.principal_type == Some(PrincipalType::Federated));
+            if let Some(entry) = federated
                 && statement.effect == Some(Effect::Allow)
                 && statement.conditions.is_empty()
+                && statement.unknown_operators.is_empty()
             {
-                sink.warning(
-                    "oidc-without-condition",
-                    at,
-                    "a federated principal without a condition lets every token of the provider assume the role; add `aud` and `sub` conditions",
+                let provider = entry
+                    .value
+                    .split_once(":oidc-provider/")
+                    .map_or(entry.value.as_str(), |(_, p)| p);
+                sink.push(
+                    Code::OidcWithoutCondition,
+                    &entry.location,
+                    format!(
+                        "the role trusts every token from `{provider}`: the statement has no Condition; add \
+                         StringEquals on `:aud` and StringLike on `:sub` pinned to a repository and environment"
+                    ),
                 );
             }
         }
+    }
+}
+
+/// The claim of a provider condition key (`sub` in `api.bitbucket.org/...:sub`), lower-cased; `None` for global
+/// and service keys (`aws:`, `sts:`).
+fn provider_claim(key: &str) -> Option<String> {
+    let (prefix, claim) = key.rsplit_once(':')?;
+    (prefix.contains('.') || prefix.contains('/')).then(|| claim.to_ascii_lowercase())
+}
+
+/// The set-operator table (docs/rules/set-operator-on-single-valued-key.md publishes it):
+///
+/// | condition | code | level |
+/// |---|---|---|
+/// | `ForAllValues:` on `<provider>:aud` | none: `aud` may be an array, and STS requires it | — |
+/// | `ForAnyValue:` on `<provider>:sub` or `:aud`, or on another single-valued key | `set-operator-on-single-valued-key` | low |
+/// | `ForAllValues:` on `<provider>:sub` in an Allow with another, plain `sub` condition | `for-all-values-in-allow` | medium |
+/// | `ForAllValues:` on `<provider>:sub` as the Allow's only `sub` restriction | `sub-only-set-operators` | high |
+/// | `ForAllValues:` on any other key in an Allow | `for-all-values-in-allow` | medium |
+/// | `ForAllValues:` on a single-valued key in a Deny | `set-operator-on-single-valued-key` | low |
+fn set_operator_diagnostic(
+    statement: &crate::policy::Statement,
+    c: &crate::condition::Condition,
+    set: SetOperator,
+    at: &SourceLocation,
+    sink: &mut Sink,
+) {
+    let claim = provider_claim(&c.key);
+    let allow = statement.effect == Some(Effect::Allow);
+    match (set, claim.as_deref()) {
+        (SetOperator::ForAllValues, Some("aud")) => {}
+        (SetOperator::ForAnyValue, _) => {
+            if is_single_valued_key(&c.key) {
+                sink.push(
+                    Code::SetOperatorOnSingleValuedKey,
+                    at,
+                    format!(
+                        "`{}` is single-valued: `{}` behaves like the plain operator here; drop the `ForAnyValue:` prefix",
+                        c.key,
+                        c.operator_name
+                    ),
+                );
+            }
+        }
+        (SetOperator::ForAllValues, Some("sub")) if allow => {
+            let only_set = statement
+                .conditions
+                .iter()
+                .filter(|other| provider_claim(&other.condition.key).as_deref() == Some("sub"))
+                .all(|other| other.condition.operator.set == Some(SetOperator::ForAllValues));
+            if only_set {
+                sink.push(
+                    Code::SubOnlySetOperators,
+                    at,
+                    format!(
+                        "the statement's only `sub` restriction is `{}`, which is also true when `{}` is missing or empty; \
+                         use `{}` without the prefix",
+                        c.operator_name,
+                        c.key,
+                        c.operator.base.name()
+                    ),
+                );
+            } else {
+                sink.push(
+                    Code::ForAllValuesInAllow,
+                    at,
+                    format!("`ForAllValues:` also matches when `{}` is missing; `sub` is single-valued, use `{}`", c.key, c.operator.base.name()),
+                );
+            }
+        }
+        (SetOperator::ForAllValues, _) if allow => sink.push(
+            Code::ForAllValuesInAllow,
+            at,
+            format!("`ForAllValues:` also matches when `{}` is missing; in an Allow add a `Null: false` check", c.key),
+        ),
+        (SetOperator::ForAllValues, _) => {
+            if is_single_valued_key(&c.key) {
+                sink.push(
+                    Code::SetOperatorOnSingleValuedKey,
+                    at,
+                    format!("`{}` is single-valued; drop the `ForAllValues:` prefix", c.key),
+                );
+            }
+        }
+    }
+}
+
+/// Federated principals IAM accepts: an identity provider ARN (`oidc-provider/` or `saml-provider/`), or a
+/// domain name (the built-in web identity providers). IAM's own text for anything else: "Federated principals
+/// must be valid domain names or SAML metadata ARNs" (terraform-aws-modules/terraform-aws-iam#202).
+fn check_federated(value: &str, at: &SourceLocation, sink: &mut Sink) {
+    const BUILT_IN: [&str; 4] = [
+        "accounts.google.com",
+        "graph.facebook.com",
+        "www.amazon.com",
+        "cognito-identity.amazonaws.com",
+    ];
+    if value.contains('*') {
+        return; // wildcard-federated-principal says it
+    }
+    if value.starts_with("arn:") {
+        if value.contains(":saml-provider/") {
+            return;
+        }
+        if let Err(error) = crate::arn::ProviderArn::parse(value) {
+            sink.push(
+                Code::InvalidFederatedPrincipal,
+                at,
+                format!("IAM rejects `{value}` (\"Federated principals must be valid domain names or SAML metadata ARNs\"): {}", error.reason),
+            );
+        }
+        return;
+    }
+    let domain = !value.is_empty()
+        && value.len() <= 253
+        && value.split('.').count() >= 2
+        && value.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if !domain {
+        let hint = match value.strip_prefix("https://").unwrap_or(value).split_once('/') {
+            Some(_) => format!(
+                "an OIDC provider is named by its ARN: `arn:aws:iam::<account>:oidc-provider/{}`",
+                value.strip_prefix("https://").unwrap_or(value)
+            ),
+            None => "name the identity provider by its ARN, `arn:aws:iam::<account>:oidc-provider/<host>[/<path>]`".to_owned(),
+        };
+        sink.push(
+            Code::InvalidFederatedPrincipal,
+            at,
+            format!("IAM rejects `{value}` as a `Federated` principal (\"Federated principals must be valid domain names or SAML metadata ARNs\"); {hint}"),
+        );
+    } else if !BUILT_IN.contains(&value) {
+        sink.push(
+            Code::FederatedPrincipalNotAProvider,
+            at,
+            format!(
+                "`{value}` is a domain name, which only matches the built-in identity providers ({}); an IAM OIDC provider \
+                 is matched by its ARN, `arn:aws:iam::<account>:oidc-provider/{value}`, so this statement never applies",
+                BUILT_IN.join(", ")
+            ),
+        );
     }
 }
 
@@ -561,8 +815,8 @@ fn walk_json(value: &Spanned, pointer: &str, sink: &mut Sink) {
             for (i, m) in members.iter().enumerate() {
                 let p = format!("{pointer}/{}", json::escape_pointer_token(&m.key));
                 if members[..i].iter().any(|earlier| earlier.key == m.key) {
-                    sink.error(
-                        "duplicate-key",
+                    sink.push(
+                        Code::DuplicateKey,
                         &loc(m.key_location, &p),
                         format!("duplicate key `{}`: IAM rejects it; merge the two", m.key),
                     );
@@ -573,8 +827,8 @@ fn walk_json(value: &Spanned, pointer: &str, sink: &mut Sink) {
         }
         Value::Array(items) => {
             if items.is_empty() && !pointer.is_empty() && pointer != "/Statement" {
-                sink.error(
-                    "empty-array",
+                sink.push(
+                    Code::EmptyArray,
                     &loc(value.location, pointer),
                     "empty array: IAM rejects it; give at least one value or remove the element",
                 );
@@ -594,8 +848,8 @@ fn check_characters(text: &str, location: Location, pointer: &str, sink: &mut Si
         .chars()
         .find(|&c| !matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FF}'))
     {
-        sink.error(
-            "invalid-character",
+        sink.push(
+            Code::InvalidCharacter,
             &loc(location, pointer),
             format!("character U+{:04X} is not allowed in IAM policies (only tab, newline and U+0020–U+00FF)", u32::from(c)),
         );
@@ -612,7 +866,7 @@ mod tests {
             .unwrap()
             .validate(kind)
             .into_iter()
-            .map(|d| (d.code, d.line, d.column))
+            .map(|d| (d.code.id(), d.line, d.column))
             .collect()
     }
 
@@ -754,6 +1008,7 @@ mod tests {
         let text = trust(&format!(
             r#"{{"Effect": "Allow", "Principal": {{"Federated": "{PROVIDER}"}}, "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {{"StringEquals": {{"example.com:sub": "repo:*"}}, "ForAllValues:StringLike": {{"example.com:sub": "x"}},
+                               "ForAnyValue:StringLike": {{"example.com:sub": "y"}},
                                "stringlike": {{"https://example.com:aud": "a"}}, "Bool": {{"aws:SecureTransport": ["true", "false"]}}}}}}"#
         ));
         let found: Vec<&str> = codes(&text, PolicyKind::Trust)
@@ -769,6 +1024,129 @@ mod tests {
             "multiple-boolean-values",
         ] {
             assert!(found.contains(&code), "{code} not in {found:?}");
+        }
+    }
+
+    /// The published set-operator table (docs/rules/set-operator-on-single-valued-key.md), row by row.
+    #[test]
+    fn set_operator_table() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            // `aud` may be an array (custom audiences) and STS requires it: ForAllValues is right.
+            (
+                r#""ForAllValues:StringEquals": {"example.com:aud": "a"}, "StringLike": {"example.com:sub": "r:*"}"#,
+                "Allow",
+                None,
+            ),
+            (
+                r#""ForAnyValue:StringEquals": {"example.com:aud": "a"}, "StringLike": {"example.com:sub": "r:*"}"#,
+                "Allow",
+                Some("set-operator-on-single-valued-key"),
+            ),
+            (
+                r#""StringEquals": {"example.com:aud": "a"}, "ForAnyValue:StringLike": {"example.com:sub": "r:*"}"#,
+                "Allow",
+                Some("set-operator-on-single-valued-key"),
+            ),
+            (
+                r#""StringEquals": {"example.com:aud": "a"}, "ForAllValues:StringLike": {"example.com:sub": "r:*"}, "StringLike": {"example.com:sub": "r:e:*"}"#,
+                "Allow",
+                Some("for-all-values-in-allow"),
+            ),
+            (
+                r#""StringEquals": {"example.com:aud": "a"}, "ForAllValues:StringLike": {"example.com:sub": "r:*"}"#,
+                "Allow",
+                Some("sub-only-set-operators"),
+            ),
+            (
+                r#""ForAllValues:IpAddress": {"aws:SourceIp": "10.0.0.0/8"}, "StringLike": {"example.com:sub": "r:*"}"#,
+                "Allow",
+                Some("for-all-values-in-allow"),
+            ),
+            (
+                r#""ForAllValues:StringLike": {"example.com:sub": "r:*"}"#,
+                "Deny",
+                Some("set-operator-on-single-valued-key"),
+            ),
+        ];
+        for (condition, effect, expected) in cases {
+            let text = trust(&format!(
+                r#"{{"Effect": "{effect}", "Principal": {{"Federated": "{PROVIDER}"}}, "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {{{condition}}}}}"#
+            ));
+            let found: Vec<&str> = codes(&text, PolicyKind::Trust)
+                .into_iter()
+                .map(|(c, _, _)| c)
+                .filter(|c| {
+                    c.contains("set-operator") || c.contains("for-all") || c.contains("sub-only")
+                })
+                .collect();
+            assert_eq!(
+                found,
+                expected.iter().copied().collect::<Vec<_>>(),
+                "{condition}"
+            );
+        }
+    }
+
+    #[test]
+    fn federated_principals() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (PROVIDER, None),
+            ("arn:aws:iam::123456789012:saml-provider/corp", None),
+            ("accounts.google.com", None),
+            (
+                "api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc",
+                Some("invalid-federated-principal"),
+            ),
+            (
+                "https://api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc",
+                Some("invalid-federated-principal"),
+            ),
+            (
+                "arn:aws:iam::123456789012:oidc-provider/https://example.com",
+                Some("invalid-federated-principal"),
+            ),
+            (
+                "arn:aws:iam::acme:oidc-provider/example.com",
+                Some("invalid-federated-principal"),
+            ),
+            (
+                "api.bitbucket.org",
+                Some("federated-principal-not-a-provider"),
+            ),
+        ];
+        for (value, expected) in cases {
+            let text = trust(&format!(
+                r#"{{"Effect": "Allow", "Principal": {{"Federated": "{value}"}}, "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {{"StringLike": {{"example.com:sub": "r:*"}}}}}}"#
+            ));
+            let found: Vec<&str> = codes(&text, PolicyKind::Trust)
+                .into_iter()
+                .map(|(c, _, _)| c)
+                .filter(|c| c.contains("federated"))
+                .collect();
+            assert_eq!(
+                found,
+                expected.iter().copied().collect::<Vec<_>>(),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn registry_ids_are_unique_and_kebab_case() {
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::ALL {
+            assert!(seen.insert(code.id()), "duplicate id {}", code.id());
+            assert!(
+                code.id()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{}",
+                code.id()
+            );
+            assert_eq!(Code::from_id(code.id()), Some(*code));
+            assert!(!code.description().is_empty());
         }
     }
 

@@ -47,6 +47,10 @@ pub struct WebIdentityInput<'a> {
     pub source_ip: Option<IpAddr>,
     pub now: OffsetDateTime,
     pub role_session_name: Option<&'a str>,
+    /// The audience STS matched against the provider's client IDs (see [`crate::sts`]): `<prefix>:aud` holds
+    /// this value, so the condition key and the audience check agree for a token whose `aud` is an array. `None`
+    /// gives the claim as written (a string, or the first element of an array).
+    pub audience: Option<&'a str>,
 }
 
 /// The token or provider cannot form a request (the user's input is at fault).
@@ -108,8 +112,8 @@ fn is_builtin_idp(name: &str) -> bool {
 /// `aws:EpochTime`, `sts:RoleSessionName`, `sts:SourceIdentity`, and from the session-tags claim
 /// `aws:RequestTag/<key>`, `aws:TagKeys`, `sts:TransitiveTagKeys`.
 ///
-/// An array `aud` gives its first element (which value AWS reports is UNCONFIRMED; see
-/// docs/iam-divergences.md).
+/// An array `aud` gives [`WebIdentityInput::audience`], the value that matched a client ID, or its first element
+/// when no audience was matched (which value AWS puts in the key is UNCONFIRMED; see docs/iam-divergences.md).
 pub fn context(input: &WebIdentityInput) -> Result<Context, WebIdentityError> {
     let prefix = provider_prefix(input.provider_arn)?;
     let mut context = Context::new();
@@ -129,6 +133,13 @@ pub fn context(input: &WebIdentityInput) -> Result<Context, WebIdentityError> {
         _ => GENERIC_CLAIMS.iter().map(|c| (*c, *c)).collect(),
     };
     for (key, claim) in keys {
+        if claim == "aud"
+            && let Some(audience) = input.audience
+            && prefix != "accounts.google.com"
+        {
+            context.insert(format!("{prefix}:aud"), audience);
+            continue;
+        }
         if let Some(value) = claims.get(claim)
             && let Some(value) = claim_value(claim, value)?
         {
@@ -339,6 +350,7 @@ mod tests {
             source_ip: Some("203.0.113.7".parse().unwrap()),
             now: time::macros::datetime!(2026-11-22 04:00:00.5 UTC),
             role_session_name: Some("deploy"),
+            audience: None,
         }
     }
 
@@ -409,6 +421,17 @@ mod tests {
             [TAG_SESSION, SET_SOURCE_IDENTITY]
         );
         assert_eq!(requests(&input(claims)).unwrap().len(), 3);
+        // The audience STS matched decides the key (here the second element).
+        let mut matched = input(claims);
+        matched.audience = Some("b");
+        assert_eq!(
+            super::context(&matched)
+                .unwrap()
+                .get(&format!("{PREFIX}:aud"))
+                .unwrap()
+                .as_slice(),
+            ["b"]
+        );
     }
 
     #[test]

@@ -15,6 +15,8 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+use keyless_iam::arn::ProviderArn;
+use keyless_iam::sts;
 use keyless_oidc::{BracedUuid, MintRequest};
 use rand::SeedableRng;
 use serde::Serialize;
@@ -222,14 +224,8 @@ pub fn build(
         let pipeline = judge.map_or(PipelineVerdict::NotApplicable, |judge| {
             judge.judge(&caller.identity)
         });
-        let issuer = caller
-            .claims
-            .get("iss")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
-        let issuer_host = issuer.trim_start_matches("https://");
         for (role, policy) in view.roles.iter().zip(&policies) {
-            let aws = aws_verdict(view, role, policy.as_ref(), caller, issuer_host, now);
+            let aws = aws_verdict(view, role, policy.as_ref(), caller, now);
             scenarios.push(Scenario {
                 repository: caller.identity.repository.clone(),
                 deployment: caller.identity.deployment.clone(),
@@ -249,58 +245,34 @@ pub fn build(
     }
 }
 
-/// STS's decision for this caller's token on this role.
+/// STS's decision for this caller's token on this role: `keyless_iam::sts::decide`, the one decision the
+/// emulator, `policy eval`, `doctor` and `assume` ask too.
 fn aws_verdict(
     view: &TrustView,
     role: &RoleView,
     policy: Option<&keyless_iam::PolicyDocument>,
     caller: &Caller,
-    issuer_host: &str,
     now: OffsetDateTime,
 ) -> AwsVerdict {
     let Some(policy) = policy else {
         return AwsVerdict::Deny; // no role (or an unparsable document, which IAM would not hold)
     };
-    // STS first finds the provider for `iss` in the role's account ("No OpenIDConnect provider found").
-    let Some(provider) = view
+    let providers: Vec<sts::Provider> = view
         .providers
         .get(&role.account)
-        .filter(|p| p.url == issuer_host)
-    else {
-        return AwsVerdict::Deny;
-    };
-    // Then the audience must be one of its client IDs ("Incorrect token audience").
-    let audience_ok = match caller.claims.get("aud") {
-        Some(serde_json::Value::String(aud)) => provider.client_ids.contains(aud),
-        Some(serde_json::Value::Array(values)) => values
-            .iter()
-            .filter_map(|v| v.as_str())
-            .any(|aud| provider.client_ids.iter().any(|id| id == aud)),
-        _ => false,
-    };
-    if !audience_ok {
-        return AwsVerdict::Deny;
-    }
-    let provider_arn = format!(
-        "arn:aws:iam::{}:oidc-provider/{}",
-        role.account, provider.url
-    );
-    let input = keyless_iam::web_identity::WebIdentityInput {
-        provider_arn: &provider_arn,
-        claims: &caller.claims,
-        source_ip: Some(caller.identity.source_ip),
-        now,
-        role_session_name: Some("keyless-check"),
-    };
-    match keyless_iam::web_identity::requests(&input) {
-        Ok(requests)
-            if requests
-                .iter()
-                .all(|request| policy.decide(request).is_allow()) =>
-        {
-            AwsVerdict::Allow
-        }
-        _ => AwsVerdict::Deny,
+        .and_then(|p| {
+            let arn = ProviderArn::for_issuer(&role.account, &format!("https://{}", p.url))?;
+            Some(sts::Provider::new(arn, Some(p.client_ids.clone())))
+        })
+        .into_iter()
+        .collect();
+    let context = sts::RequestContext::new(now)
+        .role_session_name("keyless-check")
+        .source_ip(caller.identity.source_ip);
+    if sts::decide(&providers, policy, &caller.claims, &context).is_allow() {
+        AwsVerdict::Allow
+    } else {
+        AwsVerdict::Deny
     }
 }
 

@@ -375,3 +375,48 @@ fn check_size(
         },
     )))
 }
+
+/// STS's decision, offline, on a token for a role the plan manages: the planned trust policy against the planned
+/// OIDC provider of the role's account, through `keyless_iam::sts::decide` (the emulator's decision). `None` when
+/// the plan has no role with this ARN.
+pub fn decide_for_role(
+    plan: &Plan,
+    role_arn: &str,
+    claims: &serde_json::Map<String, Value>,
+    context: &keyless_iam::sts::RequestContext<'_>,
+) -> Option<RoleDecision> {
+    let (account, role) = plan
+        .accounts
+        .iter()
+        .find_map(|a| a.roles.iter().find(|r| r.arn == role_arn).map(|r| (a, r)))?;
+    let policy = keyless_iam::parse(&role.trust_policy_text()).ok()?;
+    let providers: Vec<keyless_iam::sts::Provider> =
+        keyless_iam::arn::ProviderArn::parse(&account.provider.arn)
+            .ok()
+            .map(|arn| {
+                keyless_iam::sts::Provider::new(arn, Some(account.provider.client_ids.clone()))
+            })
+            .into_iter()
+            .collect();
+    let decision = keyless_iam::sts::decide(&providers, &policy, claims, context);
+    Some(RoleDecision {
+        role_arn: role.arn.clone(),
+        policy,
+        decision,
+    })
+}
+
+/// [`decide_for_role`]'s answer: the role, its planned trust policy and STS's decision.
+#[derive(Debug, Clone)]
+pub struct RoleDecision {
+    pub role_arn: String,
+    pub policy: keyless_iam::PolicyDocument,
+    pub decision: keyless_iam::sts::Decision,
+}
+
+impl RoleDecision {
+    /// STS's verdict and why, in one paragraph.
+    pub fn explain(&self) -> String {
+        self.decision.explain(&self.policy)
+    }
+}

@@ -26,15 +26,28 @@ impl Rule for AudFormat {
 
     fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
         for s in &policy.statements {
-            if !s
-                .providers()
-                .any(|p| p.provider.as_deref().is_some_and(is_bitbucket))
-            {
+            // Any provider under Bitbucket's API host: its audiences are Bitbucket's.
+            let bitbucket_host = s.providers().any(|p| {
+                p.provider
+                    .as_deref()
+                    .is_some_and(|p| p.to_ascii_lowercase().starts_with("api.bitbucket.org"))
+            });
+            if !s.trusts_bitbucket() && !bitbucket_host {
                 continue;
             }
-            for c in s.conditions_on("aud").filter(|c| !c.is_negated()) {
-                for (value, route) in &c.values {
-                    let problem = if *value == "sts.amazonaws.com" {
+            // Keys of another provider (`gitlab.com:aud`) are issuer-mismatch's: never present, whatever the value.
+            let bitbucket_key = |c: &&crate::policy::Condition| {
+                c.key_prefix()
+                    .is_some_and(|p| p.to_ascii_lowercase().starts_with("api.bitbucket.org"))
+            };
+            for c in s
+                .conditions_on("aud")
+                .filter(|c| !c.is_negated())
+                .filter(bitbucket_key)
+            {
+                for v in c.values.iter().filter(|v| v.known) {
+                    let value = &v.text;
+                    let problem = if value == "sts.amazonaws.com" {
                         Some(
                             "is GitHub Actions' audience; Bitbucket tokens carry `ari:cloud:bitbucket::workspace/<uuid>`",
                         )
@@ -42,22 +55,28 @@ impl Rule for AudFormat {
                         && (value.contains('{') || value.contains('}'))
                     {
                         Some("has braces around the workspace UUID; the token's audience has none")
-                    } else if value.starts_with("ari:cloud:bitbucket::workspace/")
-                        || value.starts_with("https://")
+                    } else if let Some(rest) = value.strip_prefix("ari:cloud:bitbucket::workspace/")
                     {
-                        None
+                        (super::provider_client_id::audience_uuid(value).is_none())
+                            .then_some(rest)
+                            .map(|_| "names the workspace by something other than its UUID; the audience is `ari:cloud:bitbucket::workspace/<workspace-uuid>`")
+                    } else if value.starts_with('{') && value.contains(':') {
+                        Some(
+                            "is a subject pattern (`{repository}:...`) on the audience key; it belongs on `:sub`",
+                        )
                     } else if value.starts_with('{') {
                         Some(
                             "looks like a bare workspace UUID; the audience is `ari:cloud:bitbucket::workspace/<uuid>`",
                         )
                     } else {
+                        // A custom audience (`oidc.audiences`) can be any string: not judged.
                         None
                     };
                     if let Some(p) = problem {
                         out.push(
                             self.finding()
                                 .message(format!("audience `{value}` {p}"))
-                                .at(route.clone())
+                                .at_loc(&v.at)
                                 .label("never matches a Bitbucket token")
                                 .help(
                                     "copy the audience from Repository settings → OpenID Connect",

@@ -1,7 +1,16 @@
-//! `broad-sub`: `sub` patterns that match any repository (`*`, `*:*`), or only a repository (`{repo}:*`) on a
-//! production role.
+//! `broad-sub`: a statement whose `sub` conditions admit any repository of the workspace (`*`, `*:*`), or, on a
+//! production role, every branch, pull request and step of one repository (`{repo}:*`).
+//!
+//! What a statement admits is asked of `keyless-iam`'s own IAM wildcard matcher (the one `policy eval` and the
+//! emulator use), with the subjects an attacker could bring: another repository's steps, and for the repository the
+//! patterns name, a step that is no deployment and a deployment to another environment. All of the statement's
+//! `sub` conditions must admit a subject (AND across conditions, OR across a condition's values), so
+//! `{repo}*`, `{repo}*:{env}:*` and `{repo}*:{env}*` (written by public modules) are pinned, as AWS decides.
 
 use super::prelude::*;
+use crate::policy::subject::{self, Reach};
+use crate::policy::{Condition, Statement};
+use keyless_iam::condition::glob::Glob;
 
 pub struct BroadSub;
 
@@ -14,18 +23,73 @@ static META: RuleMeta = RuleMeta {
     kind: RuleKind::TrustPolicy,
     why: "`*` and `*:*` match every Bitbucket step of the workspace, so the condition only looks like a restriction \
           (pipeline-check's IAM-008 lets `*:*` through). `{repo}:*` matches every branch, pull request and step of \
-          the repository; a production role should require the deployment environment: `{repo}:{env}:*`.",
+          the repository; a production role should require the deployment environment: `{repo}:{env}:*`. A role \
+          counts as production when a word of its name (split at punctuation and camelCase) is one of \
+          `audit.production-environments` (default production, prod, prd, live): `product-catalog` is not `prod`.",
     fix: "Pin `sub` to `{REPO_UUID}:{ENV_UUID}:*` with StringLike, and protect the environment with deployment \
           permissions (branch restrictions).",
     autofix: false,
 };
 
-/// A Bitbucket UUID in braces.
-fn braced_uuid(s: &str) -> bool {
-    let Some(inner) = s.strip_prefix('{').and_then(|r| r.strip_suffix('}')) else {
-        return false;
-    };
-    inner.len() == 36 && inner.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+/// How one condition compares a subject: the IAM matcher for its operator.
+struct Matcher {
+    globs: Vec<Glob>,
+    ignore_case: bool,
+}
+
+impl Matcher {
+    fn of(c: &Condition) -> Option<Matcher> {
+        let base = c.base_operator();
+        let like = base.starts_with("StringLike");
+        let equals = base.starts_with("StringEquals");
+        if !(like || equals) || c.values.iter().any(|v| !v.known) {
+            return None;
+        }
+        let globs = c
+            .values
+            .iter()
+            .map(|v| {
+                if like {
+                    Glob::new(&v.text)
+                } else {
+                    let mut g = Glob::default();
+                    g.push_literal(&v.text);
+                    g
+                }
+            })
+            .collect();
+        Some(Matcher {
+            globs,
+            ignore_case: base.contains("IgnoreCase"),
+        })
+    }
+
+    fn admits(&self, subject: &str) -> bool {
+        self.globs.iter().any(|g| {
+            if self.ignore_case {
+                g.matches_ignore_ascii_case(subject)
+            } else {
+                g.matches(subject)
+            }
+        })
+    }
+}
+
+/// What the statement as a whole admits, or `None` when a `sub` condition cannot be judged.
+fn statement_reach(s: &Statement) -> Option<Reach> {
+    let conditions: Vec<&Condition> = s.conditions_on("sub").filter(|c| !c.is_negated()).collect();
+    if conditions.is_empty() {
+        return None;
+    }
+    let matchers: Option<Vec<Matcher>> = conditions.iter().map(|c| Matcher::of(c)).collect();
+    let matchers = matchers?;
+    let named: Vec<String> = conditions
+        .iter()
+        .flat_map(|c| c.values.iter())
+        .flat_map(|v| subject::uuids(&v.text).into_iter().map(str::to_owned))
+        .collect();
+    let admits = |subject: &str| matchers.iter().all(|m| m.admits(subject));
+    Some(subject::reach(&named, &admits))
 }
 
 impl Rule for BroadSub {
@@ -38,35 +102,48 @@ impl Rule for BroadSub {
             if !s.is_oidc_allow() {
                 continue;
             }
+            let Some(reach) = statement_reach(s) else {
+                continue;
+            };
+            if !reach.other_repositories && !reach.non_deployment_steps && !reach.other_environments
+            {
+                continue;
+            }
             for c in s.conditions_on("sub").filter(|c| !c.is_negated()) {
-                let like = c.base_operator().contains("Like");
-                for (value, route) in &c.values {
-                    let parts: Vec<&str> = value.split(':').collect();
-                    let repo_pinned = parts
-                        .first()
-                        .is_some_and(|p| !p.contains('*') && !p.contains('?') && !p.is_empty());
-                    if like && !repo_pinned {
+                let like = c.base_operator().starts_with("StringLike");
+                for v in &c.values {
+                    // Patterns that can never match are sub-never-matches' (and sub-without-braces') to report.
+                    if !subject::can_match(&v.text, like, c.base_operator().contains("IgnoreCase"))
+                    {
+                        continue;
+                    }
+                    let own = Reach::of(&v.text, like);
+                    if reach.other_repositories && own.other_repositories {
                         out.push(
                             self.finding()
-                                .message(format!("sub pattern `{value}` matches every repository of the workspace"))
-                                .at(route.clone())
+                                .message(format!("sub pattern `{}` matches every repository of the workspace", v.text))
+                                .at_loc(&v.at)
                                 .label("no repository pinned")
                                 .help("start the pattern with the repository UUID: {REPO_UUID}:{ENV_UUID}:*"),
                         );
-                        continue;
-                    }
-                    let env_pinned = parts.len() >= 3 && braced_uuid(parts[1]);
-                    if like && repo_pinned && !env_pinned && parts.len() == 2 && parts[1] == "*" {
+                    } else if !reach.other_repositories
+                        && (own.non_deployment_steps || own.other_environments)
+                        && (reach.non_deployment_steps || reach.other_environments)
+                    {
                         let mut f = self
                             .finding()
-                            .message(format!("sub pattern `{value}` lets every branch, pull request and step of the repository assume the role"))
-                            .at(route.clone())
+                            .message(format!(
+                                "sub pattern `{}` lets every branch, pull request and step of the repository assume the role",
+                                v.text
+                            ))
+                            .at_loc(&v.at)
                             .label("no deployment environment pinned")
                             .help("pin the environment: {REPO_UUID}:{ENV_UUID}:*");
                         if policy.is_production() {
                             f = f.severity(Severity::High).message(format!(
-                                "production role `{}` accepts `{value}`: every branch, pull request and step of the repository",
-                                policy.role.clone().unwrap_or_default()
+                                "production role `{}` accepts `{}`: every branch, pull request and step of the repository",
+                                policy.role.clone().unwrap_or_default(),
+                                v.text
                             ));
                         } else {
                             f = f.severity(Severity::Info).persona(Persona::Pedantic);

@@ -1,4 +1,5 @@
-//! `https-in-condition-key`: condition keys that start with `https://`, which never exist.
+//! `https-in-condition-key`: condition keys that start with `https://`, which never exist. Reported from `keyless-iam`'s validation
+//! registry (code `key-with-scheme`), through the one adapter.
 
 use super::prelude::*;
 
@@ -24,30 +25,6 @@ impl Rule for HttpsInConditionKey {
     }
 
     fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
-        for s in &policy.statements {
-            for c in &s.conditions {
-                if c.key.starts_with("https://") || c.key.starts_with("http://") {
-                    out.push(
-                        self.finding()
-                            .message(format!(
-                                "condition key `{}` includes the URL scheme; AWS never sets it",
-                                c.key
-                            ))
-                            .at_key(c.key_route.clone())
-                            .label(if c.is_negated() {
-                                "always true"
-                            } else {
-                                "always false: the role cannot be assumed"
-                            })
-                            .help(format!(
-                                "use `{}`",
-                                c.key
-                                    .trim_start_matches("https://")
-                                    .trim_start_matches("http://")
-                            )),
-                    );
-                }
-            }
-        }
+        validation::report(policy, &META, out);
     }
 }

@@ -29,15 +29,23 @@ impl Rule for IssuerMismatch {
                 .providers()
                 .filter_map(|p| p.provider.as_deref())
                 .collect();
-            // Providers written with unresolved intrinsics (`${Workspace}`) cannot be compared.
-            if providers.is_empty() || providers.iter().any(|p| p.contains("${")) {
+            // Providers known only at deployment (`${Workspace}`) cannot be compared (`unresolved-reference` says so).
+            if providers.is_empty()
+                || s.federated
+                    .iter()
+                    .any(|p| p.holes && p.provider.as_deref().is_some_and(|x| x.contains("${")))
+            {
                 continue;
             }
             for c in &s.conditions {
                 let Some(prefix) = c.key_prefix() else {
                     continue;
                 };
-                if c.claim().is_none() || prefix.starts_with("https://") || prefix.contains("${") {
+                if c.claim().is_none()
+                    || prefix.starts_with("https://")
+                    || c.key_holes
+                    || prefix.contains("${")
+                {
                     continue;
                 }
                 if providers.iter().any(|p| p.eq_ignore_ascii_case(prefix)) {
@@ -46,9 +54,17 @@ impl Rule for IssuerMismatch {
                 out.push(
                     self.finding()
                         .message(format!("condition key `{}` is for provider `{prefix}`, but the statement trusts `{}`", c.key, providers.join("`, `")))
-                        .at_key(c.key_route.clone())
+                        .at_loc(&c.key_at)
                         .label("key never present in this provider's tokens")
-                        .help(format!("use `{}:{}`", providers[0], c.key.rsplit(':').next().unwrap_or("sub"))),
+                        .help(match prefix.split_once(":oidc-provider/") {
+                            // The provider's ARN written as the key prefix: only the URL part names the key.
+                            Some(_) => format!(
+                                "the key prefix is the provider's ARN; condition keys use its URL part: `{}:{}`",
+                                providers[0],
+                                c.key.rsplit(':').next().unwrap_or("sub")
+                            ),
+                            None => format!("use `{}:{}`", providers[0], c.key.rsplit(':').next().unwrap_or("sub")),
+                        }),
                 );
             }
         }

@@ -31,7 +31,7 @@ impl Rule for MissingAudCondition {
         {
             out.push(
                 self.finding()
-                    .at_key(s.condition_route.clone().unwrap_or_else(|| s.route.clone()))
+                    .at_loc(s.condition_at.as_ref().unwrap_or(&s.at))
                     .label("no condition on :aud")
                     .help("add StringEquals on <provider>:aud with the workspace audience"),
             );

@@ -5,7 +5,7 @@
 
 use crate::finding::{Confidence, FindingBuilder, Persona, Severity};
 use crate::pipeline::{Pipeline, Step};
-use crate::policy::TrustPolicy;
+use crate::policy::{TrustFile, TrustPolicy};
 use crate::workspace::Workspace;
 
 /// What a rule looks at (used for docs and the SARIF rule list).
@@ -66,6 +66,8 @@ pub trait Rule: Sync {
     fn check_pipeline(&self, _pipeline: &Pipeline<'_>, _out: &mut Sink) {}
     fn check_step(&self, _step: &Step<'_>, _pipeline: &Pipeline<'_>, _out: &mut Sink) {}
     fn check_policy(&self, _policy: &TrustPolicy<'_>, _out: &mut Sink) {}
+    /// Every trust policy and OIDC provider of one file (providers can be checked without a role).
+    fn check_trust_file(&self, _file: &TrustFile<'_>, _out: &mut Sink) {}
     fn check_workspace(&self, _workspace: &Workspace<'_>, _out: &mut Sink) {}
 }
 
@@ -73,9 +75,9 @@ pub trait Rule: Sync {
 pub(crate) mod prelude {
     pub use super::{Rule, RuleKind, RuleMeta, Sink};
     pub use crate::analysis;
-    pub use crate::finding::{Confidence, Edit, Fix, Persona, Severity};
+    pub use crate::finding::{Confidence, Edit, FindingBuilder, Fix, Persona, Severity};
     pub use crate::pipeline::{Pipeline, ScriptItem, Selector, Step, is_automatic};
-    pub use crate::policy::{TrustPolicy, is_bitbucket};
+    pub use crate::policy::{At, TrustFile, TrustPolicy, is_bitbucket, validation};
     pub use crate::shell;
     pub use crate::source::{Node, Route};
     pub use crate::workspace::Workspace;
@@ -89,7 +91,9 @@ mod deploy_without_deployment;
 mod duplicate_deployment;
 mod environment_without_role;
 mod https_in_condition_key;
+mod invalid_federated_principal;
 mod invalid_pipeline;
+mod invalid_trust_policy;
 mod issuer_mismatch;
 mod long_lived_aws_keys;
 mod manual_first_step;
@@ -101,11 +105,13 @@ mod oidc_on_pull_request;
 mod oidc_trust_without_condition;
 mod oidc_unneeded;
 mod production_on_cloud_runner;
+mod provider_client_id;
 mod region_missing;
 mod repository_without_role;
 mod script_injection;
 mod set_operator_on_single_valued_key;
 mod source_ip_runtime;
+mod sub_never_matches;
 mod sub_without_braces;
 mod tls_bypass;
 mod token_echo;
@@ -114,9 +120,11 @@ mod token_file_permissions;
 mod token_in_clone_dir;
 mod too_many_steps;
 mod trust_policy_size;
+mod trust_policy_warning;
 mod unknown_step_key;
 mod unpinned_image;
 mod unpinned_pipe;
+mod unresolved_reference;
 mod unsupported_claim_key;
 pub(crate) mod unused_ignore;
 mod wildcard_in_equals;
@@ -155,6 +163,8 @@ pub fn registry() -> &'static [&'static dyn Rule] {
         &curl_pipe_shell::CurlPipeShell,
         &tls_bypass::TlsBypass,
         // Trust policies
+        &invalid_trust_policy::InvalidTrustPolicy,
+        &invalid_federated_principal::InvalidFederatedPrincipal,
         &oidc_trust_without_condition::OidcTrustWithoutCondition,
         &missing_aud_condition::MissingAudCondition,
         &missing_sub_condition::MissingSubCondition,
@@ -162,11 +172,15 @@ pub fn registry() -> &'static [&'static dyn Rule] {
         &set_operator_on_single_valued_key::SetOperatorOnSingleValuedKey,
         &wildcard_in_equals::WildcardInEquals,
         &sub_without_braces::SubWithoutBraces,
+        &sub_never_matches::SubNeverMatches,
         &aud_format::AudFormat,
         &https_in_condition_key::HttpsInConditionKey,
         &issuer_mismatch::IssuerMismatch,
+        &provider_client_id::ProviderClientId,
         &trust_policy_size::TrustPolicySize,
         &unsupported_claim_key::UnsupportedClaimKey,
+        &trust_policy_warning::TrustPolicyWarning,
+        &unresolved_reference::UnresolvedReference,
         // Cross-file
         &source_ip_runtime::SourceIpRuntime,
         &environment_without_role::EnvironmentWithoutRole,

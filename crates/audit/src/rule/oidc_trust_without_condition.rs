@@ -1,4 +1,5 @@
-//! `oidc-trust-without-condition`: an OIDC provider trusted with no `Condition` at all.
+//! `oidc-trust-without-condition`: an OIDC provider trusted with no `Condition` at all. Reported from `keyless-iam`'s validation
+//! registry (code `oidc-without-condition`), through the one adapter.
 
 use super::prelude::*;
 
@@ -25,23 +26,6 @@ impl Rule for OidcTrustWithoutCondition {
     }
 
     fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
-        for s in &policy.statements {
-            if !s.is_oidc_allow() || !s.conditions.is_empty() {
-                continue;
-            }
-            let provider = s
-                .providers()
-                .next()
-                .map(|p| (p.route.clone(), p.provider.clone().unwrap_or_default()));
-            let (route, name) =
-                provider.unwrap_or_else(|| (s.route.clone(), "the web identity provider".into()));
-            out.push(
-                self.finding()
-                    .message(format!("the role trusts every token from {name}: the statement has no Condition"))
-                    .at(route)
-                    .label("no aud/sub condition")
-                    .help("add StringEquals on :aud and StringLike on :sub pinned to a repository and environment"),
-            );
-        }
+        validation::report(policy, &META, out);
     }
 }

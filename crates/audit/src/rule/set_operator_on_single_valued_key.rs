@@ -1,4 +1,6 @@
-//! `set-operator-on-single-valued-key`: `ForAnyValue:`/`ForAllValues:` on `sub`, `aud` or other claims.
+//! `set-operator-on-single-valued-key`: `ForAnyValue:`/`ForAllValues:` where they change or hide what a condition
+//! means. Reported from `keyless-iam`'s validation registry (codes `set-operator-on-single-valued-key`,
+//! `for-all-values-in-allow`, `sub-only-set-operators`), through the one adapter.
 
 use super::prelude::*;
 
@@ -6,16 +8,26 @@ pub struct SetOperatorOnSingleValuedKey;
 
 static META: RuleMeta = RuleMeta {
     id: "set-operator-on-single-valued-key",
-    summary: "a set operator is used on a single-valued token claim",
-    severity: Severity::High,
+    summary: "a set operator is used where it changes or hides what the condition means",
+    severity: Severity::Medium,
     confidence: Confidence::High,
     persona: Persona::Regular,
     kind: RuleKind::TrustPolicy,
-    why: "`ForAllValues:` is true when the key is missing or empty, so in an Allow statement it can match tokens \
-          without the claim at all; `ForAnyValue:` on a single-valued key such as `sub` is a documented \
-          anti-pattern that hides intent and behaves differently when the key is absent. pipeline-check's IAM-008 \
-          does not look at set operators.",
-    fix: "Use plain `StringEquals`/`StringLike` on `:sub` and `:aud`.",
+    why: "`ForAllValues:` is true when the key is missing or empty (IAMUG/reference_policies_condition-single-vs-multi-valued-context-keys), \
+          so in an Allow it can match requests without the value at all; `ForAnyValue:` on a single-valued key \
+          behaves like the plain operator and only hides intent. One table decides, the same in `keyless policy \
+          validate` and in the audit:\n\n\
+          | condition | severity | why |\n\
+          |---|---|---|\n\
+          | `ForAllValues:` on `<provider>:aud` | no finding | `aud` is an array when a step adds custom audiences, and STS rejects a token without `aud` (\"Missing a required claim: aud\") |\n\
+          | `ForAnyValue:` on `<provider>:sub` or `:aud` (or another single-valued key) | low | false when the key is missing, like the plain operator: the risk is intent, not bypass |\n\
+          | `ForAllValues:` on `<provider>:sub` next to a plain `sub` condition | medium | true when `sub` is missing; `sub` is always present in Bitbucket tokens (STS rejects a token without it), so the risk is intent |\n\
+          | `ForAllValues:` as the Allow's only `sub` restriction | high | the statement's whole repository restriction rests on a vacuous truth; IAM's identity-provider controls for shared providers require `StringEquals`, `StringLike` or `StringEqualsIgnoreCase` on `sub` |\n\
+          | `ForAllValues:` on another key in an Allow (e.g. `aws:SourceIp`, absent on the VPC-endpoint path) | medium | true when the key is missing |\n\
+          | `ForAllValues:` on a single-valued key in a Deny | low | the Deny does not apply when the key is missing |\n\n\
+          The issue that set this table asked for high on an Allow whose only `sub` conditions use any set operator; \
+          `ForAnyValue:` alone is false when `sub` is missing, exactly like `StringLike`, so that row is low here.",
+    fix: "Use plain `StringEquals`/`StringLike` on `:sub`; keep `ForAllValues:StringEquals` on `:aud` if steps add custom audiences.",
     autofix: false,
 };
 
@@ -25,43 +37,6 @@ impl Rule for SetOperatorOnSingleValuedKey {
     }
 
     fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
-        for s in &policy.statements {
-            if !s.allow {
-                continue;
-            }
-            for c in &s.conditions {
-                let Some(set) = c.set_operator() else {
-                    continue;
-                };
-                let Some(claim) = c.claim() else { continue };
-                if !matches!(claim.as_str(), "sub" | "aud" | "azp" | "email" | "oaud") {
-                    continue;
-                }
-                let all = set.eq_ignore_ascii_case("ForAllValues");
-                let mut f = self
-                    .finding()
-                    .message(format!(
-                        "`{}` on the single-valued claim `{claim}`",
-                        c.operator
-                    ))
-                    .at_key(c.operator_route.clone())
-                    .help(format!(
-                        "use `{}` without the set prefix",
-                        c.base_operator()
-                    ));
-                if all {
-                    f = f.label("also true when the claim is missing");
-                } else {
-                    f = f
-                        .label("set operator on a single value")
-                        .severity(Severity::Medium);
-                }
-                if claim == "aud" && !all {
-                    // `aud` becomes an array with custom audiences; how STS treats it is UNCONFIRMED.
-                    f = f.severity(Severity::Low).confidence(Confidence::Medium);
-                }
-                out.push(f);
-            }
-        }
+        validation::report(policy, &META, out);
     }
 }

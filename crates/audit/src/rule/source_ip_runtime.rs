@@ -46,7 +46,7 @@ impl Rule for SourceIpRuntime {
 
     fn check_workspace(&self, ws: &Workspace<'_>, out: &mut Sink) {
         // Roles with an IP condition: (role name, input, route of the condition).
-        let mut ip_roles: Vec<(String, usize, Route)> = Vec::new();
+        let mut ip_roles: Vec<(String, usize, At)> = Vec::new();
         for (input, policy) in &ws.policies {
             let Some(role) = &policy.role else { continue };
             for s in &policy.statements {
@@ -55,7 +55,7 @@ impl Rule for SourceIpRuntime {
                     .iter()
                     .find(|c| c.key.eq_ignore_ascii_case("aws:SourceIp") && !c.is_negated())
                 {
-                    ip_roles.push((role.clone(), *input, c.key_route.clone()));
+                    ip_roles.push((role.clone(), *input, c.key_at.clone()));
                 }
             }
         }
@@ -87,10 +87,12 @@ impl Rule for SourceIpRuntime {
                         ip_roles.push((
                             role.to_owned(),
                             *input,
-                            Route::root()
-                                .key("environments")
-                                .key(name)
-                                .key("source_ips"),
+                            At::key(
+                                Route::root()
+                                    .key("environments")
+                                    .key(name)
+                                    .key("source_ips"),
+                            ),
                         ));
                     }
                 }
@@ -104,7 +106,7 @@ impl Rule for SourceIpRuntime {
                 if !step.oidc || fixed_egress(step) {
                     continue;
                 }
-                let mut hit: Option<(Route, String, usize, Route)> = None;
+                let mut hit: Option<(Route, String, usize, At)> = None;
                 for (route, text) in step.commands() {
                     if let Some((name, i, r)) = ip_roles.iter().find(|(n, _, _)| {
                         text.split_whitespace().any(|w| {
@@ -137,7 +139,7 @@ impl Rule for SourceIpRuntime {
                         route.clone(),
                         format!("environment `{name}`"),
                         *i,
-                        r.clone(),
+                        At::key(r.clone()),
                     ));
                 }
                 let Some((route, what, input, cond)) = hit else {
@@ -153,7 +155,7 @@ impl Rule for SourceIpRuntime {
                         .at(route)
                         .in_input(*pinput)
                         .label("AccessDenied from this runtime")
-                        .related(Some(input), cond, "the IP condition")
+                        .related_at(Some(input), &cond, "the IP condition")
                         .help("use `size: 4x` with `runtime: {cloud: {atlassian-ip-ranges: true}}`, or self-hosted runners"),
                 );
             }

@@ -18,7 +18,7 @@ static META: RuleMeta = RuleMeta {
 };
 
 /// Whether `s` contains a bare (unbraced) UUID.
-fn bare_uuid(s: &str) -> Option<&str> {
+pub(crate) fn bare_uuid(s: &str) -> Option<&str> {
     let b = s.as_bytes();
     (0..b.len().saturating_sub(35)).find_map(|i| {
         let cand = s.get(i..i + 36)?;
@@ -43,19 +43,17 @@ impl Rule for SubWithoutBraces {
 
     fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
         for s in &policy.statements {
-            if !s
-                .providers()
-                .any(|p| p.provider.as_deref().is_some_and(is_bitbucket))
-            {
+            if !s.trusts_bitbucket() {
                 continue;
             }
             for c in s.conditions_on("sub") {
-                for (value, route) in &c.values {
-                    if let Some(uuid) = bare_uuid(value) {
+                for v in &c.values {
+                    if let Some(uuid) = bare_uuid(&v.text) {
+                        let value = &v.text;
                         out.push(
                             self.finding()
                                 .message(format!("sub `{value}` has the UUID {uuid} without braces; Bitbucket subjects keep them"))
-                                .at(route.clone())
+                                .at_loc(&v.at)
                                 .label("never matches")
                                 .help(format!("write {{{uuid}}}")),
                         );

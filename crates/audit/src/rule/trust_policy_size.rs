@@ -1,4 +1,6 @@
-//! `trust-policy-size`: a trust policy over IAM's 2048-character quota (whitespace not counted).
+//! `trust-policy-size`: a trust policy over IAM's 2048-character quota (whitespace not counted). Reported from
+//! `keyless-iam`'s validation registry (code `trust-policy-too-large`), through the one adapter, measured on the
+//! JSON IAM receives (a CloudFormation template's resolved document, not its YAML).
 
 use super::prelude::*;
 
@@ -18,31 +20,23 @@ static META: RuleMeta = RuleMeta {
     autofix: false,
 };
 
+/// The quota an account can raise trust policies to (IAMUG/reference_iam-quotas).
+const RAISED_QUOTA: usize = 4096;
+
 impl Rule for TrustPolicySize {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }
 
     fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
-        // CloudFormation sends the JSON form of the document; measure that, not the YAML.
-        let json = serde_json::to_string(&policy.node.to_json()).unwrap_or_default();
-        let size = keyless_iam::size_excluding_whitespace(&json);
-        let quota = keyless_iam::TRUST_POLICY_SIZE_QUOTA;
-        if size > quota {
-            let mut f = self
-                .finding()
-                .message(format!("trust policy is {size} characters without whitespace; IAM's default quota is {quota}"))
-                .label("too large for the default quota")
-                .help("shorten or split it, or raise the quota (max 4096)");
-            f = if policy.route.is_root() {
-                f.at(policy.route.key("Statement"))
-            } else {
-                f.at_key(policy.route.clone())
-            };
-            if size > 4096 {
-                f = f.severity(Severity::High).message(format!("trust policy is {size} characters without whitespace; even the raised quota is 4096"));
+        for (_, mut finding) in validation::findings(policy, &META) {
+            let size = keyless_iam::size_excluding_whitespace(&policy.doc.to_json_text());
+            if size > RAISED_QUOTA {
+                finding = finding.severity(Severity::High).message(format!(
+                    "trust policy is {size} characters without whitespace; even the raised quota is {RAISED_QUOTA}"
+                ));
             }
-            out.push(f);
+            out.push(finding.label("too large for the default quota"));
         }
     }
 }

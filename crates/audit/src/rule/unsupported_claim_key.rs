@@ -28,19 +28,21 @@ impl Rule for UnsupportedClaimKey {
 
     fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
         for s in &policy.statements {
-            let providers: Vec<&str> = s
-                .providers()
-                .filter_map(|p| p.provider.as_deref())
-                .collect();
             // Provider-specific claims AWS added for GitHub and others (2026) are out of scope here.
-            if !providers.iter().any(|p| is_bitbucket(p)) {
+            if !s.trusts_bitbucket() {
                 continue;
             }
             for c in &s.conditions {
                 let Some(prefix) = c.key_prefix() else {
                     continue;
                 };
-                if !providers.iter().any(|p| p.eq_ignore_ascii_case(prefix)) {
+                // Keys of the trusted Bitbucket provider (issuer-mismatch reports keys of other providers).
+                let trusted = s.providers().any(|p| {
+                    p.provider.as_deref().is_some_and(|p| {
+                        p.eq_ignore_ascii_case(prefix) || (p.contains("${") && is_bitbucket(prefix))
+                    })
+                }) || (s.providers().next().is_none() && is_bitbucket(prefix));
+                if !trusted {
                     continue;
                 }
                 let Some(claim) = c.claim() else { continue };
@@ -54,7 +56,7 @@ impl Rule for UnsupportedClaimKey {
                         "`{}` is not a condition key AWS sets for OIDC tokens",
                         c.key
                     ))
-                    .at_key(c.key_route.clone())
+                    .at_loc(&c.key_at)
                     .label(if negated {
                         "always true: restricts nothing"
                     } else {

@@ -1,4 +1,5 @@
-//! `wildcard-in-equals`: `*` or `?` in a `StringEquals` value, where they are literal.
+//! `wildcard-in-equals`: `*` or `?` in a `StringEquals` value, where they are literal. Reported from `keyless-iam`'s validation
+//! registry (code `wildcard-without-like`), through the one adapter.
 
 use super::prelude::*;
 
@@ -23,25 +24,6 @@ impl Rule for WildcardInEquals {
     }
 
     fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
-        for s in &policy.statements {
-            for c in &s.conditions {
-                if !c.base_operator().starts_with("StringEquals")
-                    && !c.base_operator().starts_with("StringNotEquals")
-                {
-                    continue;
-                }
-                for (value, route) in &c.values {
-                    if value.contains('*') || value.contains('?') {
-                        out.push(
-                            self.finding()
-                                .message(format!("`{value}` under {} is compared literally; the wildcard never matches", c.operator))
-                                .at(route.clone())
-                                .label("literal `*`")
-                                .help("use StringLike for patterns"),
-                        );
-                    }
-                }
-            }
-        }
+        validation::report(policy, &META, out);
     }
 }

@@ -240,52 +240,46 @@ pub fn environment_defaults(name: Option<&str>, env: &Env) -> Result<Option<Envi
     }
 }
 
-/// Evaluates the intended trust policy of `settings.role_arn` (from keyless.yml) against the token, offline,
-/// through keyless-iam: `None` when there is no keyless.yml or it does not manage the role.
-fn evaluate_trust(settings: &Settings, env: &Env) -> Option<(String, keyless_iam::Evaluation)> {
+/// STS's decision, offline, on the token for `settings.role_arn` as keyless.yml plans it (provider, audience,
+/// expiry, trust policy: `keyless_iam::sts::decide`, the emulator's decision): `None` when there is no keyless.yml
+/// or it does not manage the role.
+fn decide_offline(settings: &Settings, env: &Env) -> Option<keyless_workspace::plan::RoleDecision> {
     let config = load_workspace(env).ok()??;
     let plan = keyless_workspace::plan::plan_unchecked(&config);
-    let (account, role) = plan.accounts.iter().find_map(|a| {
-        a.roles
-            .iter()
-            .find(|r| r.arn == settings.role_arn.as_str())
-            .map(|r| (a, r))
-    })?;
-    let policy = keyless_iam::parse(&role.trust_policy_text()).ok()?;
     let decoded = keyless_oidc::decode_unverified(settings.token.expose()).ok()?;
-    let input = keyless_iam::web_identity::WebIdentityInput {
-        provider_arn: &account.provider.arn,
-        claims: &decoded.claims,
-        source_ip: None,
-        now: time::OffsetDateTime::now_utc(),
-        role_session_name: Some(&settings.session_name),
-    };
-    let request = keyless_iam::web_identity::request(&input).ok()?;
-    Some((role.arn.clone(), policy.evaluate(&request)))
+    let context = keyless_iam::sts::RequestContext::new(time::OffsetDateTime::now_utc())
+        .role_session_name(&settings.session_name);
+    keyless_workspace::plan::decide_for_role(
+        &plan,
+        settings.role_arn.as_str(),
+        &decoded.claims,
+        &context,
+    )
 }
 
-/// The offline trust-policy check (needs a keyless.yml that manages the role); empty otherwise.
+/// The offline trust check (needs a keyless.yml that manages the role); empty otherwise.
 pub fn trust_check(settings: &Settings, env: &Env) -> Vec<Check> {
     const TITLE: &str = "keyless.yml trust policy allows this token (offline)";
-    match evaluate_trust(settings, env) {
+    match decide_offline(settings, env) {
         None => vec![Check::skip(
             "trust-policy",
             TITLE,
             "no keyless.yml managing this role",
         )],
-        Some((_, evaluation)) if evaluation.decision == keyless_iam::Decision::Allow => {
-            vec![Check::pass("trust-policy", TITLE, evaluation.explain())]
+        Some(verdict) if verdict.decision.is_allow() => {
+            vec![Check::pass("trust-policy", TITLE, verdict.explain())]
         }
-        Some((role, evaluation)) => vec![Check::fail(
+        Some(verdict) => vec![Check::fail(
             "trust-policy",
             TITLE,
-            format!("{role}: {}", evaluation.explain()),
+            format!("{}: {}", verdict.role_arn, verdict.explain()),
             "run this step from a branch/environment keyless.yml allows, or change keyless.yml and `keyless apply`",
         )],
     }
 }
 
-/// Adds the offline trust-policy evaluation to an AccessDenied from AssumeRoleWithWebIdentity.
+/// Adds STS's offline decision (from keyless.yml's plan) to a refusal of AssumeRoleWithWebIdentity: the same
+/// decision names the failing stage (provider, audience, expiry or the trust condition that did not hold).
 pub fn annotate(
     error: &mut AssumeError,
     settings: &Settings,
@@ -295,18 +289,21 @@ pub fn annotate(
     let Some(rejection) = error.rejection_mut() else {
         return;
     };
-    if rejection.code != "AccessDenied"
-        || rejection.operation
-            != keyless_credentials::diagnose::Operation::AssumeRoleWithWebIdentity
+    if !matches!(
+        rejection.code.as_str(),
+        "AccessDenied" | "InvalidIdentityToken" | "ExpiredTokenException"
+    ) || rejection.operation
+        != keyless_credentials::diagnose::Operation::AssumeRoleWithWebIdentity
     {
         return;
     }
-    if let Some((role, evaluation)) = evaluate_trust(settings, env) {
+    if let Some(verdict) = decide_offline(settings, env) {
         rejection.diagnosis.notes.insert(
             0,
             format!(
-                "keyless.yml's trust policy for {role}: {}",
-                evaluation.explain()
+                "keyless.yml's trust policy for {}: {}",
+                verdict.role_arn,
+                verdict.explain()
             ),
         );
     }

@@ -1,8 +1,10 @@
-//! `keyless policy ...`: evaluate IAM policy documents offline through `keyless-iam`.
+//! `keyless policy ...`: IAM policy documents offline, through `keyless-iam`.
 //!
-//! `keyless policy eval` answers "would AWS allow this request?" for a policy file and either a request file
-//! or an OIDC token's claims (built into the exact context AWS gives `sts:AssumeRoleWithWebIdentity`).
-//! Exit codes: 0 allow, 1 deny (explicit or implicit), 2 bad input.
+//! `keyless policy eval` answers "would AWS allow this request?" for a policy file and either a request file or
+//! an OIDC token's claims; with a token it asks `keyless_iam::sts::decide`, the one STS decision (provider by
+//! `iss`, audience, expiry, trust policy). Exit codes: 0 allow, 1 deny, 2 bad input (including a policy IAM would
+//! reject). `keyless policy validate` lists what IAM would reject and what is probably wrong, from the one
+//! validation registry (`keyless_iam::Code`); exit 0 when IAM would accept the policy, 1 when it would not.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -12,7 +14,9 @@ use std::process::ExitCode;
 use anyhow::{Context as _, anyhow, bail};
 use base64::Engine as _;
 use clap::{Args, Subcommand, ValueEnum};
-use keyless_iam::web_identity::{self, WebIdentityInput};
+use keyless_iam::arn::ProviderArn;
+use keyless_iam::sts::{self, Rejection, RequestContext, Stage};
+use keyless_iam::web_identity;
 use keyless_iam::{
     Decision, Diagnostic, Evaluation, ParseError, PolicyDocument, PolicyKind, Request, Severity,
 };
@@ -33,6 +37,24 @@ pub enum PolicyCommand {
     /// with `--provider-arn`: keyless then builds exactly the context AWS gives
     /// sts:AssumeRoleWithWebIdentity (custom claims such as branchName are not condition keys in AWS).
     Eval(EvalArgs),
+    /// Validate a policy like IAM does: every error IAM would reject it for, and every warning (Access
+    /// Analyzer's and keyless's), each with its code, level and location. Exit 0 when IAM would accept it, 1 when
+    /// it would not, 2 when the file cannot be read or is not JSON.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The policy document (JSON).
+    #[arg(value_name = "FILE")]
+    policy: PathBuf,
+
+    /// What kind of policy it is; decides which rules apply.
+    #[arg(long, value_enum, default_value_t = Kind::Trust)]
+    kind: Kind,
+
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -44,7 +66,7 @@ pub struct EvalArgs {
     /// A request file: {"principal": "<ARN or *>", "principal_type": "Federated|AWS|Service",
     /// "action": "...", "context": {"<key>": "<value>" | ["<v1>", "<v2>"]}}.
     #[arg(long, value_name = "FILE", required_unless_present_any = ["token", "claims"],
-          conflicts_with_all = ["token", "claims", "provider_arn", "source_ip", "at", "role_session_name"])]
+          conflicts_with_all = ["token", "claims", "provider_arn", "source_ip", "at", "role_session_name", "client_ids"])]
     request: Option<PathBuf>,
 
     /// A file holding an OIDC token (JWT). Its payload is decoded WITHOUT verifying the signature.
@@ -64,6 +86,13 @@ pub struct EvalArgs {
     /// arn:aws:iam::123456789012:oidc-provider/api.bitbucket.org/2.0/workspaces/WORKSPACE/pipelines-config/identity/oidc
     #[arg(long, value_name = "ARN")]
     provider_arn: Option<String>,
+
+    /// A client ID (audience) of the provider, as IAM lists it; repeat for several. STS requires one of the
+    /// token's audiences to be one of them ("Incorrect token audience"). Default for a Bitbucket provider: the
+    /// workspace audience, `ari:cloud:bitbucket::workspace/<workspaceUuid without braces>` (what Atlassian's
+    /// instructions and `keyless plan` create); for other providers the audience check is skipped.
+    #[arg(long = "client-id", value_name = "AUDIENCE", requires = "provider_arn")]
+    client_ids: Vec<String>,
 
     /// The caller's IP address (`aws:SourceIp`); omitted from the context when not given.
     #[arg(long, value_name = "IP")]
@@ -101,6 +130,7 @@ enum Kind {
 pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
     match command {
         PolicyCommand::Eval(args) => eval(&args),
+        PolicyCommand::Validate(args) => validate(&args),
     }
 }
 
@@ -132,7 +162,9 @@ struct ExtraAction {
     explanation: String,
 }
 
-/// The JSON output: `{"decision", "explanation", "statements", "additional_actions", "diagnostics"}`.
+/// The JSON output: `{"decision", "explanation", "statements", "additional_actions", "diagnostics"}`, and with a
+/// token `"rejection"` (STS's stage, code and message when it refuses; `null` when it accepts), `"audience"` (the
+/// audience STS matched) and `"notes"`.
 #[derive(Debug, Serialize)]
 struct Output<'a> {
     decision: Decision,
@@ -140,6 +172,12 @@ struct Output<'a> {
     statements: &'a [keyless_iam::StatementTrace],
     additional_actions: Vec<ExtraAction>,
     diagnostics: Vec<Diagnostic>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejection: Option<Option<Rejection>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audience: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
 }
 
 fn read(path: &Path, what: &str) -> anyhow::Result<String> {
@@ -163,14 +201,88 @@ fn located(path: &Path, error: &ParseError) -> anyhow::Error {
     )
 }
 
+fn kind(kind: Kind) -> PolicyKind {
+    match kind {
+        Kind::Trust => PolicyKind::Trust,
+        Kind::Identity => PolicyKind::Identity,
+    }
+}
+
+/// `path:line:column: error[code]: message`, one line per diagnostic.
+fn diagnostic_line(path: &Path, d: &Diagnostic) -> String {
+    let severity = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    format!(
+        "{}:{}:{}: {severity}[{}]: {}",
+        path.display(),
+        d.line,
+        d.column,
+        d.code,
+        d.message
+    )
+}
+
+/// The JSON output of `policy validate`.
+#[derive(Debug, Serialize)]
+struct ValidateOutput<'a> {
+    valid: bool,
+    diagnostics: &'a [Diagnostic],
+}
+
+fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let text = read(&args.policy, "policy")?;
+    let policy = keyless_iam::parse(&text).map_err(|e| located(&args.policy, &e))?;
+    let diagnostics = policy.validate(kind(args.kind));
+    let valid = !diagnostics.iter().any(|d| d.severity == Severity::Error);
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&ValidateOutput {
+                valid,
+                diagnostics: &diagnostics,
+            })?
+        ),
+        Format::Text => {
+            for d in &diagnostics {
+                println!("{} ({})", diagnostic_line(&args.policy, d), level_name(d));
+            }
+            let errors = diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            if valid {
+                println!(
+                    "{}: IAM would accept this policy ({} warning(s))",
+                    args.policy.display(),
+                    diagnostics.len()
+                );
+            } else {
+                println!(
+                    "{}: IAM would reject this policy ({errors} error(s), {} warning(s))",
+                    args.policy.display(),
+                    diagnostics.len() - errors
+                );
+            }
+        }
+    }
+    Ok(ExitCode::from(if valid { EXIT_ALLOW } else { EXIT_DENY }))
+}
+
+fn level_name(d: &Diagnostic) -> &'static str {
+    match d.level {
+        keyless_iam::Level::Info => "info",
+        keyless_iam::Level::Low => "low",
+        keyless_iam::Level::Medium => "medium",
+        keyless_iam::Level::High => "high",
+    }
+}
+
 fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let policy_text = read(&args.policy, "policy")?;
     let policy = keyless_iam::parse(&policy_text).map_err(|e| located(&args.policy, &e))?;
-    let kind = match args.kind {
-        Kind::Trust => PolicyKind::Trust,
-        Kind::Identity => PolicyKind::Identity,
-    };
-    let diagnostics = policy.validate(kind);
+    let diagnostics = policy.validate(kind(args.kind));
     let errors: Vec<&Diagnostic> = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
@@ -182,70 +294,62 @@ fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             errors.len()
         );
         for d in errors {
-            let _ = write!(
-                message,
-                "\n  {}:{}:{}: error[{}]: {}",
-                args.policy.display(),
-                d.line,
-                d.column,
-                d.code,
-                d.message
-            );
+            let _ = write!(message, "\n  {}", diagnostic_line(&args.policy, d));
         }
         bail!(message);
     }
 
-    let (request, extra_actions) = build_request(args)?;
-    let evaluation = policy.evaluate(&request);
-    let mut decision = evaluation.decision;
-    let mut explanation = evaluation.explain();
-    let mut additional = Vec::new();
-    for (action, reason) in extra_actions {
-        let extra_request = Request {
-            action: action.to_string(),
-            ..request.clone()
-        };
-        let extra = policy.evaluate(&extra_request);
-        if decision.is_allow() && !extra.decision.is_allow() {
-            decision = extra.decision;
-            explanation = format!(
-                "DENY: {reason}, so the trust policy must also allow `{action}` — {}",
-                strip_verdict(&extra.explain())
-            );
-        }
-        additional.push(ExtraAction {
-            action: action.to_string(),
-            reason,
-            decision: extra.decision,
-            explanation: extra.explain(),
-        });
-    }
+    let verdict = match &args.request {
+        Some(path) => request_verdict(&policy, path)?,
+        None => token_verdict(args, &policy)?,
+    };
+    let Verdict {
+        decision,
+        explanation,
+        evaluations,
+        rejection,
+        audience,
+        notes,
+    } = verdict;
+    let additional: Vec<ExtraAction> = evaluations
+        .iter()
+        .skip(1)
+        .map(|e| ExtraAction {
+            action: e.action.clone(),
+            reason: if e.action == web_identity::TAG_SESSION {
+                "the token carries session tags (https://aws.amazon.com/tags)"
+            } else {
+                "the token carries a source identity (https://aws.amazon.com/source_identity)"
+            },
+            decision: e.decision,
+            explanation: e.explain(),
+        })
+        .collect();
+    let statements = evaluations
+        .first()
+        .map_or(&[][..], |e| e.statements.as_slice());
 
     match args.format {
         Format::Json => {
             let output = Output {
                 decision,
                 explanation,
-                statements: &evaluation.statements,
+                statements,
                 additional_actions: additional,
                 diagnostics,
+                rejection,
+                audience,
+                notes,
             };
             println!("{}", serde_json::to_string_pretty(&output)?);
         }
         Format::Text => {
             for d in &diagnostics {
-                eprintln!(
-                    "{}:{}:{}: warning[{}]: {}",
-                    args.policy.display(),
-                    d.line,
-                    d.column,
-                    d.code,
-                    d.message
-                );
+                eprintln!("{}", diagnostic_line(&args.policy, d));
             }
             print!(
                 "{}",
-                render_text(&explanation, &policy, &evaluation, &additional)
+                render_text(&explanation, &policy, evaluations.first(), &additional)
             );
         }
     }
@@ -256,66 +360,120 @@ fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     }))
 }
 
-fn strip_verdict(explanation: &str) -> &str {
-    explanation
-        .split_once(": ")
-        .map_or(explanation, |(_, rest)| rest)
+/// What `policy eval` prints, from a request file or from STS's decision on a token.
+struct Verdict {
+    decision: Decision,
+    explanation: String,
+    /// The main request's evaluation first, then each extra action's.
+    evaluations: Vec<Evaluation>,
+    /// `Some` with a token: STS's refusal, or `None` inside when it accepts.
+    rejection: Option<Option<Rejection>>,
+    audience: Option<String>,
+    notes: Vec<String>,
 }
 
-/// The request, plus the extra actions the token needs (`sts:TagSession`, `sts:SetSourceIdentity`).
-fn build_request(args: &EvalArgs) -> anyhow::Result<(Request, Vec<(&'static str, &'static str)>)> {
-    if let Some(path) = &args.request {
-        let text = read(path, "request")?;
-        let request = Request::from_json(&text).map_err(|e| located(path, &e))?;
-        return Ok((request, Vec::new()));
-    }
+fn request_verdict(policy: &PolicyDocument, path: &Path) -> anyhow::Result<Verdict> {
+    let text = read(path, "request")?;
+    let request = Request::from_json(&text).map_err(|e| located(path, &e))?;
+    let evaluation = policy.evaluate(&request);
+    Ok(Verdict {
+        decision: evaluation.decision,
+        explanation: evaluation.explain(),
+        evaluations: vec![evaluation],
+        rejection: None,
+        audience: None,
+        notes: Vec::new(),
+    })
+}
+
+/// STS's decision (`keyless_iam::sts::decide`) on the token or claims, with `--provider-arn` as the account's
+/// only OIDC provider.
+fn token_verdict(args: &EvalArgs, policy: &PolicyDocument) -> anyhow::Result<Verdict> {
     let provider_arn = args
         .provider_arn
         .as_deref()
         .context("--provider-arn is required with --token or --claims")?;
-    let claims = if let Some(path) = &args.token {
-        let token = Token(read(path, "token")?);
-        claims_from_token(&token)
-            .with_context(|| format!("cannot decode the token in {}", path.display()))?
-    } else if let Some(path) = &args.claims {
-        let text = read(path, "claims")?;
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            anyhow!(
-                "{}:{}:{}: malformed JSON: {e}",
-                path.display(),
-                e.line(),
-                e.column()
-            )
-        })?;
-        match value {
-            serde_json::Value::Object(map) => map,
-            _ => bail!(
-                "{}:1:1: the claims file must be a JSON object (the decoded token payload)",
-                path.display()
-            ),
-        }
+    let arn = ProviderArn::parse(provider_arn).map_err(|e| anyhow!("--provider-arn: {e}"))?;
+    let claims = read_claims(args)?;
+    let mut notes = Vec::new();
+    let client_ids = if args.client_ids.is_empty() {
+        let workspace = keyless_oidc::parse_issuer(&arn.issuer()).and_then(|parts| {
+            let uuid = claims.get("workspaceUuid")?.as_str()?.parse().ok()?;
+            keyless_oidc::WorkspaceRef::with_issuer_base(parts.slug, uuid, parts.base).ok()
+        });
+        workspace.map(|ws| {
+            notes.push(format!(
+                "assumed the provider's client IDs are the workspace audience `{}` (what Atlassian's setup and keyless \
+                 plan create); pass --client-id to give the provider's actual list",
+                ws.audience()
+            ));
+            vec![ws.audience()]
+        })
     } else {
+        Some(args.client_ids.clone())
+    };
+    let providers = [sts::Provider::new(arn, client_ids)];
+    let mut context = RequestContext::new(args.at.unwrap_or_else(OffsetDateTime::now_utc));
+    if let Some(name) = args.role_session_name.as_deref() {
+        context = context.role_session_name(name);
+    }
+    if let Some(ip) = args.source_ip {
+        context = context.source_ip(ip);
+    }
+    let decision = sts::decide(&providers, policy, &claims, &context);
+    let evaluations = decision.evaluations(policy);
+    let verdict = match &decision.rejection {
+        None => Decision::Allow,
+        Some(r) if r.stage == Stage::Trust => decision
+            .policy_decisions
+            .iter()
+            .copied()
+            .find(|d| !d.is_allow())
+            .unwrap_or(Decision::ImplicitDeny),
+        // STS refuses the token before it asks the policy: nothing allowed it.
+        Some(_) => Decision::ImplicitDeny,
+    };
+    let explanation = decision.explain(policy);
+    notes.extend(decision.notes.iter().cloned());
+    Ok(Verdict {
+        decision: verdict,
+        explanation: match notes.len() > decision.notes.len() {
+            // The assumed client IDs note is ours; put it with STS's notes.
+            true => format!("{explanation}\nnote: {}", notes[0]),
+            false => explanation,
+        },
+        evaluations,
+        rejection: Some(decision.rejection.clone()),
+        audience: decision.audience.clone(),
+        notes,
+    })
+}
+
+fn read_claims(args: &EvalArgs) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    if let Some(path) = &args.token {
+        let token = Token(read(path, "token")?);
+        return claims_from_token(&token)
+            .with_context(|| format!("cannot decode the token in {}", path.display()));
+    }
+    let Some(path) = &args.claims else {
         bail!("give --request FILE, or --token FILE / --claims FILE with --provider-arn ARN");
     };
-    let input = WebIdentityInput {
-        provider_arn,
-        claims: &claims,
-        source_ip: args.source_ip,
-        now: args.at.unwrap_or_else(OffsetDateTime::now_utc),
-        role_session_name: args.role_session_name.as_deref(),
-    };
-    let request = web_identity::request(&input)
-        .context("cannot build the AssumeRoleWithWebIdentity request")?;
-    let mut extra = Vec::new();
-    for action in web_identity::required_extra_actions(&claims) {
-        let reason = if action == web_identity::TAG_SESSION {
-            "the token carries session tags (https://aws.amazon.com/tags)"
-        } else {
-            "the token carries a source identity (https://aws.amazon.com/source_identity)"
-        };
-        extra.push((action, reason));
+    let text = read(path, "claims")?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        anyhow!(
+            "{}:{}:{}: malformed JSON: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    match value {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => bail!(
+            "{}:1:1: the claims file must be a JSON object (the decoded token payload)",
+            path.display()
+        ),
     }
-    Ok((request, extra))
 }
 
 /// Decodes a JWT's payload without verifying it. base64url is decoded with the `base64` crate rather than
@@ -354,11 +512,11 @@ fn values(values: &[String]) -> String {
 fn render_text(
     explanation: &str,
     policy: &PolicyDocument,
-    evaluation: &Evaluation,
+    evaluation: Option<&Evaluation>,
     additional: &[ExtraAction],
 ) -> String {
     let mut out = format!("{explanation}\n");
-    for s in &evaluation.statements {
+    for s in evaluation.map_or(&[][..], |e| e.statements.as_slice()) {
         let effect = s.effect.map_or("no valid Effect", |e| match e {
             keyless_iam::Effect::Allow => "Allow",
             keyless_iam::Effect::Deny => "Deny",
