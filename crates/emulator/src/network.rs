@@ -184,12 +184,12 @@ mod tests {
             }
         );
         // X-Forwarded-For beats the default, which beats the peer.
-        let default = Some(Network::Internet {
+        let default = Network::Internet {
             source_ip: "203.0.113.9".parse().unwrap(),
-        });
+        };
         let n = of_request(
             true,
-            default.clone(),
+            Some(default.clone()),
             &parts("127.0.0.1:5", &[("x-forwarded-for", "198.51.100.1")]),
         )
         .unwrap();
@@ -199,8 +199,8 @@ mod tests {
                 source_ip: "198.51.100.1".parse().unwrap()
             }
         );
-        let n = of_request(true, default.clone(), &parts("127.0.0.1:5", &[])).unwrap();
-        assert_eq!(n, default.unwrap());
+        let n = of_request(true, Some(default.clone()), &parts("127.0.0.1:5", &[])).unwrap();
+        assert_eq!(n, default);
         // A dual-stack peer is its IPv4 address.
         let n = of_request(false, None, &parts("[::ffff:127.0.0.1]:5", &[])).unwrap();
         assert_eq!(
