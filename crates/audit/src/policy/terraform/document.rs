@@ -12,9 +12,12 @@
 //! - `json` is `json.MarshalIndent(doc, "", "  ")`, with Go's HTML-safe string escaping.
 //! - `dynamic` blocks expand in place, in source order.
 //!
-//! Divergence (documented, not reproduced): when several `principals` blocks share a type, or several
-//! `condition` blocks share a test and variable, Terraform merges them in its set-hash order; keyless merges them
-//! in source order. The merged values are the same; only their order in the array can differ.
+//! - `condition` blocks (a set in the provider's schema) are merged in the set's order: by the decimal text of each
+//!   block's hash code ([`set_hash`]), identical blocks once.
+//!
+//! Divergence (documented, not reproduced): when several `principals` blocks share a type, Terraform merges them
+//! in its set-hash order; keyless merges them in source order. The merged values are the same; only their order in
+//! the array can differ. Conditions whose values are known only at apply keep source order.
 
 use super::ast::{Block, Body, Loc};
 use super::eval::{Eval, Scope, V, Val, go_quote, iterate, number_text, object};
@@ -202,13 +205,59 @@ fn document_statements(v: &Val) -> Result<Vec<Val>, Val> {
         },
         _ => return Err(Val::unknown("a policy document that is not known", v.at)),
     };
-    match doc.get("Statement").map(|s| &s.v) {
-        Some(V::List(items)) => Ok(items.clone()),
-        Some(V::Map(_)) => Ok(vec![
-            doc.get("Statement").cloned().unwrap_or_else(Val::null),
-        ]),
-        _ => Ok(Vec::new()),
+    let statements = match doc.get("Statement").map(|s| &s.v) {
+        Some(V::List(items)) => items.clone(),
+        Some(V::Map(_)) => vec![doc.get("Statement").cloned().unwrap_or_else(Val::null)],
+        _ => Vec::new(),
+    };
+    Ok(statements.into_iter().map(canonical).collect())
+}
+
+/// A statement read from another document as the provider re-writes it: its keys in the provider's order, and
+/// action, resource and principal lists as sets (one element alone, several in reverse order).
+fn canonical(statement: Val) -> Val {
+    const ORDER: [&str; 9] = [
+        "Sid",
+        "Effect",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Principal",
+        "NotPrincipal",
+        "Condition",
+    ];
+    let V::Map(entries) = &statement.v else {
+        return statement;
+    };
+    let as_set = |v: &Val| match &v.v {
+        V::List(items) => set(items.clone(), v.at),
+        _ => v.clone(),
+    };
+    let mut out = Vec::new();
+    for key in ORDER {
+        let Some((_, v)) = entries.iter().find(|(k, _)| k == key) else {
+            continue;
+        };
+        let v = match key {
+            "Action" | "NotAction" | "Resource" | "NotResource" => as_set(v),
+            "Principal" | "NotPrincipal" => match &v.v {
+                V::Map(types) => Val::new(
+                    V::Map(
+                        types
+                            .iter()
+                            .map(|(t, ids)| (t.clone(), as_set(ids)))
+                            .collect(),
+                    ),
+                    v.at,
+                ),
+                _ => v.clone(),
+            },
+            _ => v.clone(),
+        };
+        out.push((key.to_owned(), v));
     }
+    Val::new(V::Map(out), statement.at)
 }
 
 fn merge_documents(
@@ -375,6 +424,7 @@ fn conditions(ev: &Eval<'_>, body: &Body, scope: &Scope) -> Option<Val> {
     }
     // test → variable → values (each with where the `test`/`variable` were written).
     let mut tests: Vec<(String, Option<Loc>, Vec<(String, Option<Loc>, Vec<Val>)>)> = Vec::new();
+    let mut blocks_read = Vec::new();
     let mut first_loc = None;
     for block in blocks {
         let (b, s, loc) = match block {
@@ -388,7 +438,8 @@ fn conditions(ev: &Eval<'_>, body: &Body, scope: &Scope) -> Option<Val> {
             continue;
         };
         let name = |v: &Val| v.to_text().filter(|_| !v.is_unknown());
-        let (Some((test_text, test_holes)), Some((var_text, _))) = (name(&test), name(&variable))
+        let (Some((test_text, test_holes)), Some((var_text, variable_holes))) =
+            (name(&test), name(&variable))
         else {
             return Some(Val::unknown(
                 format!(
@@ -411,21 +462,39 @@ fn conditions(ev: &Eval<'_>, body: &Body, scope: &Scope) -> Option<Val> {
                 test.at,
             ));
         }
-        let values = match strings(ev, b, "values", &s) {
-            Ok(Some(v)) => v.into_iter().map(unescape).collect::<Vec<_>>(),
-            Ok(None) => Vec::new(),
-            Err(unknown) => vec![unknown],
+        let (values, raw) = match strings(ev, b, "values", &s) {
+            Ok(Some(v)) => {
+                let raw: Option<Vec<String>> = v
+                    .iter()
+                    .map(|x| x.to_text().filter(|(_, holes)| !holes).map(|(t, _)| t))
+                    .collect();
+                (v.into_iter().map(unescape).collect::<Vec<_>>(), raw)
+            }
+            Ok(None) => (Vec::new(), Some(Vec::new())),
+            Err(unknown) => (vec![unknown], None),
         };
+        let hash = raw
+            .filter(|_| !variable_holes)
+            .map(|raw| set_hash(&test_text, &var_text, &raw));
+        blocks_read.push((hash, test_text, test.at, var_text, variable.at, values));
+    }
+    // `condition` is a set in the provider's schema: the blocks reach it in the order of their hash codes (as
+    // decimal strings), identical blocks once. Known only when every block is; otherwise source order.
+    if blocks_read.iter().all(|b| b.0.is_some()) {
+        blocks_read.sort_by(|a, b| a.0.cmp(&b.0));
+        blocks_read.dedup_by(|a, b| a.0 == b.0);
+    }
+    for (_, test_text, test_at, var_text, variable_at, values) in blocks_read {
         let slot = match tests.iter_mut().find(|(t, _, _)| *t == test_text) {
             Some(slot) => slot,
             None => {
-                tests.push((test_text.clone(), test.at, Vec::new()));
+                tests.push((test_text.clone(), test_at, Vec::new()));
                 tests.last_mut()?
             }
         };
         match slot.2.iter_mut().find(|(v, _, _)| *v == var_text) {
             Some(var) => var.2.extend(values),
-            None => slot.2.push((var_text, variable.at, values)),
+            None => slot.2.push((var_text, variable_at, values)),
         }
     }
     tests.sort_by(|a, b| a.0.cmp(&b.0));
@@ -453,6 +522,19 @@ fn conditions(ev: &Eval<'_>, body: &Body, scope: &Scope) -> Option<Val> {
         ),
         first_loc,
     ))
+}
+
+/// The key of a `condition` block in the provider's set (terraform-plugin-sdk v2 `HashResource`: the block
+/// serialized as `test:T;values:(V1;V2;);variable:X;`, its CRC-32 (IEEE), written in decimal; `Set.List` orders
+/// the elements by that text).
+fn set_hash(test: &str, variable: &str, values: &[String]) -> String {
+    let mut text = format!("test:{test};values:(");
+    for v in values {
+        text.push_str(v);
+        text.push(';');
+    }
+    text.push_str(&format!(");variable:{variable};"));
+    crc32fast::hash(text.as_bytes()).to_string()
 }
 
 /// `json.MarshalIndent(v, "", "  ")`: the text Terraform shows as the data source's `json`.

@@ -98,7 +98,7 @@ impl Val {
             V::Str { text, holes } => Some((text.clone(), *holes)),
             V::Bool(b) => Some((b.to_string(), false)),
             V::Num(n) => Some((number_text(*n), false)),
-            V::Json(inner) => Some((json_text(inner), inner.first_unknown().is_some())),
+            V::Json(inner) => Some((json_text(inner), contains_unknown(inner))),
             _ => None,
         }
     }
@@ -327,6 +327,10 @@ impl<'r> Eval<'r> {
             Expr::Bool(b) => Val::new(V::Bool(*b), at),
             Expr::Number(n) => Val::new(V::Num(*n), at),
             Expr::Str(s) => Val::str(s.clone(), at),
+            // `"${x}"` alone is `x` itself, not converted to a string (HCL's template rule).
+            Expr::Template(parts) if let [Part::Interp(x)] = parts.as_slice() => {
+                self.eval(x, scope)?
+            }
             Expr::Template(parts) => {
                 let (text, holes) = self.template(parts, scope)?;
                 Val::new(V::Str { text, holes }, at)
@@ -558,7 +562,8 @@ impl<'r> Eval<'r> {
             _ => self.eval(root, scope)?,
         };
         let mut v = self.apply_ops(base, rest, scope, at)?;
-        if v.at.is_none() {
+        // An unknown is reported where this expression is written, not where what it depends on is.
+        if v.at.is_none() || v.is_unknown() {
             v.at = Some(at);
         }
         Ok(v)
@@ -634,7 +639,10 @@ impl<'r> Eval<'r> {
             return Ok(v.clone());
         }
         let Some(expr) = self.resolver.local(name) else {
-            return Err(format!("no local value `{name}`"));
+            return Ok(Val::unknown(
+                format!("`local.{name}` (not in the files read)"),
+                Some(at),
+            ));
         };
         if self.active.borrow().iter().any(|n| n == name) {
             return Ok(Val::unknown(

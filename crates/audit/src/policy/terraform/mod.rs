@@ -109,6 +109,11 @@ impl Variables {
         self.values.is_empty()
     }
 
+    /// Adds the values of another file (they win over earlier ones, as with repeated `-var-file`).
+    pub fn extend(&mut self, other: Variables) {
+        self.values.extend(other.values);
+    }
+
     fn get(&self, name: &str) -> Option<&serde_json::Value> {
         self.values
             .iter()
@@ -205,6 +210,21 @@ impl<'a> Module<'a> {
             b.ident == ident
                 && b.labels.len() == labels.len()
                 && b.labels.iter().zip(labels).all(|(a, b)| a == b)
+        })
+    }
+
+    /// `address` is written in a block other than itself and the module's outputs: a permissions policy
+    /// (`aws_iam_policy.policy`, `aws_iam_role_policy.policy`) or an input of another module, not a trust policy
+    /// this module hands out.
+    fn referenced_outside_outputs(&self, address: &str, own: &Block) -> bool {
+        self.blocks().any(|(fi, b)| {
+            !std::ptr::eq(b, own)
+                && b.ident != "output"
+                && self
+                    .texts
+                    .get(fi)
+                    .and_then(|t| t.get(b.loc.start..b.loc.end))
+                    .is_some_and(|t| t.contains(address))
         })
     }
 
@@ -587,7 +607,7 @@ pub fn read_module<'a>(
             continue;
         }
         let address = format!("data.{kind}.{name}");
-        if used.contains(&address) {
+        if used.contains(&address) || module.referenced_outside_outputs(&address, block) {
             continue;
         }
         for (key, scope) in module.instances(&ev, block, &address) {
@@ -605,10 +625,56 @@ pub fn read_module<'a>(
             ));
         }
     }
+    // A call of a module from elsewhere (the registry, git) that looks like it makes roles or providers: its
+    // trust is not in the files read, and keyless has no model of the module yet. Never a silent pass.
+    for (fi, block) in module.blocks() {
+        let [name] = block.labels.as_slice() else {
+            continue;
+        };
+        if block.ident != "module" {
+            continue;
+        }
+        let Some(source) = block.body.attr("source").and_then(|a| {
+            let v = ev.value(&a.expr, &Scope::default());
+            v.as_str().map(str::to_owned)
+        }) else {
+            continue;
+        };
+        if source.starts_with("./")
+            || source.starts_with("../")
+            || !about_trust(&source, &block.body)
+        {
+            continue;
+        }
+        file.policies.push(build(
+            RNode::unknown(
+                format!("the trust policies of `module.{name}` (source \"{source}\": modules are not read)"),
+                module.at(block.loc),
+            ),
+            module.at(block.loc),
+            Format::Terraform,
+            module.paths[fi],
+            Some(format!("module.{name}")),
+            production_names,
+        ));
+    }
     for policy in &mut file.policies {
         policy.providers.clone_from(&file.providers);
     }
     file
+}
+
+/// A module call that makes IAM roles or OIDC providers: its source or its inputs say so.
+fn about_trust(source: &str, body: &Body) -> bool {
+    const WORDS: [&str; 6] = ["iam", "oidc", "role", "bitbucket", "assume", "trust"];
+    let source = source.to_ascii_lowercase();
+    WORDS.iter().any(|w| source.contains(w))
+        || body.attrs.iter().any(|a| {
+            let n = a.name.to_ascii_lowercase();
+            ["oidc", "subject", "assume", "trust", "provider_url"]
+                .iter()
+                .any(|w| n.contains(w))
+        })
 }
 
 fn instance_address(address: &str, key: Option<&Val>) -> String {
