@@ -53,7 +53,7 @@ impl At {
     pub fn span(input: usize, start: usize, end: usize) -> Self {
         At {
             route: Route::root(),
-            focus: Focus::Span(start, end),
+            focus: Focus::Bytes(start, end),
             input: Some(input),
         }
     }
