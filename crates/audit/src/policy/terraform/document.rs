@@ -417,13 +417,16 @@ fn principals(ev: &Eval<'_>, body: &Body, ident: &str, scope: &Scope) -> Option<
     ))
 }
 
+/// One condition key of a test: the variable, where it is written, its values.
+type Variable = (String, Option<Loc>, Vec<Val>);
+
 fn conditions(ev: &Eval<'_>, body: &Body, scope: &Scope) -> Option<Val> {
     let blocks = expand(ev, body, "condition", scope);
     if blocks.is_empty() {
         return None;
     }
     // test → variable → values (each with where the `test`/`variable` were written).
-    let mut tests: Vec<(String, Option<Loc>, Vec<(String, Option<Loc>, Vec<Val>)>)> = Vec::new();
+    let mut tests: Vec<(String, Option<Loc>, Vec<Variable>)> = Vec::new();
     let mut blocks_read = Vec::new();
     let mut first_loc = None;
     for block in blocks {

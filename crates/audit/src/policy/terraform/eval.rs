@@ -889,9 +889,7 @@ pub fn same(a: &Val, b: &Val) -> bool {
         (V::Null, V::Null) => true,
         (V::Unknown(_), _) | (_, V::Unknown(_)) => false,
         _ => match (a.to_text(), b.to_text()) {
-            (Some((x, false)), Some((y, false))) => {
-                x == y && (matches!(a.v, V::Str { .. }) == matches!(b.v, V::Str { .. }) || x == y)
-            }
+            (Some((x, false)), Some((y, false))) => x == y,
             _ => false,
         },
     }
