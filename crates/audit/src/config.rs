@@ -38,6 +38,11 @@ pub struct AuditConfig {
     /// Per-rule settings by rule id.
     #[serde(default)]
     pub rules: BTreeMap<String, RuleConfig>,
+    /// keyless.yml's environments whose `runners.labels` include `self.hosted` (not part of the `audit:` section:
+    /// [`AuditConfig::from_keyless_yml`] reads them). A production deployment of one of them on cloud runners
+    /// contradicts keyless.yml, so `production-on-cloud-runner` reports it to every persona.
+    #[serde(skip)]
+    pub self_hosted_environments: Vec<String>,
 }
 
 impl Default for AuditConfig {
@@ -45,6 +50,7 @@ impl Default for AuditConfig {
         AuditConfig {
             production_environments: default_production(),
             rules: BTreeMap::new(),
+            self_hosted_environments: Vec::new(),
         }
     }
 }
@@ -139,11 +145,27 @@ impl AuditConfig {
             .and_then(|p| p.get("production_environments"))
             .and_then(Node::as_seq)
             .map(|names| names.iter().filter_map(Node::scalar_text).collect());
+        let self_hosted: Vec<String> = doc
+            .root()
+            .get("environments")
+            .and_then(Node::as_map)
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| {
+                e.value
+                    .get("runners")
+                    .and_then(|r| r.get("labels"))
+                    .and_then(Node::as_seq)
+                    .is_some_and(|labels| labels.iter().any(|l| l.as_str() == Some("self.hosted")))
+            })
+            .map(|e| e.key.as_str().to_owned())
+            .collect();
         let mut config = match audit {
             Some(node) => Self::from_node(node, path, &doc)?,
-            None if policy_names.is_some() => AuditConfig::default(),
+            None if policy_names.is_some() || !self_hosted.is_empty() => AuditConfig::default(),
             None => return Ok(None),
         };
+        config.self_hosted_environments = self_hosted;
         let set_here = audit.is_some_and(|a| a.get("production-environments").is_some());
         if let (false, Some(names)) = (set_here, policy_names) {
             config.production_environments = names;

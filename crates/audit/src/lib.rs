@@ -15,6 +15,7 @@ pub mod config;
 pub mod discover;
 pub mod finding;
 pub mod fix;
+pub mod flow;
 pub mod ignore;
 pub mod output;
 pub mod pipeline;

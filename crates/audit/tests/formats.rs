@@ -564,3 +564,41 @@ fn directory_audit_reports_unreadable_files_and_audits_the_rest() {
         false
     );
 }
+
+/// Issue 18's calibrated default: `production-on-cloud-runner` is a hardening suggestion (persona `pedantic`), so a
+/// plain production deployment from cloud runners exits 0 by default; when keyless.yml gives the production
+/// environment self-hosted runner labels, the same step contradicts it and is reported to every persona.
+#[test]
+fn production_on_cloud_runner_is_pedantic_unless_keyless_yml_says_self_hosted() {
+    let text = "pipelines:\n  branches:\n    main:\n      - step:\n          deployment: production\n          script: [make deploy]\n";
+    let rules_of = |config: AuditConfig, persona: Persona| -> Vec<&'static str> {
+        let inputs = [Input::parse("bitbucket-pipelines.yml", text).unwrap()];
+        Auditor::new(
+            config,
+            Options {
+                persona,
+                ..Options::default()
+            },
+        )
+        .audit(&inputs)
+        .findings
+        .iter()
+        .map(|f| f.rule)
+        .filter(|r| *r == "production-on-cloud-runner")
+        .collect()
+    };
+    assert!(rules_of(AuditConfig::default(), Persona::Regular).is_empty());
+    assert_eq!(
+        rules_of(AuditConfig::default(), Persona::Pedantic),
+        ["production-on-cloud-runner"]
+    );
+    let keyless = "environments:\n  production:\n    account: \"222222222222\"\n    runners:\n      labels: [self.hosted, linux, prod]\n  staging:\n    account: \"111111111111\"\n";
+    let config = AuditConfig::from_keyless_yml(keyless, "keyless.yml")
+        .unwrap()
+        .unwrap();
+    assert_eq!(config.self_hosted_environments, ["production"]);
+    assert_eq!(
+        rules_of(config, Persona::Regular),
+        ["production-on-cloud-runner"]
+    );
+}
