@@ -25,6 +25,7 @@ pub mod json;
 mod policy;
 mod request;
 pub mod sts;
+pub mod tag;
 mod validate;
 pub mod web_identity;
 
