@@ -526,55 +526,9 @@ pub(crate) fn error_response(service: Service, error: &AwsError, request_id: &st
 async fn query_endpoint(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> Response {
     let request_id = ids::request_id();
     let (parts, body) = request.into_parts();
-    if parts.method != Method::GET && parts.method != Method::POST {
-        let error = AwsError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            format!(
-                "The HTTP method {} is not allowed: the Query protocol uses GET or POST.",
-                parts.method
-            ),
-        );
-        return error_response(Service::Sts, &error, &request_id);
-    }
-    let body = match read_body_within(&shared, body, &parts.headers).await {
-        Ok(body) => body,
-        Err(error) => {
-            shared.stats.count(error.status);
-            tracing::debug!(
-                request_id,
-                status = error.status.as_u16(),
-                code = error.code,
-                "request failed"
-            );
-            return error_response(Service::Sts, &error, &request_id);
-        }
-    };
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let params = match query::parse(parts.uri.query(), content_type, &body)
-        .map_err(|error| {
-            AwsError::new(
-                StatusCode::BAD_REQUEST,
-                "MalformedQueryString",
-                error.to_string(),
-            )
-        })
-        .and_then(|params| validate::xml_safe(&params).map(|()| params))
-    {
-        Ok(params) => params,
-        Err(error) => {
-            shared.stats.count(error.status);
-            tracing::debug!(
-                request_id,
-                status = error.status.as_u16(),
-                code = error.code,
-                "request failed"
-            );
-            return error_response(Service::Sts, &error, &request_id);
-        }
+    let (body, params) = match read_query(&shared, &parts, body).await {
+        Ok(read) => read,
+        Err(error) => return failed(&shared, Service::Sts, "<unread>", &error, &request_id),
     };
     let default_network = match shared.default_network.read() {
         Ok(guard) => guard.clone(),
@@ -635,18 +589,60 @@ async fn query_endpoint(AxumState(shared): AxumState<Arc<Shared>>, request: Requ
                 &request_id,
             )
         }
-        Err(error) => {
-            shared.stats.count(error.status);
-            tracing::debug!(
-                request_id,
-                action = %logged,
-                status = error.status.as_u16(),
-                code = error.code,
-                "request failed"
-            );
-            error_response(service, &error, &request_id)
-        }
+        Err(error) => failed(&shared, service, &logged, &error, &request_id),
     }
+}
+
+/// The body and the Query parameters of a request: `GET`/`POST` only, the body read within the body timeout,
+/// parameters that parse and that XML 1.0 can carry.
+async fn read_query(
+    shared: &Shared,
+    parts: &axum::http::request::Parts,
+    body: Body,
+) -> Result<(Bytes, query::QueryParams), AwsError> {
+    if parts.method != Method::GET && parts.method != Method::POST {
+        return Err(AwsError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!(
+                "The HTTP method {} is not allowed: the Query protocol uses GET or POST.",
+                parts.method
+            ),
+        ));
+    }
+    let body = read_body_within(shared, body, &parts.headers).await?;
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let params = query::parse(parts.uri.query(), content_type, &body).map_err(|error| {
+        AwsError::new(
+            StatusCode::BAD_REQUEST,
+            "MalformedQueryString",
+            error.to_string(),
+        )
+    })?;
+    validate::xml_safe(&params)?;
+    Ok((body, params))
+}
+
+/// Counts, logs (`debug`) and renders a request that failed.
+fn failed(
+    shared: &Shared,
+    service: Service,
+    action: &str,
+    error: &AwsError,
+    request_id: &str,
+) -> Response {
+    shared.stats.count(error.status);
+    tracing::debug!(
+        request_id,
+        action,
+        status = error.status.as_u16(),
+        code = error.code,
+        "request failed"
+    );
+    error_response(service, error, request_id)
 }
 
 /// The caller of a signed request.

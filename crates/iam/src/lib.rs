@@ -26,6 +26,7 @@ pub mod network;
 mod policy;
 mod request;
 pub mod sts;
+pub mod tag;
 mod validate;
 pub mod web_identity;
 

@@ -54,6 +54,22 @@ pub struct CredentialOptions {
     /// Total time for getting credentials, retries included [default: 30s]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
+    /// Session tag for the first --chain hop (repeatable); for attribution and ABAC on resources, never for trust
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+    /// Also tag the first --chain hop with Repository, Branch, Commit, BuildNumber, Deployment and StepUuid from the
+    /// step's variables (dropped first if AWS finds the tags too large)
+    #[arg(long)]
+    pub default_tags: bool,
+    /// Mark tag KEY transitive, or set KEY=VALUE and mark it (repeatable): it stays on every later --chain session
+    #[arg(long = "transitive-tag", value_name = "KEY[=VALUE]")]
+    pub transitive_tags: Vec<String>,
+    /// Source identity for the first --chain hop; it persists through later hops and cannot be changed
+    #[arg(long, value_name = "NAME")]
+    pub source_identity: Option<String>,
+    /// External ID for a --chain hop: the i-th --external-id for the i-th --chain ('' for none)
+    #[arg(long = "external-id", value_name = "ID")]
+    pub external_ids: Vec<String>,
 }
 
 impl CredentialOptions {
@@ -71,6 +87,13 @@ impl CredentialOptions {
             allowed_account_ids: self.allowed_account_ids.clone(),
             endpoint_url: self.endpoint_url.clone(),
             timeout: self.timeout.clone(),
+            chain_extras: keyless_credentials::tags::ChainInputs {
+                tags: self.tags.clone(),
+                default_tags: self.default_tags,
+                transitive_tags: self.transitive_tags.clone(),
+                source_identity: self.source_identity.clone(),
+                external_ids: self.external_ids.clone(),
+            },
         }
     }
 
@@ -115,6 +138,14 @@ pub fn get_session(options: &CredentialOptions) -> Result<std::result::Result<Se
         eprintln!("warning: {warning}");
     }
     let result = runtime()?.block_on(keyless_credentials::assume(&settings));
+    if let Ok(session) = &result
+        && !session.attributes.dropped_tags.is_empty()
+    {
+        eprintln!(
+            "keyless: warning: AWS refused the session tags as too large (PackedPolicyTooLarge); dropped the optional default tag(s) {} and asked again",
+            session.attributes.dropped_tags.join(", ")
+        );
+    }
     Ok(result.map_err(|mut error| {
         annotate(&mut error, &settings, options, &env);
         report_aws_error(&error)

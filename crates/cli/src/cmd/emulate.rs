@@ -143,6 +143,8 @@ async fn serve(args: EmulateArgs) -> anyhow::Result<ExitCode> {
     let running = Emulator::start(config)
         .await
         .context("cannot start the emulator")?;
+    // Before the ready file: a SIGTERM sent as soon as it appears must reach the handler.
+    let shutdown = keyless_listen::shutdown_signal();
     let ready = serde_json::to_string_pretty(&running.ready_info())
         .context("cannot render the start-up JSON")?;
     if let Some(path) = &args.ready_file {
@@ -150,7 +152,7 @@ async fn serve(args: EmulateArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write --ready-file {}", path.display()))?;
     }
     println!("{ready}");
-    wait_for_signal().await;
+    shutdown.await;
     tracing::info!("shutting down");
     running.shutdown().await;
     if let Some(path) = &args.ready_file {
@@ -158,26 +160,4 @@ async fn serve(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         let _ = std::fs::remove_file(path);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
