@@ -25,9 +25,10 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
         &[
             "missing-aud-condition",
             "set-operator-on-single-valued-key",
+            "source-ip-runtime",
             "unresolved-reference",
         ],
-        "The statement has a `sub` condition but none on `:aud` (the provider's client IDs are the only audience check). `ForAnyValue:StringLike` on the single-valued `sub` behaves like StringLike (low). The subject patterns come from `each.value.conditions` over `var.roles` and the client IDs from `var.audience`, neither declared in the files read: unresolved, not passed.",
+        "The statement has a `sub` condition but none on `:aud` (the provider's client IDs are the only audience check). `ForAnyValue:StringLike` on the single-valued `sub` behaves like StringLike (low). Its `aws:SourceIp` list is Atlassian's classic runner IP list: on the 2024 runtime only 4x/8x steps with atlassian-ip-ranges egress from it (source-ip-runtime, as for the extracted 001 in corpus_trust.rs). The subject patterns come from `each.value.conditions` over `var.roles` and the client IDs from `var.audience`, neither declared in the files read: unresolved, not passed.",
     ),
     (
         "002 DNXLabs/terraform-aws-bitbucket-oidc/.",
