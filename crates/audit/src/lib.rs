@@ -875,6 +875,17 @@ pub fn locate(
             .map_or(node_span, |at| {
                 Span::new(node_span.start + at, node_span.start + at + text.len())
             }),
+        Focus::Occurrence(text, nth) => doc
+            .text
+            .get(node_span.start..node_span.end)
+            .and_then(|s| {
+                s.match_indices(text.as_str())
+                    .nth(*nth)
+                    .or_else(|| s.match_indices(text.as_str()).next())
+            })
+            .map_or(node_span, |(at, _)| {
+                Span::new(node_span.start + at, node_span.start + at + text.len())
+            }),
     };
     let (line, column) = doc.line_col(span.start);
     Some(Location {
