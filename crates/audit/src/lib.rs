@@ -305,7 +305,10 @@ fn classify(path: &str, root: &Node) -> InputKind {
         InputKind::TerraformPlan
     } else if root.get("Resources").is_some() || root.get("AWSTemplateFormatVersion").is_some() {
         InputKind::CloudFormation
-    } else if root.get("Statement").is_some() || root.get("Role").is_some() {
+    } else if root.get("Statement").is_some()
+        || root.get("Role").is_some()
+        || root.get("RoleDetailList").is_some()
+    {
         InputKind::IamPolicy
     } else {
         InputKind::Other

@@ -52,8 +52,10 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "005 calidae/terraform-aws-bitbucket-oidc/examples/strict",
-        &["unresolved-reference"],
-        "Two roles built from outputs of the registry module, which is not read.",
+        &["broad-permissions", "unresolved-reference"],
+        "Two roles built from outputs of the registry module, which is not read. Their trust is unknown here, but \
+         the example is the module's Bitbucket deployment roles: `ViewOnlyAccess` and `PowerUserAccess` (every \
+         service but IAM) are broad (issue 22; low confidence because the trust is not in the files).",
     ),
     (
         "006 helecloud/terraform-aws-bitbucket-oidc/.",
@@ -111,8 +113,16 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "034 unresolved/.",
-        &["missing-sub-condition", "unresolved-reference"],
-        "Only the audience (the provider's client IDs, whose UUID comes from a variable): any repository of the workspace can assume a role with iam:*, ec2:*.",
+        &[
+            "admin-permissions",
+            "broad-permissions",
+            "missing-sub-condition",
+            "unresolved-reference",
+        ],
+        "Only the audience (the provider's client IDs, whose UUID comes from a variable): any repository of the workspace can assume a role with iam:*, ec2:*. \
+         Issue 22: the attached `aws_iam_policy.ecr_access_policy` allows `iam:*` (admin: it can grant itself \
+         anything) and `ec2:*`, `sns:*`, `events:*`, `logs:*`; AmazonS3FullAccess, AmazonAthenaFullAccess, \
+         AWSGlueConsoleFullAccess and SecretsManagerReadWrite are attached too (broad).",
     ),
     (
         "035 unresolved/.",

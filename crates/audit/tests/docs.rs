@@ -57,6 +57,9 @@ fn render(rule: &dyn keyless_audit::Rule) -> String {
         RuleKind::TrustPolicy => {
             "IAM trust policies (policy JSON, `aws iam get-role` output, CloudFormation)"
         }
+        RuleKind::Permissions => {
+            "deployment roles' permissions (keyless.yml; policies attached in CloudFormation, Terraform, `aws iam get-role` output)"
+        }
         RuleKind::CrossFile => {
             "several files together (pipelines with trust policies or keyless.yml)"
         }

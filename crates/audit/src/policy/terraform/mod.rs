@@ -572,6 +572,8 @@ pub fn read_module<'a>(
             _ => {}
         }
     }
+    // Role address → indices in `file.policies` (every instance), for attachments that name the role.
+    let mut role_indices: Vec<(String, usize)> = Vec::new();
     for (fi, block, address) in roles {
         let Some(attr) = block.body.attr("assume_role_policy") else {
             continue;
@@ -586,16 +588,20 @@ pub fn read_module<'a>(
                 .map(|a| ev.value(&a.expr, &scope))
                 .and_then(|n| n.as_str().map(str::to_owned))
                 .unwrap_or_else(|| instance_address(&address, key.as_ref()));
-            file.policies.push(build(
+            let mut policy = build(
                 doc,
                 module.at(attr.loc),
                 Format::Terraform,
                 module.paths[fi],
                 Some(name),
                 production_names,
-            ));
+            );
+            policy.permissions = role_permissions(&module, &ev, block, &scope);
+            role_indices.push((address.clone(), file.policies.len()));
+            file.policies.push(policy);
         }
     }
+    attach_permissions(&module, &ev, &role_indices, &mut file);
     // A policy document no role of the module uses, that allows web identity federation: a module that hands the
     // document to its caller's role (an output). Judged on its own.
     let used = module.used.borrow().clone();
@@ -662,6 +668,133 @@ pub fn read_module<'a>(
         policy.providers.clone_from(&file.providers);
     }
     file
+}
+
+/// The permissions written on an `aws_iam_role`: `managed_policy_arns` and `inline_policy` blocks.
+fn role_permissions(
+    module: &Module<'_>,
+    ev: &Eval<'_>,
+    block: &Block,
+    scope: &Scope,
+) -> Vec<super::permissions::Attached> {
+    use super::permissions::Attached;
+    let mut out = Vec::new();
+    if let Some(attr) = block.body.attr("managed_policy_arns") {
+        let v = ev.value(&attr.expr, scope);
+        let node = to_rnode(module, &v, attr.expr.loc);
+        for item in node.items() {
+            out.push(Attached::Managed(super::cvalue(item)));
+        }
+    }
+    for inline in block.body.blocks("inline_policy") {
+        let Some(policy) = inline.body.attr("policy") else {
+            continue;
+        };
+        let name = inline
+            .body
+            .attr("name")
+            .map(|a| ev.value(&a.expr, scope))
+            .and_then(|n| n.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "inline_policy".to_owned());
+        let v = ev.value(&policy.expr, scope);
+        out.push(Attached::Inline {
+            name,
+            doc: policy_rnode(module, &v, policy.expr.loc),
+        });
+    }
+    out
+}
+
+/// `aws_iam_role_policy_attachment` and `aws_iam_role_policy` resources whose `role` names a role of the module
+/// (`aws_iam_role.<name>.name` or `.id`): their policy is added to that role's permissions. An attached
+/// `aws_iam_policy.<name>.arn` of the same module is judged by its document.
+fn attach_permissions(
+    module: &Module<'_>,
+    ev: &Eval<'_>,
+    role_indices: &[(String, usize)],
+    file: &mut TrustFile<'_>,
+) {
+    use super::permissions::Attached;
+    let reference = |text: &str, kind: &str, attrs: &[&str]| -> Option<String> {
+        // Native syntax writes the reference bare; JSON syntax as a `"${...}"` template.
+        let text = text.trim().trim_matches('"');
+        let text = text
+            .strip_prefix("${")
+            .and_then(|t| t.strip_suffix('}'))
+            .unwrap_or(text)
+            .trim();
+        let rest = text.strip_prefix(kind)?.strip_prefix('.')?;
+        let (name, attr) = rest.split_once('.')?;
+        (attrs.contains(&attr)
+            && !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .then(|| format!("{kind}.{name}"))
+    };
+    for (_, block) in module.blocks() {
+        let [kind, name] = block.labels.as_slice() else {
+            continue;
+        };
+        if block.ident != "resource"
+            || !matches!(
+                kind.as_str(),
+                "aws_iam_role_policy_attachment" | "aws_iam_role_policy"
+            )
+        {
+            continue;
+        }
+        let Some(role_attr) = block.body.attr("role") else {
+            continue;
+        };
+        let Some(role_address) = reference(
+            module.text(role_attr.expr.loc),
+            "aws_iam_role",
+            &["name", "id"],
+        ) else {
+            continue;
+        };
+        let scope = Scope::default();
+        let attached = if kind == "aws_iam_role_policy" {
+            let Some(policy) = block.body.attr("policy") else {
+                continue;
+            };
+            let v = ev.value(&policy.expr, &scope);
+            Attached::Inline {
+                name: format!("{kind}.{name}"),
+                doc: policy_rnode(module, &v, policy.expr.loc),
+            }
+        } else {
+            let Some(arn) = block.body.attr("policy_arn") else {
+                continue;
+            };
+            let own_policy = reference(module.text(arn.expr.loc), "aws_iam_policy", &["arn", "id"])
+                .and_then(|address| {
+                    let (_, policy_name) = address.split_once('.')?;
+                    let policy_block = module.find("resource", &["aws_iam_policy", policy_name])?;
+                    let attr = policy_block.body.attr("policy")?;
+                    let v = ev.value(&attr.expr, &scope);
+                    Some(Attached::Inline {
+                        name: address.clone(),
+                        doc: policy_rnode(module, &v, attr.expr.loc),
+                    })
+                });
+            match own_policy {
+                Some(inline) => inline,
+                None => {
+                    let v = ev.value(&arn.expr, &scope);
+                    Attached::Managed(super::cvalue(&to_rnode(module, &v, arn.expr.loc)))
+                }
+            }
+        };
+        for (address, index) in role_indices {
+            if *address == role_address
+                && let Some(policy) = file.policies.get_mut(*index)
+            {
+                policy.permissions.push(attached.clone());
+            }
+        }
+    }
 }
 
 /// A module call that makes IAM roles or OIDC providers: its source or its inputs say so.
