@@ -46,7 +46,16 @@ fn write_value(out: &mut String, key: &str, value: &Value, indent: usize, first_
     match value {
         Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
             let items: Vec<String> = items.iter().map(scalar).collect();
-            out.push_str(&format!("{lead}{key}: [{}]\n", items.join(", ")));
+            let flow = format!("[{}]", items.join(", "));
+            if lead.len() + key.len() + flow.len() <= 110 {
+                out.push_str(&format!("{lead}{key}: {flow}\n"));
+            } else {
+                // Long lists (ARNs) one per line.
+                out.push_str(&format!("{lead}{key}:\n"));
+                for item in &items {
+                    out.push_str(&format!("{pad}  - {item}\n"));
+                }
+            }
         }
         Value::Array(items) => {
             out.push_str(&format!("{lead}{key}:\n"));
