@@ -226,3 +226,44 @@ fn print_policy_is_what_infer_derives() {
     let printed: Vec<&Value> = printed["Statement"].as_array().unwrap().iter().collect();
     assert_eq!(from_site, printed);
 }
+
+/// `permissions: todo`: `plan` renders the role with a warning naming the line, `apply` exits 2 before any AWS call
+/// (the endpoint here accepts no connection), the audit reports it.
+#[test]
+fn todo_plans_with_a_warning_and_apply_refuses() {
+    let (code, _, stderr) = keyless(&fixtures(), &["plan", "-c", "keyless.yml"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr
+            .contains("keyless.yml:16:20: role `bitbucket-staging-deploy` has `permissions: todo`"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = keyless(
+        &fixtures(),
+        &[
+            "apply",
+            "-c",
+            "keyless.yml",
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("`permissions: todo` is a placeholder"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("127.0.0.1:1"),
+        "apply must refuse before calling IAM: {stderr}"
+    );
+    let (_, audit, _) = keyless(&fixtures(), &["audit", "keyless.yml", "--format", "json"]);
+    let audit: Value = serde_json::from_str(&audit).unwrap();
+    let todo = audit["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "permissions-todo")
+        .count();
+    assert_eq!(todo, 3, "{audit}");
+}

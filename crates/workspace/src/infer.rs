@@ -734,47 +734,32 @@ impl<'a, 'c> StepReader<'a, 'c> {
         line: usize,
         variables: &HashMap<String, String>,
     ) -> Named<'a, 'c> {
-        if let Some(env) = flag_values(flags, "--env").first() {
-            let Some(name) = expand(env, variables) else {
+        for flag in ["--env", "--role-arn"] {
+            let Some(value) = flag_values(flags, flag).into_iter().next() else {
+                continue;
+            };
+            let Some(value) = expand(&value, variables) else {
                 self.unknown(
                     line,
                     text,
                     None,
-                    format!("`--env {env}` comes from a variable the pipeline does not set"),
+                    format!("`{flag} {value}` comes from a variable the pipeline does not set"),
                 );
                 return Named::Failed;
             };
-            return match self.role_by_env(&name) {
+            let role = if flag == "--env" {
+                self.role_by_env(&value)
+            } else {
+                self.role_by_arn(&value)
+            };
+            return match role {
                 Some(role) => Named::Role(role),
                 None => {
                     self.unknown(
                         line,
                         text,
                         None,
-                        format!("`--env {name}`: keyless.yml has no such environment"),
-                    );
-                    Named::Failed
-                }
-            };
-        }
-        if let Some(arn) = flag_values(flags, "--role-arn").first() {
-            let Some(arn) = expand(arn, variables) else {
-                self.unknown(
-                    line,
-                    text,
-                    None,
-                    format!("`--role-arn {arn}` comes from a variable the pipeline does not set"),
-                );
-                return Named::Failed;
-            };
-            return match self.role_by_arn(&arn) {
-                Some(role) => Named::Role(role),
-                None => {
-                    self.unknown(
-                        line,
-                        text,
-                        None,
-                        format!("`--role-arn {arn}` is not a role of keyless.yml"),
+                        format!("`{flag} {value}`: keyless.yml has no such environment or role"),
                     );
                     Named::Failed
                 }

@@ -258,22 +258,12 @@ pub fn read<'a>(doc: &'a Document, path: &'a str, production_names: &'a [String]
             production_names,
         );
         // `aws iam list-attached-role-policies` output merged beside it.
-        for (index, p) in root
-            .get("AttachedPolicies")
-            .and_then(Node::as_seq)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            let route = Route::root().key("AttachedPolicies").index(index);
-            if let Some(arn) = p.get("PolicyArn") {
-                policy
-                    .permissions
-                    .push(permissions::Attached::Managed(cvalue(
-                        &template.resolve(arn, &route.key("PolicyArn")),
-                    )));
-            }
-        }
+        policy.permissions.extend(attached_arns(
+            &template,
+            root,
+            &Route::root(),
+            "AttachedPolicies",
+        ));
         file.policies.push(policy);
         return file;
     }
@@ -432,22 +422,12 @@ fn role_detail<'a>(
         name,
         production_names,
     );
-    for (index, p) in role
-        .get("AttachedManagedPolicies")
-        .and_then(Node::as_seq)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        let item_route = role_route.key("AttachedManagedPolicies").index(index);
-        if let Some(arn) = p.get("PolicyArn") {
-            policy
-                .permissions
-                .push(permissions::Attached::Managed(cvalue(
-                    &template.resolve(arn, &item_route.key("PolicyArn")),
-                )));
-        }
-    }
+    policy.permissions.extend(attached_arns(
+        template,
+        role,
+        role_route,
+        "AttachedManagedPolicies",
+    ));
     for (index, p) in role
         .get("RolePolicyList")
         .and_then(Node::as_seq)
@@ -470,6 +450,31 @@ fn role_detail<'a>(
         });
     }
     policy
+}
+
+/// The managed policies of a `[{"PolicyName", "PolicyArn"}]` list (`AttachedManagedPolicies`, `AttachedPolicies`).
+fn attached_arns(
+    template: &Template<'_>,
+    parent: &Node,
+    parent_route: &Route,
+    key: &str,
+) -> Vec<permissions::Attached> {
+    let mut out = Vec::new();
+    for (index, p) in parent
+        .get(key)
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        if let Some(arn) = p.get("PolicyArn") {
+            let route = parent_route.key(key).index(index).key("PolicyArn");
+            out.push(permissions::Attached::Managed(cvalue(
+                &template.resolve(arn, &route),
+            )));
+        }
+    }
+    out
 }
 
 /// The permissions written on an `AWS::IAM::Role`: `ManagedPolicyArns` and `Policies`.

@@ -222,7 +222,10 @@ pub fn terraform(inference: &Inference) -> Value {
             json!({
                 "name": PERMISSIONS_POLICY_NAME,
                 "role": role.name,
-                "policy": serde_json::to_string(&role.document()).unwrap_or_default(),
+                // Terraform would interpolate `${...}` (IAM policy variables) in a string: escaped as plan does.
+                "policy": crate::render::terraform::escape(
+                    &serde_json::to_string(&role.document()).unwrap_or_default()
+                ),
             }),
         );
     }
