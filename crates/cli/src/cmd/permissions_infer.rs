@@ -81,6 +81,23 @@ fn read_source(repository: String, path: &Path) -> anyhow::Result<PipelineSource
     })
 }
 
+/// The pipeline lines and values quoted in the output go through the audit's redaction: a secret committed to a
+/// pipeline is not spread further by the report about it.
+fn redact(inference: &mut infer::Inference) {
+    let hide = |text: &mut String| *text = keyless_audit::redact::secrets(text).into_owned();
+    for role in &mut inference.roles {
+        for need in &mut role.statements {
+            for origin in &mut need.from {
+                hide(&mut origin.text);
+            }
+        }
+    }
+    for unknown in &mut inference.unknown {
+        hide(&mut unknown.text);
+        hide(&mut unknown.reason);
+    }
+}
+
 pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
     let config = keyless_workspace::load(&args.config)?;
     let mut sources = Vec::new();
@@ -100,7 +117,8 @@ pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
             "no pipeline given: pass bitbucket-pipelines.yml files (PIPELINE or --repo NAME=PIPELINE)"
         );
     }
-    let inference = infer::infer(&config, &sources)?;
+    let mut inference = infer::infer(&config, &sources)?;
+    redact(&mut inference);
     if args.write {
         let text = std::fs::read_to_string(&args.config)
             .with_context(|| format!("cannot read {}", args.config.display()))?;
