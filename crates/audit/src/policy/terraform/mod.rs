@@ -735,7 +735,9 @@ impl Resolver for Module<'_, '_> {
             Some(d) => {
                 let ev = Eval::new(self);
                 let v = ev.value(&d.expr, &Scope::default());
-                if matches!(v.v, V::Null) {
+                // A root module's variable whose default is null is usually given at plan time (unknown here);
+                // a called module's is null when the caller leaves it out, as Terraform has it.
+                if matches!(v.v, V::Null) && self.inputs.is_none() {
                     Val::unknown(format!("`var.{name}` (its default is null)"), Some(at))
                 } else {
                     v
