@@ -325,8 +325,7 @@ fn without_account(json: &str) -> String {
             if s.starts_with("${") {
                 s.find('}').map(|e| e + 1)
             } else {
-                s.find(|c: char| c == ':' || c == '"')
-                    .filter(|&e| s[e..].starts_with(':'))
+                s.find([':', '"']).filter(|&e| s[e..].starts_with(':'))
             }
         };
         match part(after).and_then(|p| {

@@ -246,7 +246,7 @@ impl<'a> Files<'a> {
                     input: 0,
                     path: m.registry,
                     dir: m.dir(sub),
-                    text: *text,
+                    text,
                     body: ast::parse_hcl(i, text).unwrap_or_default(),
                     model: true,
                 });

@@ -282,6 +282,7 @@ fn constraint_major(constraint: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
