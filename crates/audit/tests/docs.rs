@@ -146,3 +146,21 @@ fn audit_md_lists_every_rule() {
         assert!(text.contains(&link), "docs/audit.md does not link {link}");
     }
 }
+
+#[test]
+fn every_terraform_module_model_is_listed_in_the_rule_docs() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules/unresolved-reference.md"),
+    )
+    .unwrap();
+    for m in keyless_audit::policy::terraform::models::MODELS {
+        let mut name = m.registry.to_owned();
+        if !m.submodule.is_empty() {
+            name = format!("{name}//{}", m.submodule);
+        }
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "docs/rules/unresolved-reference.md does not list the model of {name}"
+        );
+    }
+}
