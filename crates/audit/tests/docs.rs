@@ -60,6 +60,9 @@ fn render(rule: &dyn keyless_audit::Rule) -> String {
         RuleKind::TrustPolicy => {
             "IAM trust policies (policy JSON, `aws iam get-role` output, CloudFormation)"
         }
+        RuleKind::Permissions => {
+            "deployment roles' permissions (keyless.yml; policies attached in CloudFormation, Terraform, `aws iam get-role` output)"
+        }
         RuleKind::CrossFile => {
             "several files together (pipelines with trust policies or keyless.yml)"
         }
@@ -184,5 +187,23 @@ fn every_pipeline_rule_argues_its_calibration_from_the_corpus() {
                 m.id
             );
         }
+    }
+}
+
+#[test]
+fn every_terraform_module_model_is_listed_in_the_rule_docs() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules/unresolved-reference.md"),
+    )
+    .unwrap();
+    for m in keyless_audit::policy::terraform::models::MODELS {
+        let mut name = m.registry.to_owned();
+        if !m.submodule.is_empty() {
+            name = format!("{name}//{}", m.submodule);
+        }
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "docs/rules/unresolved-reference.md does not list the model of {name}"
+        );
     }
 }
