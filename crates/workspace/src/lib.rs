@@ -20,6 +20,7 @@ pub mod load;
 pub mod location;
 pub mod matrix;
 pub mod model;
+pub mod permissions_check;
 pub mod plan;
 pub mod policy;
 pub mod raw;

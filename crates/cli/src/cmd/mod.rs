@@ -14,6 +14,7 @@ pub mod doctor;
 pub mod emulate;
 pub mod env;
 pub mod init;
+pub mod permissions;
 pub mod plan;
 pub mod policy;
 pub mod render;
