@@ -52,10 +52,7 @@ fn committed_table_is_what_the_generator_makes() {
             .lines()
             .zip(committed.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(
-                || generated.lines().count().min(committed.lines().count()),
-                |i| i,
-            );
+            .unwrap_or_else(|| generated.lines().count().min(committed.lines().count()));
         panic!(
             "crates/iam/data/iam-actions.tsv is stale: line {} differs (generated {:?}, committed {:?}); regenerate it \
              with scripts/gen-iam-actions (see this file's header)",

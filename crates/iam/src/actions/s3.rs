@@ -359,6 +359,8 @@ fn command_name(name: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn needs(words: &str) -> Vec<(String, String)> {
