@@ -25,6 +25,7 @@ mod evaluate;
 pub mod json;
 pub mod network;
 mod policy;
+pub mod privilege;
 pub mod record;
 mod request;
 pub mod sts;

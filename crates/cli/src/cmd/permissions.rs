@@ -1,4 +1,5 @@
-//! `keyless permissions ...`: what each role may do, from what its steps really do.
+//! `keyless permissions ...`: what each role may do, from what its steps do (`infer`, in `permissions_infer`) and
+//! what they really do (`from-record`, `check`).
 //!
 //! `keyless permissions from-record FILE…` turns recordings made by `keyless assume --record FILE` (several runs
 //! merged) into the identity policy they need (`keyless_iam::record::policy`): actions from the generated IAM
@@ -14,11 +15,17 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use keyless_iam::record::{self, FromRecord, Recording};
 
+use super::permissions_infer;
+
 /// Exit code when a recorded call has no IAM action keyless knows.
 const EXIT_UNKNOWN_CALLS: u8 = 1;
 
 #[derive(Debug, Subcommand)]
 pub enum PermissionsCommand {
+    /// Derive each role's IAM statements from the pipelines that run with it (`keyless deploy s3`, `cdk deploy`),
+    /// each traceable to a line; list what cannot be derived as "unknown, record it". Exit 1 when some lines are
+    /// unknown, 2 on bad input.
+    Infer(permissions_infer::InferArgs),
     /// Turn recordings of `keyless assume --record FILE -- CMD` into the IAM policy those calls need.
     ///
     /// Several files (several runs) are merged. Client-side-monitoring events carry service, operation and region
@@ -95,6 +102,7 @@ enum Format {
 
 pub fn run(command: PermissionsCommand) -> anyhow::Result<ExitCode> {
     match command {
+        PermissionsCommand::Infer(args) => permissions_infer::run(args),
         PermissionsCommand::FromRecord(args) => from_record(&args),
         PermissionsCommand::Check(args) => check(&args),
     }
