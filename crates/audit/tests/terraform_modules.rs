@@ -4,8 +4,8 @@
 //! caller's inputs; `terraform.tfvars` and `*.auto.tfvars` loaded in Terraform's order, `--tf-var-file` last.
 #![allow(clippy::unwrap_used)]
 
-use keyless_audit::policy::terraform::Variables;
 use keyless_audit::Finding;
+use keyless_audit::policy::terraform::Variables;
 
 #[path = "common/terraform.rs"]
 mod common;

@@ -734,8 +734,13 @@ impl<'r> Eval<'r> {
         let coll = self.eval(&f.collection, scope)?;
         // A list with unknown elements (`V::More`) still yields a list: the known elements mapped, the unknown
         // ones kept unknown. An object's keys would be unknown: the whole result is.
-        let partial = f.key.is_none() && matches!(&coll.v, V::List(items) if items.iter().any(is_more));
-        let Some(items) = (if partial { iterate_partial(&coll) } else { iterate(&coll) }) else {
+        let partial =
+            f.key.is_none() && matches!(&coll.v, V::List(items) if items.iter().any(is_more));
+        let Some(items) = (if partial {
+            iterate_partial(&coll)
+        } else {
+            iterate(&coll)
+        }) else {
             return Ok(Val::unknown(
                 self.unknown_reason(&coll, &f.collection),
                 Some(at),

@@ -491,7 +491,9 @@ pub fn call(name: &str, args: Vec<Val>, at: Loc) -> R {
                     V::Unknown(why) => return Err(Error::Unknown(why.clone())),
                     V::List(items) if items.is_empty() => {}
                     V::List(items) if items.iter().all(is_more) => {
-                        return Err(Error::Unknown(v.first_unknown().unwrap_or_default().to_owned()));
+                        return Err(Error::Unknown(
+                            v.first_unknown().unwrap_or_default().to_owned(),
+                        ));
                     }
                     V::List(_) => return Ok(v.clone()),
                     _ => return invalid("coalescelist takes lists"),

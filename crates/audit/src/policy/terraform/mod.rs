@@ -677,7 +677,12 @@ impl<'f, 'a> Module<'f, 'a> {
                     )
                 }
                 _ if block.body.attr("count").is_some() => Val::new(
-                    V::List(instances.iter().map(|(k, s)| value(k.as_ref(), s)).collect()),
+                    V::List(
+                        instances
+                            .iter()
+                            .map(|(k, s)| value(k.as_ref(), s))
+                            .collect(),
+                    ),
                     Some(at),
                 ),
                 _ => object(
@@ -692,7 +697,10 @@ impl<'f, 'a> Module<'f, 'a> {
                 ),
             };
         };
-        match instances.iter().find(|(k, _)| k.as_ref().is_none_or(|k| eval::same(k, key))) {
+        match instances
+            .iter()
+            .find(|(k, _)| k.as_ref().is_none_or(|k| eval::same(k, key)))
+        {
             Some((k, scope)) => value(k.as_ref(), scope),
             None if key.is_unknown() || eval::contains_unknown(key) => Val::unknown(
                 format!("`{}` (an instance chosen at apply)", short(self.text(at))),
@@ -867,9 +875,14 @@ impl Resolver for Module<'_, '_> {
             return self.call_outputs(ev, block, name, None, &Scope::default(), at);
         }
         // An instance of a call whose instances are known only after apply has no outputs to read.
-        self.counted(ev, block, &format!("module.{name}"), key, at, &|k, scope| {
-            k.map(|k| self.call_outputs(ev, block, name, Some(k), scope, at))
-        })
+        self.counted(
+            ev,
+            block,
+            &format!("module.{name}"),
+            key,
+            at,
+            &|k, scope| k.map(|k| self.call_outputs(ev, block, name, Some(k), scope, at)),
+        )
     }
 
     fn text(&self, at: Loc) -> &str {
@@ -1677,7 +1690,13 @@ pub fn render_documents(sources: &[Source<'_>], variables: &Variables) -> Vec<(S
     let dir = sources.first().map(|s| dir_of(s.path)).unwrap_or_default();
     let used = RefCell::default();
     let module = Module::root(&files, &dir, variables.clone(), &used);
-    let ev = Eval::new(&module);
+    module_documents(&module, true)
+}
+
+/// Every `data "aws_iam_policy_document"` instance of one module rendered as the provider's `json`, by address
+/// (with the module's prefix); `known_only` leaves out a document with parts known only at apply.
+fn module_documents(module: &Module<'_, '_>, known_only: bool) -> Vec<(String, String)> {
+    let ev = Eval::new(module);
     let mut out = Vec::new();
     for (_, block) in module.blocks() {
         let [kind, name] = block.labels.as_slice() else {
@@ -1689,11 +1708,15 @@ pub fn render_documents(sources: &[Source<'_>], variables: &Variables) -> Vec<(S
         let address = format!("data.{kind}.{name}");
         for (key, scope) in module.instances(&ev, block, &address) {
             let json = document::render(&ev, &block.body, &scope, block.loc);
-            if eval::contains_unknown(&json) {
+            if known_only && eval::contains_unknown(&json) {
                 continue;
             }
             out.push((
-                instance_address(&address, key.as_ref()),
+                format!(
+                    "{}{}",
+                    module.prefix,
+                    instance_address(&address, key.as_ref())
+                ),
                 document::marshal_indent(&json),
             ));
         }
@@ -1726,23 +1749,7 @@ pub fn render_called_documents(
             let Ok(child) = root.child(&ev, block, name, key.as_ref(), &scope) else {
                 continue;
             };
-            let cev = Eval::new(&child);
-            for (_, b) in child.blocks() {
-                let [kind, document_name] = b.labels.as_slice() else {
-                    continue;
-                };
-                if b.ident != "data" || kind != "aws_iam_policy_document" {
-                    continue;
-                }
-                let address = format!("data.{kind}.{document_name}");
-                for (k, s) in child.instances(&cev, b, &address) {
-                    let json = document::render(&cev, &b.body, &s, b.loc);
-                    out.push((
-                        format!("{}{}", child.prefix, instance_address(&address, k.as_ref())),
-                        document::marshal_indent(&json),
-                    ));
-                }
-            }
+            out.extend(module_documents(&child, false));
         }
     }
     out
