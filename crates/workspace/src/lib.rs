@@ -22,6 +22,7 @@ pub mod location;
 pub mod matrix;
 pub mod model;
 pub mod permissions;
+pub mod permissions_check;
 pub mod plan;
 pub mod policy;
 pub mod raw;
