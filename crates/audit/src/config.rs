@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::finding::Severity;
-use crate::source::{Document, Node};
+use crate::source::Document;
 
 /// Settings of the audit (the `audit:` section of `keyless.yml`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,7 +129,8 @@ impl AuditConfig {
 
     /// Reads the `audit:` section of a `keyless.yml` text, and `policy.production_environments` as the default of
     /// `audit.production-environments` (one list of production names for enforce and the audit). Returns
-    /// `Ok(None)` when keyless.yml sets neither.
+    /// `Ok(None)` when keyless.yml sets neither. The file is read as every keyless.yml is: keyless-pipelines' tree,
+    /// keyless-workspace's model ([`crate::keyless`]).
     pub fn from_keyless_yml(text: &str, path: &str) -> Result<Option<Self>, ConfigError> {
         let doc =
             Document::parse_with(text, keyless_pipelines::ParseOptions::STRICT).map_err(|e| {
@@ -138,35 +139,38 @@ impl AuditConfig {
                     message: crate::source::SourceError::from(e).to_string(),
                 }
             })?;
-        let audit = doc.root().get("audit");
-        let policy_names: Option<Vec<String>> = doc
-            .root()
-            .get("policy")
-            .and_then(|p| p.get("production_environments"))
-            .and_then(Node::as_seq)
-            .map(|names| names.iter().filter_map(Node::scalar_text).collect());
-        let self_hosted: Vec<String> = doc
-            .root()
-            .get("environments")
-            .and_then(Node::as_map)
-            .unwrap_or_default()
+        let model = crate::keyless::read(&doc).map_err(|d| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: format!(
+                "{}: not a valid keyless.yml: {}{}",
+                d.location,
+                d.message,
+                d.help.map(|h| format!("; {h}")).unwrap_or_default()
+            ),
+        })?;
+        Self::from_model(&model, path)
+    }
+
+    /// [`AuditConfig::from_keyless_yml`] on a keyless.yml's model.
+    pub fn from_model(
+        model: &crate::keyless::RawConfig,
+        path: &str,
+    ) -> Result<Option<Self>, ConfigError> {
+        let audit = model.audit.as_ref();
+        let policy_names = crate::keyless::production_environments(model);
+        let self_hosted: Vec<String> = model
+            .environments
             .iter()
-            .filter(|e| {
-                e.value
-                    .get("runners")
-                    .and_then(|r| r.get("labels"))
-                    .and_then(Node::as_seq)
-                    .is_some_and(|labels| labels.iter().any(|l| l.as_str() == Some("self.hosted")))
-            })
-            .map(|e| e.key.as_str().to_owned())
+            .filter(|(_, env)| crate::keyless::self_hosted(env))
+            .map(|(name, _)| name.value.clone())
             .collect();
         let mut config = match audit {
-            Some(node) => Self::from_node(node, path, &doc)?,
+            Some(section) => Self::from_section(section, path)?,
             None if policy_names.is_some() || !self_hosted.is_empty() => AuditConfig::default(),
             None => return Ok(None),
         };
         config.self_hosted_environments = self_hosted;
-        let set_here = audit.is_some_and(|a| a.get("production-environments").is_some());
+        let set_here = audit.is_some_and(|a| a.value.get("production-environments").is_some());
         if let (false, Some(names)) = (set_here, policy_names) {
             config.production_environments = names;
         }
@@ -179,19 +183,15 @@ impl AuditConfig {
         is_production_name(name, &self.production_environments)
     }
 
-    fn from_node(node: &Node, path: &str, doc: &Document) -> Result<Self, ConfigError> {
-        let json = if node.is_null() {
-            serde_json::json!({})
-        } else {
-            node.to_json()
-        };
-        let config: AuditConfig = serde_json::from_value(json).map_err(|e| {
-            let (line, col) = doc.line_col(crate::source::span(node).start);
-            ConfigError::Invalid {
+    fn from_section(
+        section: &keyless_workspace::Spanned<serde_json::Value>,
+        path: &str,
+    ) -> Result<Self, ConfigError> {
+        let config: AuditConfig =
+            serde_json::from_value(section.value.clone()).map_err(|e| ConfigError::Invalid {
                 path: path.to_owned(),
-                message: format!("audit section at {line}:{col}: {e}"),
-            }
-        })?;
+                message: format!("audit section at {}: {e}", section.location),
+            })?;
         config.validate(path)?;
         Ok(config)
     }

@@ -17,6 +17,7 @@ pub mod finding;
 pub mod fix;
 pub mod flow;
 pub mod ignore;
+pub mod keyless;
 pub mod output;
 pub mod pipeline;
 pub mod policy;
@@ -73,6 +74,8 @@ pub struct Input {
     /// Why the file could not be read or parsed at all ([`Input::read`]); its tree is then empty and only
     /// `invalid-pipeline` (a pipeline file) or `invalid-input` (any other input) reports.
     pub(crate) unreadable: Option<InputError>,
+    /// A keyless.yml's model (`keyless-workspace`'s as-written types, read from `doc`'s tree; see [`keyless`]).
+    pub(crate) keyless: Option<std::sync::Arc<keyless::RawConfig>>,
 }
 
 /// A pipeline file's repository slug and how it is known.
@@ -137,6 +140,7 @@ impl Input {
                 doc,
                 pipeline_error: None,
                 unreadable: None,
+                keyless: None,
             });
         }
         let input_error = |e: keyless_pipelines::ParseError| InputError {
@@ -192,6 +196,22 @@ impl Input {
                 keyless_pipelines::ParseError { line, column, kind }
             })
         });
+        // keyless.yml is read through keyless-workspace's model, from this tree: a file the loader refuses is bad
+        // input here too, with the loader's diagnostic (`keyless plan` would say the same).
+        let keyless = if kind == InputKind::Keyless {
+            let model = keyless::read(&doc).map_err(|d| InputError {
+                path: path.to_owned(),
+                line: (d.location.line as usize).max(1),
+                column: (d.location.column as usize).max(1),
+                message: match &d.help {
+                    Some(help) => format!("not a valid keyless.yml: {}; {help}", d.message),
+                    None => format!("not a valid keyless.yml: {}", d.message),
+                },
+            })?;
+            Some(std::sync::Arc::new(model))
+        } else {
+            None
+        };
         let mut parts = path.rsplit(['/', '\\']);
         let repository = parts
             .nth(1)
@@ -205,6 +225,7 @@ impl Input {
             doc,
             pipeline_error,
             unreadable: None,
+            keyless,
         })
     }
 
@@ -244,6 +265,7 @@ impl Input {
             doc: Document::empty(text),
             pipeline_error: None,
             unreadable: Some(error),
+            keyless: None,
         }
     }
 
@@ -577,7 +599,13 @@ impl Auditor {
                     providers.extend(file.providers.into_iter().map(|p| (index, p)));
                     policies.extend(file.policies.into_iter().map(|p| (index, p)));
                 }
-                InputKind::Keyless => keyless.push((index, &input.doc)),
+                InputKind::Keyless => {
+                    keyless.extend(input.keyless.as_deref().map(|model| keyless::KeylessFile {
+                        input: index,
+                        doc: &input.doc,
+                        model,
+                    }))
+                }
                 InputKind::Terraform | InputKind::Other => {}
             }
         }

@@ -2,9 +2,9 @@
 
 use crate::Input;
 use crate::config::AuditConfig;
+use crate::keyless::KeylessFile;
 use crate::pipeline::Pipeline;
 use crate::policy::{ProviderResource, TrustPolicy};
-use crate::source::Document;
 
 /// All audited inputs, with their views.
 #[derive(Debug)]
@@ -15,6 +15,7 @@ pub struct Workspace<'a> {
     pub policies: Vec<(usize, TrustPolicy<'a>)>,
     /// `(input index, provider)`: the IAM OIDC providers defined in the audited files.
     pub providers: Vec<(usize, ProviderResource)>,
-    pub keyless: Vec<(usize, &'a Document)>,
+    /// Every audited keyless.yml with its model (keyless-workspace's, read from the input's tree).
+    pub keyless: Vec<KeylessFile<'a>>,
     pub config: &'a AuditConfig,
 }

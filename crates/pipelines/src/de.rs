@@ -287,10 +287,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         if name == SPANNED && fields == SPANNED_FIELDS {
-            return visitor.visit_map(SpannedAccess {
-                node: self,
-                next: 0,
-            });
+            return visitor.visit_map(SpannedAccess::new(self.span(), self));
         }
         self.deserialize_any(visitor)
     }
@@ -420,7 +417,7 @@ impl<'de> de::Deserializer<'de> for KeyDeserializer<'de> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         if name == SPANNED && fields == SPANNED_FIELDS {
-            return visitor.visit_map(SpannedKeyAccess { key: self, next: 0 });
+            return visitor.visit_map(SpannedAccess::new(self.span, self));
         }
         self.deserialize_any(visitor)
     }
@@ -448,11 +445,22 @@ impl<'de> de::Deserializer<'de> for KeyDeserializer<'de> {
     }
 }
 
-/// Hands out a node's span (start and end byte offsets, then line and column through [`Span`]) and its value to
-/// [`Spanned`].
-struct SpannedAccess<'de> {
-    node: NodeDeserializer<'de>,
+/// Hands a [`Spanned`] the span of what it reads (start and end as `(offset, line, column)`), then its value, read
+/// by `value` (a node's deserializer, or a mapping key's).
+struct SpannedAccess<D> {
+    span: Option<Span>,
+    value: Option<D>,
     next: usize,
+}
+
+impl<D> SpannedAccess<D> {
+    fn new(span: Option<Span>, value: D) -> Self {
+        SpannedAccess {
+            span,
+            value: Some(value),
+            next: 0,
+        }
+    }
 }
 
 fn span_field<'de, K: DeserializeSeed<'de>>(
@@ -475,7 +483,7 @@ fn pos_triple(span: Option<Span>, start: bool) -> (u64, u64, u64) {
     })
 }
 
-impl<'de> de::MapAccess<'de> for SpannedAccess<'de> {
+impl<'de, D: de::Deserializer<'de, Error = DeError>> de::MapAccess<'de> for SpannedAccess<D> {
     type Error = DeError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -488,39 +496,12 @@ impl<'de> de::MapAccess<'de> for SpannedAccess<'de> {
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         let i = self.next;
         self.next += 1;
-        match i {
-            0 | 1 => {
-                seed.deserialize(pos_triple(self.node.span(), i == 0).into_deserializer_triple())
-            }
-            _ => seed.deserialize(self.node),
+        if i < 2 {
+            return seed.deserialize(pos_triple(self.span, i == 0).into_deserializer_triple());
         }
-    }
-}
-
-struct SpannedKeyAccess<'de> {
-    key: KeyDeserializer<'de>,
-    next: usize,
-}
-
-impl<'de> de::MapAccess<'de> for SpannedKeyAccess<'de> {
-    type Error = DeError;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, DeError> {
-        span_field(self.next, seed)
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let i = self.next;
-        self.next += 1;
-        match i {
-            0 | 1 => seed.deserialize(pos_triple(self.key.span, i == 0).into_deserializer_triple()),
-            _ => seed.deserialize(KeyDeserializer {
-                key: self.key.key,
-                span: self.key.span,
-            }),
+        match self.value.take() {
+            Some(value) => seed.deserialize(value),
+            None => Err(de::Error::custom("a spanned value was read twice")),
         }
     }
 }

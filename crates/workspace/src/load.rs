@@ -162,6 +162,12 @@ fn yaml_diagnostic(error: &keyless_pipelines::ParseError) -> Diagnostic {
     Diagnostic::new(location, message).help(help)
 }
 
+/// A required key missing from the mapping at `location`.
+pub(crate) fn missing_key(location: Location, key: &str) -> Diagnostic {
+    Diagnostic::new(location, format!("missing required key `{key}`"))
+        .help(format!("add `{key}:` here (see docs/config.md)"))
+}
+
 /// A value of the wrong shape as a diagnostic whose message names the cause and whose help names the fix.
 fn shape_diagnostic(error: &keyless_pipelines::de::DeError) -> Diagnostic {
     use keyless_pipelines::de::DeErrorKind;
@@ -179,10 +185,7 @@ fn shape_diagnostic(error: &keyless_pipelines::de::DeError) -> Diagnostic {
             Diagnostic::new(location, format!("duplicate key `{field}`"))
                 .help("each key may appear once in a mapping; merge the two entries")
         }
-        DeErrorKind::MissingField { field } => {
-            Diagnostic::new(location, format!("missing required key `{field}`"))
-                .help(format!("add `{field}:` here (see docs/config.md)"))
-        }
+        DeErrorKind::MissingField { field } => missing_key(location, field),
         DeErrorKind::UnknownVariant { variant, expected } => {
             Diagnostic::new(location, format!("unknown value `{variant}`"))
                 .help(format!("write one of: {}", expected.join(", ")))
@@ -315,6 +318,19 @@ impl Validator {
     fn error(&mut self, location: Location, message: impl Into<String>, help: impl Into<String>) {
         self.items
             .push(Diagnostic::new(location, message).help(help));
+    }
+
+    /// A required key the mapping at `location` lacks (the types keep it optional; see [`crate::raw`]).
+    fn require<'a, T>(
+        &mut self,
+        value: Option<&'a T>,
+        location: Location,
+        key: &str,
+    ) -> Option<&'a T> {
+        if value.is_none() {
+            self.items.push(missing_key(location, key));
+        }
+        value
     }
 
     /// CIDR blocks (a bare address is a /32 or /128; host bits must be zero; IPv4-mapped IPv6 forms become their
@@ -676,8 +692,15 @@ pub fn validate(raw: RawConfig, source: Source) -> Result<Config, Diagnostics> {
     }
 
     // Workspace.
-    let slug = &raw.workspace.slug;
-    if !SLUG.is_match(&slug.value) {
+    let start = Location { line: 1, column: 1 };
+    let raw_workspace = v.require(raw.workspace.as_ref(), start, "workspace");
+    let unknown_slug = Spanned::new(String::new(), start);
+    let slug = match raw_workspace {
+        Some(w) => v.require(w.slug.as_ref(), w.location, "slug"),
+        None => None,
+    };
+    let slug = slug.unwrap_or(&unknown_slug);
+    if raw_workspace.is_some_and(|w| w.slug.is_some()) && !SLUG.is_match(&slug.value) {
         v.error(
             slug.location,
             format!(
@@ -687,9 +710,13 @@ pub fn validate(raw: RawConfig, source: Source) -> Result<Config, Diagnostics> {
             "use the lowercase ID from `bitbucket.org/<slug>/`, not the display name",
         );
     }
-    let workspace_uuid = match &raw.workspace.uuid {
-        Some(uuid) => v.uuid(uuid, "workspace UUID").unwrap_or_default(),
-        None => {
+    let no_thumbprints = Vec::new();
+    let thumbprint_values = raw_workspace.map_or(&no_thumbprints, |w| &w.thumbprints);
+    let workspace_uuid = match raw_workspace.map(|w| &w.uuid) {
+        Some(Some(uuid)) => v.uuid(uuid, "workspace UUID").unwrap_or_default(),
+        // No workspace at all is reported above.
+        None => String::new(),
+        Some(None) => {
             v.error(
                 slug.location,
                 "the workspace has no `uuid`",
@@ -698,15 +725,15 @@ pub fn validate(raw: RawConfig, source: Source) -> Result<Config, Diagnostics> {
             String::new()
         }
     };
-    if raw.workspace.thumbprints.len() > 5 {
+    if thumbprint_values.len() > 5 {
         v.error(
-            raw.workspace.thumbprints[5].location,
+            thumbprint_values[5].location,
             "more than 5 thumbprints",
             "IAM keeps at most 5; remove old ones",
         );
     }
     let mut thumbprints = Vec::new();
-    for thumbprint in &raw.workspace.thumbprints {
+    for thumbprint in thumbprint_values {
         if THUMBPRINT.is_match(&thumbprint.value) {
             thumbprints.push(thumbprint.value.to_ascii_lowercase());
         } else {
@@ -737,27 +764,36 @@ pub fn validate(raw: RawConfig, source: Source) -> Result<Config, Diagnostics> {
     let mut environments = IndexMap::new();
     let mut trust_problems: Vec<Diagnostic> = Vec::new();
     for (name, env) in &raw.environments {
-        let account = env.account.value.trim().to_owned();
-        if !(account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())) {
+        let account_value = v.require(env.account.as_ref(), env.location, "account");
+        let region_value = v.require(env.region.as_ref(), env.location, "region");
+        let branch_values = v.require(env.branches.as_ref(), env.location, "branches");
+        let account = account_value.map_or(String::new(), |a| a.value.trim().to_owned());
+        if let Some(account_value) = account_value
+            && !(account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()))
+        {
             let help = if account.chars().all(|c| c.is_ascii_digit()) && account.len() < 12 {
                 "AWS account IDs have exactly 12 digits; if yours starts with 0, quote it (`account: \"0123...\"`) so YAML keeps the zeros"
             } else {
                 "AWS account IDs have exactly 12 digits, e.g. `account: \"123456789012\"`"
             };
             v.error(
-                env.account.location,
+                account_value.location,
                 format!("`{account}` is not an AWS account ID"),
                 help,
             );
         }
-        if !REGION.is_match(&env.region.value) {
+        if let Some(region) = region_value
+            && !REGION.is_match(&region.value)
+        {
             v.error(
-                env.region.location,
-                format!("`{}` is not an AWS region", env.region.value),
+                region.location,
+                format!("`{}` is not an AWS region", region.value),
                 "write a region code such as `eu-west-1` or `us-east-1`",
             );
         }
-        if env.branches.is_empty() {
+        let no_branches = Vec::new();
+        let branch_values = branch_values.unwrap_or(&no_branches);
+        if env.branches.as_ref().is_some_and(Vec::is_empty) {
             v.error(
                 name.location,
                 format!("environment `{}` allows no branches", name.value),
@@ -765,7 +801,7 @@ pub fn validate(raw: RawConfig, source: Source) -> Result<Config, Diagnostics> {
             );
         }
         let mut branches = Vec::new();
-        for branch in &env.branches {
+        for branch in branch_values {
             match BranchPattern::new(&branch.value) {
                 Ok(pattern) => branches.push(pattern),
                 Err(error) => v.error(
@@ -866,7 +902,7 @@ pub fn validate(raw: RawConfig, source: Source) -> Result<Config, Diagnostics> {
             Environment {
                 name: name.value.clone(),
                 account,
-                region: env.region.value.clone(),
+                region: region_value.map_or(String::new(), |r| r.value.clone()),
                 branches,
                 runner_labels,
                 source_ips,

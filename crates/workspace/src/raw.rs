@@ -1,8 +1,11 @@
 //! The file as written: serde + JSON Schema types for `keyless.yml`, every value with its location.
 //!
 //! These types are what the JSON Schema (`schema/keyless.schema.json`) is generated from, so their doc comments
-//! are what editors show. They accept anything well-typed; [`crate::load`] turns them into the validated
-//! [`crate::Config`] and reports every mistake with its line and column.
+//! are what editors show. They accept anything well-typed, required keys included (`workspace`, `slug`, an
+//! environment's `account`, `region` and `branches` are `Option` here and required in the schema): [`crate::load`]
+//! turns them into the validated [`crate::Config`] and reports every mistake, a missing key among them, with its
+//! line and column. `keyless audit` reads keyless.yml through these types too (a file with only an `audit:`
+//! section is a partial keyless.yml it accepts).
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -23,11 +26,14 @@ pub struct RawConfig {
     #[schemars(range(min = 1, max = 1))]
     pub version: Option<Spanned<u32>>,
     /// The Bitbucket workspace whose Pipelines OIDC provider AWS trusts.
-    pub workspace: RawWorkspace,
+    // Required (the loader reports it missing); optional in these types so that `keyless audit` can read a
+    // keyless.yml that holds only its `audit:` section through the same model.
+    #[schemars(required)]
+    pub workspace: Option<Spanned<RawWorkspace>>,
     /// Deployment environments by name, exactly as named in Bitbucket (Repository settings → Deployments).
     /// Each becomes one IAM role in its AWS account.
     #[serde(default)]
-    pub environments: IndexMap<Spanned<String>, RawEnvironment>,
+    pub environments: IndexMap<Spanned<String>, Spanned<RawEnvironment>>,
     /// Repositories by slug, with the deployment environments each may deploy to.
     #[serde(default)]
     pub repositories: IndexMap<Spanned<String>, RawRepository>,
@@ -48,8 +54,8 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawWorkspace {
     /// The workspace slug as in `bitbucket.org/<slug>/...` (not its display name).
-    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9._-]*$"))]
-    pub slug: Spanned<String>,
+    #[schemars(required, regex(pattern = r"^[a-z0-9][a-z0-9._-]*$"))]
+    pub slug: Option<Spanned<String>>,
     /// The workspace UUID with braces, e.g. `{0a1b2c3d-...}` (Repository settings → OpenID Connect, or
     /// `keyless resolve`).
     #[serde(default)]
@@ -69,15 +75,15 @@ pub struct RawWorkspace {
 #[serde(deny_unknown_fields)]
 pub struct RawEnvironment {
     /// The 12-digit AWS account ID the role lives in. Quote it, so YAML keeps leading zeros.
-    #[schemars(regex(pattern = r"^[0-9]{12}$"))]
-    pub account: Spanned<String>,
+    #[schemars(required, regex(pattern = r"^[0-9]{12}$"))]
+    pub account: Option<Spanned<String>>,
     /// The AWS region steps of this environment use (e.g. `eu-west-1`).
-    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
-    pub region: Spanned<String>,
+    #[schemars(required, regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
+    pub region: Option<Spanned<String>>,
     /// Branch patterns (Bitbucket glob syntax: `*` within a path segment, `**` across `/`) allowed to deploy.
     /// Mirror them in Bitbucket's deployment branch restrictions; `keyless render` enforces them.
-    #[schemars(length(min = 1))]
-    pub branches: Vec<Spanned<String>>,
+    #[schemars(required, length(min = 1))]
+    pub branches: Option<Vec<Spanned<String>>>,
     /// Runners the environment's steps must run on.
     #[serde(default)]
     pub runners: Option<RawRunners>,

@@ -247,22 +247,30 @@ pub async fn plan_fills(
     directory: &impl Directory,
 ) -> Result<Vec<Fill>, ResolveError> {
     let raw: RawConfig = crate::load::parse_raw(text, origin)?;
-    let slug = raw.workspace.slug.value.clone();
+    // The workspace slug is what the API is asked about: without it nothing can be resolved.
+    let start = crate::Location { line: 1, column: 1 };
+    let workspace = raw.workspace.as_ref();
+    let Some(raw_slug) = workspace.and_then(|w| w.slug.as_ref()) else {
+        let (location, key) = workspace.map_or((start, "workspace"), |w| (w.location, "slug"));
+        return Err(crate::LoadError::Invalid(crate::Diagnostics {
+            origin: origin.to_owned(),
+            source: text.to_owned(),
+            items: vec![crate::load::missing_key(location, key)],
+        })
+        .into());
+    };
+    let workspace_uuid = workspace.and_then(|w| w.uuid.as_ref());
+    let slug = raw_slug.value.clone();
     let mut fills = Vec::new();
-    if raw
-        .workspace
-        .uuid
-        .as_ref()
-        .is_none_or(|u| u.value.trim().is_empty())
-    {
+    if workspace_uuid.is_none_or(|u| u.value.trim().is_empty()) {
         let uuid = directory.workspace_uuid(&slug).await?;
-        let edit = match &raw.workspace.uuid {
+        let edit = match workspace_uuid {
             Some(existing) => Edit::Value {
                 line: usize_of(existing.location.line),
             },
             None => Edit::InsertAfter {
-                line: usize_of(raw.workspace.slug.location.line),
-                indent: usize_of(indent_of_key(text, raw.workspace.slug.location.line)),
+                line: usize_of(raw_slug.location.line),
+                indent: usize_of(indent_of_key(text, raw_slug.location.line)),
             },
         };
         fills.push(Fill {

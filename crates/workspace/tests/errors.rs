@@ -289,9 +289,49 @@ fn shapes_and_documents_are_named_in_the_files_words() {
         "expected a mapping, found nothing (an empty value)"
     );
 
-    let d = single(&BASE.replace("workspace:\n  slug: acme\n", "workspace:\n"));
+    let d = single(&BASE.replace("  slug: acme\n", ""));
     assert_eq!((d.location.line, d.location.column), (2, 3));
     assert_eq!(d.message, "missing required key `slug`");
+    assert_eq!(
+        d.help.as_deref(),
+        Some("add `slug:` here (see docs/config.md)")
+    );
+
+    // Missing keys are reported with the other mistakes, each at the mapping that lacks it.
+    let items = errors(
+        &BASE
+            .replace("    account: \"111111111111\"\n", "")
+            .replace(
+                "    region: eu-west-1\n    branches: [main]\n    source_ips",
+                "    source_ips",
+            )
+            .replace("  slug: acme\n", "  slug: Acme\n"),
+    );
+    let got: Vec<(u64, u64, &str)> = items
+        .iter()
+        .map(|d| (d.location.line, d.location.column, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                2,
+                9,
+                "workspace slug `Acme` is not a Bitbucket workspace slug"
+            ),
+            (6, 5, "missing required key `account`"),
+            (9, 5, "missing required key `region`"),
+            (9, 5, "missing required key `branches`"),
+        ]
+    );
+    let items = errors("version: 1\n");
+    assert!(
+        items
+            .iter()
+            .any(|d| (d.location.line, d.location.column) == (1, 1)
+                && d.message == "missing required key `workspace`"),
+        "{items:#?}"
+    );
 
     let d = single(&format!("{BASE}    trigger: later\n").replace(
         "    source_ips: [203.0.113.0/24]\n",

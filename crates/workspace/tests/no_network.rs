@@ -54,6 +54,10 @@ fn the_model_and_loader_build_without_network_crates() {
     let tree = normal_tree(&["-p", "keyless-workspace", "--no-default-features"]);
     assert!(tree.contains("keyless-pipelines"), "{tree}");
     assert_eq!(network_crates(&tree), Vec::<&str>::new(), "{tree}");
+    // The audit reads keyless.yml through this crate's model: its library has none either.
+    let audit = normal_tree(&["-p", "keyless-audit"]);
+    assert!(audit.contains("keyless-workspace"), "{audit}");
+    assert_eq!(network_crates(&audit), Vec::<&str>::new(), "{audit}");
     // The test can fail: with `live` the same query finds them.
     let live = normal_tree(&["-p", "keyless-workspace", "--features", "live"]);
     assert!(

@@ -10,7 +10,7 @@ use keyless_iam::privilege::{self, ExcessKind};
 
 use super::value::{At, REntry, RNode, RValue};
 use super::{CValue, cloudformation::Template};
-use crate::source::{Document, Node, Route};
+use crate::source::{Node, Route};
 
 /// A permission policy attached to a role.
 #[derive(Debug, Clone)]
@@ -89,18 +89,18 @@ pub fn judge(attached: &[Attached]) -> Vec<Judged> {
 }
 
 /// A managed policy value as keyless.yml writes it: an ARN, or the bare name of an AWS managed policy.
-fn keyless_managed(node: &Node, route: Route) -> Option<Attached> {
-    let text = node.as_str()?.trim();
+fn keyless_managed(text: &str, route: Route) -> Attached {
+    let text = text.trim();
     let arn = if text.starts_with("arn:") {
         text.to_owned()
     } else {
         format!("arn:aws:iam::aws:policy/{text}")
     };
-    Some(Attached::Managed(CValue {
+    Attached::Managed(CValue {
         text: arn,
         known: true,
         at: At::node(route),
-    }))
+    })
 }
 
 /// One role of keyless.yml: its name, where it is, what is attached, and where `permissions: todo` is written.
@@ -113,44 +113,41 @@ pub struct KeylessRole {
     pub todo: Option<At>,
 }
 
-/// Every role of a keyless.yml (environment roles, then repositories' extra roles), read from the located tree.
-pub fn keyless_roles(doc: &Document) -> Vec<KeylessRole> {
-    let root = doc.root();
-    let template = Template::new(root);
+/// Every role of a keyless.yml (environment roles, then repositories' extra roles): which roles exist and what they
+/// hold come from keyless-workspace's model; the policy documents are resolved from the located tree at the model's
+/// routes (so every verdict points into the file).
+pub fn keyless_roles(keyless: &crate::keyless::KeylessFile<'_>) -> Vec<KeylessRole> {
+    use crate::keyless::RawRole;
+    let doc = keyless.doc;
+    let template = Template::new(doc.root());
     let mut out = Vec::new();
-    let mut read = |what: String, role: &Node, route: Route, fallback: Route| {
+    let mut read = |what: String, role: &RawRole, route: Route| {
         let mut attached = Vec::new();
-        for (index, policy) in role
-            .get("managed_policies")
-            .and_then(Node::as_seq)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            attached.extend(keyless_managed(
-                policy,
+        for (index, policy) in role.managed_policies.iter().enumerate() {
+            attached.push(keyless_managed(
+                &policy.value,
                 route.key("managed_policies").index(index),
             ));
         }
-        for e in role
-            .get("inline_policies")
-            .and_then(Node::as_map)
-            .unwrap_or_default()
-        {
-            let policy_route = route.key("inline_policies").key(e.key.as_str());
-            attached.push(Attached::Inline {
-                name: e.key.as_str().to_owned(),
-                doc: template.resolve(&e.value, &policy_route),
-            });
+        for name in role.inline_policies.keys() {
+            let policy_route = route.key("inline_policies").key(name.value.as_str());
+            if let Some(node) = doc.resolve(&policy_route) {
+                attached.push(Attached::Inline {
+                    name: name.value.clone(),
+                    doc: template.resolve(node, &policy_route),
+                });
+            }
         }
         let mut todo = None;
-        if let Some(permissions) = role.get("permissions") {
+        if let Some(permissions) = &role.permissions {
             let permissions_route = route.key("permissions");
-            if permissions.as_str() == Some("todo") {
+            if permissions.value.as_str() == Some("todo") {
                 todo = Some(At::node(permissions_route));
-            } else if permissions.as_seq().is_some() {
+            } else if permissions.value.is_array()
+                && let Some(node) = doc.resolve(&permissions_route)
+            {
                 // `permissions:` renders as `{"Version": "2012-10-17", "Statement": [...]}`.
-                let statements = template.resolve(permissions, &permissions_route);
+                let statements = template.resolve(node, &permissions_route);
                 let at = At::key(permissions_route);
                 attached.push(Attached::Inline {
                     name: crate::policy::permissions::PERMISSIONS_POLICY_NAME.to_owned(),
@@ -174,10 +171,10 @@ pub fn keyless_roles(doc: &Document) -> Vec<KeylessRole> {
                 });
             }
         }
-        let at = if role.get("name").is_some() {
+        let at = if role.name.is_some() {
             At::node(route.key("name"))
         } else {
-            At::key(fallback)
+            At::key(route.clone())
         };
         out.push(KeylessRole {
             what,
@@ -186,51 +183,27 @@ pub fn keyless_roles(doc: &Document) -> Vec<KeylessRole> {
             todo,
         });
     };
-    for e in root
-        .get("environments")
-        .and_then(Node::as_map)
-        .unwrap_or_default()
-    {
-        let env_route = Route::root().key("environments").key(e.key.as_str());
-        if let Some(role) = e.value.get("role") {
+    for (name, env) in keyless.environments() {
+        if let Some(role) = &env.role {
             read(
-                format!("environment `{}`", e.key.as_str()),
+                format!("environment `{name}`"),
                 role,
-                env_route.key("role"),
-                env_route.key("role"),
+                crate::keyless::environment_route(name).key("role"),
             );
         }
     }
-    for e in root
-        .get("repositories")
-        .and_then(Node::as_map)
-        .unwrap_or_default()
-    {
-        let repo_route = Route::root().key("repositories").key(e.key.as_str());
-        for (index, extra) in e
-            .value
-            .get("extra_roles")
-            .and_then(Node::as_seq)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            let extra_route = repo_route.key("extra_roles").index(index);
-            let Some(role) = extra.get("role") else {
-                continue;
-            };
-            let environment = extra
-                .get("environment")
-                .and_then(Node::as_str)
-                .unwrap_or("?");
+    for (slug, repo) in keyless.repositories() {
+        for (index, extra) in repo.extra_roles.iter().enumerate() {
             read(
                 format!(
-                    "the extra role of repository `{}` in `{environment}`",
-                    e.key.as_str()
+                    "the extra role of repository `{slug}` in `{}`",
+                    extra.environment.value
                 ),
-                role,
-                extra_route.key("role"),
-                extra_route.key("role"),
+                &extra.role,
+                crate::keyless::repository_route(slug)
+                    .key("extra_roles")
+                    .index(index)
+                    .key("role"),
             );
         }
     }

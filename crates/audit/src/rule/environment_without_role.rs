@@ -24,13 +24,14 @@ impl Rule for EnvironmentWithoutRole {
     }
 
     fn check_workspace(&self, ws: &Workspace<'_>, out: &mut Sink) {
-        let Some((kinput, kdoc)) = ws.keyless.first() else {
+        let Some(keyless) = ws.keyless.first() else {
             return;
         };
-        let Some(envs) = kdoc.root().get("environments").and_then(Node::as_map) else {
+        let kinput = &keyless.input;
+        if keyless.model.environments.is_empty() {
             return;
-        };
-        let names: Vec<&str> = envs.iter().map(|e| e.key.as_str()).collect();
+        }
+        let names: Vec<&str> = keyless.environments().map(|(name, _)| name).collect();
         for (pinput, pipeline) in &ws.pipelines {
             for step in &pipeline.steps {
                 let Some((env, route)) = &step.deployment else {

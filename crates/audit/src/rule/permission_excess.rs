@@ -57,8 +57,9 @@ pub(crate) fn check_workspace(
     ws: &Workspace<'_>,
     out: &mut Sink,
 ) {
-    for (input, doc) in &ws.keyless {
-        for role in permissions::keyless_roles(doc) {
+    for keyless in &ws.keyless {
+        let input = &keyless.input;
+        for role in permissions::keyless_roles(keyless) {
             for judged in permissions::judge(&role.attached) {
                 if kinds.contains(&judged.kind) {
                     out.push(

@@ -26,8 +26,9 @@ impl Rule for PermissionsTodo {
     }
 
     fn check_workspace(&self, ws: &Workspace<'_>, out: &mut Sink) {
-        for (input, doc) in &ws.keyless {
-            for role in permissions::keyless_roles(doc) {
+        for keyless in &ws.keyless {
+            let input = &keyless.input;
+            for role in permissions::keyless_roles(keyless) {
                 let Some(at) = &role.todo else { continue };
                 out.push(
                     self.finding()

@@ -25,38 +25,22 @@ static META: RuleMeta = RuleMeta {
     autofix: false,
 };
 
-fn non_empty(env: &Node, key: &str) -> bool {
-    env.get(key)
-        .and_then(Node::as_seq)
-        .is_some_and(|s| !s.is_empty())
-}
-
 impl Rule for ProductionWithoutNetworkCondition {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }
 
     fn check_workspace(&self, ws: &Workspace<'_>, out: &mut Sink) {
-        for (input, doc) in &ws.keyless {
-            for e in doc
-                .root()
-                .get("environments")
-                .and_then(Node::as_map)
-                .unwrap_or_default()
-            {
-                let (name, env) = (e.key.as_str(), &e.value);
+        for keyless in &ws.keyless {
+            let input = &keyless.input;
+            for (name, env) in keyless.environments() {
                 if !ws.config.is_production(name) {
                     continue;
                 }
-                let self_hosted = env
-                    .get("runners")
-                    .and_then(|r| r.get("labels"))
-                    .and_then(Node::as_seq)
-                    .is_some_and(|labels| labels.iter().any(|l| l.as_str() == Some("self.hosted")));
-                if !self_hosted
-                    || ["source_ips", "vpc_endpoints", "vpcs"]
-                        .iter()
-                        .any(|k| non_empty(env, k))
+                if !crate::keyless::self_hosted(env)
+                    || !env.source_ips.is_empty()
+                    || !env.vpc_endpoints.is_empty()
+                    || !env.vpcs.is_empty()
                 {
                     continue;
                 }
@@ -66,7 +50,7 @@ impl Rule for ProductionWithoutNetworkCondition {
                             "production environment `{name}` runs on self-hosted runners, but its role accepts a token \
                              from any network: no `source_ips`, `vpc_endpoints` or `vpcs`"
                         ))
-                        .at(Route::root().key("environments").key(name))
+                        .at(crate::keyless::environment_route(name))
                         .in_input(*input)
                         .label("no network condition")
                         .help(

@@ -200,13 +200,14 @@ impl Rule for ProviderClientId {
 
     /// Across files: a keyless.yml's workspace audience must be among the client IDs of its issuer's providers.
     fn check_workspace(&self, ws: &Workspace<'_>, out: &mut Sink) {
-        for (kinput, doc) in &ws.keyless {
-            let Some(workspace) = doc.root().get("workspace") else {
+        for keyless in &ws.keyless {
+            let kinput = &keyless.input;
+            let Some(workspace) = keyless.model.workspace.as_ref() else {
                 continue;
             };
             let (Some(slug), Some(uuid)) = (
-                workspace.get("slug").and_then(Node::as_str),
-                workspace.get("uuid").and_then(Node::as_str),
+                workspace.slug.as_ref().map(|s| s.value.as_str()),
+                workspace.uuid.as_ref().map(|u| u.value.as_str()),
             ) else {
                 continue;
             };

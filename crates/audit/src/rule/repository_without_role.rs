@@ -4,6 +4,7 @@
 
 use super::prelude::*;
 use crate::Repository;
+use crate::keyless::{self, RawRepository};
 
 pub struct RepositoryWithoutRole;
 
@@ -28,41 +29,33 @@ static META: RuleMeta = RuleMeta {
 
 /// What keyless.yml says about one repository.
 struct Listed<'a> {
-    node: &'a Node,
+    repo: &'a RawRepository,
     route: Route,
 }
 
 impl Listed<'_> {
     fn deploys_to(&self, env: &str) -> bool {
-        self.node
-            .get("deployments")
-            .and_then(Node::as_map)
-            .is_some_and(|m| m.iter().any(|e| e.key == env))
+        self.repo.deployments.keys().any(|name| name.value == env)
     }
 
     /// `dangerously_allow_any_step: true` trusts `{repo}:*` for the environments without a UUID.
     fn any_step(&self) -> bool {
-        self.node
-            .get("dangerously_allow_any_step")
-            .and_then(Node::as_bool)
-            == Some(true)
+        self.repo
+            .dangerously_allow_any_step
+            .as_ref()
+            .is_some_and(|any| any.value)
     }
 
     fn has_extra_roles(&self) -> bool {
-        self.node
-            .get("extra_roles")
-            .and_then(Node::as_seq)
-            .is_some_and(|s| !s.is_empty())
+        !self.repo.extra_roles.is_empty()
     }
 
     fn deployments(&self) -> String {
         let names: Vec<&str> = self
-            .node
-            .get("deployments")
-            .and_then(Node::as_map)
-            .unwrap_or_default()
-            .iter()
-            .map(|e| e.key.as_str())
+            .repo
+            .deployments
+            .keys()
+            .map(|name| name.value.as_str())
             .collect();
         if names.is_empty() {
             "none".to_owned()
@@ -87,21 +80,15 @@ impl Rule for RepositoryWithoutRole {
     }
 
     fn check_workspace(&self, ws: &Workspace<'_>, out: &mut Sink) {
-        let Some((kinput, kdoc)) = ws.keyless.first() else {
+        let Some(keyless) = ws.keyless.first() else {
             return;
         };
-        let Some(repos) = kdoc.root().get("repositories").and_then(Node::as_map) else {
+        let kinput = &keyless.input;
+        if keyless.model.repositories.is_empty() {
             return;
-        };
-        let environments: Vec<&str> = kdoc
-            .root()
-            .get("environments")
-            .and_then(Node::as_map)
-            .unwrap_or_default()
-            .iter()
-            .map(|e| e.key.as_str())
-            .collect();
-        let slugs: Vec<&str> = repos.iter().map(|e| e.key.as_str()).collect();
+        }
+        let environments: Vec<&str> = keyless.environments().map(|(name, _)| name).collect();
+        let slugs: Vec<&str> = keyless.repositories().map(|(slug, _)| slug).collect();
         for (pinput, pipeline) in &ws.pipelines {
             let Some(repo) = &ws.inputs[*pinput].repository else {
                 continue;
@@ -114,11 +101,10 @@ impl Rule for RepositoryWithoutRole {
             let Some(first) = steps.first() else {
                 continue;
             };
-            let listed = repos.iter().find_map(|e| {
-                let name = e.key.as_str();
+            let listed = keyless.repositories().find_map(|(name, listed)| {
                 name.eq_ignore_ascii_case(&repo.slug).then(|| Listed {
-                    node: &e.value,
-                    route: Route::root().key("repositories").key(name),
+                    repo: listed,
+                    route: keyless::repository_route(name),
                 })
             });
             let Some(listed) = listed else {

@@ -108,40 +108,15 @@ impl Rule for SourceIpRuntime {
         }
         // keyless.yml environments with source_ips: (environment name, input, route).
         let mut ip_envs: Vec<(String, usize, Route)> = Vec::new();
-        for (input, doc) in &ws.keyless {
-            for e in doc
-                .root()
-                .get("environments")
-                .and_then(Node::as_map)
-                .unwrap_or_default()
-            {
-                let (name, env) = (e.key.as_str(), &e.value);
-                if env
-                    .get("source_ips")
-                    .and_then(Node::as_seq)
-                    .is_some_and(|s| !s.is_empty())
-                {
-                    let route = Route::root()
-                        .key("environments")
-                        .key(name)
-                        .key("source_ips");
-                    ip_envs.push((name.to_owned(), *input, route));
-                    if let Some(role) = env
-                        .get("role")
-                        .and_then(|r| r.get("name"))
-                        .and_then(Node::as_str)
-                    {
-                        ip_roles.push((
-                            role.to_owned(),
-                            *input,
-                            At::key(
-                                Route::root()
-                                    .key("environments")
-                                    .key(name)
-                                    .key("source_ips"),
-                            ),
-                        ));
-                    }
+        for keyless in &ws.keyless {
+            for (name, env) in keyless.environments() {
+                if env.source_ips.is_empty() {
+                    continue;
+                }
+                let route = crate::keyless::environment_route(name).key("source_ips");
+                ip_envs.push((name.to_owned(), keyless.input, route.clone()));
+                if let Some(role) = env.role.as_ref().and_then(|r| r.name.as_ref()) {
+                    ip_roles.push((role.value.clone(), keyless.input, At::key(route)));
                 }
             }
         }
