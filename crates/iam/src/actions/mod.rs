@@ -24,6 +24,7 @@
 //! assert_eq!(cli.needs, Needs::Actions(vec!["s3:GetObject".into()]));
 //! ```
 
+pub mod cli;
 pub mod s3;
 
 use std::collections::HashMap;
