@@ -6,7 +6,8 @@
 //! this module adds is the resources: for an action the dataset scopes to exactly one required resource type (or, with
 //! none required, to one type the options fill), the type's ARN format (`arn:${Partition}:cloudfront::${Account}:distribution/${DistributionId}`) is filled from the
 //! command's options, each `${Placeholder}` from the option botocore derives from the parameter of that name
-//! (`--distribution-id`; `--bucket` for `${BucketName}`, `--key` for S3's `${ObjectName}`), or the whole ARN when the
+//! (`--distribution-id`; `--bucket` for `${BucketName}`; a short hand-made list, [`PLACEHOLDER_OPTIONS`], for the
+//! others such as S3's `${ObjectName}` ← `--key`), or the whole ARN when the
 //! option holds one; `${Account}` and `${Region}` from the caller (the role's account; `--region` wins over the
 //! caller's region). A resource that cannot be filled that way is `*` and marked [`Need::narrow_by_hand`]: never
 //! guessed.
@@ -251,11 +252,20 @@ fn kebab(name: &str) -> String {
     out
 }
 
+/// ARN placeholders whose value an option of another name holds, by hand: (IAM prefix, placeholder, option). S3's
+/// `${ObjectName}` is the `Key` parameter; SSM's `${ParameterNameWithoutLeadingSlash}` is `Name` without its `/`.
+const PLACEHOLDER_OPTIONS: &[(&str, &str, &str)] = &[
+    ("s3", "ObjectName", "--key"),
+    ("ssm", "ParameterNameWithoutLeadingSlash", "--name"),
+];
+
 /// The options a `${Placeholder}` of an ARN format can come from, most specific first.
 fn options_for(service: &str, placeholder: &str) -> Vec<String> {
     let mut out = vec![format!("--{}", kebab(placeholder))];
-    if service == "s3" && placeholder == "ObjectName" {
-        out.push("--key".to_string());
+    for (prefix, name, option) in PLACEHOLDER_OPTIONS {
+        if *prefix == service && *name == placeholder {
+            out.push((*option).to_string());
+        }
     }
     if let Some(base) = placeholder.strip_suffix("Name")
         && !base.is_empty()
@@ -337,6 +347,11 @@ fn fill(
             return Ok((placeholders.len() == 1 && crate::resource_matches(&pattern, value))
                 .then(|| value.to_string()));
         }
+        let value = if placeholder.ends_with("WithoutLeadingSlash") {
+            value.strip_prefix('/').unwrap_or(value)
+        } else {
+            value
+        };
         arn = arn.replace(&format!("${{{placeholder}}}"), value);
     }
     Ok(Some(arn))
@@ -398,6 +413,13 @@ mod tests {
             one(
                 "ecs:UpdateService",
                 "arn:aws:ecs:eu-west-1:111111111111:service/prod/web"
+            )
+        );
+        assert_eq!(
+            needs("ssm get-parameter --name /acme/api-url --with-decryption"),
+            one(
+                "ssm:GetParameter",
+                "arn:aws:ssm:eu-west-1:111111111111:parameter/acme/api-url"
             )
         );
         // An option holding the ARN.
