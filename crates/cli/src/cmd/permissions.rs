@@ -23,9 +23,9 @@ const EXIT_UNKNOWN_CALLS: u8 = 1;
 
 #[derive(Debug, Subcommand)]
 pub enum PermissionsCommand {
-    /// Derive each role's IAM statements from the pipelines that run with it (`keyless deploy s3`, `cdk deploy`),
-    /// each traceable to a line; list what cannot be derived as "unknown, record it". Exit 1 when some lines are
-    /// unknown, 2 on bad input.
+    /// Derive each role's IAM statements from the pipelines that run with it (`keyless deploy s3`, `cdk deploy`,
+    /// AWS CLI commands, Atlassian's S3 and CloudFront pipes), each traceable to a line; list what cannot be
+    /// derived as "unknown, record it". Exit 1 when some lines are unknown, 2 on bad input.
     Infer(permissions_infer::InferArgs),
     /// Turn recordings of `keyless assume --record FILE -- CMD` into the IAM policy those calls need.
     ///
