@@ -200,7 +200,14 @@ fn write_keeps_comments_and_the_result_is_minimal() {
     }
     // `permissions check` with the pipelines (item 4): every inferred call is allowed by the written policies; the
     // lines infer cannot derive are unproven (exit 1) until a recording covers their role.
-    let mut args = vec!["permissions", "check", "-c", "keyless.yml", "--format", "json"];
+    let mut args = vec![
+        "permissions",
+        "check",
+        "-c",
+        "keyless.yml",
+        "--format",
+        "json",
+    ];
     args.extend(PIPELINES);
     let (code, out, stderr) = keyless(dir.path(), &args);
     assert_eq!(code, 1, "{stderr}");
@@ -216,8 +223,13 @@ fn write_keeps_comments_and_the_result_is_minimal() {
     assert!(calls.len() > 30, "{out}");
     assert!(calls.iter().all(|c| c["verdict"] == "allowed"), "{out}");
     assert!(
-        calls.iter().any(|c| c["action"] == "lambda:UpdateFunctionCode"
-            && c["from"].as_str().unwrap().starts_with("cli/bitbucket-pipelines.yml:24: aws ")),
+        calls
+            .iter()
+            .any(|c| c["action"] == "lambda:UpdateFunctionCode"
+                && c["from"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("cli/bitbucket-pipelines.yml:24: aws ")),
         "{out}"
     );
     let unproven = |result: &Value| -> Vec<String> {
@@ -245,7 +257,9 @@ fn write_keeps_comments_and_the_result_is_minimal() {
     assert_eq!(code, 1, "{stderr}");
     let result: Value = serde_json::from_str(&out).unwrap();
     assert!(
-        !unproven(&result).iter().any(|t| t.contains("REPORT_BUCKET")),
+        !unproven(&result)
+            .iter()
+            .any(|t| t.contains("REPORT_BUCKET")),
         "{out}"
     );
     assert_eq!(unproven(&result).len(), 1, "{out}");
@@ -431,7 +445,9 @@ fn infers_aws_cli_commands_and_allows_exactly_their_calls() {
     let decide = |action: &str, resource: &str| {
         document.decide_on(
             &Request {
-                principal: Principal::aws("arn:aws:iam::111111111111:role/bitbucket-staging-deploy"),
+                principal: Principal::aws(
+                    "arn:aws:iam::111111111111:role/bitbucket-staging-deploy",
+                ),
                 action: action.into(),
                 context: Context::new().with("aws:RequestedRegion", "eu-west-1"),
             },
@@ -446,7 +462,10 @@ fn infers_aws_cli_commands_and_allows_exactly_their_calls() {
         ("s3:GetObject", "arn:aws:s3:::acme-cli-config/site.json"),
         // sync build s3://acme-cli-site/app/ --delete: ListObjectsV2, PutObject, DeleteObject under app/.
         ("s3:ListBucket", "arn:aws:s3:::acme-cli-site"),
-        ("s3:PutObject", "arn:aws:s3:::acme-cli-site/app/assets/app.js"),
+        (
+            "s3:PutObject",
+            "arn:aws:s3:::acme-cli-site/app/assets/app.js",
+        ),
         ("s3:DeleteObject", "arn:aws:s3:::acme-cli-site/app/old.html"),
         // cp build/index.html s3://acme-cli-site/app/index.html.
         ("s3:PutObject", "arn:aws:s3:::acme-cli-site/app/index.html"),
@@ -475,11 +494,18 @@ fn infers_aws_cli_commands_and_allows_exactly_their_calls() {
         ),
     ];
     for (action, resource) in made {
-        assert_eq!(decide(action, resource), Decision::Allow, "{action} on {resource}");
+        assert_eq!(
+            decide(action, resource),
+            Decision::Allow,
+            "{action} on {resource}"
+        );
     }
     let not_made = [
         // Outside the prefix, another object, another bucket, another verb.
-        ("s3:PutObject", "arn:aws:s3:::acme-cli-site/other/index.html"),
+        (
+            "s3:PutObject",
+            "arn:aws:s3:::acme-cli-site/other/index.html",
+        ),
         ("s3:DeleteObject", "arn:aws:s3:::acme-cli-config/site.json"),
         ("s3:PutObject", "arn:aws:s3:::acme-cli-config/site.json"),
         ("s3:GetObject", "arn:aws:s3:::acme-cli-config/other.json"),
@@ -501,7 +527,10 @@ fn infers_aws_cli_commands_and_allows_exactly_their_calls() {
             "ssm:GetParameter",
             "arn:aws:ssm:eu-west-1:111111111111:parameter/acme/db-password",
         ),
-        ("ssm:PutParameter", "arn:aws:ssm:eu-west-1:111111111111:parameter/acme/api-url"),
+        (
+            "ssm:PutParameter",
+            "arn:aws:ssm:eu-west-1:111111111111:parameter/acme/api-url",
+        ),
         ("s3:PutObject", "arn:aws:s3:::any-bucket/$REPORT_BUCKET"),
     ];
     for (action, resource) in not_made {
@@ -516,11 +545,17 @@ fn infers_aws_cli_commands_and_allows_exactly_their_calls() {
     for need in role["statements"].as_array().unwrap() {
         let actions = match &need["statement"]["Action"] {
             Value::String(one) => vec![one.clone()],
-            Value::Array(list) => list.iter().map(|a| a.as_str().unwrap().to_owned()).collect(),
+            Value::Array(list) => list
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect(),
             other => panic!("{other}"),
         };
         for action in actions {
-            assert!(made_actions.contains(action.as_str()), "{action} is granted but not called");
+            assert!(
+                made_actions.contains(action.as_str()),
+                "{action} is granted but not called"
+            );
         }
     }
 }

@@ -1114,11 +1114,24 @@ mod tests {
 
     #[test]
     fn drops_redirections() {
-        let words: Vec<String> = ["s3", "cp", "a", "s3://b/k", ">", "log", "2>/dev/null", "2>&1", "<in"]
-            .iter()
-            .map(|w| (*w).to_owned())
-            .collect();
-        assert_eq!(without_redirections(&words), vec!["s3", "cp", "a", "s3://b/k"]);
+        let words: Vec<String> = [
+            "s3",
+            "cp",
+            "a",
+            "s3://b/k",
+            ">",
+            "log",
+            "2>/dev/null",
+            "2>&1",
+            "<in",
+        ]
+        .iter()
+        .map(|w| (*w).to_owned())
+        .collect();
+        assert_eq!(
+            without_redirections(&words),
+            vec!["s3", "cp", "a", "s3://b/k"]
+        );
     }
 
     #[test]

@@ -561,7 +561,10 @@ repositories:
                     "Condition": {"StringLike": {"s3:prefix": ["www/*"]}}}),
             "x",
         );
-        assert_eq!(needs[0].context.get("s3:prefix").map(String::as_str), Some("www/*"));
+        assert_eq!(
+            needs[0].context.get("s3:prefix").map(String::as_str),
+            Some("www/*")
+        );
         let needs = needs_from_statement(
             &json!({"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"}),
             "x",

@@ -184,10 +184,9 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
                     .map(|o| format!("{}:{}: {}", o.file, o.line, o.text))
                     .collect::<Vec<_>>()
                     .join("; ");
-                needs
-                    .entry(role.role.clone())
-                    .or_default()
-                    .extend(permissions_check::needs_from_statement(&need.statement, &from));
+                needs.entry(role.role.clone()).or_default().extend(
+                    permissions_check::needs_from_statement(&need.statement, &from),
+                );
             }
         }
         let recorded = |role: &str| {

@@ -190,24 +190,26 @@ pub fn command(words: &[&str], context: Context<'_>) -> Result<Call, Error> {
         return Err(Error::UnknownService(service.to_string()));
     }
     let words_after: Vec<&str> = rest.to_vec();
-    let found = cli_command(service, &words_after.join(" ")).ok_or_else(|| Error::UnknownCommand {
-        service: service.to_string(),
-        command: words_after
-            .iter()
-            .take(if first == "wait" { 2 } else { 1 })
-            .copied()
-            .collect::<Vec<_>>()
-            .join(" "),
-    })?;
+    let found =
+        cli_command(service, &words_after.join(" ")).ok_or_else(|| Error::UnknownCommand {
+            service: service.to_string(),
+            command: words_after
+                .iter()
+                .take(if first == "wait" { 2 } else { 1 })
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "),
+        })?;
     let Needs::Actions(actions) = &found.needs else {
         return Err(Error::UnknownAction {
             service: service.to_string(),
             command: found.command,
         });
     };
-    let reason = found
-        .operation
-        .map_or_else(|| format!("aws {service} {}", found.command), str::to_string);
+    let reason = found.operation.map_or_else(
+        || format!("aws {service} {}", found.command),
+        str::to_string,
+    );
     // Several actions for one call (CopyObject reads one object and writes another) do not share one resource:
     // only a single action is scoped from the options.
     let scoped = actions.len() == 1;
@@ -341,11 +343,16 @@ fn fill(
         // shape.
         if value.starts_with("arn:") {
             let mut pattern = format.to_string();
-            for p in ["Partition", "Region", "Account"].iter().chain(&placeholders) {
+            for p in ["Partition", "Region", "Account"]
+                .iter()
+                .chain(&placeholders)
+            {
                 pattern = pattern.replace(&format!("${{{p}}}"), "*");
             }
-            return Ok((placeholders.len() == 1 && crate::resource_matches(&pattern, value))
-                .then(|| value.to_string()));
+            return Ok(
+                (placeholders.len() == 1 && crate::resource_matches(&pattern, value))
+                    .then(|| value.to_string()),
+            );
         }
         let value = if placeholder.ends_with("WithoutLeadingSlash") {
             value.strip_prefix('/').unwrap_or(value)
@@ -402,7 +409,9 @@ mod tests {
         );
         // `--region` anywhere wins over the role's region.
         assert_eq!(
-            needs("lambda update-function-code --function-name app --zip-file fileb://app.zip --region us-east-2"),
+            needs(
+                "lambda update-function-code --function-name app --zip-file fileb://app.zip --region us-east-2"
+            ),
             one(
                 "lambda:UpdateFunctionCode",
                 "arn:aws:lambda:us-east-2:111111111111:function:app"
@@ -424,7 +433,9 @@ mod tests {
         );
         // An option holding the ARN.
         assert_eq!(
-            needs("lambda invoke --function-name arn:aws:lambda:eu-west-1:111111111111:function:job out.json"),
+            needs(
+                "lambda invoke --function-name arn:aws:lambda:eu-west-1:111111111111:function:job out.json"
+            ),
             one(
                 "lambda:InvokeFunction",
                 "arn:aws:lambda:eu-west-1:111111111111:function:job"
@@ -505,10 +516,7 @@ mod tests {
             Error::Unresolved("s3://$BUCKET/".into())
         );
         // Even a local-looking path: the variable may hold an s3:// URL.
-        assert_eq!(
-            err("s3 cp $SRC s3://b/k"),
-            Error::Unresolved("$SRC".into())
-        );
+        assert_eq!(err("s3 cp $SRC s3://b/k"), Error::Unresolved("$SRC".into()));
         assert_eq!(
             err("cloudfront create-invalidation --distribution-id $DIST --paths /*"),
             Error::Unresolved("$DIST".into())
