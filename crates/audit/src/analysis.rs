@@ -6,72 +6,12 @@ use crate::pipeline::{ScriptItem, Step};
 use crate::shell::{self, TOKEN_VAR};
 use crate::source::{self, Document, Node, Route, Span};
 
-/// The token written to a file by a redirection or `tee`.
-#[derive(Debug, Clone)]
-pub struct TokenWrite<'a> {
-    pub route: Route,
-    pub node: &'a Node,
-    pub text: &'a str,
-    /// `>` or `>>` (`tee -a` counts as `>>`).
-    pub op: &'static str,
-    /// Byte offset of the operator inside `text` (`None` for `tee`).
-    pub op_offset: Option<usize>,
-    /// The file, as written.
-    pub target: &'a str,
-}
+pub use crate::flow::TokenWrite;
 
-/// Every place a step writes the OIDC token to a file.
+/// Every place a step writes the OIDC token to a file, following variables through the script (see
+/// [`crate::flow`]).
 pub fn token_writes<'a>(step: &Step<'a>) -> Vec<TokenWrite<'a>> {
-    let mut out = Vec::new();
-    for item in step.script.iter().chain(step.after_script.iter()) {
-        let ScriptItem::Command {
-            route,
-            text,
-            node,
-            cmds,
-        } = item
-        else {
-            continue;
-        };
-        for (i, cmd) in cmds.iter().enumerate() {
-            if !cmd.references(TOKEN_VAR) {
-                continue;
-            }
-            for (op, at, target) in &cmd.redirects {
-                if (*op == ">" || *op == ">>")
-                    && !target.starts_with('&')
-                    && !target.starts_with("/dev/")
-                {
-                    out.push(TokenWrite {
-                        route: (*route).clone(),
-                        node,
-                        text,
-                        op,
-                        op_offset: Some(*at),
-                        target,
-                    });
-                }
-            }
-            if cmd.then == "|"
-                && let Some(next) = cmds.get(i + 1)
-                && next.program() == Some("tee")
-            {
-                let args = next.args_from_program();
-                let append = args.iter().any(|(w, _)| *w == "-a" || *w == "--append");
-                for (w, _) in args.iter().skip(1).filter(|(w, _)| !w.starts_with('-')) {
-                    out.push(TokenWrite {
-                        route: (*route).clone(),
-                        node,
-                        text,
-                        op: if append { ">>" } else { ">" },
-                        op_offset: None,
-                        target: w,
-                    });
-                }
-            }
-        }
-    }
-    out
+    step.flow().writes.clone()
 }
 
 /// Pipe variables (`name`, value node, route of the value).

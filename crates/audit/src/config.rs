@@ -29,12 +29,20 @@ use crate::source::{Document, Node};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct AuditConfig {
-    /// Deployment environment and role names that count as production (`production-on-cloud-runner`, `broad-sub`).
+    /// Names that count as production (`production-on-cloud-runner`, `deploy-on-pull-request`, the trust-policy
+    /// rules), matched on word boundaries by [`AuditConfig::is_production`]. When `audit:` does not set it,
+    /// [`AuditConfig::from_keyless_yml`] takes keyless.yml's `policy.production_environments`, else
+    /// `[production, prod, prd, live]`.
     #[serde(default = "default_production")]
     pub production_environments: Vec<String>,
     /// Per-rule settings by rule id.
     #[serde(default)]
     pub rules: BTreeMap<String, RuleConfig>,
+    /// keyless.yml's environments whose `runners.labels` include `self.hosted` (not part of the `audit:` section:
+    /// [`AuditConfig::from_keyless_yml`] reads them). A production deployment of one of them on cloud runners
+    /// contradicts keyless.yml, so `production-on-cloud-runner` reports it to every persona.
+    #[serde(skip)]
+    pub self_hosted_environments: Vec<String>,
 }
 
 impl Default for AuditConfig {
@@ -42,6 +50,7 @@ impl Default for AuditConfig {
         AuditConfig {
             production_environments: default_production(),
             rules: BTreeMap::new(),
+            self_hosted_environments: Vec::new(),
         }
     }
 }
@@ -118,17 +127,56 @@ impl AuditConfig {
         Ok(())
     }
 
-    /// Reads the `audit:` section of a `keyless.yml` text (other sections are left to `keyless-workspace`).
-    /// Returns `Ok(None)` when there is no `audit:` key.
+    /// Reads the `audit:` section of a `keyless.yml` text, and `policy.production_environments` as the default of
+    /// `audit.production-environments` (one list of production names for enforce and the audit). Returns
+    /// `Ok(None)` when keyless.yml sets neither.
     pub fn from_keyless_yml(text: &str, path: &str) -> Result<Option<Self>, ConfigError> {
-        let doc = Document::parse(text).map_err(|e| ConfigError::Invalid {
-            path: path.to_owned(),
-            message: crate::source::SourceError::from(e).to_string(),
-        })?;
-        let Some(node) = doc.root().get("audit") else {
-            return Ok(None);
+        let doc =
+            Document::parse_with(text, keyless_pipelines::ParseOptions::STRICT).map_err(|e| {
+                ConfigError::Invalid {
+                    path: path.to_owned(),
+                    message: crate::source::SourceError::from(e).to_string(),
+                }
+            })?;
+        let audit = doc.root().get("audit");
+        let policy_names: Option<Vec<String>> = doc
+            .root()
+            .get("policy")
+            .and_then(|p| p.get("production_environments"))
+            .and_then(Node::as_seq)
+            .map(|names| names.iter().filter_map(Node::scalar_text).collect());
+        let self_hosted: Vec<String> = doc
+            .root()
+            .get("environments")
+            .and_then(Node::as_map)
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| {
+                e.value
+                    .get("runners")
+                    .and_then(|r| r.get("labels"))
+                    .and_then(Node::as_seq)
+                    .is_some_and(|labels| labels.iter().any(|l| l.as_str() == Some("self.hosted")))
+            })
+            .map(|e| e.key.as_str().to_owned())
+            .collect();
+        let mut config = match audit {
+            Some(node) => Self::from_node(node, path, &doc)?,
+            None if policy_names.is_some() || !self_hosted.is_empty() => AuditConfig::default(),
+            None => return Ok(None),
         };
-        Self::from_node(node, path, &doc).map(Some)
+        config.self_hosted_environments = self_hosted;
+        let set_here = audit.is_some_and(|a| a.get("production-environments").is_some());
+        if let (false, Some(names)) = (set_here, policy_names) {
+            config.production_environments = names;
+        }
+        Ok(Some(config))
+    }
+
+    /// Whether a deployment environment or role name is a production one: one of
+    /// [`AuditConfig::production_environments`] is a whole word of it (see [`is_production_name`]).
+    pub fn is_production(&self, name: &str) -> bool {
+        is_production_name(name, &self.production_environments)
     }
 
     fn from_node(node: &Node, path: &str, doc: &Document) -> Result<Self, ConfigError> {
@@ -153,10 +201,106 @@ impl AuditConfig {
     }
 }
 
+/// Whether one of `names` is a whole word of `name`, case-insensitively. Words break at anything not a letter or
+/// digit, between a lowercase letter and an uppercase one (`ProdDeployRole`), and between letters and digits
+/// (`prod2`): `production-eu`, `eu_prod`, `ProdRole` and `live` are production for `[production, prod, live]`;
+/// `preprod`, `non-production`… `nonprod`, `reproduce` and `delivery` are not.
+pub fn is_production_name(name: &str, names: &[String]) -> bool {
+    let words = words(name);
+    names.iter().any(|n| {
+        let n = n.to_ascii_lowercase();
+        name.eq_ignore_ascii_case(&n) || words.contains(&n)
+    })
+}
+
+/// `name` split into lowercase words (see [`is_production_name`]).
+fn words(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut prev: Option<char> = None;
+    for c in name.chars() {
+        if !c.is_alphanumeric() {
+            if !word.is_empty() {
+                out.push(std::mem::take(&mut word));
+            }
+            prev = None;
+            continue;
+        }
+        let boundary = prev.is_some_and(|p| {
+            (p.is_lowercase() && c.is_uppercase()) || (p.is_alphabetic() != c.is_alphabetic())
+        });
+        if boundary && !word.is_empty() {
+            out.push(std::mem::take(&mut word));
+        }
+        word.extend(c.to_lowercase());
+        prev = Some(c);
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn production_names_match_on_word_boundaries() {
+        let names: Vec<String> = ["production", "prod", "live"].map(str::to_owned).to_vec();
+        for yes in [
+            "production",
+            "Production",
+            "production-eu",
+            "eu_prod",
+            "ProdDeployRole",
+            "prod2",
+            "keyless-prod",
+            "LIVE",
+            "app.live",
+        ] {
+            assert!(is_production_name(yes, &names), "{yes}");
+        }
+        for no in [
+            "preprod",
+            "nonprod",
+            "reproduce",
+            "delivery",
+            "productionish",
+            "staging",
+            "",
+            "Product",
+        ] {
+            assert!(!is_production_name(no, &names), "{no}");
+        }
+    }
+
+    #[test]
+    fn production_environments_default_to_the_policy_section() {
+        let text = "version: 1\npolicy:\n  production_environments: [prd-eu, live]\n";
+        let c = AuditConfig::from_keyless_yml(text, "keyless.yml")
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.production_environments, ["prd-eu", "live"]);
+        assert!(c.is_production("prd-eu"));
+        assert!(!c.is_production("production"));
+        // `audit.production-environments` wins when it is set.
+        let text = "policy:\n  production_environments: [prd-eu]\naudit:\n  production-environments: [main-prod]\n";
+        let c = AuditConfig::from_keyless_yml(text, "keyless.yml")
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.production_environments, ["main-prod"]);
+        // Neither: the built-in list.
+        let text = "policy:\n  forbidden: {}\naudit:\n  rules: {}\n";
+        let c = AuditConfig::from_keyless_yml(text, "keyless.yml")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            c.production_environments,
+            ["production", "prod", "prd", "live"]
+        );
+    }
 
     #[test]
     fn reads_audit_section() {

@@ -62,6 +62,8 @@ pub enum Focus {
     Text(String),
     /// A 1-based line and column (for errors reported by position, such as YAML syntax errors).
     Position(usize, usize),
+    /// A byte range of the source (for what the tree no longer holds, such as a duplicate key's earlier value).
+    Bytes(usize, usize),
 }
 
 /// An unresolved location: which input, which node, which part of it.
@@ -238,6 +240,26 @@ impl FindingBuilder {
                 input,
                 route,
                 focus: Focus::Node,
+            },
+            note.into(),
+        ));
+        self
+    }
+
+    /// A related location at `focus` of the node at `route`.
+    #[must_use]
+    pub fn related_focus(
+        mut self,
+        input: Option<usize>,
+        route: Route,
+        focus: Focus,
+        note: impl Into<String>,
+    ) -> Self {
+        self.related.push((
+            Target {
+                input,
+                route,
+                focus,
             },
             note.into(),
         ));

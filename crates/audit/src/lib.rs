@@ -15,6 +15,7 @@ pub mod config;
 pub mod discover;
 pub mod finding;
 pub mod fix;
+pub mod flow;
 pub mod ignore;
 pub mod output;
 pub mod pipeline;
@@ -64,6 +65,9 @@ pub struct Input {
     pub(crate) pipeline_error: Option<keyless_pipelines::ParseError>,
     /// Its inline `# keyless: ignore[...]` comments.
     pub(crate) ignores: Vec<ignore::InlineIgnore>,
+    /// Why the file could not be read or parsed at all ([`Input::read`]); its tree is then empty and only
+    /// `invalid-pipeline` (a pipeline file) or `invalid-input` (any other input) reports.
+    pub(crate) unreadable: Option<InputError>,
 }
 
 /// A pipeline file's repository slug and how it is known.
@@ -94,9 +98,10 @@ impl Repository {
     }
 }
 
-/// Why an input could not be audited.
+/// Why an input could not be audited: it could not be read, is not valid YAML/JSON, or (keyless.yml) its `audit:`
+/// section is unusable. `message` says which.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("{path}:{line}:{column}: not valid YAML/JSON: {message}")]
+#[error("{path}:{line}:{column}: {message}")]
 pub struct InputError {
     pub path: String,
     pub line: usize,
@@ -111,9 +116,16 @@ impl Input {
             path: path.to_owned(),
             line: e.line,
             column: e.column,
-            message: e.kind.to_string(),
+            message: not_valid(&e.kind),
         };
-        let (doc, pipeline_error) = match Document::parse(text) {
+        // keyless.yml is keyless's own format, read with the YAML 1.2 core schema; everything else as Bitbucket
+        // reads pipelines (YAML 1.1, the last of duplicate keys wins; CloudFormation documents YAML 1.1 too).
+        let options = if is_keyless_name(path) {
+            keyless_pipelines::ParseOptions::STRICT
+        } else {
+            keyless_pipelines::ParseOptions::PIPELINE
+        };
+        let (doc, pipeline_error) = match Document::parse_with(text, options) {
             Ok(doc) => (doc, None),
             // YAML that is not a valid pipeline file is a finding (`invalid-pipeline`), not bad input.
             Err(e) if !source::is_syntax_error(&e) && looks_like_pipeline(path, text) => {
@@ -126,6 +138,21 @@ impl Input {
         } else {
             classify(path, doc.root())
         };
+        // Duplicate keys are read as Bitbucket reads them only in pipelines (`duplicate-key` reports them); what IAM
+        // or CloudFormation would make of one is not known, so such a file stays unreadable, as before.
+        if kind != InputKind::Pipeline
+            && let Some(d) = doc.duplicates().first()
+        {
+            return Err(InputError {
+                path: path.to_owned(),
+                line: d.repeat.start.line,
+                column: d.repeat.start.column,
+                message: not_valid(&keyless_pipelines::ParseErrorKind::DuplicateKey {
+                    key: d.key.clone(),
+                    first_line: d.previous.start.line,
+                }),
+            });
+        }
         let pipeline_error = pipeline_error.or_else(|| {
             let root = doc.root();
             (kind == InputKind::Pipeline && root.as_map().is_none()).then(|| {
@@ -150,7 +177,52 @@ impl Input {
             ignores: ignore::inline_ignores(&doc),
             doc,
             pipeline_error,
+            unreadable: None,
         })
+    }
+
+    /// Reads a file for a directory audit, which never loses a report: its text is parsed as [`Input::parse`]
+    /// does, and a file that cannot be read (`text` is the reason) or parsed becomes an input whose only finding
+    /// is `invalid-pipeline` (a pipeline file, by name or a top-level `pipelines:` line) or `invalid-input`.
+    pub fn read(path: &str, text: Result<&str, &str>) -> Self {
+        let error = match text {
+            Ok(text) => match Input::parse(path, text) {
+                Ok(input) => return input,
+                Err(e) => e,
+            },
+            Err(reason) => InputError {
+                path: path.to_owned(),
+                line: 1,
+                column: 1,
+                message: reason.to_owned(),
+            },
+        };
+        Input::unreadable(path, text.unwrap_or(""), error)
+    }
+
+    /// An input that could not be read or parsed (see [`Input::read`]).
+    pub fn unreadable(path: &str, text: &str, error: InputError) -> Self {
+        let kind = if is_keyless_name(path) {
+            InputKind::Keyless
+        } else if looks_like_pipeline(path, text) {
+            InputKind::Pipeline
+        } else {
+            InputKind::Other
+        };
+        Input {
+            path: path.to_owned(),
+            kind,
+            repository: None,
+            ignores: Vec::new(),
+            doc: Document::empty(text),
+            pipeline_error: None,
+            unreadable: Some(error),
+        }
+    }
+
+    /// Why the file could not be read or parsed, if it could not (see [`Input::read`]).
+    pub fn unreadable_error(&self) -> Option<&InputError> {
+        self.unreadable.as_ref()
     }
 
     /// Sets the repository of a pipeline file (other inputs are returned unchanged).
@@ -167,8 +239,22 @@ impl Input {
     }
 }
 
+/// A parse error's message, saying that the file is not valid YAML/JSON (once).
+fn not_valid(kind: &keyless_pipelines::ParseErrorKind) -> String {
+    let message = kind.to_string();
+    if message.starts_with("invalid YAML") {
+        message
+    } else {
+        format!("not valid YAML/JSON: {message}")
+    }
+}
+
 fn file_name(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+fn is_keyless_name(path: &str) -> bool {
+    matches!(file_name(path), "keyless.yml" | "keyless.yaml")
 }
 
 fn is_pipeline_name(path: &str) -> bool {
@@ -185,8 +271,7 @@ fn looks_like_pipeline(path: &str, text: &str) -> bool {
 }
 
 fn classify(path: &str, root: &Node) -> InputKind {
-    let file = file_name(path);
-    if file == "keyless.yml" || file == "keyless.yaml" {
+    if is_keyless_name(path) {
         InputKind::Keyless
     } else if is_pipeline_name(path) || root.get("pipelines").is_some() {
         InputKind::Pipeline
@@ -217,6 +302,14 @@ impl Default for Options {
     }
 }
 
+/// An input that could not be read or parsed, and the rule that reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub error: InputError,
+    /// `invalid-pipeline` or `invalid-input`.
+    pub rule: &'static str,
+}
+
 /// The result of an audit.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -226,12 +319,22 @@ pub struct Report {
     pub ignored: usize,
     /// Findings hidden by persona or minimum severity/confidence.
     pub filtered: usize,
+    /// Inputs that could not be read or parsed, in input order (each is also an `invalid-pipeline` or
+    /// `invalid-input` finding unless that rule is disabled or ignored; SARIF lists them as tool notifications).
+    pub unreadable: Vec<Unreadable>,
+    /// How many inputs were audited, readable or not.
+    pub inputs: usize,
 }
 
 impl Report {
     /// The highest severity among the findings.
     pub fn max_severity(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
+    }
+
+    /// True when there were inputs and none of them could be read (`keyless audit` then exits 2).
+    pub fn nothing_readable(&self) -> bool {
+        self.inputs > 0 && self.unreadable.len() == self.inputs
     }
 }
 
@@ -262,7 +365,9 @@ impl Auditor {
     }
 
     /// Parses and audits many files in one pass, as `keyless audit DIR` does; `repository` (if given) is set on
-    /// every pipeline file ([`Input::with_repository`]). The first unreadable file in input order is the error.
+    /// every pipeline file ([`Input::with_repository`]). Nothing is lost to a bad file: a file that cannot be read
+    /// or parsed is reported (`invalid-pipeline` / `invalid-input`, and in [`Report::unreadable`]) and the others
+    /// are audited ([`Input::read`]).
     ///
     /// Each file is parsed, checked by the per-file rules and its findings located on one thread, one file
     /// after another, while its tree is still in the cache; a pipeline file's tree is then released, so memory
@@ -270,29 +375,29 @@ impl Auditor {
     /// time). The cross-file rules relate pipelines to keyless.yml and to trust policies, whose trees are kept;
     /// only when such a file is among the inputs are the pipeline files parsed again for them. The returned
     /// inputs always keep their text and kind (what `--fix` and the output need).
-    pub fn audit_files(
+    pub fn audit_files<F: SourceFile>(
         &self,
-        files: &[(String, String)],
+        files: &[F],
         repository: Option<&Repository>,
-    ) -> Result<(Vec<Input>, Report), InputError> {
+    ) -> (Vec<Input>, Report) {
         let rules = self.rules();
-        let per_file = par_map(files, |index, (path, text)| {
-            let mut input = Input::parse(path, text)?.with_repository(repository.cloned());
+        let per_file = par_map(files, |index, file| {
+            let mut input =
+                Input::read(file.path(), file.text()).with_repository(repository.cloned());
             let findings = self.check_input(&rules, index, &input);
-            if input.kind == InputKind::Pipeline {
+            if input.kind == InputKind::Pipeline && input.unreadable.is_none() {
                 input.doc.release_tree();
             }
-            Ok((input, findings))
+            (input, findings)
         });
         let mut inputs = Vec::with_capacity(files.len());
         let mut findings = Vec::new();
-        for result in per_file {
-            let (input, found) = result?;
+        for (input, found) in per_file {
             inputs.push(input);
             findings.extend(found);
         }
         let report = self.finish(&inputs, &rules, findings);
-        Ok((inputs, report))
+        (inputs, report)
     }
 
     fn disabled(&self, id: &str) -> bool {
@@ -312,6 +417,13 @@ impl Auditor {
     fn check_input(&self, rules: &[&dyn Rule], index: usize, input: &Input) -> Vec<Finding> {
         let mut sink = Sink::default();
         match input.kind {
+            _ if input.unreadable.is_some() => {
+                if let Some(error) = &input.unreadable {
+                    for rule in rules {
+                        rule.check_unreadable(input, error, &mut sink);
+                    }
+                }
+            }
             InputKind::Pipeline => {
                 if let Some(p) = Pipeline::new(
                     &input.doc,
@@ -394,6 +506,7 @@ impl Auditor {
         let mut keyless = Vec::new();
         for (index, input) in inputs.iter().enumerate() {
             match input.kind {
+                _ if input.unreadable.is_some() => {}
                 InputKind::Pipeline => pipelines.extend(
                     Pipeline::new(
                         &input.doc,
@@ -447,7 +560,21 @@ impl Auditor {
             findings.extend(workspace);
             self.settle(&mut findings);
         }
-        let mut report = Report::default();
+        let mut report = Report {
+            unreadable: inputs
+                .iter()
+                .filter_map(|i| {
+                    let rule = if i.kind == InputKind::Pipeline {
+                        "invalid-pipeline"
+                    } else {
+                        "invalid-input"
+                    };
+                    i.unreadable.clone().map(|error| Unreadable { error, rule })
+                })
+                .collect(),
+            inputs: inputs.len(),
+            ..Report::default()
+        };
         let (ignored, unused) = ignore::apply(inputs, &self.config, &mut findings);
         report.ignored = ignored;
         let unused_enabled = !self.disabled(rule::unused_ignore::META.id);
@@ -497,6 +624,31 @@ fn report_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
         b.location.column,
         b.rule,
     ))
+}
+
+/// A file handed to [`Auditor::audit_files`]: its path as shown in findings, and its text or why it could not be
+/// read.
+pub trait SourceFile: Sync {
+    fn path(&self) -> &str;
+    fn text(&self) -> Result<&str, &str>;
+}
+
+impl SourceFile for (String, String) {
+    fn path(&self) -> &str {
+        &self.0
+    }
+    fn text(&self) -> Result<&str, &str> {
+        Ok(&self.1)
+    }
+}
+
+impl SourceFile for (String, Result<String, String>) {
+    fn path(&self) -> &str {
+        &self.0
+    }
+    fn text(&self) -> Result<&str, &str> {
+        self.1.as_deref().map_err(String::as_str)
+    }
 }
 
 /// Parses many files at once, in parallel (see [`Input::parse`]); the first error in input order wins.
@@ -577,6 +729,18 @@ pub fn locate(
     let index = target.input.unwrap_or(default_input);
     let input = inputs.get(index.checked_sub(first)?)?;
     let doc = &input.doc;
+    if let Focus::Bytes(start, end) = target.focus {
+        let span = Span::new(start, end);
+        let (line, column) = doc.line_col(span.start);
+        return Some(Location {
+            path: input.path.clone(),
+            line,
+            column,
+            span,
+            route: String::new(),
+            input: index,
+        });
+    }
     if let Focus::Position(line, column) = target.focus {
         let start = doc.line_start(line);
         let offset = doc
@@ -597,7 +761,7 @@ pub fn locate(
     let (key, node) = doc.resolve_entry(&target.route)?;
     let node_span = source::span(node);
     let span = match &target.focus {
-        Focus::Position(..) | Focus::Node => node_span,
+        Focus::Position(..) | Focus::Bytes(..) | Focus::Node => node_span,
         Focus::Key => key.unwrap_or(node_span),
         Focus::Text(text) => doc
             .text

@@ -92,6 +92,8 @@ pub struct Step<'a> {
     pub after_script: Vec<ScriptItem<'a>>,
     /// Names of custom pipeline variables visible to this step.
     pub variables: Vec<&'a str>,
+    /// The shell data flow of its script and after-script, computed on first use ([`Step::flow`]).
+    flow: std::sync::OnceLock<crate::flow::Flow<'a>>,
 }
 
 impl<'a> Step<'a> {
@@ -117,6 +119,12 @@ impl<'a> Step<'a> {
                 } => Some((*route, *text, cmds.as_slice())),
                 ScriptItem::Pipe { .. } => None,
             })
+    }
+
+    /// The shell data flow of the step's script and after-script (see [`crate::flow`]), computed once and shared
+    /// by every rule.
+    pub fn flow(&self) -> &crate::flow::Flow<'a> {
+        self.flow.get_or_init(|| crate::flow::analyse(self))
     }
 
     /// Every pipe with its variables.
@@ -287,6 +295,7 @@ fn step<'a>(
         environment,
         variables,
         effective: s.effective,
+        flow: std::sync::OnceLock::new(),
     }
 }
 

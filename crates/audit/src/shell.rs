@@ -3,7 +3,8 @@
 //!
 //! NOTE: hand-written because the rules need byte offsets of operators (for `>>` → `>` fixes) and quoting
 //! context of each `$VAR`; the shell-words crates return unquoted words without either. It is a lexer for
-//! POSIX-ish one-liners, not a shell: heredocs and nested `$(...)` are treated as plain text.
+//! POSIX-ish scripts, not a shell: a command substitution (`$(...)`, backquotes) stays inside its word (its
+//! inner commands are lexed again by whoever needs them, see [`substitutions`]); heredocs are plain text.
 
 /// The OIDC token variable.
 pub const TOKEN_VAR: &str = "BITBUCKET_STEP_OIDC_TOKEN";
@@ -34,11 +35,19 @@ pub fn lex<'t>(text: &'t str) -> Vec<Tok<'t>> {
     while i < bytes.len() {
         let c = bytes[i];
         match c {
-            b'\'' | b'"' => {
+            b'\'' | b'"' | b'`' => {
                 if word_end == word_start {
                     word_start = i;
                 }
                 i = find_close(text, i);
+                word_end = i;
+                continue;
+            }
+            b'$' if bytes.get(i + 1) == Some(&b'(') => {
+                if word_end == word_start {
+                    word_start = i;
+                }
+                i = substitution_end(text, i + 1);
                 word_end = i;
                 continue;
             }
@@ -121,14 +130,19 @@ fn next_char_len(text: &str, i: usize) -> usize {
     text[i..].chars().next().map_or(1, char::len_utf8)
 }
 
-/// Index just past the quote that closes the one at `open` (or the end of the text).
+/// Index just past the quote that closes the one at `open` (or the end of the text). Inside double quotes a
+/// `$(...)` is skipped whole (`"$(cmd "$X")"` is one quoted string).
 fn find_close(text: &str, open: usize) -> usize {
     let bytes = text.as_bytes();
     let q = bytes[open];
     let mut i = open + 1;
     while i < bytes.len() {
-        if q == b'"' && bytes[i] == b'\\' {
+        if q != b'\'' && bytes[i] == b'\\' {
             i += 2;
+            continue;
+        }
+        if q == b'"' && bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'(') {
+            i = substitution_end(text, i + 1);
             continue;
         }
         if bytes[i] == q {
@@ -137,6 +151,82 @@ fn find_close(text: &str, open: usize) -> usize {
         i += 1;
     }
     bytes.len()
+}
+
+/// Index just past the `)` that closes the `(` at `open` (quotes and nested parentheses skipped), or the end.
+fn substitution_end(text: &str, open: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => {
+                i += 2;
+                continue;
+            }
+            b'\'' | b'"' | b'`' => {
+                i = find_close(text, i);
+                continue;
+            }
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+/// The command substitutions in `text` (`$(...)` and backquotes, outside single quotes), each as its inner text
+/// and that text's byte offset in `text`. Nested substitutions are inside their parent's text.
+pub fn substitutions(text: &str) -> Vec<(&str, usize)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut in_double = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => {
+                i += 2;
+                continue;
+            }
+            b'\'' if !in_double => {
+                i = find_close(text, i);
+                continue;
+            }
+            b'"' => in_double = !in_double,
+            b'$' if bytes.get(i + 1) == Some(&b'(') && bytes.get(i + 2) != Some(&b'(') => {
+                let end = substitution_end(text, i + 1);
+                let inner_end = if bytes.get(end - 1) == Some(&b')') {
+                    end - 1
+                } else {
+                    end
+                };
+                out.push((&text[i + 2..inner_end.max(i + 2)], i + 2));
+                i = end;
+                continue;
+            }
+            b'`' => {
+                let end = find_close(text, i);
+                let inner_end = if end > i + 1 && bytes[end - 1] == b'`' {
+                    end - 1
+                } else {
+                    end
+                };
+                out.push((&text[i + 1..inner_end], i + 1));
+                i = end;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
 }
 
 /// A simple command: its words, redirections and the operator that ends it.
@@ -269,11 +359,16 @@ pub struct VarRef {
 }
 
 /// Every variable reference in `text` that the shell would expand, with its quoting context.
+///
+/// A command substitution starts a new quoting context: in `"$(cmd "$X")"` the `$X` is quoted, as the shell reads
+/// it. Arithmetic `$((...))` is not a substitution.
 pub fn var_refs(text: &str) -> Vec<VarRef> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
     let mut in_double = false;
+    // The quoting context outside each open `$(`, innermost last.
+    let mut outer: Vec<bool> = Vec::new();
     while i < bytes.len() {
         match bytes[i] {
             b'\\' => {
@@ -285,6 +380,15 @@ pub fn var_refs(text: &str) -> Vec<VarRef> {
                 continue;
             }
             b'"' => in_double = !in_double,
+            b'$' if bytes.get(i + 1) == Some(&b'(') && bytes.get(i + 2) != Some(&b'(') => {
+                outer.push(in_double);
+                in_double = false;
+                i += 2;
+                continue;
+            }
+            b')' if !in_double && !outer.is_empty() => {
+                in_double = outer.pop().unwrap_or(false);
+            }
             b'$' => {
                 let start = i;
                 let (name, end) = if bytes.get(i + 1) == Some(&b'{') {
@@ -445,6 +549,30 @@ mod tests {
         assert_eq!(cmds[0].then, "&&");
         assert_eq!(cmds[1].redirects, [(">", 17, "&1")]);
         assert_eq!(cmds[1].then, "|");
+    }
+
+    /// A command substitution stays in its word (its `|` and spaces do not split the outer command), and starts a
+    /// new quoting context for variable references.
+    #[test]
+    fn substitutions_stay_in_their_word() {
+        let cmds = commands("export K=$(cat creds.json | jq -r '.A') && echo `date`");
+        assert_eq!(cmds.len(), 2);
+        assert_eq!(cmds[0].words[1].0, "K=$(cat creds.json | jq -r '.A')");
+        assert_eq!(cmds[1].words[1].0, "`date`");
+        let subs = substitutions("X=\"$(a \"$(b)\")\" `c`");
+        assert_eq!(
+            subs.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+            ["a \"$(b)\"", "c"]
+        );
+        let refs = var_refs("T=\"$(printf '%s' \"$BITBUCKET_BRANCH\")\" $(echo $BITBUCKET_TAG)");
+        let quoted: Vec<_> = refs
+            .iter()
+            .map(|r| (r.name.as_str(), r.in_double_quotes))
+            .collect();
+        assert_eq!(
+            quoted,
+            [("BITBUCKET_BRANCH", true), ("BITBUCKET_TAG", false)]
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 pub use keyless_pipelines::{Node, Route, Segment, Value};
-use keyless_pipelines::{ParseError, ParseErrorKind, PipelineFile};
+use keyless_pipelines::{ParseError, ParseErrorKind, ParseOptions, PipelineFile};
 
 /// A byte range in the source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -86,20 +86,38 @@ pub struct Document {
 }
 
 impl Document {
-    /// Parses YAML or JSON text (one document; see `keyless_pipelines::parse_document`).
+    /// Parses YAML or JSON text (one document) as Bitbucket reads a pipeline: YAML 1.1 scalars, the last of
+    /// duplicate keys wins ([`ParseOptions::PIPELINE`]; see `keyless_pipelines::parse_with`).
     pub fn parse(text: &str) -> Result<Self, ParseError> {
-        let root = keyless_pipelines::parse_document(text)?;
-        Ok(Document::from_root(Arc::from(text), root))
+        Document::parse_with(text, ParseOptions::PIPELINE)
+    }
+
+    /// Parses with the given options (keyless.yml reads with the YAML 1.2 core schema).
+    pub fn parse_with(text: &str, options: ParseOptions) -> Result<Self, ParseError> {
+        let parsed = keyless_pipelines::parse_with(text, options)?;
+        Ok(Document::from_file(
+            Arc::from(text),
+            PipelineFile::from_parsed(parsed),
+        ))
     }
 
     fn from_root(text: Arc<str>, root: Node) -> Self {
+        Document::from_file(text, PipelineFile::from_root(root))
+    }
+
+    fn from_file(text: Arc<str>, file: PipelineFile) -> Self {
         let line_starts = keyless_pipelines::span::line_starts(&text);
         Document {
             text,
-            file: Box::new(PipelineFile::from_root(root)),
+            file: Box::new(file),
             line_starts,
             released: false,
         }
+    }
+
+    /// Keys written twice in one mapping (the tree holds the last value of each).
+    pub fn duplicates(&self) -> &[keyless_pipelines::DuplicateKey] {
+        self.file.duplicates()
     }
 
     /// A document whose tree is empty (a pipeline file that is valid YAML but not a valid pipeline file).

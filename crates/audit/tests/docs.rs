@@ -60,6 +60,9 @@ fn render(rule: &dyn keyless_audit::Rule) -> String {
         RuleKind::CrossFile => {
             "several files together (pipelines with trust policies or keyless.yml)"
         }
+        RuleKind::Meta if m.id == "invalid-input" => {
+            "every input other than a pipeline file (keyless.yml, trust policies, templates)"
+        }
         RuleKind::Meta => "ignore comments and keyless.yml ignores",
     };
     let mut out = String::new();
@@ -73,11 +76,10 @@ fn render(rule: &dyn keyless_audit::Rule) -> String {
     let inputs: Vec<Input> = files(&bad)
         .iter()
         .map(|f| {
-            Input::parse(
+            Input::read(
                 &f.strip_prefix(fixtures()).unwrap().display().to_string(),
-                &std::fs::read_to_string(f).unwrap(),
+                Ok(&std::fs::read_to_string(f).unwrap()),
             )
-            .unwrap()
         })
         .collect();
     let options = Options {

@@ -445,3 +445,160 @@ Resources:
         ]
     );
 }
+
+/// A directory audit never loses a report (issue 18): an unparsable pipeline file, a policy that is not JSON, a
+/// keyless.yml that is not YAML and a file that could not be read are each one finding at their location
+/// (`invalid-pipeline` / `invalid-input`) and a SARIF tool notification, and the good file is audited in full.
+#[test]
+fn directory_audit_reports_unreadable_files_and_audits_the_rest() {
+    let files: Vec<(String, Result<String, String>)> = vec![
+        (
+            "a/bitbucket-pipelines.yml".into(),
+            Ok("pipelines:\n  default: [\n".into()),
+        ),
+        ("b/bitbucket-pipelines.yml".into(), Ok(MIXED.into())),
+        ("c/keyless.yml".into(), Ok("version: 1\naudit: [\n".into())),
+        (
+            "infra/role.json".into(),
+            Ok("{\"Version\": \"2012-10-17\",\n \"Statement\": [\n".into()),
+        ),
+        (
+            "d/bitbucket-pipelines.yml".into(),
+            Err("cannot read: Permission denied (os error 13)".into()),
+        ),
+    ];
+    let auditor = Auditor::new(AuditConfig::default(), Options::default());
+    let (inputs, report) = auditor.audit_files(&files, None);
+    assert_eq!(inputs.len(), files.len());
+    let bad: Vec<(String, usize, usize, &str)> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule.starts_with("invalid-"))
+        .map(|f| {
+            (
+                f.location.path.clone(),
+                f.location.line,
+                f.location.column,
+                f.rule,
+            )
+        })
+        .collect();
+    assert_eq!(
+        bad,
+        [
+            (
+                "a/bitbucket-pipelines.yml".to_owned(),
+                3,
+                1,
+                "invalid-pipeline"
+            ),
+            ("c/keyless.yml".to_owned(), 3, 1, "invalid-input"),
+            (
+                "d/bitbucket-pipelines.yml".to_owned(),
+                1,
+                1,
+                "invalid-pipeline"
+            ),
+            ("infra/role.json".to_owned(), 3, 1, "invalid-input"),
+        ]
+    );
+    // The good file's findings are all there, exactly as when it is audited alone.
+    let alone = auditor.audit(&[Input::parse("b/bitbucket-pipelines.yml", MIXED).unwrap()]);
+    let good: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.location.path.starts_with("b/"))
+        .map(|f| f.rule)
+        .collect();
+    assert_eq!(good, rules(&alone.findings));
+    assert!(good.len() >= 4, "{good:?}");
+    assert_eq!(report.unreadable.len(), 4);
+    assert!(!report.nothing_readable());
+    // Every output format is complete: JSON lists every finding, SARIF validates and lists each unreadable file.
+    let v = json::render(&report.findings);
+    assert_eq!(
+        v["findings"].as_array().unwrap().len(),
+        report.findings.len()
+    );
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let log = sarif::render_report(&report, "0.1.0");
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let invocation = &log["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], true);
+    let notes = invocation["toolExecutionNotifications"].as_array().unwrap();
+    let uris: Vec<&str> = notes
+        .iter()
+        .map(|n| {
+            n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        uris,
+        [
+            "a/bitbucket-pipelines.yml",
+            "c/keyless.yml",
+            "infra/role.json",
+            "d/bitbucket-pipelines.yml"
+        ]
+    );
+    assert_eq!(notes[1]["descriptor"]["id"], "invalid-input");
+    assert_eq!(notes[3]["level"], "error");
+    assert_eq!(
+        log["runs"][0]["results"].as_array().unwrap().len(),
+        report.findings.len()
+    );
+    // Nothing readable at all: the report still lists each file, and says so.
+    let (_, none) = auditor.audit_files(&files[..1], None);
+    assert!(none.nothing_readable());
+    assert_eq!(rules(&none.findings), ["invalid-pipeline"]);
+    assert_eq!(
+        sarif::render_report(&none, "0.1.0")["runs"][0]["invocations"][0]["executionSuccessful"],
+        false
+    );
+}
+
+/// Issue 18's calibrated default: `production-on-cloud-runner` is a hardening suggestion (persona `pedantic`), so a
+/// plain production deployment from cloud runners exits 0 by default; when keyless.yml gives the production
+/// environment self-hosted runner labels, the same step contradicts it and is reported to every persona.
+#[test]
+fn production_on_cloud_runner_is_pedantic_unless_keyless_yml_says_self_hosted() {
+    let text = "pipelines:\n  branches:\n    main:\n      - step:\n          deployment: production\n          script: [make deploy]\n";
+    let rules_of = |config: AuditConfig, persona: Persona| -> Vec<&'static str> {
+        let inputs = [Input::parse("bitbucket-pipelines.yml", text).unwrap()];
+        Auditor::new(
+            config,
+            Options {
+                persona,
+                ..Options::default()
+            },
+        )
+        .audit(&inputs)
+        .findings
+        .iter()
+        .map(|f| f.rule)
+        .filter(|r| *r == "production-on-cloud-runner")
+        .collect()
+    };
+    assert!(rules_of(AuditConfig::default(), Persona::Regular).is_empty());
+    assert_eq!(
+        rules_of(AuditConfig::default(), Persona::Pedantic),
+        ["production-on-cloud-runner"]
+    );
+    let keyless = "environments:\n  production:\n    account: \"222222222222\"\n    runners:\n      labels: [self.hosted, linux, prod]\n  staging:\n    account: \"111111111111\"\n";
+    let config = AuditConfig::from_keyless_yml(keyless, "keyless.yml")
+        .unwrap()
+        .unwrap();
+    assert_eq!(config.self_hosted_environments, ["production"]);
+    assert_eq!(
+        rules_of(config, Persona::Regular),
+        ["production-on-cloud-runner"]
+    );
+}

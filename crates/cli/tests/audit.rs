@@ -167,18 +167,48 @@ fn directory_walk_with_keyless_yml() {
             ),
         ]
     );
-    // A config without a reason is bad input, naming the fix.
+    // A config without a reason is an `invalid-input` finding naming the fix; the audit runs with the defaults
+    // (so unpinned-image is back) and nothing else is lost.
     std::fs::write(
         dir.path().join("keyless.yml"),
         "audit:\n  rules:\n    unpinned-image:\n      disable: true\n",
     )
     .unwrap();
+    let out = keyless()
+        .current_dir(dir.path())
+        .args(["audit", ".", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<(&str, &str)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap(),
+                f["location"]["path"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(got.contains(&("invalid-input", "keyless.yml")), "{got:?}");
+    assert!(
+        got.contains(&("unpinned-image", "bitbucket-pipelines.yml")),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&("oidc-trust-without-condition", "infra/role.json")),
+        "{got:?}"
+    );
+    assert!(v.to_string().contains("need a `reason:`"), "{v}");
+    // --config naming a file that does not exist is bad input.
     keyless()
         .current_dir(dir.path())
-        .args(["audit", "."])
+        .args(["audit", ".", "--config", "nope.yml"])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("need a `reason:`"));
+        .stderr(predicates::str::contains("nope.yml: no such file"));
 }
 
 #[test]
@@ -393,4 +423,109 @@ fn repo_names_the_repository_for_keyless_yml() {
     assert_eq!(got[0].0, "high");
     assert!(got[0].1.contains("repository `api`"), "{}", got[0].1);
     assert!(run("acme/web").is_empty());
+}
+
+/// Issue 18: one unreadable file no longer kills a directory audit. A pipeline that is not YAML, a policy that is
+/// not JSON and a file that is not UTF-8 are findings at their location; the good files are audited; every
+/// format is complete; the exit code follows severity (2 only when nothing at all could be read).
+#[test]
+fn directory_audit_never_loses_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in [
+        ("web/bitbucket-pipelines.yml", MEDIUM_ONLY.as_bytes()),
+        (
+            "api/bitbucket-pipelines.yml",
+            b"pipelines:\n  default: [\n".as_slice(),
+        ),
+        (
+            "infra/role.json",
+            b"{\"Version\": \"2012-10-17\", \"Statement\": [\n".as_slice(),
+        ),
+        (
+            "ops/bitbucket-pipelines.yml",
+            b"pipelines:\n  default:\n    - step:\n        script:\n          - echo \xff\n"
+                .as_slice(),
+        ),
+    ] {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let out = keyless()
+        .current_dir(dir.path())
+        .args(["audit", ".", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}:{} {}",
+                f["location"]["path"].as_str().unwrap(),
+                f["location"]["line"],
+                f["location"]["column"],
+                f["rule"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "api/bitbucket-pipelines.yml:3:1 invalid-pipeline",
+            "infra/role.json:2:1 invalid-input",
+            "ops/bitbucket-pipelines.yml:1:1 invalid-pipeline",
+            "web/bitbucket-pipelines.yml:5:13 curl-pipe-shell",
+        ]
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("ops/bitbucket-pipelines.yml:1:1: not UTF-8 text"),
+        "{stderr}"
+    );
+    // SARIF: the same results, and each unreadable file as a tool notification.
+    let out = keyless()
+        .current_dir(dir.path())
+        .args(["audit", ".", "--format", "sarif"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log["runs"][0]["results"].as_array().unwrap().len(), 4);
+    let notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap();
+    assert_eq!(notes.len(), 3);
+    // Plain output names every file too; with only the medium finding counted, --fail-on high still fails on the
+    // unreadable files (high).
+    keyless()
+        .current_dir(dir.path())
+        .args(["audit", ".", "--fail-on", "high"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("error[invalid-input]"))
+        .stdout(predicates::str::contains("warning[curl-pipe-shell]"));
+    // Nothing readable at all: the report is still printed, and the exit code is 2.
+    let out = keyless()
+        .current_dir(dir.path())
+        .args(["audit", "api", "infra", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["findings"].as_array().unwrap().len(), 2);
+    // A path that does not exist is bad input, as before.
+    keyless()
+        .current_dir(dir.path())
+        .args(["audit", "web", "missing"])
+        .assert()
+        .code(2);
 }

@@ -130,6 +130,10 @@ struct Run {
 
 impl World {
     fn command(&self, source: &Path, extra: &[&str]) -> Command {
+        self.command_as(source, "json", extra)
+    }
+
+    fn command_as(&self, source: &Path, format: &str, extra: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyless"));
         cmd.args(["deploy", "s3", "--bucket", &self.bucket, "--source"])
             .arg(source)
@@ -139,7 +143,7 @@ impl World {
                 "--endpoint-url",
                 &self.moto.url,
                 "--format",
-                "json",
+                format,
             ])
             .args(extra)
             .env("AWS_ACCESS_KEY_ID", "testing")
@@ -203,6 +207,71 @@ impl World {
                     .send(),
             )
             .unwrap()
+    }
+
+    fn sorted_keys(&self) -> Vec<String> {
+        let mut keys = self.keys();
+        keys.sort();
+        keys
+    }
+
+    /// Writes an object directly (as another tool would), bypassing keyless.
+    fn put(&self, key: &str, body: &'static [u8]) {
+        self.rt
+            .block_on(
+                self.clients
+                    .s3
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .body(ByteStream::from_static(body))
+                    .send(),
+            )
+            .unwrap();
+    }
+
+    /// A CloudFront distribution in front of the bucket, created with the AWS CLI; returns its id.
+    fn distribution(&self) -> String {
+        let out = Command::new(self.moto.venv.join("bin/aws"))
+            .args([
+                "--endpoint-url",
+                &self.moto.url,
+                "--region",
+                "us-east-1",
+                "--output",
+                "json",
+            ])
+            .args(["cloudfront", "create-distribution", "--origin-domain-name"])
+            .arg(format!("{}.s3.amazonaws.com", self.bucket))
+            .args(["--default-root-object", "index.html"])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_CONFIG_FILE", self.home.path().join("config"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+        created["Distribution"]["Id"].as_str().unwrap().to_owned()
+    }
+
+    /// How many invalidations CloudFront holds for a distribution.
+    fn invalidation_count(&self, distribution: &str) -> i32 {
+        self.rt
+            .block_on(
+                self.clients
+                    .cloudfront
+                    .list_invalidations()
+                    .distribution_id(distribution)
+                    .send(),
+            )
+            .unwrap()
+            .invalidation_list
+            .unwrap()
+            .quantity
     }
 
     fn get(&self, key: &str) -> Vec<u8> {
@@ -695,30 +764,7 @@ fn gzip_rules_store_compressed_bodies_deterministically() {
 #[test]
 fn invalidation_paths_are_minimised_and_recorded_by_cloudfront() {
     let Some(w) = world() else { return };
-    let out = Command::new(w.moto.venv.join("bin/aws"))
-        .args([
-            "--endpoint-url",
-            &w.moto.url,
-            "--region",
-            "us-east-1",
-            "--output",
-            "json",
-        ])
-        .args(["cloudfront", "create-distribution", "--origin-domain-name"])
-        .arg(format!("{}.s3.amazonaws.com", w.bucket))
-        .args(["--default-root-object", "index.html"])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_CONFIG_FILE", w.home.path().join("config"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let dist = created["Distribution"]["Id"].as_str().unwrap().to_owned();
+    let dist = w.distribution();
 
     let src = site();
     let first = w.ok(src.path(), &["--invalidate", &dist, "--wait"]);
@@ -791,23 +837,10 @@ fn invalidation_paths_are_minimised_and_recorded_by_cloudfront() {
     );
 
     // Nothing changed: no invalidation is created.
-    let count = |w: &World| {
-        w.rt.block_on(
-            w.clients
-                .cloudfront
-                .list_invalidations()
-                .distribution_id(&dist)
-                .send(),
-        )
-        .unwrap()
-        .invalidation_list
-        .unwrap()
-        .quantity
-    };
-    let before = count(&w);
+    let before = w.invalidation_count(&dist);
     let noop = w.ok(src.path(), &["--invalidate", &dist]);
     assert_eq!(noop["invalidation"]["status"], "skipped", "{noop}");
-    assert_eq!(count(&w), before);
+    assert_eq!(w.invalidation_count(&dist), before);
 }
 
 #[test]
@@ -932,4 +965,580 @@ fn refusals_change_nothing() {
         "{}",
         missing.stderr
     );
+}
+
+/// Issue 21: a source holding `.git/`, `.env` files and `.well-known/` publishes only the last by default;
+/// `.git` and `.env*` are reported with counts, never contents; hidden keys in the bucket are never deleted.
+#[test]
+fn hidden_files_are_skipped_reported_and_hidden_keys_left_alone() {
+    let Some(w) = world() else { return };
+    let src = tempfile::tempdir().unwrap();
+    let root = src.path();
+    write(root, "index.html", b"<h1>home</h1>");
+    write(root, ".env", b"DATABASE_PASSWORD=hunter2-do-not-publish");
+    write(
+        root,
+        "config/.env.production",
+        b"API_TOKEN=tok-do-not-publish",
+    );
+    for object in ["HEAD", "config", "objects/aa/bbbb"] {
+        write(root, &format!(".git/{object}"), b"git internals");
+    }
+    write(
+        root,
+        ".well-known/security.txt",
+        b"Contact: mailto:security@example.com",
+    );
+    write(root, ".well-known/acme-challenge/tok", b"tok.thumb");
+    write(root, "docs/.DS_Store", b"finder");
+    // Hidden keys another tool put in the bucket: never deleted, never counted by the guards.
+    w.put(".htaccess-from-elsewhere", b"x");
+    w.put("assets/.keep", b"");
+
+    let run = w.deploy(root, &["--delete"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = &run.json;
+    assert_eq!(
+        keys_of(json, "uploads"),
+        [
+            ".well-known/acme-challenge/tok",
+            ".well-known/security.txt",
+            "index.html"
+        ]
+    );
+    // .env, config/.env.production, three files in .git, docs/.DS_Store.
+    assert_eq!(summary(json, "skipped_hidden"), 6, "{json}");
+    assert_eq!(summary(json, "deleted"), 0, "{json}");
+    let warnings: Vec<&str> = json["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    assert!(warnings[0].contains("`.env`") && warnings[0].contains("1 file"));
+    assert!(warnings[1].contains("`.git/`") && warnings[1].contains("3 files"));
+    assert!(warnings[2].contains("`config/.env.production`"));
+    assert!(warnings.iter().all(|w| w.contains("skipped as hidden")));
+    for leaked in ["hunter2", "tok-do-not-publish", "git internals"] {
+        assert!(!run.stderr.contains(leaked) && !json.to_string().contains(leaked));
+    }
+    assert!(
+        run.stderr.contains("warning: the source contains `.git/`"),
+        "{}",
+        run.stderr
+    );
+    // The share guard counts the objects that take part: none yet (the hidden keys do not count).
+    assert!(
+        json["guards"][3]["message"]
+            .as_str()
+            .unwrap()
+            .contains("holds 0 objects"),
+        "{json}"
+    );
+    assert_eq!(
+        w.sorted_keys(),
+        [
+            ".htaccess-from-elsewhere",
+            ".keyless-deploy.json",
+            ".well-known/acme-challenge/tok",
+            ".well-known/security.txt",
+            "assets/.keep",
+            "index.html"
+        ]
+    );
+
+    // A rerun: nothing to do, the hidden keys still untouched; the share guard now sees 3 objects.
+    let again = w.ok(root, &["--delete"]);
+    assert_eq!(
+        (
+            summary(&again, "uploaded"),
+            summary(&again, "deleted"),
+            summary(&again, "unchanged")
+        ),
+        (0, 0, 3),
+        "{again}"
+    );
+    assert!(
+        again["guards"][3]["message"]
+            .as_str()
+            .unwrap()
+            .contains("holds 3 objects")
+    );
+
+    // --include-hidden publishes them, and says so in the warnings; a dry run with --delete shows that the
+    // hidden keys now take part (they would be deleted).
+    let dry = w.ok(root, &["--include-hidden", "--delete", "--dry-run"]);
+    assert_eq!(summary(&dry, "skipped_hidden"), 0);
+    assert_eq!(
+        keys_of(&dry, "deletes"),
+        [".htaccess-from-elsewhere", "assets/.keep"]
+    );
+    assert_eq!(summary(&dry, "uploaded"), 6, "{dry}");
+    let git = dry["warnings"][1].as_str().unwrap();
+    assert!(
+        git.contains("3 of them uploaded (--include-hidden)")
+            && git.contains("--exclude '.git/**'"),
+        "{git}"
+    );
+    w.ok(root, &["--include-hidden"]);
+    assert_eq!(w.get(".env"), b"DATABASE_PASSWORD=hunter2-do-not-publish");
+    assert!(w.keys().contains(&".git/HEAD".to_owned()));
+
+    // Back to the default: the published hidden objects are hidden keys now, so --delete leaves them (remove
+    // them by hand, or with --include-hidden --delete after deleting the files).
+    let back = w.ok(root, &["--delete"]);
+    assert_eq!(summary(&back, "deleted"), 0, "{back}");
+    assert!(w.keys().contains(&".env".to_owned()));
+}
+
+/// Issue 21: `--delete` from an empty build directory is refused before any change, and says why with the
+/// numbers; `--dry-run` shows each guard's decision; `--force` empties the prefix on purpose.
+#[test]
+fn an_empty_source_with_delete_is_refused_before_any_change() {
+    let Some(w) = world() else { return };
+    let src = site();
+    w.ok(src.path(), &[]);
+    let before = w.sorted_keys();
+    assert_eq!(before.len(), 6);
+    let empty = tempfile::tempdir().unwrap();
+    write(empty.path(), ".gitkeep", b"");
+
+    let refused = w.deploy(empty.path(), &["--delete"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert_eq!(refused.json, Value::Null, "nothing on stdout");
+    for part in [
+        "refusing to deploy to s3://site-bucket/; nothing was changed",
+        "--source holds no file to deploy (1 hidden files skipped)",
+        "all 5 objects",
+        "--force",
+    ] {
+        assert!(refused.stderr.contains(part), "{part}: {}", refused.stderr);
+    }
+    assert_eq!(w.sorted_keys(), before);
+
+    let dry = w.deploy(empty.path(), &["--delete", "--dry-run"]);
+    assert_eq!(dry.code, 2, "{}", dry.stderr);
+    assert_eq!(dry.json["dry_run"], true);
+    let decisions: Vec<(&str, &str)> = dry.json["guards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["guard"].as_str().unwrap(),
+                g["decision"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            ("empty-source", "refuse"),
+            ("require", "off"),
+            ("max-delete", "pass"),
+            ("max-delete-percent", "off")
+        ]
+    );
+    assert_eq!(summary(&dry.json, "deleted"), 5);
+    assert!(dry.stderr.contains("would be refused"), "{}", dry.stderr);
+    assert_eq!(w.sorted_keys(), before);
+
+    // The text plan shows the guards too.
+    let text = w
+        .command_as(empty.path(), "text", &["--delete", "--dry-run"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("guard   empty-source") && text.contains("refuse: --source holds no file"),
+        "{text}"
+    );
+
+    // Without --delete an empty source changes nothing and is not refused.
+    let plain = w.ok(empty.path(), &[]);
+    assert_eq!(summary(&plain, "uploaded"), 0);
+    assert_eq!(plain["guards"][0]["decision"], "off");
+
+    let forced = w.ok(empty.path(), &["--delete", "--force"]);
+    assert_eq!(summary(&forced, "deleted"), 5, "{forced}");
+    assert_eq!(forced["guards"][0]["decision"], "forced");
+    assert_eq!(w.sorted_keys(), [".keyless-deploy.json"]);
+}
+
+/// Issue 21: a half-built source (most pages missing) is refused by the share guard on a site of 20 or more
+/// objects, and by `--require`; the limit and `--force` let it through.
+#[test]
+fn a_half_built_source_is_refused_by_the_share_and_by_require() {
+    let Some(w) = world() else { return };
+    let full = tempfile::tempdir().unwrap();
+    write(full.path(), "index.html", b"<h1>home</h1>");
+    for i in 0..29 {
+        write(
+            full.path(),
+            &format!("p/{i:02}.html"),
+            format!("<p>{i}</p>").as_bytes(),
+        );
+    }
+    w.ok(full.path(), &["--delete", "--require", "index.html"]);
+    let before = w.sorted_keys();
+    assert_eq!(before.len(), 31);
+
+    // The build stopped early: 10 pages, no index.html. Deleting 20 of the 30 objects is 66.7%.
+    let half = tempfile::tempdir().unwrap();
+    for i in 0..10 {
+        write(
+            half.path(),
+            &format!("p/{i:02}.html"),
+            format!("<p>{i}</p>").as_bytes(),
+        );
+    }
+    let refused = w.deploy(half.path(), &["--delete"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    for part in [
+        "refusing to delete 20 of the 30 objects under the prefix (66.7%)",
+        "more than --max-delete-percent 50",
+        "Rerun with --max-delete-percent 67 (or --force)",
+    ] {
+        assert!(refused.stderr.contains(part), "{part}: {}", refused.stderr);
+    }
+    assert!(!refused.stderr.contains("--require"), "{}", refused.stderr);
+    assert_eq!(w.sorted_keys(), before);
+
+    // --require names what is missing; both refusals are listed.
+    let both = w.deploy(
+        half.path(),
+        &["--delete", "--require", "index.html", "--require", "p"],
+    );
+    assert_eq!(both.code, 2);
+    assert!(
+        both.stderr
+            .contains("--source lacks `index.html` (--require)"),
+        "{}",
+        both.stderr
+    );
+    assert!(both.stderr.contains("66.7%"), "{}", both.stderr);
+    // --require applies without --delete too: a half-built site is not uploaded over a whole one.
+    let upload_only = w.deploy(half.path(), &["--require", "index.html"]);
+    assert_eq!(upload_only.code, 2, "{}", upload_only.stderr);
+    assert_eq!(w.sorted_keys(), before);
+
+    // --max-delete still applies on its own.
+    let max = w.deploy(
+        half.path(),
+        &[
+            "--delete",
+            "--max-delete",
+            "19",
+            "--max-delete-percent",
+            "100",
+        ],
+    );
+    assert_eq!(max.code, 2);
+    assert!(
+        max.stderr
+            .contains("refusing to delete 20 objects, more than --max-delete 19"),
+        "{}",
+        max.stderr
+    );
+
+    // A higher share lets it through.
+    let through = w.ok(half.path(), &["--delete", "--max-delete-percent", "67"]);
+    assert_eq!(summary(&through, "deleted"), 20, "{through}");
+    assert_eq!(through["guards"][3]["decision"], "pass");
+    assert_eq!(w.keys().len(), 11);
+}
+
+/// Issue 21: `--invalidate` repeats; every distribution gets its own invalidation, reported in command-line
+/// order in `invalidations`, with `invalidation` kept as the first.
+#[test]
+fn two_distributions_are_invalidated() {
+    let Some(w) = world() else { return };
+    let (a, b) = (w.distribution(), w.distribution());
+    let src = site();
+    let dry = w.ok(
+        src.path(),
+        &["--invalidate", &b, "--invalidate", &a, "--dry-run"],
+    );
+    let planned: Vec<(&str, &str)> = dry["invalidations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["distribution_id"].as_str().unwrap(),
+                i["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(planned, [(b.as_str(), "planned"), (a.as_str(), "planned")]);
+
+    let run = w.ok(
+        src.path(),
+        &[
+            "--invalidate",
+            &b,
+            "--invalidate",
+            &a,
+            "--invalidate",
+            &b,
+            "--wait",
+        ],
+    );
+    let reports = run["invalidations"].as_array().unwrap();
+    assert_eq!(reports.len(), 2, "a repeated id is invalidated once: {run}");
+    assert_eq!(run["invalidation"], reports[0]);
+    for (report, dist) in reports.iter().zip([&b, &a]) {
+        assert_eq!(report["distribution_id"], dist.as_str());
+        assert_eq!(report["status"], "Completed", "{report}");
+        assert!(report["id"].is_string());
+        assert_eq!(report["paths"].as_array().unwrap().len(), 7, "{report}");
+        assert_eq!(w.invalidation_count(dist), 1);
+    }
+    // One change, both distributions.
+    write(src.path(), "js/app.js", b"console.log('v2');\n");
+    let second = w.ok(src.path(), &["--invalidate", &a, "--invalidate", &b]);
+    for report in second["invalidations"].as_array().unwrap() {
+        assert_eq!(report["paths"], serde_json::json!(["/js/app.js"]));
+    }
+    assert_eq!((w.invalidation_count(&a), w.invalidation_count(&b)), (2, 2));
+    // Nothing changed: both skipped, none created.
+    let noop = w.ok(src.path(), &["--invalidate", &a, "--invalidate", &b]);
+    assert!(
+        noop["invalidations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["status"] == "skipped")
+    );
+    assert_eq!((w.invalidation_count(&a), w.invalidation_count(&b)), (2, 2));
+    // Without --invalidate: null and an empty list.
+    let none = w.ok(src.path(), &[]);
+    assert_eq!(
+        (none["invalidation"].clone(), none["invalidations"].clone()),
+        (Value::Null, serde_json::json!([]))
+    );
+}
+
+/// Issue 21: per-glob Content-Type and website redirects (and the other allowed headers) are set, then changed
+/// without re-uploading anything: a copy in place with the REPLACE directive, same ETag.
+#[test]
+fn per_glob_headers_are_set_then_changed_without_reupload() {
+    let Some(w) = world() else { return };
+    let src = site();
+    write(src.path(), "old/index.html", b"<p>moved</p>");
+    write(src.path(), "LICENSE", b"MIT");
+    let big: Vec<u8> = (0..9000u32).map(|i| (i % 253) as u8).collect();
+    write(src.path(), "downloads/manual.bin", &big);
+    let first_rules = [
+        "--content-type",
+        "LICENSE=text/plain; charset=utf-8",
+        "--content-type",
+        "*.js=application/javascript",
+        "--header",
+        "old/index.html=x-amz-website-redirect-location:/docs/",
+        "--header",
+        "downloads/**=Content-Disposition:attachment; filename=\"manual.bin\"",
+        "--header",
+        "*.html=Content-Language:en",
+        "--header",
+        "img/**=Expires:2030-01-01T00:00:00Z",
+        "--header",
+        "**=x-amz-meta-build:41",
+        // Per header, the first matching rule wins whichever flag gave it: HTML gets max-age=60.
+        "--header",
+        "**=Cache-Control:max-age=60",
+        "--cache-control",
+        "*.html=no-cache",
+        "--multipart-threshold",
+        "4KiB",
+        "--part-size",
+        "2KiB",
+    ];
+    let first = w.ok(src.path(), &first_rules);
+    assert_eq!(summary(&first, "uploaded"), 8, "{first}");
+    let js = first["uploads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["key"] == "js/app.js")
+        .unwrap();
+    assert_eq!(js["content_type"], "application/javascript");
+    assert_eq!(js["metadata"]["build"], "41");
+
+    let head = w.head("old/index.html");
+    assert_eq!(head.website_redirect_location(), Some("/docs/"));
+    assert_eq!(head.content_language(), Some("en"));
+    assert_eq!(head.cache_control(), Some("max-age=60"));
+    assert_eq!(head.metadata().unwrap()["build"], "41");
+    assert!(head.metadata().unwrap().contains_key("keyless-sha256"));
+    assert_eq!(
+        w.head("LICENSE").content_type(),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(
+        w.head("js/app.js").content_type(),
+        Some("application/javascript")
+    );
+    assert_eq!(
+        w.head("img/logo.png").expires_string(),
+        Some("Tue, 01 Jan 2030 00:00:00 GMT")
+    );
+    let manual = w.head("downloads/manual.bin");
+    assert!(
+        manual.e_tag().unwrap().contains('-'),
+        "multipart: {:?}",
+        manual.e_tag()
+    );
+    assert_eq!(
+        manual.content_disposition(),
+        Some("attachment; filename=\"manual.bin\"")
+    );
+    assert_eq!(manual.metadata().unwrap()["build"], "41");
+
+    let etags: Vec<(String, String)> = w
+        .sorted_keys()
+        .into_iter()
+        .filter(|k| k != ".keyless-deploy.json")
+        .map(|k| {
+            let etag = w.head(&k).e_tag().unwrap().to_owned();
+            (k, etag)
+        })
+        .collect();
+
+    // Change the rules: a new redirect target, another build number, JavaScript back to its extension's
+    // type, Content-Language dropped, another Expires.
+    let second_rules = [
+        "--content-type",
+        "LICENSE=text/plain; charset=utf-8",
+        "--header",
+        "old/index.html=x-amz-website-redirect-location:https://example.com/docs/",
+        "--header",
+        "downloads/**=Content-Disposition:attachment; filename=\"manual.bin\"",
+        "--header",
+        "img/**=Expires:Wed, 01 Jan 2031 00:00:00 GMT",
+        "--header",
+        "**=x-amz-meta-build:42",
+        "--header",
+        "**=Cache-Control:max-age=60",
+        "--multipart-threshold",
+        "4KiB",
+        "--part-size",
+        "2KiB",
+    ];
+    let second = w.ok(src.path(), &second_rules);
+    assert_eq!(summary(&second, "uploaded"), 0, "{second}");
+    assert_eq!(summary(&second, "updated"), 8, "{second}");
+    let changed = |key: &str| -> Vec<String> {
+        second["updates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["key"] == key)
+            .unwrap()["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        changed("old/index.html"),
+        [
+            "content-language",
+            "x-amz-website-redirect-location",
+            "x-amz-meta-build"
+        ]
+    );
+    assert_eq!(changed("js/app.js"), ["content-type", "x-amz-meta-build"]);
+    assert_eq!(changed("img/logo.png"), ["expires", "x-amz-meta-build"]);
+    let head = w.head("old/index.html");
+    assert_eq!(
+        head.website_redirect_location(),
+        Some("https://example.com/docs/")
+    );
+    assert_eq!(head.content_language(), None);
+    assert_eq!(head.metadata().unwrap()["build"], "42");
+    assert_eq!(head.content_type(), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        w.head("js/app.js").content_type(),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(
+        w.head("img/logo.png").expires_string(),
+        Some("Wed, 01 Jan 2031 00:00:00 GMT")
+    );
+    let manual = w.head("downloads/manual.bin");
+    assert_eq!(
+        manual.content_disposition(),
+        Some("attachment; filename=\"manual.bin\"")
+    );
+    assert_eq!(
+        manual.metadata().unwrap()["keyless-sha256"],
+        sha256_hex(&big)
+    );
+    for (key, etag) in &etags {
+        // Same bytes, not uploaded again. (A copy of a multipart object gets a single-part ETag on S3; moto
+        // keeps the original.)
+        if !key.ends_with(".bin") {
+            assert_eq!(w.head(key).e_tag().unwrap(), etag, "{key}");
+        }
+        assert!(
+            w.get(key) == std::fs::read(src.path().join(key)).unwrap(),
+            "{key}"
+        );
+    }
+
+    // The state file recorded every header: the same rules again change nothing, with or without it.
+    let again = w.ok(src.path(), &second_rules);
+    assert_eq!(
+        (summary(&again, "updated"), summary(&again, "unchanged")),
+        (0, 8),
+        "{again}"
+    );
+    let mut no_state = second_rules.to_vec();
+    no_state.push("--no-state");
+    let heads = w.ok(src.path(), &no_state);
+    assert_eq!(
+        (summary(&heads, "updated"), summary(&heads, "unchanged")),
+        (0, 8),
+        "{heads}"
+    );
+}
+
+#[test]
+fn header_rule_errors_exit_2_before_any_request() {
+    let Some(w) = world() else { return };
+    let src = site();
+    for (args, expected) in [
+        (
+            vec!["--header", "*=X-Frame-Options:DENY"],
+            "allowed: Cache-Control",
+        ),
+        (
+            vec!["--header", "*=x-amz-meta-keyless-sha256:0"],
+            "reserved",
+        ),
+        (
+            vec![
+                "--cache-control",
+                "*.html=no-cache",
+                "--header",
+                "*.html=Cache-Control:max-age=1",
+            ],
+            "would never apply",
+        ),
+        (
+            vec!["--header", "*=x-amz-website-redirect-location:elsewhere"],
+            "`http://`",
+        ),
+        (vec!["--content-type", "*.x=text"], "type/subtype"),
+        (vec!["--require", "../outside"], "inside --source"),
+        (vec!["--max-delete-percent", "101"], "101"),
+    ] {
+        let run = w.deploy(src.path(), &args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+    }
+    assert!(w.keys().is_empty());
 }

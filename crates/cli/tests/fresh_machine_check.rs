@@ -26,7 +26,13 @@ fn git(dir: &Path, args: &[&str]) {
 /// A repository with the real script and a README whose first block is `commands`.
 fn repo(commands: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
+    repo_in(dir.path(), commands);
+    dir
+}
+
+/// Makes `root` (an existing empty directory) a repository with the real script and a README whose first block
+/// is `commands`.
+fn repo_in(root: &Path, commands: &str) {
     std::fs::create_dir(root.join("scripts")).unwrap();
     std::fs::copy(
         cli_tree::repo_root().join("scripts/fresh-machine-check"),
@@ -41,7 +47,6 @@ fn repo(commands: &str) -> tempfile::TempDir {
     git(root, &["init", "-q"]);
     git(root, &["add", "."]);
     git(root, &["commit", "-q", "-m", "init"]);
-    dir
 }
 
 fn check(dir: &Path, args: &[&str]) -> Output {
@@ -161,4 +166,33 @@ fn the_real_readme_starts_with_the_two_commands() {
         commands,
         ["cargo run --release --locked -q -- demo", "scripts/test"]
     );
+}
+
+/// CI clones the project with `../shared` beside it; the fresh clone sees the same neighbour (the corpus and
+/// seed tests read it), and the check never copies or removes it.
+#[test]
+fn the_clone_has_shared_beside_it() {
+    let outer = tempfile::tempdir().unwrap();
+    std::fs::create_dir(outer.path().join("shared")).unwrap();
+    std::fs::write(outer.path().join("shared/marker"), "corpus").unwrap();
+    let project = outer.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    repo_in(
+        &project,
+        "test \"$(cat ../shared/marker)\" = corpus\ntrue\n",
+    );
+
+    let output = check(&project, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("fresh-machine-check: ok"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(outer.path().join("shared/marker")).unwrap(),
+        "corpus"
+    );
+
+    let dry = check(&project, &["--dry-run"]);
+    let stdout = String::from_utf8_lossy(&dry.stdout);
+    assert!(stdout.contains("would link"), "{stdout}");
 }

@@ -313,6 +313,7 @@ fn startup_refuses_a_bad_policy_or_no_authentication() {
             .env_remove("KEYLESS_FORGE_APP_ID")
             .env_remove("KEYLESS_DEV_BEARER_SECRET")
             .env_remove("KEYLESS_DEV_BEARER_SECRET_FILE")
+            .env_remove("KEYLESS_FORGE_INSTALLATION_ID")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -338,6 +339,17 @@ fn startup_refuses_a_bad_policy_or_no_authentication() {
     );
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("at least 16"), "{stderr}");
+
+    // Pinning an installation needs the Forge app it is an installation of.
+    let (code, stderr) = run(
+        &[
+            "--forge-installation-id",
+            "ari:cloud:ecosystem::installation/x",
+        ],
+        &config,
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--forge-app-id"), "{stderr}");
 
     let broken = dir.path().join("broken.yml");
     std::fs::write(&broken, "environments: [").unwrap();
@@ -697,4 +709,67 @@ fn atlassians_documented_requests_get_documented_answers_from_both_entry_points(
         "the app system token reached the log"
     );
     assert!(suite.checked >= 40, "{}", suite.checked);
+}
+
+/// `KEYLESS_FORGE_INSTALLATION_ID` takes a comma-separated list, like repeated `--forge-installation-id`.
+#[test]
+fn installation_ids_come_from_the_flag_or_a_comma_separated_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready");
+    let log = dir.path().join("serve.log");
+    // Starts keyless serve with `args` and the variable set to `env`, waits until it listens, stops it, and
+    // returns its log.
+    let started_log = |args: &[&str], env: &str| -> String {
+        let _ = std::fs::remove_file(&ready);
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("keyless"))
+            .arg("serve")
+            .arg("-c")
+            .arg(serve_fixture("keyless.yml"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--forge-app-id",
+                "ari:cloud:ecosystem::app/x",
+            ])
+            .args(args)
+            .arg("--ready-file")
+            .arg(&ready)
+            .env_remove("KEYLESS_CONFIG")
+            .env_remove("KEYLESS_FORGE_APP_ID")
+            .env_remove("KEYLESS_DEV_BEARER_SECRET")
+            .env_remove("KEYLESS_DEV_BEARER_SECRET_FILE")
+            .env("KEYLESS_FORGE_INSTALLATION_ID", env)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ready.exists() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+            assert!(Instant::now() < deadline, "keyless serve did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        std::fs::read_to_string(&log).unwrap()
+    };
+    let text = started_log(
+        &[
+            "--forge-installation-id",
+            "ari:cloud:ecosystem::installation/aaa",
+        ],
+        "ignored-when-the-flag-is-given",
+    );
+    assert!(
+        text.contains("installations=ari:cloud:ecosystem::installation/aaa")
+            && !text.contains("ignored-when"),
+        "{text}"
+    );
+    let text = started_log(&[], "aaa, bbb");
+    assert!(text.contains("installations=aaa, bbb"), "{text}");
 }

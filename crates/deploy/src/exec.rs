@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -21,8 +21,9 @@ use md5::{Digest as _, Md5};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tokio::sync::Semaphore;
 
+use crate::cloudfront;
 use crate::digest::{ContentDigest, Hasher, digest_bytes};
-use crate::invalidation;
+use crate::guard::{self, GuardOptions};
 use crate::local::{self, Body, LocalFile, normalize_prefix};
 use crate::plan::{self, LocalObject, Plan, PlanOptions, Update, Upload};
 use crate::remote::{
@@ -30,6 +31,7 @@ use crate::remote::{
     State, StateEntry, relative_key,
 };
 use crate::report::{Failure, InvalidationReport, Report, Summary};
+use crate::rules::Headers;
 use crate::rules::Rules;
 
 /// S3's limit for CopyObject; larger objects whose headers change are uploaded again instead.
@@ -38,6 +40,26 @@ const MAX_COPY_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 const DELETE_BATCH: usize = 1000;
 /// S3's limit on parts per multipart upload.
 const MAX_PARTS: u64 = 10_000;
+
+/// Sets every header keyless manages on a PutObject, CreateMultipartUpload or CopyObject request builder (three
+/// types with the same setters).
+macro_rules! with_headers {
+    ($builder:expr, $headers:expr) => {{
+        let h: &Headers = $headers;
+        let mut builder = $builder
+            .content_type(&h.content_type)
+            .set_cache_control(h.cache_control.clone())
+            .set_content_encoding(h.content_encoding.clone())
+            .set_content_disposition(h.content_disposition.clone())
+            .set_content_language(h.content_language.clone())
+            .set_expires(h.expires_timestamp())
+            .set_website_redirect_location(h.website_redirect_location.clone());
+        for (name, value) in &h.metadata {
+            builder = builder.metadata(name, value);
+        }
+        builder
+    }};
+}
 
 /// Fatal errors: nothing was changed in the bucket when one of these is returned.
 #[derive(Debug, thiserror::Error)]
@@ -53,13 +75,24 @@ pub enum DeployError {
         message: String,
         hint: String,
     },
-    #[error(
-        "refusing to delete {count} objects, more than --max-delete {max}: is --source the complete build output? \
-         Rerun with --max-delete {count} (or --force) if these deletions are intended; --dry-run lists them"
-    )]
-    TooManyDeletes { count: usize, max: usize },
+    /// A guard refused the run (see [`crate::guard`]); the report holds the plan, the guards' decisions and
+    /// the warnings. Its message lists every refusal.
+    #[error("{}", refusal_message(.0))]
+    Refused(Box<Report>),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn refusal_message(report: &Report) -> String {
+    let mut out = format!(
+        "refusing to deploy to s3://{}/{}; nothing was changed:",
+        report.bucket, report.prefix
+    );
+    for refusal in report.refusals() {
+        out.push_str("\n  - ");
+        out.push_str(refusal);
+    }
+    out
 }
 
 /// Where and as whom to connect.
@@ -111,21 +144,30 @@ impl Clients {
     }
 }
 
-/// What to deploy and how.
+/// What to deploy and how: the parsed `deploy s3` flags, as plain values (the rules keep their spec, see
+/// [`Rules::spec`]), so that other tools (a policy printer) can read them without the CLI.
 #[derive(Clone, Debug)]
 pub struct DeployOptions {
     pub bucket: String,
     pub source: PathBuf,
     pub prefix: String,
+    /// `--delete`.
     pub delete: bool,
     pub max_delete: usize,
+    /// 0 to 100; applies when the prefix holds at least [`crate::guard::PERCENT_MIN_OBJECTS`] objects.
+    pub max_delete_percent: u8,
+    /// `--require PATH`, normalised with [`crate::guard::normalize_required`].
+    pub require: Vec<String>,
+    /// Overrides every guard.
     pub force: bool,
     pub dry_run: bool,
     pub concurrency: usize,
+    /// Hidden paths, excludes, gzip and header rules.
     pub rules: Rules,
     pub multipart_threshold: u64,
     pub part_size: u64,
-    pub invalidate: Option<String>,
+    /// CloudFront distributions to invalidate, in command-line order, without repeats.
+    pub invalidate: Vec<String>,
     pub max_invalidation_paths: usize,
     pub wait: bool,
     pub wait_timeout: Duration,
@@ -133,6 +175,19 @@ pub struct DeployOptions {
     /// Read and write the deploy state file (`<prefix>.keyless-deploy.json`); without it every object present on
     /// both sides is HEADed (`--no-state`).
     pub state: bool,
+}
+
+impl DeployOptions {
+    /// The guard settings.
+    pub fn guards(&self) -> GuardOptions {
+        GuardOptions {
+            delete: self.delete,
+            max_delete: self.max_delete,
+            max_delete_percent: self.max_delete_percent,
+            require: self.require.clone(),
+            force: self.force,
+        }
+    }
 }
 
 /// Progress callbacks (the library never prints; the CLI draws a bar on a TTY).
@@ -204,6 +259,19 @@ pub async fn deploy(
     };
     let (local_side, listing) = tokio::join!(local_side, listing);
     let (scan, state, mut prehashed) = local_side?;
+    warnings.extend(scan.sensitive.iter().map(local::Sensitive::warning));
+    let skipped_hidden = scan.hidden_skipped;
+    let mut facts = guard::Facts {
+        source_files: scan.files.len() + scan.problems.len(),
+        hidden_skipped: skipped_hidden,
+        missing: opts
+            .require
+            .iter()
+            .filter(|required| !guard::present(required, scan.files.iter().map(|f| f.rel.as_str())))
+            .cloned()
+            .collect(),
+        ..guard::Facts::default()
+    };
     // Keys with a local problem are neither uploaded nor deleted: their local state is unknown.
     let mut protected: HashSet<String> = HashSet::new();
     for problem in scan.problems {
@@ -217,8 +285,9 @@ pub async fn deploy(
 
     let listing: Vec<Listed> = listing?
         .into_iter()
-        .filter(|l| relative_key(&l.key, &prefix).is_some_and(|rel| !opts.rules.is_excluded(rel)))
+        .filter(|l| relative_key(&l.key, &prefix).is_some_and(|rel| opts.rules.takes_part(rel)))
         .collect();
+    facts.remote_objects = listing.len();
     let state = state.unwrap_or_else(|warning| {
         warnings.push(warning);
         State::default()
@@ -333,63 +402,21 @@ pub async fn deploy(
             part_size: opts.part_size,
         },
     );
-    if plan.deletes.len() > opts.max_delete && !opts.force {
-        return Err(DeployError::TooManyDeletes {
-            count: plan.deletes.len(),
-            max: opts.max_delete,
-        });
-    }
-
-    let origin_prefix = match &opts.invalidate {
-        Some(id) => match origin_prefix(&clients.cloudfront, id, &opts.bucket).await {
-            Ok(Some(p)) => p,
-            Ok(None) => {
-                warnings.push(format!(
-                    "no origin of CloudFront distribution {id} points at bucket {}; invalidating keys as URL paths",
-                    opts.bucket
-                ));
-                String::new()
-            }
-            Err(message) => {
-                warnings.push(format!(
-                    "could not read CloudFront distribution {id} ({message}); invalidating keys as URL paths"
-                ));
-                String::new()
-            }
-        },
-        None => String::new(),
-    };
-
-    if opts.dry_run {
-        let invalidation = opts.invalidate.as_ref().map(|id| {
-            let paths = invalidation::paths(
-                plan.changed_keys(),
-                &origin_prefix,
-                opts.max_invalidation_paths,
-            );
-            InvalidationReport {
-                distribution_id: id.clone(),
-                id: None,
-                status: if paths.is_empty() {
-                    "skipped"
-                } else {
-                    "planned"
-                }
-                .to_owned(),
-                paths,
-            }
-        });
+    facts.deletes = plan.deletes.len();
+    let guards = guard::evaluate(&opts.guards(), &facts);
+    let planned = |plan: Plan, errors, warnings, invalidations: Vec<InvalidationReport>| {
         let summary = Summary {
             uploaded: plan.uploads.len(),
             updated: plan.updates.len(),
             deleted: plan.deletes.len(),
             unchanged: plan.unchanged.len(),
-            failed: errors.len(),
+            failed: 0,
             bytes_uploaded: plan.uploads.iter().map(|u| u.bytes).sum(),
+            skipped_hidden,
         };
-        return Ok(Report {
+        let mut report = Report {
             bucket: opts.bucket.clone(),
-            prefix,
+            prefix: prefix.clone(),
             dry_run: true,
             summary,
             uploads: plan.uploads,
@@ -397,8 +424,30 @@ pub async fn deploy(
             deletes: plan.deletes,
             errors,
             warnings,
-            invalidation,
-        });
+            invalidation: invalidations.first().cloned(),
+            invalidations,
+            guards: guards.clone(),
+        };
+        report.summary.failed = report.errors.len();
+        report
+    };
+    if guard::refused(&guards) && !opts.dry_run {
+        let mut report = planned(plan, errors, warnings, Vec::new());
+        report.dry_run = false;
+        return Err(DeployError::Refused(Box::new(report)));
+    }
+
+    let targets = cloudfront::targets(
+        &clients.cloudfront,
+        &opts.invalidate,
+        &opts.bucket,
+        &mut warnings,
+    )
+    .await;
+    if opts.dry_run {
+        let invalidations =
+            cloudfront::planned(&targets, plan.changed_keys(), opts.max_invalidation_paths);
+        return Ok(planned(plan, errors, warnings, invalidations));
     }
 
     let executed = execute(
@@ -475,19 +524,21 @@ pub async fn deploy(
         }
     }
 
-    let invalidation = match &opts.invalidate {
-        None => None,
-        Some(id) => {
-            let changed = executed
-                .uploaded
-                .iter()
-                .map(|u| u.key.as_str())
-                .chain(executed.updated.iter().map(|u| u.key.as_str()))
-                .chain(executed.deleted.iter().map(|d| d.key.as_str()));
-            let paths = invalidation::paths(changed, &origin_prefix, opts.max_invalidation_paths);
-            Some(invalidate(&clients.cloudfront, id, paths, opts, &mut errors).await)
-        }
+    let changed = executed
+        .uploaded
+        .iter()
+        .map(|u| u.key.as_str())
+        .chain(executed.updated.iter().map(|u| u.key.as_str()))
+        .chain(executed.deleted.iter().map(|d| d.key.as_str()));
+    let settings = cloudfront::Settings {
+        max_paths: opts.max_invalidation_paths,
+        wait: opts.wait,
+        wait_timeout: opts.wait_timeout,
+        wait_interval: opts.wait_interval,
     };
+    let (invalidations, failed) =
+        cloudfront::invalidate_all(&clients.cloudfront, &targets, changed, settings).await;
+    errors.extend(failed);
 
     let summary = Summary {
         uploaded: executed.uploaded.len(),
@@ -496,6 +547,7 @@ pub async fn deploy(
         unchanged: plan.unchanged.len(),
         failed: errors.len(),
         bytes_uploaded: executed.uploaded.iter().map(|u| u.bytes).sum(),
+        skipped_hidden,
     };
     Ok(Report {
         bucket: opts.bucket.clone(),
@@ -507,7 +559,9 @@ pub async fn deploy(
         deletes: executed.deleted,
         errors,
         warnings,
-        invalidation,
+        invalidation: invalidations.first().cloned(),
+        invalidations,
+        guards,
     })
 }
 
@@ -665,14 +719,10 @@ impl Ctx<'_> {
             // Hash exactly the bytes sent, so the stored SHA-256 always describes the stored body.
             let digest = digest_bytes(&data, &[]);
             let h = &file.headers;
-            self.s3
-                .put_object()
+            with_headers!(self.s3.put_object(), h)
                 .bucket(self.bucket)
                 .key(&file.key)
                 .body(ByteStream::from(data))
-                .content_type(&h.content_type)
-                .set_cache_control(h.cache_control.clone())
-                .set_content_encoding(h.content_encoding.clone())
                 .set_content_md5(digest.md5.map(|md5| BASE64.encode(md5)))
                 .metadata(META_SHA256, digest.sha256_hex())
                 .send()
@@ -709,13 +759,9 @@ impl Ctx<'_> {
         };
         let created = {
             let _permit = self.permit().await?;
-            self.s3
-                .create_multipart_upload()
+            with_headers!(self.s3.create_multipart_upload(), h)
                 .bucket(self.bucket)
                 .key(&file.key)
-                .content_type(&h.content_type)
-                .set_cache_control(h.cache_control.clone())
-                .set_content_encoding(h.content_encoding.clone())
                 .metadata(META_SHA256, digest.sha256_hex())
                 .metadata(META_PART_SIZE, part_size.to_string())
                 .send()
@@ -813,15 +859,13 @@ impl Ctx<'_> {
             .ok_or("internal: planned update without a digest")?
             .sha256_hex();
         let _permit = self.permit().await?;
-        self.s3
-            .copy_object()
+        // REPLACE sends the whole set again: S3 keeps nothing of the old headers, not even the website
+        // redirect (which it never copies).
+        with_headers!(self.s3.copy_object(), h)
             .bucket(self.bucket)
             .key(&local.file.key)
             .copy_source(copy_source(self.bucket, &local.file.key))
             .metadata_directive(MetadataDirective::Replace)
-            .content_type(&h.content_type)
-            .set_cache_control(h.cache_control.clone())
-            .set_content_encoding(h.content_encoding.clone())
             .metadata(META_SHA256, &sha256)
             .send()
             .await
@@ -967,140 +1011,6 @@ async fn delete_batch(
     }
 }
 
-async fn invalidate(
-    cloudfront: &aws_sdk_cloudfront::Client,
-    id: &str,
-    paths: Vec<String>,
-    opts: &DeployOptions,
-    errors: &mut Vec<Failure>,
-) -> InvalidationReport {
-    let mut report = InvalidationReport {
-        distribution_id: id.to_owned(),
-        id: None,
-        paths,
-        status: "skipped".to_owned(),
-    };
-    if report.paths.is_empty() {
-        return report;
-    }
-    let mut fail = |message: String, report: &mut InvalidationReport| {
-        report.status = "failed".to_owned();
-        errors.push(Failure {
-            key: id.to_owned(),
-            operation: "invalidate",
-            message,
-        });
-    };
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let batch = aws_sdk_cloudfront::types::Paths::builder()
-        .quantity(i32::try_from(report.paths.len()).unwrap_or(i32::MAX))
-        .set_items(Some(report.paths.clone()))
-        .build()
-        .and_then(|paths| {
-            aws_sdk_cloudfront::types::InvalidationBatch::builder()
-                .paths(paths)
-                .caller_reference(format!("keyless-{nanos}"))
-                .build()
-        });
-    let batch = match batch {
-        Ok(batch) => batch,
-        Err(e) => {
-            fail(e.to_string(), &mut report);
-            return report;
-        }
-    };
-    let created = cloudfront
-        .create_invalidation()
-        .distribution_id(id)
-        .invalidation_batch(batch)
-        .send()
-        .await;
-    let invalidation = match created {
-        Ok(out) => out.invalidation,
-        Err(e) => {
-            fail(cloudfront_message(&e, id), &mut report);
-            return report;
-        }
-    };
-    let Some(invalidation) = invalidation else {
-        fail(
-            "CloudFront returned no invalidation".to_owned(),
-            &mut report,
-        );
-        return report;
-    };
-    report.id = Some(invalidation.id.clone());
-    report.status = invalidation.status.clone();
-    if !opts.wait {
-        return report;
-    }
-    let started = Instant::now();
-    loop {
-        // CloudFront documents `Completed`; some emulators answer `COMPLETED`.
-        if report.status.eq_ignore_ascii_case("completed") {
-            report.status = "Completed".to_owned();
-            return report;
-        }
-        if started.elapsed() >= opts.wait_timeout {
-            let message = format!(
-                "invalidation {} still {} after {}s; CloudFront goes on with it (check with `aws cloudfront \
-                 get-invalidation --distribution-id {id} --id {}`)",
-                invalidation.id,
-                report.status,
-                opts.wait_timeout.as_secs(),
-                invalidation.id
-            );
-            fail(message, &mut report);
-            report.status = "InProgress".to_owned();
-            return report;
-        }
-        tokio::time::sleep(opts.wait_interval).await;
-        match cloudfront
-            .get_invalidation()
-            .distribution_id(id)
-            .id(&invalidation.id)
-            .send()
-            .await
-        {
-            Ok(out) => {
-                if let Some(inv) = out.invalidation {
-                    report.status = inv.status;
-                }
-            }
-            Err(e) => {
-                fail(cloudfront_message(&e, id), &mut report);
-                return report;
-            }
-        }
-    }
-}
-
-/// The key prefix that the distribution's origin for `bucket` maps to `/`, if an origin points at the bucket.
-async fn origin_prefix(
-    cloudfront: &aws_sdk_cloudfront::Client,
-    id: &str,
-    bucket: &str,
-) -> Result<Option<String>, String> {
-    let out = cloudfront
-        .get_distribution_config()
-        .id(id)
-        .send()
-        .await
-        .map_err(|e| cloudfront_message(&e, id))?;
-    let origins = out
-        .distribution_config()
-        .and_then(|c| c.origins())
-        .map(|o| o.items())
-        .unwrap_or_default();
-    let dotted = format!("{bucket}.");
-    Ok(origins
-        .iter()
-        .find(|o| o.domain_name() == bucket || o.domain_name().starts_with(&dotted))
-        .map(|o| normalize_prefix(o.origin_path().unwrap_or(""))))
-}
-
 async fn list(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -1159,12 +1069,7 @@ async fn head(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Remote
         .send()
         .await
         .map_err(|e| sdk_message(&e))?;
-    Ok(RemoteMeta::from_head(
-        out.content_type(),
-        out.cache_control(),
-        out.content_encoding(),
-        out.metadata().into_iter().flatten(),
-    ))
+    Ok(RemoteMeta::from_head(&out))
 }
 
 /// The state file, or an empty state when there is none; `Err` carries a warning for unreadable states.
@@ -1219,7 +1124,7 @@ fn copy_source(bucket: &str, key: &str) -> String {
     format!("{bucket}/{}", utf8_percent_encode(key, KEEP))
 }
 
-fn sdk_message<E, R>(error: &SdkError<E, R>) -> String
+pub(crate) fn sdk_message<E, R>(error: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -1228,24 +1133,6 @@ where
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_owned(),
         _ => DisplayErrorContext(error).to_string(),
-    }
-}
-
-fn cloudfront_message<E, R>(error: &SdkError<E, R>, id: &str) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let message = sdk_message(error);
-    match error.code() {
-        Some("NoSuchDistribution") => {
-            format!("{message}. Check --invalidate: distribution {id} does not exist")
-        }
-        Some("AccessDenied") => format!(
-            "{message}. The credentials need cloudfront:CreateInvalidation and cloudfront:GetInvalidation (and \
-             cloudfront:GetDistributionConfig for origin paths) on distribution {id}"
-        ),
-        _ => message,
     }
 }
 

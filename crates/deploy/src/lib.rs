@@ -3,8 +3,10 @@
 //! The pure parts ([`rules`], [`digest`], [`plan`], [`invalidation`], [`remote`]'s state file) decide; the
 //! executor ([`exec`]) talks to S3 and CloudFront through the official AWS SDK for Rust.
 
+mod cloudfront;
 pub mod digest;
 pub mod exec;
+pub mod guard;
 pub mod invalidation;
 pub mod local;
 pub mod plan;

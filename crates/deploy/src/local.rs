@@ -72,11 +72,99 @@ pub struct FileProblem {
     pub message: String,
 }
 
+/// What a `.git` or `.env*` entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SensitiveKind {
+    /// `.git`: a repository (a directory) or a worktree's link to one (a file).
+    Git,
+    /// `.env`, `.env.production`, `.envrc`, …: environment files, which usually hold secrets.
+    Env,
+}
+
+impl SensitiveKind {
+    /// The kind of an entry named `name`, if it is one.
+    pub fn of(name: &str) -> Option<Self> {
+        if name == ".git" {
+            Some(Self::Git)
+        } else if name.starts_with(".env") {
+            Some(Self::Env)
+        } else {
+            None
+        }
+    }
+}
+
+/// A `.git` or `.env*` entry found in the source, reported whether or not it is published. Only counts are kept,
+/// never contents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sensitive {
+    /// Path relative to the source.
+    pub rel: String,
+    pub kind: SensitiveKind,
+    pub dir: bool,
+    /// Files in it (1 for a file).
+    pub files: usize,
+    /// How many of them this run deploys.
+    pub published: usize,
+    /// Whether it was left out for being hidden (else it is included by `--include-hidden`).
+    pub skipped_hidden: bool,
+}
+
+impl Sensitive {
+    /// The warning for the report: what it is, how many files, and what happens to them.
+    pub fn warning(&self) -> String {
+        let slash = if self.dir { "/" } else { "" };
+        let what = match (self.kind, self.dir) {
+            (SensitiveKind::Git, true) => "a Git repository: its whole history",
+            (SensitiveKind::Git, false) => "a link to a Git repository",
+            (SensitiveKind::Env, false) => "an environment file: usually secrets",
+            (SensitiveKind::Env, true) => "environment files: usually secrets",
+        };
+        let files = plural(self.files, "file");
+        let head = format!(
+            "the source contains `{}{slash}` ({what}; {files})",
+            self.rel
+        );
+        if self.published == 0 {
+            let why = if self.skipped_hidden {
+                "skipped as hidden"
+            } else {
+                "not uploaded (--exclude)"
+            };
+            return format!(
+                "{head}: {why}. Deploy the build output (e.g. --source dist), not a checkout"
+            );
+        }
+        let exclude = if self.dir {
+            format!("{}/**", self.rel)
+        } else {
+            self.rel.clone()
+        };
+        format!(
+            "{head}: {} of them uploaded (--include-hidden), readable by anyone who can read the bucket. Add \
+             --exclude '{exclude}' unless publishing them is intended",
+            self.published
+        )
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// The result of walking the source.
 #[derive(Debug, Default)]
 pub struct Scan {
     pub files: Vec<LocalFile>,
     pub problems: Vec<FileProblem>,
+    /// Files left out for being hidden (without `--include-hidden`), including excluded ones.
+    pub hidden_skipped: usize,
+    /// `.git` and `.env*` entries anywhere in the source, published or not, in path order.
+    pub sensitive: Vec<Sensitive>,
 }
 
 /// Normalises a `--prefix`: no leading `/`, a trailing `/` unless empty.
@@ -89,9 +177,11 @@ pub fn normalize_prefix(prefix: &str) -> String {
     }
 }
 
-/// Walks `root`. Symlinks are followed when they stay inside the source; any that leave it fail the whole scan
-/// (a link to `/etc` or `~/.aws` must never be published). Excluded files are skipped; special files (FIFOs,
-/// sockets, devices) and unreadable entries become per-file problems.
+/// Walks `root`. Hidden entries (see [`crate::rules::is_hidden`]) are left out unless the rules include them; they are only
+/// counted, without following links, so a link in `.venv/` to `/usr/bin/python3` publishes and refuses nothing.
+/// Symlinks are followed when they stay inside the source; any that leave it fail the whole scan (a link to
+/// `/etc` or `~/.aws` must never be published). Excluded files are skipped; special files (FIFOs, sockets,
+/// devices) and unreadable entries become per-file problems.
 pub fn scan(
     root: &Path,
     prefix: &str,
@@ -109,23 +199,36 @@ pub fn scan(
         });
     }
     let mut outside = Vec::new();
+    let mut hidden_roots: Vec<(PathBuf, String, bool)> = Vec::new();
     let mut scan = Scan::default();
     let walker = walkdir::WalkDir::new(&canonical_root)
         .follow_links(true)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|entry| {
+            if entry.depth() == 0 {
+                return true;
+            }
+            let rel =
+                rel_display(&canonical_root, entry.path()).replace(std::path::MAIN_SEPARATOR, "/");
+            // A directory is hidden when the files in it are (`.well-known/` at the root is not).
+            let dir = entry.file_type().is_dir();
+            let probe = if dir { format!("{rel}/-") } else { rel.clone() };
+            if rules.skips_hidden(&probe) {
+                hidden_roots.push((
+                    entry.path().to_path_buf(),
+                    rel,
+                    dir && !entry.path_is_symlink(),
+                ));
+                return false;
+            }
             if !entry.path_is_symlink() {
                 return true;
             }
             match entry.path().canonicalize() {
                 Ok(target) if target.starts_with(&canonical_root) => true,
                 Ok(target) => {
-                    outside.push(format!(
-                        "{} -> {}",
-                        rel_display(&canonical_root, entry.path()),
-                        target.display()
-                    ));
+                    outside.push(format!("{rel} -> {}", target.display()));
                     false
                 }
                 // A dangling link: reported below as a per-file problem by the walker's own error.
@@ -154,8 +257,11 @@ pub fn scan(
             links: outside,
         });
     }
+    // Every file seen (deployed, excluded or hidden), to count what a `.git` or `.env*` directory holds.
+    let mut seen: Vec<String> = Vec::new();
+    let mut sensitive: Vec<(String, SensitiveKind, bool)> = Vec::new();
     for entry in entries {
-        if entry.depth() == 0 || entry.file_type().is_dir() {
+        if entry.depth() == 0 {
             continue;
         }
         let relative = entry
@@ -166,6 +272,14 @@ pub fn scan(
             return Err(ScanError::NotUtf8(entry.path().to_path_buf()));
         };
         let rel = rel.replace(std::path::MAIN_SEPARATOR, "/");
+        let dir = entry.file_type().is_dir();
+        if let Some(kind) = entry.file_name().to_str().and_then(SensitiveKind::of) {
+            sensitive.push((rel.clone(), kind, dir));
+        }
+        if dir {
+            continue;
+        }
+        seen.push(rel.clone());
         if rules.is_excluded(&rel) {
             continue;
         }
@@ -190,7 +304,74 @@ pub fn scan(
             path: entry.path().to_path_buf(),
         });
     }
+    for (path, rel, dir) in hidden_roots {
+        let before = seen.len();
+        tally_hidden(&path, &rel, dir, &mut seen, &mut sensitive);
+        scan.hidden_skipped += seen.len() - before;
+    }
+    sensitive.sort();
+    scan.sensitive = sensitive
+        .into_iter()
+        .map(|(rel, kind, dir)| {
+            let inside = |file: &str| {
+                file == rel
+                    || (dir
+                        && file
+                            .strip_prefix(rel.as_str())
+                            .is_some_and(|r| r.starts_with('/')))
+            };
+            Sensitive {
+                files: seen.iter().filter(|f| inside(f)).count(),
+                published: scan.files.iter().filter(|f| inside(&f.rel)).count(),
+                skipped_hidden: rules.skips_hidden(&rel),
+                rel,
+                kind,
+                dir,
+            }
+        })
+        .collect();
     Ok(scan)
+}
+
+/// Counts the files of a hidden entry that the walk left out, without following links (a link counts as one
+/// file), and finds the `.git` and `.env*` entries in it. Unreadable parts are skipped: nothing here is published.
+fn tally_hidden(
+    path: &Path,
+    rel: &str,
+    dir: bool,
+    seen: &mut Vec<String>,
+    sensitive: &mut Vec<(String, SensitiveKind, bool)>,
+) {
+    if !dir {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        if let Some(kind) = SensitiveKind::of(name) {
+            sensitive.push((rel.to_owned(), kind, false));
+        }
+        seen.push(rel.to_owned());
+        return;
+    }
+    for entry in walkdir::WalkDir::new(path)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+    {
+        let inner = entry.path().strip_prefix(path).unwrap_or(entry.path());
+        let inner = inner
+            .to_string_lossy()
+            .replace(std::path::MAIN_SEPARATOR, "/");
+        let entry_rel = if inner.is_empty() {
+            rel.to_owned()
+        } else {
+            format!("{rel}/{inner}")
+        };
+        let is_dir = entry.file_type().is_dir();
+        if let Some(kind) = entry.file_name().to_str().and_then(SensitiveKind::of) {
+            sensitive.push((entry_rel.clone(), kind, is_dir));
+        }
+        if !is_dir {
+            seen.push(entry_rel);
+        }
+    }
 }
 
 fn rel_display(root: &Path, path: &Path) -> String {
@@ -289,6 +470,7 @@ impl Body {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::rules::RuleSpec;
 
     fn write(root: &Path, rel: &str, data: &[u8]) {
         let p = root.join(rel);
@@ -311,7 +493,12 @@ mod tests {
         write(root, "css/site.css", b"body{}");
         write(root, "a.map", b"{}");
         std::os::unix::fs::symlink(root.join("css/site.css"), root.join("alias.css")).unwrap();
-        let rules = Rules::new(&[], &["*.css".to_owned()], &["*.map".to_owned()]).unwrap();
+        let rules = Rules::new(RuleSpec {
+            gzip: vec!["*.css".to_owned()],
+            exclude: vec!["*.map".to_owned()],
+            ..RuleSpec::default()
+        })
+        .unwrap();
         let scan = scan(root, "p/", &rules, "p/.keyless-deploy.json").unwrap();
         let keys: Vec<_> = scan.files.iter().map(|f| f.key.as_str()).collect();
         assert_eq!(keys, ["p/alias.css", "p/css/site.css", "p/index.html"]);
@@ -335,12 +522,142 @@ mod tests {
         assert!(err.to_string().contains("leak ->"), "{err}");
     }
 
+    fn including_hidden() -> Rules {
+        Rules::new(RuleSpec {
+            include_hidden: true,
+            ..RuleSpec::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn hidden_entries_are_counted_not_walked_and_well_known_is_published() {
+        let outside = tempfile::tempdir().unwrap();
+        write(outside.path(), "python3", b"#!");
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "index.html", b"<h1>hi</h1>");
+        write(root, ".env", b"SECRET=do-not-print");
+        write(root, "config/.env.production", b"TOKEN=do-not-print");
+        for object in ["HEAD", "config", "objects/ab/cdef", "objects/ab/0123"] {
+            write(root, &format!(".git/{object}"), b"x");
+        }
+        write(root, ".well-known/security.txt", b"Contact: x");
+        write(root, ".well-known/.hidden", b"x");
+        write(root, "docs/.well-known/ignored.txt", b"x");
+        write(root, "docs/.DS_Store", b"x");
+        // A hidden directory with a link out of the source: never followed, never refused.
+        std::fs::create_dir_all(root.join(".venv/bin")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("python3"),
+            root.join(".venv/bin/python"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join(".cache")).unwrap();
+
+        let s = scan(root, "", &Rules::default(), ".keyless-deploy.json").unwrap();
+        let rels: Vec<_> = s.files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, [".well-known/security.txt", "index.html"]);
+        // .env, config/.env.production, 4 in .git, .well-known/.hidden, docs/.well-known/ignored.txt,
+        // docs/.DS_Store, .venv/bin/python, .cache (a link, one entry).
+        assert_eq!(s.hidden_skipped, 11, "{s:?}");
+        let found: Vec<_> = s
+            .sensitive
+            .iter()
+            .map(|x| {
+                (
+                    x.rel.as_str(),
+                    x.kind,
+                    x.dir,
+                    x.files,
+                    x.published,
+                    x.skipped_hidden,
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (".env", SensitiveKind::Env, false, 1, 0, true),
+                (".git", SensitiveKind::Git, true, 4, 0, true),
+                (
+                    "config/.env.production",
+                    SensitiveKind::Env,
+                    false,
+                    1,
+                    0,
+                    true
+                ),
+            ]
+        );
+        let warning = s.sensitive[1].warning();
+        assert!(
+            warning.contains("`.git/`")
+                && warning.contains("4 files")
+                && warning.contains("skipped"),
+            "{warning}"
+        );
+        let all: String = s.sensitive.iter().map(Sensitive::warning).collect();
+        assert!(!all.contains("do-not-print"), "{all}");
+
+        // With --include-hidden the link out of the source counts again, as for any other path.
+        let err = scan(root, "", &including_hidden(), ".keyless-deploy.json").unwrap_err();
+        assert!(matches!(err, ScanError::SymlinksOutside { .. }), "{err}");
+        std::fs::remove_file(root.join(".venv/bin/python")).unwrap();
+        std::fs::remove_file(root.join(".cache")).unwrap();
+        let s = scan(root, "", &including_hidden(), ".keyless-deploy.json").unwrap();
+        assert_eq!(s.hidden_skipped, 0);
+        assert_eq!(s.files.len(), 11, "{:?}", s.files);
+        let git = &s.sensitive[1];
+        assert_eq!(
+            (git.files, git.published, git.skipped_hidden),
+            (4, 4, false)
+        );
+        assert!(
+            git.warning().contains("--exclude '.git/**'"),
+            "{}",
+            git.warning()
+        );
+        // Excluded after all: reported, not uploaded.
+        let rules = Rules::new(RuleSpec {
+            include_hidden: true,
+            exclude: vec![".git/**".to_owned()],
+            ..RuleSpec::default()
+        })
+        .unwrap();
+        let s = scan(root, "", &rules, ".keyless-deploy.json").unwrap();
+        assert_eq!((s.sensitive[1].files, s.sensitive[1].published), (4, 0));
+        assert!(
+            s.sensitive[1].warning().contains("--exclude"),
+            "{}",
+            s.sensitive[1].warning()
+        );
+    }
+
+    #[test]
+    fn a_hidden_source_directory_itself_is_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), ".output/public/index.html", b"x");
+        write(dir.path(), ".output/public/_nuxt/app.js", b"x");
+        let s = scan(
+            &dir.path().join(".output/public"),
+            "",
+            &Rules::default(),
+            ".keyless-deploy.json",
+        )
+        .unwrap();
+        assert_eq!(s.files.len(), 2);
+        assert_eq!(s.hidden_skipped, 0);
+    }
+
     #[test]
     fn reserved_key_and_missing_root() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), ".keyless-deploy.json", b"{}");
+        // Hidden, so skipped by default; with --include-hidden it would overwrite the state file: refused.
+        assert!(scan(dir.path(), "", &Rules::default(), ".keyless-deploy.json").is_ok());
         assert!(matches!(
-            scan(dir.path(), "", &Rules::default(), ".keyless-deploy.json"),
+            scan(dir.path(), "", &including_hidden(), ".keyless-deploy.json"),
             Err(ScanError::Reserved(_))
         ));
         assert!(matches!(

@@ -75,9 +75,9 @@ pub struct Upload {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Update {
     pub key: String,
-    /// Header names that change (`content-type`, `cache-control`, `content-encoding`); empty when the
-    /// stored headers are unknown.
-    pub changed: Vec<&'static str>,
+    /// Header names that change, lower case (`content-type`, `cache-control`, `x-amz-meta-team`, …); empty when
+    /// the stored headers are unknown.
+    pub changed: Vec<String>,
     pub bytes: u64,
     #[serde(flatten)]
     pub headers: Headers,
@@ -102,7 +102,7 @@ pub struct Plan {
 
 impl Plan {
     /// Keys whose content or headers a deploy changes (what a CDN must forget).
-    pub fn changed_keys(&self) -> impl Iterator<Item = &str> {
+    pub fn changed_keys(&self) -> impl Iterator<Item = &str> + Clone {
         self.uploads
             .iter()
             .map(|u| u.key.as_str())
@@ -262,7 +262,7 @@ mod tests {
         Headers {
             content_type: "text/html; charset=utf-8".into(),
             cache_control: cc.map(str::to_owned),
-            content_encoding: None,
+            ..Headers::default()
         }
     }
 

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::Headers;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+
+use crate::rules::{Headers, normalize_http_date};
 
 /// The state file's name, under the prefix.
 pub const STATE_FILE: &str = ".keyless-deploy.json";
@@ -43,28 +45,38 @@ pub struct RemoteMeta {
 }
 
 impl RemoteMeta {
-    /// Builds the metadata from HEAD response fields. S3 lower-cases user metadata keys.
-    pub fn from_head<'a>(
-        content_type: Option<&str>,
-        cache_control: Option<&str>,
-        content_encoding: Option<&str>,
-        metadata: impl IntoIterator<Item = (&'a String, &'a String)>,
-    ) -> Self {
+    /// Builds the metadata from a HEAD response. S3 lower-cases user metadata names; keyless's own are taken
+    /// out of the user metadata, the rest kept (a header-only change can then add, change or remove them).
+    pub fn from_head(out: &HeadObjectOutput) -> Self {
         let mut sha256 = None;
         let mut part_size = None;
-        for (k, v) in metadata {
+        let mut metadata = BTreeMap::new();
+        for (k, v) in out.metadata().into_iter().flatten() {
             match k.to_ascii_lowercase().as_str() {
                 META_SHA256 => sha256 = Some(v.to_ascii_lowercase()),
                 META_PART_SIZE => part_size = v.parse().ok(),
-                _ => {}
+                other => {
+                    metadata.insert(other.to_owned(), v.clone());
+                }
             }
         }
         let nonempty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_owned);
         Self {
             headers: Headers {
-                content_type: content_type.unwrap_or("binary/octet-stream").to_owned(),
-                cache_control: nonempty(cache_control),
-                content_encoding: nonempty(content_encoding),
+                content_type: out
+                    .content_type()
+                    .unwrap_or("binary/octet-stream")
+                    .to_owned(),
+                cache_control: nonempty(out.cache_control()),
+                content_encoding: nonempty(out.content_encoding()),
+                content_disposition: nonempty(out.content_disposition()),
+                content_language: nonempty(out.content_language()),
+                // Kept as S3 returned it when it is not a date (old objects may hold anything): it then differs
+                // from every rule's value, and the next update rewrites it.
+                expires: nonempty(out.expires_string())
+                    .map(|raw| normalize_http_date(&raw).unwrap_or(raw)),
+                website_redirect_location: nonempty(out.website_redirect_location()),
+                metadata,
             },
             sha256,
             part_size,
@@ -96,8 +108,10 @@ pub struct State {
     pub objects: BTreeMap<String, StateEntry>,
 }
 
-/// Current state file version.
-pub const STATE_VERSION: u32 = 1;
+/// Current state file version. Version 2 records every header keyless manages (Content-Disposition,
+/// Content-Language, Expires, the website redirect and user metadata); a version-1 file is ignored once, since it
+/// never recorded those.
+pub const STATE_VERSION: u32 = 2;
 
 impl State {
     /// Parses a state file; anything unreadable or of another version is treated as empty (it is only a cache).
@@ -191,20 +205,35 @@ mod tests {
 
     #[test]
     fn head_metadata_is_read_case_insensitively() {
-        let md: Vec<(String, String)> = vec![
-            ("Keyless-Sha256".into(), "ABCD".into()),
-            ("keyless-part-size".into(), "8388608".into()),
-            ("other".into(), "x".into()),
-        ];
-        let meta = RemoteMeta::from_head(
-            Some("text/html"),
-            Some(""),
-            None,
-            md.iter().map(|(k, v)| (k, v)),
-        );
+        let out = HeadObjectOutput::builder()
+            .content_type("text/html")
+            .cache_control("")
+            .content_language("de")
+            .expires_string("Tue, 01 Jan 2030 00:00:00 GMT")
+            .website_redirect_location("/new/")
+            .metadata("Keyless-Sha256", "ABCD")
+            .metadata("keyless-part-size", "8388608")
+            .metadata("Team", "web")
+            .build();
+        let meta = RemoteMeta::from_head(&out);
         assert_eq!(meta.sha256.as_deref(), Some("abcd"));
         assert_eq!(meta.part_size, Some(8_388_608));
-        assert_eq!(meta.headers.cache_control, None);
+        let h = &meta.headers;
+        assert_eq!(h.cache_control, None);
+        assert_eq!(h.content_language.as_deref(), Some("de"));
+        assert_eq!(h.expires.as_deref(), Some("Tue, 01 Jan 2030 00:00:00 GMT"));
+        assert_eq!(h.website_redirect_location.as_deref(), Some("/new/"));
+        assert_eq!(h.metadata.len(), 1);
+        assert_eq!(h.metadata["team"], "web");
+        let odd = HeadObjectOutput::builder().expires_string("5d").build();
+        assert_eq!(
+            RemoteMeta::from_head(&odd).headers.expires.as_deref(),
+            Some("5d")
+        );
+        assert_eq!(
+            RemoteMeta::from_head(&odd).headers.content_type,
+            "binary/octet-stream"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::guard::{self, Verdict};
 use crate::plan::{Delete, Update, Upload};
 
 /// Counts for the closing summary line.
@@ -15,6 +16,8 @@ pub struct Summary {
     pub unchanged: usize,
     pub failed: usize,
     pub bytes_uploaded: u64,
+    /// Hidden files left out of the source (without `--include-hidden`).
+    pub skipped_hidden: usize,
 }
 
 /// One file or operation that failed; the run went on with the others.
@@ -50,12 +53,30 @@ pub struct Report {
     pub deletes: Vec<Delete>,
     pub errors: Vec<Failure>,
     pub warnings: Vec<String>,
+    /// The first distribution's invalidation (kept for scripts written before `--invalidate` repeated).
     pub invalidation: Option<InvalidationReport>,
+    /// Every distribution's invalidation, in command-line order.
+    pub invalidations: Vec<InvalidationReport>,
+    /// Each guard's decision (empty-source, require, max-delete, max-delete-percent).
+    pub guards: Vec<Verdict>,
 }
 
 impl Report {
     /// Whether every operation succeeded.
     pub fn is_success(&self) -> bool {
         self.errors.is_empty()
+    }
+
+    /// Whether a guard refuses this run (a dry run reports it; a real run stops before any change).
+    pub fn is_refused(&self) -> bool {
+        guard::refused(&self.guards)
+    }
+
+    /// The messages of the refusing guards.
+    pub fn refusals(&self) -> impl Iterator<Item = &str> {
+        self.guards
+            .iter()
+            .filter(|v| v.decision == guard::Decision::Refuse)
+            .map(|v| v.message.as_str())
     }
 }

@@ -115,8 +115,9 @@ pub(crate) fn judge<'c>(
     // Keys Bitbucket's schema does not know, anchor holders aside.
     let holders = file.anchor_holders();
     let diagnostics = keyless_pipelines::validate(file);
+    let steps = file.steps();
     let mut passed: Vec<Route> = Vec::new();
-    for unknown in unknown_keys(file, &diagnostics, &holders) {
+    for unknown in unknown_keys(file, &steps, &diagnostics, &holders) {
         let what = match unknown.location {
             "item" => format!("item `{}`", unknown.key),
             location => format!("unknown {location} key `{}`", unknown.key),
@@ -236,14 +237,14 @@ pub(crate) fn judge<'c>(
 
     let production_labels = config.production_labels();
     let mut plans: Vec<(usize, StepPlan<'c>)> = Vec::new();
-    for s in file.steps() {
+    for s in &steps {
         let Some(index) = refusals.routes.iter().position(|r| r == &s.pipeline.route) else {
             continue;
         };
         let branch_rule = judged_by_branch(&s.pipeline.route);
         match judge_step(
             config,
-            &s,
+            s,
             invocation,
             branch_rule,
             selected.is_none() && mode == Mode::Run,

@@ -11,7 +11,7 @@
 
 use keyless_pipelines::{
     AnchorHolder, DiagnosticKind, Item, Node, PipelineBody, PipelineFile, Route, SchemaDiagnostic,
-    Segment,
+    Segment, StepRef,
 };
 
 /// The keys of `runtime` and of `runtime.cloud` in Atlassian's schema (`runtime`, `cloud` components).
@@ -35,6 +35,7 @@ pub(crate) struct UnknownKey {
 /// Every unknown key of `file`, in document order of discovery (diagnostics, then items, then runtimes).
 pub(crate) fn unknown_keys(
     file: &PipelineFile,
+    steps: &[StepRef<'_>],
     diagnostics: &[SchemaDiagnostic],
     holders: &[AnchorHolder],
 ) -> Vec<UnknownKey> {
@@ -80,7 +81,7 @@ pub(crate) fn unknown_keys(
             }
         }
     }
-    for s in file.steps() {
+    for s in steps {
         let Some(runtime) = root.at(&s.route.key("runtime")) else {
             continue;
         };

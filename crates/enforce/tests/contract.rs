@@ -338,9 +338,10 @@ fn unknown_keys_pass_with_a_report_unless_they_could_move_a_deployment() {
     let rendered = run_yaml(&config(), yaml).unwrap();
     let out = rendered.file.to_json();
     assert_eq!(out["new-top-level"], json!(1));
+    // Pipelines are read as Bitbucket reads them, with YAML 1.1 scalars: `on` is true.
     assert_eq!(
         named(&out["pipelines"]["default"], "Build")["future-key"],
-        json!("on")
+        json!(true)
     );
     let located: Vec<_> = rendered
         .notes

@@ -40,7 +40,10 @@ pub use edit::EditError;
 pub use glob::{Glob, glob_matches};
 pub use model::*;
 pub use node::{AliasUse, Anchor, Entry, Node, Origin, Value};
-pub use parse::{MAX_DEPTH, MAX_NODES, ParseError, ParseErrorKind, parse_document};
+pub use parse::{
+    DuplicateKey, DuplicateKeys, MAX_DEPTH, MAX_NODES, ParseError, ParseErrorKind, ParseOptions,
+    Parsed, Schema, parse_document, parse_with,
+};
 pub use route::{Route, RouteParseError, Segment};
 pub use select::{MatchKind, SelectedPipeline, Target, select_pipeline};
 pub use span::{Pos, Span};
@@ -57,16 +60,20 @@ pub struct PipelineFile {
     /// Derived from `root` on first use and dropped by every edit, so a run of edits costs
     /// nothing until the model is read again.
     config: std::sync::OnceLock<Config>,
+    /// Keys written twice in one mapping (the last value is in the tree).
+    duplicates: Vec<DuplicateKey>,
 }
 
-/// Reads `bitbucket-pipelines.yml` text.
+/// Reads `bitbucket-pipelines.yml` text as Bitbucket does ([`ParseOptions::PIPELINE`]): YAML 1.1 scalars
+/// (`yes` is true, `0755` is 493), and of a key written twice in one mapping the last value wins
+/// ([`PipelineFile::duplicates`] lists each repeat).
 ///
-/// Fails on YAML syntax errors, duplicate keys, unknown or recursive aliases, bad merge keys,
-/// more than one document, a top level that is not a mapping, nesting beyond [`MAX_DEPTH`] and
-/// alias expansion beyond [`MAX_NODES`]. Schema problems are not parse errors: see [`validate`].
+/// Fails on YAML syntax errors, unknown or recursive aliases, bad merge keys, more than one
+/// document, a top level that is not a mapping, nesting beyond [`MAX_DEPTH`] and alias expansion
+/// beyond [`MAX_NODES`]. Schema problems are not parse errors: see [`validate`].
 pub fn parse(source: &str) -> Result<PipelineFile, ParseError> {
-    let root = parse::parse_tree(source)?;
-    Ok(PipelineFile::from_root(root))
+    let parsed = parse::parse_tree(source)?;
+    Ok(PipelineFile::from_parsed(parsed))
 }
 
 impl PipelineFile {
@@ -75,7 +82,21 @@ impl PipelineFile {
         PipelineFile {
             root,
             config: std::sync::OnceLock::new(),
+            duplicates: Vec::new(),
         }
+    }
+
+    /// Builds a file from a parsed document, keeping its duplicate keys.
+    pub fn from_parsed(parsed: Parsed) -> PipelineFile {
+        PipelineFile {
+            duplicates: parsed.duplicates,
+            ..PipelineFile::from_root(parsed.root)
+        }
+    }
+
+    /// Keys written more than once in one mapping, in document order; the tree holds the last value of each.
+    pub fn duplicates(&self) -> &[DuplicateKey] {
+        &self.duplicates
     }
 
     /// Reads the Dynamic Pipelines form: the `pipelines_configuration` JSON object

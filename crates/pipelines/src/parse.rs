@@ -18,6 +18,68 @@ pub const MAX_DEPTH: usize = 128;
 /// The most nodes alias expansion may produce (guards against "billion laughs" documents).
 pub const MAX_NODES: usize = 200_000;
 
+/// How plain scalars (unquoted `yes`, `0755`, `1_000`) get their types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Schema {
+    /// The YAML 1.2 core schema: `true`/`false`, `null`, `0x`/`0o` integers (keyless.yml, JSON).
+    #[default]
+    Core,
+    /// YAML 1.1 types as PyYAML's and SnakeYAML's resolvers read them: `yes`/`no`/`on`/`off` are booleans,
+    /// `0755` is octal, `0b101` binary, `1_000` and `1:20` (base 60) are integers. Bitbucket reads
+    /// `bitbucket-pipelines.yml` with a YAML 1.1 loader, and CloudFormation documents YAML 1.1.
+    Yaml11,
+}
+
+/// What a mapping key written twice does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DuplicateKeys {
+    /// Refuse the document ([`ParseErrorKind::DuplicateKey`]).
+    #[default]
+    Refuse,
+    /// Keep the last value, at the first key's place in the mapping (what PyYAML and SnakeYAML, and so Bitbucket,
+    /// do), and list every repeat in [`Parsed::duplicates`].
+    LastWins,
+}
+
+/// How a document is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParseOptions {
+    pub schema: Schema,
+    pub duplicate_keys: DuplicateKeys,
+}
+
+impl ParseOptions {
+    /// `bitbucket-pipelines.yml` as Bitbucket reads it: YAML 1.1 scalars, the last of duplicate keys wins.
+    pub const PIPELINE: ParseOptions = ParseOptions {
+        schema: Schema::Yaml11,
+        duplicate_keys: DuplicateKeys::LastWins,
+    };
+    /// YAML 1.2 core scalars, duplicate keys refused (keyless.yml; JSON).
+    pub const STRICT: ParseOptions = ParseOptions {
+        schema: Schema::Core,
+        duplicate_keys: DuplicateKeys::Refuse,
+    };
+}
+
+/// A mapping key written again in the same mapping (read with [`DuplicateKeys::LastWins`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKey {
+    pub key: String,
+    /// The key written before (the one this repeat overrides).
+    pub previous: Span,
+    /// The repeat, whose value is the one kept.
+    pub repeat: Span,
+}
+
+/// A document read with [`parse_with`]: the tree and the duplicate keys its options let through.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The top-level node; null for an empty document.
+    pub root: Node,
+    /// Every repeated key, in document order (empty unless duplicates are [`DuplicateKeys::LastWins`]).
+    pub duplicates: Vec<DuplicateKey>,
+}
+
 /// Why a file could not be read as a pipeline file. Always the input's fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseErrorKind {
@@ -97,10 +159,11 @@ enum Frame {
         /// Merge keys (`<<`): the number of entries written before each, and the mappings it merges.
         /// Almost always empty; a mapping without merges takes its written entries as they are.
         merges: Vec<(usize, Vec<Node>)>,
-        /// The key read and waiting for its value: (text, origin, is the merge key).
-        pending: Option<(CompactString, Origin, bool)>,
-        /// Whether a `<<` key was seen (its slot has no key to compare).
-        merge_seen: Option<usize>,
+        /// The key read and waiting for its value: (text, origin, is the merge key, the index in
+        /// [`Builder::entries`] of the earlier entry it repeats).
+        pending: Option<(CompactString, Origin, bool, Option<usize>)>,
+        /// Where a `<<` key was seen (its slot has no key to compare).
+        merge_seen: Option<Span>,
     },
 }
 
@@ -120,11 +183,13 @@ struct Builder<'s> {
     open_anchors: HashMap<usize, String>,
     root: Option<Node>,
     nodes: usize,
+    options: ParseOptions,
+    duplicates: Vec<DuplicateKey>,
 }
 
-/// Parses YAML text into a tree. The top level must be a mapping.
-pub fn parse_tree(source: &str) -> Result<Node, ParseError> {
-    let root = parse_any(source)?;
+/// Parses pipeline YAML into a tree ([`ParseOptions::PIPELINE`]). The top level must be a mapping.
+pub fn parse_tree(source: &str) -> Result<Parsed, ParseError> {
+    let (root, duplicates) = parse_any(source, ParseOptions::PIPELINE)?;
     let origin = Pos {
         offset: 0,
         line: 1,
@@ -140,7 +205,7 @@ pub fn parse_tree(source: &str) -> Result<Node, ParseError> {
                 ParseErrorKind::NotAMapping { found: root.kind() },
             ))
         }
-        Some(root) => Ok(root),
+        Some(root) => Ok(Parsed { root, duplicates }),
     }
 }
 
@@ -148,11 +213,25 @@ pub fn parse_tree(source: &str) -> Result<Node, ParseError> {
 /// document is null. Same spans, anchors, merge keys and limits as [`crate::parse`], which adds
 /// the pipeline file's rules (a mapping at the top). `keyless audit` reads IAM policies and
 /// CloudFormation templates with it, so every input has one tree type.
+///
+/// Reads with [`ParseOptions::STRICT`]; [`parse_with`] chooses.
 pub fn parse_document(source: &str) -> Result<Node, ParseError> {
-    Ok(parse_any(source)?.unwrap_or_else(|| Node::new(Value::Null)))
+    Ok(parse_with(source, ParseOptions::STRICT)?.root)
 }
 
-fn parse_any(source: &str) -> Result<Option<Node>, ParseError> {
+/// Parses any single YAML (or JSON) document, as [`parse_document`] does, with the given scalar schema and
+/// duplicate-key behaviour.
+pub fn parse_with(source: &str, options: ParseOptions) -> Result<Parsed, ParseError> {
+    let (root, duplicates) = parse_any(source, options)?;
+    Ok(Parsed {
+        root: root.unwrap_or_else(|| Node::new(Value::Null)),
+        duplicates,
+    })
+}
+
+type Tree = (Option<Node>, Vec<DuplicateKey>);
+
+fn parse_any(source: &str, options: ParseOptions) -> Result<Tree, ParseError> {
     let mut b = Builder {
         source,
         index: CharIndex::new(source),
@@ -164,6 +243,8 @@ fn parse_any(source: &str) -> Result<Option<Node>, ParseError> {
         open_anchors: HashMap::new(),
         root: None,
         nodes: 0,
+        options,
+        duplicates: Vec::new(),
     };
     let mut parser = Parser::new_from_str(source);
     let mut documents = 0;
@@ -181,7 +262,7 @@ fn parse_any(source: &str) -> Result<Option<Node>, ParseError> {
             Event::Scalar(text, style, anchor_id, tag) => {
                 let (content, anchor) = b.content_start(sp);
                 let tag_suffix = tag.as_deref().map(|t| t.suffix.as_str());
-                let value = resolve_scalar(text, style, tag_suffix);
+                let value = resolve_scalar(text, style, tag_suffix, b.options.schema);
                 let end = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                     b.trim_end(content, sp.end)
                 } else {
@@ -290,7 +371,7 @@ fn parse_any(source: &str) -> Result<Option<Node>, ParseError> {
             }
         }
     }
-    Ok(b.root)
+    Ok((b.root, b.duplicates))
 }
 
 /// A local tag (`!Sub`) as written, without the `!`; the core schema's own tags are not kept.
@@ -321,11 +402,19 @@ fn count_nodes(node: &Node) -> usize {
     }
 }
 
-/// Resolves a scalar with the YAML 1.2 core schema. Quoted and block scalars are strings.
+/// Resolves a scalar with `schema`. Quoted and block scalars are strings.
 /// Takes the parser's text by value: it is owned, and a string scalar keeps its allocation rather than a copy.
-fn resolve_scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&str>) -> Value {
+fn resolve_scalar(
+    text: Cow<'_, str>,
+    style: ScalarStyle,
+    tag: Option<&str>,
+    schema: Schema,
+) -> Value {
     if !matches!(style, ScalarStyle::Plain) || tag == Some("str") {
         return Value::String(text.into_owned());
+    }
+    if schema == Schema::Yaml11 {
+        return resolve_yaml11(text);
     }
     match &*text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
@@ -348,6 +437,184 @@ fn resolve_scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&str>) -> 
         return Value::Float(f);
     }
     Value::String(text.into_owned())
+}
+
+/// A plain scalar's type under YAML 1.1, as PyYAML's resolver (`yaml/resolver.py`) decides it; SnakeYAML's
+/// `Resolver` has the same patterns. Timestamps (`2001-12-14`) stay strings: nothing keyless reads is a date.
+fn resolve_yaml11(text: Cow<'_, str>) -> Value {
+    match &*text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Value::Bool(true);
+        }
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Value::Bool(false);
+        }
+        _ => {}
+    }
+    let first = text.as_bytes()[0];
+    if (first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.'))
+        && let Some(v) = yaml11_float(&text).or_else(|| yaml11_int(&text))
+    {
+        return v;
+    }
+    Value::String(text.into_owned())
+}
+
+/// Splits an optional sign: (negative, rest).
+fn split_sign(text: &str) -> (bool, &str) {
+    match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    }
+}
+
+/// `[-+]?0b[0-1_]+ | [-+]?0[0-7_]+ | [-+]?(0|[1-9][0-9_]*) | [-+]?0x[0-9a-fA-F_]+ | [-+]?[1-9][0-9_]*(:[0-5]?[0-9])+`
+/// (YAML 1.1 `tag:yaml.org,2002:int`), with PyYAML's construction (underscores dropped). An integer beyond i64
+/// is kept as a float, as the nearest value keyless can hold.
+fn yaml11_int(text: &str) -> Option<Value> {
+    let (negative, body) = split_sign(text);
+    let digits = |s: &str, ok: fn(u8) -> bool| -> Option<String> {
+        (!s.is_empty() && s.bytes().all(|b| b == b'_' || ok(b))).then(|| s.replace('_', ""))
+    };
+    let (radix, clean) = if let Some(bin) = body.strip_prefix("0b") {
+        (2, digits(bin, |b| b == b'0' || b == b'1')?)
+    } else if let Some(hex) = body.strip_prefix("0x") {
+        (16, digits(hex, |b| b.is_ascii_hexdigit())?)
+    } else if body == "0" {
+        (10, "0".to_owned())
+    } else if let Some(oct) = body.strip_prefix('0') {
+        (8, digits(oct, |b| (b'0'..=b'7').contains(&b))?)
+    } else if body.contains(':') {
+        return sexagesimal(body, false).map(|v| {
+            let v = if negative { -v } else { v };
+            // Whole by construction; an integer this large cannot overflow f64's range.
+            #[allow(clippy::cast_possible_truncation)]
+            let i = v as i64;
+            Value::Int(i)
+        });
+    } else if body
+        .as_bytes()
+        .first()
+        .is_some_and(|b| (b'1'..=b'9').contains(b))
+    {
+        (10, digits(body, |b| b.is_ascii_digit())?)
+    } else {
+        return None;
+    };
+    // Digits only now (an all-underscore body is no number).
+    if clean.is_empty() {
+        return None;
+    }
+    let signed = if negative { format!("-{clean}") } else { clean };
+    Some(match i64::from_str_radix(&signed, radix) {
+        Ok(i) => Value::Int(i),
+        Err(_) => Value::Float(
+            u128::from_str_radix(signed.trim_start_matches('-'), radix)
+                .map_or(f64::INFINITY, |u| u as f64)
+                * if negative { -1.0 } else { 1.0 },
+        ),
+    })
+}
+
+/// `[1-9][0-9_]*(:[0-5]?[0-9])+` (integers) or with a trailing `\.[0-9_]*` (floats): base 60, `1:20` is 80.
+fn sexagesimal(body: &str, float: bool) -> Option<f64> {
+    let (whole, fraction) = match body.split_once('.') {
+        Some((w, f)) if float => (w, Some(f)),
+        None if !float => (body, None),
+        _ => return None,
+    };
+    let mut parts = whole.split(':');
+    let head = parts.next()?;
+    let head_ok = if float {
+        head.bytes().next().is_some_and(|b| b.is_ascii_digit())
+    } else {
+        head.bytes()
+            .next()
+            .is_some_and(|b| (b'1'..=b'9').contains(&b))
+    };
+    if !head_ok || !head.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+        return None;
+    }
+    let mut value: f64 = head.replace('_', "").parse().ok()?;
+    let mut any = false;
+    for part in parts {
+        let b = part.as_bytes();
+        let ok = match b {
+            [d] => d.is_ascii_digit(),
+            [t, d] => (b'0'..=b'5').contains(t) && d.is_ascii_digit(),
+            _ => false,
+        };
+        if !ok {
+            return None;
+        }
+        value = value * 60.0 + part.parse::<f64>().ok()?;
+        any = true;
+    }
+    if !any {
+        return None;
+    }
+    if let Some(f) = fraction {
+        if !f.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+            return None;
+        }
+        let f = f.replace('_', "");
+        if !f.is_empty() {
+            value += format!("0.{f}").parse::<f64>().ok()?;
+        }
+    }
+    Some(value)
+}
+
+/// YAML 1.1 `tag:yaml.org,2002:float`: `[-+]?([0-9][0-9_]*)?\.[0-9_]*([eE][-+][0-9]+)?` (a dot is required and an
+/// exponent needs its sign: `1e3` is a string), base 60 with a fraction (`1:20.5`), `.inf` and `.nan`.
+fn yaml11_float(text: &str) -> Option<Value> {
+    match text {
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Some(Value::Float(f64::INFINITY));
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Some(Value::Float(f64::NEG_INFINITY)),
+        ".nan" | ".NaN" | ".NAN" => return Some(Value::Float(f64::NAN)),
+        _ => {}
+    }
+    let (negative, body) = split_sign(text);
+    let sign = if negative { -1.0 } else { 1.0 };
+    if body.contains(':') {
+        return sexagesimal(body, true).map(|v| Value::Float(sign * v));
+    }
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (int, frac) = mantissa.split_once('.')?;
+    let int_ok = int.is_empty() || int.as_bytes()[0].is_ascii_digit();
+    let all = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+    // PyYAML's second form, `\.[0-9][0-9_]*`, takes no sign and needs a digit right after the dot.
+    let bare_ok = !int.is_empty()
+        || (!negative
+            && text.starts_with('.')
+            && frac.as_bytes().first().is_some_and(u8::is_ascii_digit));
+    if !int_ok || !bare_ok || !all(int) || !all(frac) {
+        return None;
+    }
+    if let Some(e) = exponent {
+        let (_, digits) = e.split_at(1.min(e.len()));
+        if !matches!(e.as_bytes().first(), Some(b'-' | b'+'))
+            || digits.is_empty()
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+    }
+    let clean = body.replace('_', "");
+    let clean = if clean.starts_with('.') {
+        format!("0{clean}")
+    } else {
+        clean
+    };
+    let clean = clean.replace(".e", ".0e").replace(".E", ".0E");
+    clean.parse::<f64>().ok().map(|v| Value::Float(sign * v))
 }
 
 pub(crate) fn parse_int(text: &str) -> Option<i64> {
@@ -685,31 +952,43 @@ impl Builder<'_> {
                         ));
                     }
                     let is_merge = plain_scalar && key == "<<";
-                    let line = node.span().map_or(at.line, |s| s.start.line);
+                    let here = node.span().unwrap_or(Span { start: at, end: at });
                     // Mappings are small: a linear scan beats hashing every key.
-                    let first_line = if is_merge {
-                        *merge_seen
+                    let earlier = if is_merge {
+                        merge_seen.map(|span| (span, None))
                     } else {
                         self.entries[*entries_from..]
                             .iter()
-                            .find(|e| e.key == key)
-                            .map(|e| e.key_origin.span.map_or(0, |sp| sp.start.line))
+                            .position(|e| e.key == key)
+                            .map(|i| {
+                                let e = &self.entries[*entries_from + i];
+                                (e.key_origin.span.unwrap_or(here), Some(*entries_from + i))
+                            })
                     };
-                    if let Some(first_line) = first_line {
-                        return Err(ParseError::at(
-                            node.span().map_or(at, |s| s.start),
-                            ParseErrorKind::DuplicateKey {
-                                key: key.to_string(),
-                                first_line,
-                            },
-                        ));
+                    let mut repeats = None;
+                    if let Some((previous, index)) = earlier {
+                        if self.options.duplicate_keys == DuplicateKeys::Refuse {
+                            return Err(ParseError::at(
+                                here.start,
+                                ParseErrorKind::DuplicateKey {
+                                    key: key.to_string(),
+                                    first_line: previous.start.line,
+                                },
+                            ));
+                        }
+                        self.duplicates.push(DuplicateKey {
+                            key: key.to_string(),
+                            previous,
+                            repeat: here,
+                        });
+                        repeats = index;
                     }
                     if is_merge {
-                        *merge_seen = Some(line);
+                        *merge_seen = Some(here);
                     }
-                    *pending = Some((key, node.origin, is_merge));
+                    *pending = Some((key, node.origin, is_merge, repeats));
                 }
-                Some((key, key_origin, is_merge)) => {
+                Some((key, key_origin, is_merge, repeats)) => {
                     if is_merge {
                         let maps = match node.value {
                             Value::Map(_) => vec![node],
@@ -730,6 +1009,11 @@ impl Builder<'_> {
                             }
                         };
                         merges.push((self.entries.len() - *entries_from, maps));
+                    } else if let Some(i) = repeats {
+                        // The last value wins, at the first key's place (a dict's order in PyYAML).
+                        let entry = &mut self.entries[i];
+                        entry.key_origin = key_origin;
+                        entry.value = node;
                     } else {
                         self.entries.push(Entry {
                             key,

@@ -17,8 +17,17 @@ pub(crate) fn float_text(f: f64) -> String {
     } else if f.is_infinite() {
         if f > 0.0 { ".inf" } else { "-.inf" }.to_string()
     } else {
-        // `{:?}` always keeps a `.` or an exponent, so `1.0` does not come back as the int 1.
-        format!("{f:?}")
+        // `{:?}` always keeps a `.` or an exponent, so `1.0` does not come back as the int 1. YAML 1.1 (how pipelines
+        // are read) also wants a `.` in the mantissa and a sign on the exponent: `1e300` is written `1.0e+300`.
+        let text = format!("{f:?}");
+        match text.split_once('e') {
+            None => text,
+            Some((mantissa, exponent)) => {
+                let dot = if mantissa.contains('.') { "" } else { ".0" };
+                let sign = if exponent.starts_with('-') { "" } else { "+" };
+                format!("{mantissa}{dot}e{sign}{exponent}")
+            }
+        }
     }
 }
 

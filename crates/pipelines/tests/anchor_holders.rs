@@ -72,9 +72,13 @@ fn corpus_anchor_holders_are_exactly_the_anchor_only_keys() {
         ],
         "anchor holders in the corpus"
     );
-    // `simage:` is a typo of `image:` holding a plain string: an unknown key, not a holder.
+    // `simage:` is a typo of `image:` holding a plain string: an unknown key, not a holder. 037 writes its branch
+    // `develop:` (twice: the last wins, as in Bitbucket) at the top level, with no `pipelines:` around it.
     assert_eq!(
         prefix(&other_unknown),
-        vec![("141".to_string(), vec!["simage".to_string()])]
+        vec![
+            ("037".to_string(), vec!["develop".to_string()]),
+            ("141".to_string(), vec!["simage".to_string()])
+        ]
     );
 }

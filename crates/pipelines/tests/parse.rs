@@ -267,7 +267,9 @@ fn columns_count_characters_and_offsets_count_bytes() {
 #[test]
 fn scalars_resolve_with_the_core_schema() {
     let src = "a: true\nb: 'true'\nc: 120\nd: '120'\ne: 1.5\nf: ~\ng: yes\nh: 0x1f\ni: 2x\nj: !!str 5\nk:\n";
-    let f = parse(src).unwrap();
+    // keyless.yml and JSON read with the core schema; pipelines with YAML 1.1 (tests/yaml_front_end.rs).
+    let f =
+        keyless_pipelines::PipelineFile::from_root(keyless_pipelines::parse_document(src).unwrap());
     let v = |k: &str| f.node(&route(k)).unwrap().value.clone();
     assert_eq!(v("a"), Value::Bool(true));
     assert_eq!(v("b"), Value::String("true".into()));
@@ -275,7 +277,7 @@ fn scalars_resolve_with_the_core_schema() {
     assert_eq!(v("d"), Value::String("120".into()));
     assert_eq!(v("e"), Value::Float(1.5));
     assert_eq!(v("f"), Value::Null);
-    // YAML 1.2: `yes` is a string (documented; Bitbucket's reader is UNCONFIRMED).
+    // YAML 1.2: `yes` is a string.
     assert_eq!(v("g"), Value::String("yes".into()));
     assert_eq!(v("h"), Value::Int(31));
     assert_eq!(v("i"), Value::String("2x".into()));
@@ -289,9 +291,11 @@ fn err(src: &str) -> keyless_pipelines::ParseError {
 
 #[test]
 fn parse_errors_name_position_and_fix() {
-    let e = err(
+    // Duplicate keys are refused where the options say so (pipelines take the last value: yaml_front_end.rs).
+    let e = keyless_pipelines::parse_document(
         "pipelines:\n  default:\n    - step:\n        script:\n          - a\n        script:\n          - b\n",
-    );
+    )
+    .unwrap_err();
     assert!(
         matches!(e.kind, ParseErrorKind::DuplicateKey { ref key, first_line: 4 } if key == "script")
     );

@@ -111,6 +111,7 @@ fn other_scalars_keep_their_types() {
         Value::Float(1.0),
         Value::Float(-0.5),
         Value::Float(1e300),
+        Value::Float(1.5e-7),
         Value::Float(f64::INFINITY),
         Value::Float(f64::NEG_INFINITY),
     ] {

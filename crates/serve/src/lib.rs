@@ -304,20 +304,35 @@ fn record(
         );
     }
     for note in &rendered.notes {
-        if let Some(location) = note.location {
-            state.metrics.unknown_key(location);
+        // Unknown keys are a warning (Atlassian changed the schema, or a typo); a pipe keyless gives no OIDC is
+        // information about the pipeline, logged at `info` so a busy workspace is not flooded at `warn`.
+        match note.location {
+            Some(location) => {
+                state.metrics.unknown_key(location);
+                tracing::warn!(
+                    outcome = "passed",
+                    trigger = %summary.trigger,
+                    target = %summary.target,
+                    rule = %note.rule,
+                    route = %note.route,
+                    %caller,
+                    trace,
+                    "{}",
+                    note.message
+                );
+            }
+            None => tracing::info!(
+                outcome = "noted",
+                trigger = %summary.trigger,
+                target = %summary.target,
+                rule = %note.rule,
+                route = %note.route,
+                %caller,
+                trace,
+                "{}",
+                note.message
+            ),
         }
-        tracing::warn!(
-            outcome = "passed",
-            trigger = %summary.trigger,
-            target = %summary.target,
-            rule = %note.rule,
-            route = %note.route,
-            %caller,
-            trace,
-            "{}",
-            note.message
-        );
     }
     // Report mode: one line and one count per change, omission or refusal enforcing would have made.
     let report = |would: &'static str, rule: &str, route: &str, message: &str| {

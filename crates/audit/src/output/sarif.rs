@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::finding::{Finding, Severity};
 use crate::rule::registry;
+use crate::{Report, Unreadable};
 
 fn level(sev: Severity) -> &'static str {
     match sev {
@@ -24,7 +25,34 @@ fn security_severity(sev: Severity) -> &'static str {
     }
 }
 
-/// The SARIF log.
+/// The SARIF log of a report: its findings, and each input that could not be read or parsed as an error under
+/// `runs[0].invocations[0].toolExecutionNotifications` (also a finding, so code-scanning UIs show it either way).
+/// `executionSuccessful` is false when no input at all could be read.
+pub fn render_report(report: &Report, tool_version: &str) -> Value {
+    let mut log = render(&report.findings, tool_version);
+    log["runs"][0]["invocations"] = json!([{
+        "executionSuccessful": !report.nothing_readable(),
+        "toolExecutionNotifications": report.unreadable.iter().map(notification).collect::<Vec<_>>(),
+    }]);
+    log
+}
+
+fn notification(u: &Unreadable) -> Value {
+    let (e, rule) = (&u.error, u.rule);
+    json!({
+        "level": "error",
+        "message": {"text": format!("{}: not audited: {}", e.path, e.message)},
+        "descriptor": {"id": rule},
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": {"uri": e.path.replace('\\', "/")},
+                "region": {"startLine": e.line.max(1), "startColumn": e.column.max(1)},
+            }
+        }],
+    })
+}
+
+/// The SARIF log of findings alone (no invocation; see [`render_report`]).
 pub fn render(findings: &[Finding], tool_version: &str) -> Value {
     let rules: Vec<Value> = registry()
         .iter()

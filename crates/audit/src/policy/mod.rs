@@ -592,44 +592,16 @@ pub(crate) fn build<'a>(
 impl TrustPolicy<'_> {
     /// The role looks like a production role: one of its words (split at punctuation and camelCase) is a
     /// configured production name. `delivery-api` is not `live`, `product-catalog` is not `prod`.
+    /// One matcher for every rule: [`crate::config::is_production_name`].
     pub fn is_production(&self) -> bool {
         let Some(role) = &self.role else { return false };
-        let words = words(role);
-        self.production_names
-            .iter()
-            .any(|p| words.iter().any(|w| w.eq_ignore_ascii_case(p)))
+        crate::config::is_production_name(role, self.production_names)
     }
 
     /// The whole document cannot be known before deployment.
     pub fn unknown(&self) -> Option<&Unknown> {
         self.doc.unknown_ref()
     }
-}
-
-/// A name's words: split at anything not a letter or digit, and where a lowercase letter meets an uppercase one
-/// (`ProdDeploy` → `Prod`, `Deploy`).
-pub fn words(name: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut previous_lower = false;
-    for c in name.chars() {
-        if !c.is_ascii_alphanumeric() {
-            if !current.is_empty() {
-                words.push(std::mem::take(&mut current));
-            }
-            previous_lower = false;
-            continue;
-        }
-        if c.is_ascii_uppercase() && previous_lower && !current.is_empty() {
-            words.push(std::mem::take(&mut current));
-        }
-        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        current.push(c);
-    }
-    if !current.is_empty() {
-        words.push(current);
-    }
-    words
 }
 
 #[cfg(test)]
@@ -639,7 +611,6 @@ mod tests {
 
     #[test]
     fn production_is_a_word() {
-        assert_eq!(words("ProdDeploy-role_x"), ["Prod", "Deploy", "role", "x"]);
         let names = [
             "production".to_owned(),
             "prod".to_owned(),

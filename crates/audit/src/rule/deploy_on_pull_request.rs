@@ -42,14 +42,7 @@ impl Rule for DeployOnPullRequest {
             );
         }
         if let Some((env, route)) = &step.deployment {
-            let lower = env.to_ascii_lowercase();
-            let production = p.config.production_environments.iter().any(|n| {
-                let n = n.to_ascii_lowercase();
-                lower == n
-                    || lower
-                        .split(|c: char| !c.is_ascii_alphanumeric())
-                        .any(|w| w == n)
-            });
+            let production = p.config.is_production(env);
             if production {
                 out.push(
                     self.finding()

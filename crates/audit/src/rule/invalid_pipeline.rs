@@ -1,5 +1,5 @@
-//! `invalid-pipeline`: the file is not a valid `bitbucket-pipelines.yml` (YAML errors, duplicate keys, values
-//! Atlassian's schema rejects), as judged by `keyless-pipelines`.
+//! `invalid-pipeline`: the file is not a valid `bitbucket-pipelines.yml` (cannot be read, YAML errors, bad merge
+//! keys, values Atlassian's schema rejects), as judged by `keyless-pipelines`.
 
 use super::prelude::*;
 use crate::finding::Focus;
@@ -22,6 +22,22 @@ static META: RuleMeta = RuleMeta {
 impl Rule for InvalidPipeline {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn check_unreadable(&self, input: &crate::Input, error: &crate::InputError, out: &mut Sink) {
+        if input.kind != crate::InputKind::Pipeline {
+            return;
+        }
+        out.push(
+            self.finding()
+                .message(format!(
+                    "the pipeline file cannot be audited: {}",
+                    error.message
+                ))
+                .help("the other files were audited; this one was not")
+                .at_focus(Route::root(), Focus::Position(error.line, error.column))
+                .label("here"),
+        );
     }
 
     fn check_pipeline(&self, p: &Pipeline<'_>, out: &mut Sink) {

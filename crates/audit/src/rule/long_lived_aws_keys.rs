@@ -121,7 +121,8 @@ impl Rule for LongLivedAwsKeys {
                     .help("use `aws: {oidc-role: arn:aws:iam::<account>:role/<role>}` to pull from ECR with OIDC"),
             );
         }
-        for (route, text) in step.commands() {
+        let temporary = &step.flow().temporary_keys;
+        for (line, (route, text)) in step.commands().enumerate() {
             if let Some(key) = literal_key(text) {
                 out.push(
                     self.finding()
@@ -132,8 +133,11 @@ impl Rule for LongLivedAwsKeys {
                 );
                 continue;
             }
-            // What follows looks for AWS names (in any case); most lines have none.
-            if !bytes_contain_ignore_case(text, "aws") {
+            // What follows looks for AWS names (in any case); most lines have none. Keys the step set from an STS
+            // call (`assume-role-with-web-identity` with its OIDC token) are temporary: not this rule's business.
+            if !bytes_contain_ignore_case(text, "aws")
+                || temporary.get(line).copied().unwrap_or(false)
+            {
                 continue;
             }
             let lower = text.to_ascii_lowercase();

@@ -69,6 +69,9 @@ pub trait Rule: Sync {
     /// Every trust policy and OIDC provider of one file (providers can be checked without a role).
     fn check_trust_file(&self, _file: &TrustFile<'_>, _out: &mut Sink) {}
     fn check_workspace(&self, _workspace: &Workspace<'_>, _out: &mut Sink) {}
+    /// An input that could not be read or parsed (see [`crate::Input::read`]); no other method sees it.
+    fn check_unreadable(&self, _input: &crate::Input, _error: &crate::InputError, _out: &mut Sink) {
+    }
 }
 
 /// What every rule file imports.
@@ -89,9 +92,11 @@ mod curl_pipe_shell;
 mod deploy_on_pull_request;
 mod deploy_without_deployment;
 mod duplicate_deployment;
+mod duplicate_key;
 mod environment_without_role;
 mod https_in_condition_key;
 mod invalid_federated_principal;
+mod invalid_input;
 mod invalid_pipeline;
 mod invalid_trust_policy;
 mod issuer_mismatch;
@@ -155,6 +160,8 @@ pub fn registry() -> &'static [&'static dyn Rule] {
         &manual_first_step::ManualFirstStep,
         // Limits
         &invalid_pipeline::InvalidPipeline,
+        &invalid_input::InvalidInput,
+        &duplicate_key::DuplicateKey,
         &too_many_steps::TooManySteps,
         &unknown_step_key::UnknownStepKey,
         &oidc_audience_limits::OidcAudienceLimits,

@@ -66,10 +66,11 @@ impl Rule for TokenInCloneDir {
 
     fn check_step(&self, step: &Step<'_>, _p: &Pipeline<'_>, out: &mut Sink) {
         for w in analysis::token_writes(step) {
-            if !shell::is_in_clone_dir(w.target) {
+            if !w.in_clone_dir {
                 continue;
             }
-            let target = shell::unquote(w.target);
+            // The file as the step's variables make it (`"$AWS_WEB_IDENTITY_TOKEN_FILE"` → `$(pwd)/token`).
+            let target = w.resolved.as_str();
             let relative = [
                 "$BITBUCKET_CLONE_DIR/",
                 "${BITBUCKET_CLONE_DIR}/",
@@ -80,7 +81,7 @@ impl Rule for TokenInCloneDir {
             ]
             .iter()
             .find_map(|p| target.strip_prefix(p))
-            .unwrap_or(&target)
+            .unwrap_or(target)
             .to_owned();
             let mut f = self
                 .finding()

@@ -1,7 +1,10 @@
 //! `keyless audit [PATH]...`: run the audit rules over pipelines, trust policies and keyless.yml, print findings
 //! in the chosen format, optionally fix them in place or publish them to Bitbucket Code Insights.
 //!
-//! Exit codes: 0 when no finding at or above `--fail-on` remains, 1 when some do, 2 on bad input.
+//! Exit codes: 0 when no finding at or above `--fail-on` remains, 1 when some do, 2 when a path named on the
+//! command line does not exist or no input at all could be read. A file that cannot be read or parsed (or a
+//! keyless.yml whose `audit:` section is unusable) is a finding (`invalid-pipeline` / `invalid-input`, high) and
+//! the other files are audited and reported in full.
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -147,7 +150,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let config = load_config(&args)?;
+    let (config, config_error) = load_config(&args)?;
     let options = Options {
         persona: args.persona.into(),
         min_severity: args.min_severity.into(),
@@ -161,15 +164,26 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             "no bitbucket-pipelines.yml, keyless.yml, CloudFormation template or IAM policy found under the given paths"
         );
     }
+    let mut files = files;
+    if let Some((path, _)) = &config_error
+        && !files.iter().any(|f| same_file(f, path))
+    {
+        files.push(path.clone());
+    }
     let repository = args.repo.as_deref().and_then(Repository::given);
-    let (mut inputs, mut report) = audit_files(&auditor, &files, repository.as_ref())?;
+    let (mut inputs, mut report) =
+        audit_files(&auditor, &files, config_error.as_ref(), repository.as_ref());
     if args.fix {
         let fixed = apply_fixes(&files, &inputs, &report)?;
         if fixed > 0 {
-            (inputs, report) = audit_files(&auditor, &files, repository.as_ref())?;
+            (inputs, report) =
+                audit_files(&auditor, &files, config_error.as_ref(), repository.as_ref());
         }
     }
     drop(inputs);
+    for u in &report.unreadable {
+        eprintln!("warning: {} (reported as {})", u.error, u.rule);
+    }
     let fail_on: Severity = args.fail_on.into();
     let out = match args.format {
         Format::Plain => {
@@ -190,10 +204,13 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             text
         }
         Format::Json => pretty(&json::render(&report.findings))?,
-        Format::Sarif => pretty(&sarif::render(&report.findings, env!("CARGO_PKG_VERSION")))?,
+        Format::Sarif => pretty(&sarif::render_report(&report, env!("CARGO_PKG_VERSION")))?,
         Format::CodeInsights => pretty(&code_insights::to_json(&report.findings, fail_on))?,
     };
     print!("{out}");
+    if report.nothing_readable() {
+        bail!("no input could be read: fix the files named above");
+    }
     if args.publish {
         publish(&args, &report, fail_on)?;
     }
@@ -217,30 +234,65 @@ fn display_path(p: &Path) -> String {
     s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
 }
 
-/// Reads the files and audits them in one pass (see `Auditor::audit_files`).
+/// Reads the files and audits them in one pass (see `Auditor::audit_files`). A file that cannot be read is
+/// audited as such (`invalid-pipeline` / `invalid-input`); so is the keyless.yml whose `audit:` section could
+/// not be used (`config_error`).
 fn audit_files(
     auditor: &Auditor,
     files: &[PathBuf],
+    config_error: Option<&(PathBuf, String)>,
     repository: Option<&Repository>,
-) -> anyhow::Result<(Vec<Input>, Report)> {
-    let texts = files
+) -> (Vec<Input>, Report) {
+    let texts: Vec<(String, Result<String, String>)> = files
         .iter()
         .map(|f| {
-            let text = std::fs::read_to_string(f).with_context(|| {
-                format!(
-                    "{}: cannot read (pass a pipeline, template or policy file)",
-                    f.display()
-                )
-            })?;
-            Ok((display_path(f), text))
+            let shown = display_path(f);
+            let text = match (read_text(f), config_error) {
+                // A keyless.yml that is not even YAML is reported with the parser's position.
+                (Ok(text), Some((path, message)))
+                    if same_file(f, path) && Input::parse(&shown, &text).is_ok() =>
+                {
+                    Err(message.clone())
+                }
+                (text, _) => text,
+            };
+            (shown, text)
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(auditor.audit_files(&texts, repository)?)
+        .collect();
+    auditor.audit_files(&texts, repository)
 }
 
-/// `--config`, else the first keyless.yml next to (or inside) an audited path.
-fn load_config(args: &AuditArgs) -> anyhow::Result<AuditConfig> {
+/// A file's text, or why it cannot be audited.
+fn read_text(path: &Path) -> Result<String, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|e| {
+            format!(
+                "not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
+                e.utf8_error().valid_up_to()
+            )
+        }),
+        Err(e) => Err(format!("cannot read: {e}")),
+    }
+}
+
+/// The same file named two ways (`./keyless.yml`, `dir/../dir/keyless.yml`).
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+}
+
+/// `--config`, else the first keyless.yml next to (or inside) an audited path. A keyless.yml that cannot be read
+/// or whose `audit:` section is unusable leaves the defaults in place and is returned with the reason, so it is
+/// reported as `invalid-input` with everything else.
+fn load_config(args: &AuditArgs) -> anyhow::Result<(AuditConfig, Option<(PathBuf, String)>)> {
     let path = match &args.config {
+        Some(p) if !p.exists() => bail!(
+            "{}: no such file (--config / KEYLESS_CONFIG names the keyless.yml whose audit section to use)",
+            p.display()
+        ),
         Some(p) => Some(p.clone()),
         None => args.paths.iter().find_map(|p| {
             let dir = if p.is_dir() {
@@ -261,11 +313,23 @@ fn load_config(args: &AuditArgs) -> anyhow::Result<AuditConfig> {
         }),
     };
     let Some(path) = path else {
-        return Ok(AuditConfig::default());
+        return Ok((AuditConfig::default(), None));
     };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("{}: cannot read the config", path.display()))?;
-    Ok(AuditConfig::from_keyless_yml(&text, &display_path(&path))?.unwrap_or_default())
+    let loaded = read_text(&path).and_then(|text| {
+        AuditConfig::from_keyless_yml(&text, &display_path(&path)).map_err(|e| match e {
+            keyless_audit::ConfigError::Invalid { message, .. } => message,
+        })
+    });
+    Ok(match loaded {
+        Ok(config) => (config.unwrap_or_default(), None),
+        Err(message) => (
+            AuditConfig::default(),
+            Some((
+                path,
+                format!("{message} (the audit ran with the default settings)"),
+            )),
+        ),
+    })
 }
 
 fn apply_fixes(files: &[PathBuf], inputs: &[Input], report: &Report) -> anyhow::Result<usize> {

@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use keyless_deploy::guard::{DEFAULT_MAX_DELETE, DEFAULT_MAX_DELETE_PERCENT, normalize_required};
 use keyless_deploy::invalidation::DEFAULT_MAX_PATHS;
-use keyless_deploy::rules::{CacheControlRule, Rules};
+use keyless_deploy::rules::{HeaderRule, RuleError, RuleSpec, Rules};
 use keyless_deploy::{Clients, Connection, DeployError, DeployOptions, Progress, Report, Silent};
 
+use crate::EXIT_BAD_INPUT;
 use crate::cmd::assume::{CredentialOptions, EXIT_AWS, get_session};
 
 /// Exit code when some files (or the invalidation) failed; everything else was done.
@@ -45,34 +47,45 @@ pub struct S3Args {
     /// Key prefix inside the bucket
     #[arg(long, value_name = "P", default_value = "")]
     pub prefix: String,
-    /// Delete objects under the prefix that are gone from the source
+    /// Upload hidden files too (any path component starting with `.`; `.well-known/` at the source root is
+    /// always uploaded). `.git` and `.env*` are reported either way
+    #[arg(long)]
+    pub include_hidden: bool,
+    /// Delete objects under the prefix that are gone from the source (refused for an empty source)
     #[arg(long)]
     pub delete: bool,
     /// Refuse to run when more than N objects would be deleted
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_DELETE)]
     pub max_delete: usize,
-    /// Delete even more than --max-delete objects
+    /// Refuse to run when more than this share of the objects under the prefix would be deleted (checked when
+    /// the prefix holds at least 20 objects)
+    #[arg(long, value_name = "PERCENT", default_value_t = DEFAULT_MAX_DELETE_PERCENT,
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_delete_percent: u8,
+    /// Refuse to run when the source lacks PATH, a file or a directory (repeatable), e.g. index.html
+    #[arg(long, value_name = "PATH", value_parser = parse_required)]
+    pub require: Vec<String>,
+    /// Run even when a guard refuses (empty source, --require, --max-delete, --max-delete-percent)
     #[arg(long)]
     pub force: bool,
-    /// Print the plan; change nothing
+    /// Print the plan and each guard's decision; change nothing
     #[arg(long)]
     pub dry_run: bool,
     /// Requests in flight at once
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=512))]
     pub concurrency: u16,
-    /// Cache-Control for files matching GLOB (repeatable; the first match wins), e.g. '*.html=no-cache'
-    #[arg(long = "cache-control", value_name = "GLOB=VALUE")]
-    pub cache_control: Vec<CacheControlRule>,
+    #[command(flatten)]
+    pub headers: HeaderFlags,
     /// Store files matching GLOB gzip-compressed with Content-Encoding: gzip (repeatable)
     #[arg(long, value_name = "GLOB")]
     pub gzip: Vec<String>,
     /// Neither upload nor delete paths matching GLOB (repeatable)
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
-    /// Invalidate the changed paths in this CloudFront distribution
+    /// Invalidate the changed paths in this CloudFront distribution (repeatable)
     #[arg(long, value_name = "DISTRIBUTION_ID")]
-    pub invalidate: Option<String>,
-    /// Wait until the invalidation has completed
+    pub invalidate: Vec<String>,
+    /// Wait until the invalidations have completed
     #[arg(long, requires = "invalidate")]
     pub wait: bool,
     /// Give up waiting after this many seconds
@@ -108,6 +121,98 @@ pub struct S3Args {
     pub format: Format,
 }
 
+/// The three header flags, kept in command-line order across all of them: for each header the first matching
+/// rule wins, whichever flag gave it. (Clap's derive keeps each flag's values apart; the order across flags is
+/// only in the argument indices, read here.)
+#[derive(Debug, Default)]
+pub struct HeaderFlags {
+    pub rules: Vec<HeaderRule>,
+}
+
+const HEADER_FLAGS: [(&str, &str, &str, &str); 3] = [
+    (
+        "header",
+        "header",
+        "GLOB=NAME:VALUE",
+        "Set a header on files matching GLOB (repeatable; per header the first matching rule of --header, \
+         --content-type and --cache-control wins): Cache-Control, Content-Disposition, Content-Language, \
+         Content-Type, Expires, x-amz-website-redirect-location, x-amz-meta-*. E.g. \
+         '*.pdf=Content-Disposition:attachment'",
+    ),
+    (
+        "content_type",
+        "content-type",
+        "GLOB=TYPE",
+        "Content-Type for files matching GLOB, instead of the one from the extension (repeatable), e.g. \
+         '*.webp=image/webp'",
+    ),
+    (
+        "cache_control",
+        "cache-control",
+        "GLOB=VALUE",
+        "Cache-Control for files matching GLOB (repeatable), e.g. '*.html=no-cache'; shorthand for --header \
+         GLOB=Cache-Control:VALUE",
+    ),
+];
+
+type RuleParser = fn(&str) -> Result<HeaderRule, RuleError>;
+
+fn header_parser(id: &str) -> RuleParser {
+    match id {
+        "content_type" => HeaderRule::content_type,
+        "cache_control" => HeaderRule::cache_control,
+        _ => HeaderRule::header,
+    }
+}
+
+impl clap::FromArgMatches for HeaderFlags {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut indexed: Vec<(usize, HeaderRule)> = Vec::new();
+        for (id, ..) in HEADER_FLAGS {
+            let (Some(values), Some(indices)) =
+                (matches.get_many::<HeaderRule>(id), matches.indices_of(id))
+            else {
+                continue;
+            };
+            indexed.extend(indices.zip(values.cloned()));
+        }
+        indexed.sort_by_key(|(index, _)| *index);
+        Ok(Self {
+            rules: indexed.into_iter().map(|(_, rule)| rule).collect(),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for HeaderFlags {
+    fn augment_args(mut command: clap::Command) -> clap::Command {
+        for (id, long, value_name, help) in HEADER_FLAGS {
+            let parse = header_parser(id);
+            command = command.arg(
+                clap::Arg::new(id)
+                    .long(long)
+                    .value_name(value_name)
+                    .help(help)
+                    .action(clap::ArgAction::Append)
+                    .value_parser(move |s: &str| parse(s).map_err(|e| e.to_string())),
+            );
+        }
+        command
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
+fn parse_required(s: &str) -> std::result::Result<String, String> {
+    normalize_required(s)
+}
+
 pub fn run(command: DeployCommand) -> Result<ExitCode> {
     match command {
         DeployCommand::S3(args) => run_s3(args),
@@ -128,7 +233,18 @@ fn run_s3(args: S3Args) -> Result<ExitCode> {
             args.part_size
         );
     }
-    let rules = Rules::new(&args.cache_control, &args.gzip, &args.exclude)?;
+    let rules = Rules::new(RuleSpec {
+        headers: args.headers.rules.clone(),
+        gzip: args.gzip.clone(),
+        exclude: args.exclude.clone(),
+        include_hidden: args.include_hidden,
+    })?;
+    let mut invalidate: Vec<String> = Vec::with_capacity(args.invalidate.len());
+    for id in &args.invalidate {
+        if !invalidate.contains(id) {
+            invalidate.push(id.clone());
+        }
+    }
 
     let mut connection = Connection {
         region: args.region.clone(),
@@ -150,13 +266,15 @@ fn run_s3(args: S3Args) -> Result<ExitCode> {
         prefix: args.prefix.clone(),
         delete: args.delete,
         max_delete: args.max_delete,
+        max_delete_percent: args.max_delete_percent,
+        require: args.require.clone(),
         force: args.force,
         dry_run: args.dry_run,
         concurrency: usize::from(args.concurrency),
         rules,
         multipart_threshold: args.multipart_threshold,
         part_size: args.part_size,
-        invalidate: args.invalidate.clone(),
+        invalidate,
         max_invalidation_paths: args.max_invalidation_paths,
         wait: args.wait,
         wait_timeout: Duration::from_secs(args.wait_timeout),
@@ -183,6 +301,14 @@ fn run_s3(args: S3Args) -> Result<ExitCode> {
             eprintln!("error: {error}");
             return Ok(ExitCode::from(EXIT_AWS));
         }
+        Err(DeployError::Refused(report)) => {
+            // Nothing was changed: the warnings (a `.git` found, say) still matter, then every refusal.
+            for warning in &report.warnings {
+                eprintln!("warning: {warning}");
+            }
+            eprintln!("error: {}", DeployError::Refused(report));
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
         Err(error) => return Err(error.into()),
     };
     for warning in &report.warnings {
@@ -191,6 +317,13 @@ fn run_s3(args: S3Args) -> Result<ExitCode> {
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Text => print!("{}", render_text(&report)),
+    }
+    if report.is_refused() {
+        eprintln!("error: without --dry-run this run would be refused, before any change:");
+        for refusal in report.refusals() {
+            eprintln!("  - {refusal}");
+        }
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
     if report.is_success() {
         Ok(ExitCode::SUCCESS)
@@ -311,28 +444,37 @@ fn render_text(report: &Report) -> String {
         for d in &report.deletes {
             let _ = writeln!(out, "  delete  {}", d.key);
         }
+        for v in &report.guards {
+            let decision = serde_json::to_value(v.decision)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  guard   {:<18}  {decision}: {}", v.guard, v.message);
+        }
         let _ = writeln!(
             out,
-            "would upload {} ({}), update {}, delete {}; {} unchanged",
-            s.uploaded,
-            human_bytes(s.bytes_uploaded),
-            s.updated,
-            s.deleted,
-            s.unchanged
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "{target}: uploaded {} ({}), updated {}, deleted {}, unchanged {}, failed {}",
+            "would upload {} ({}), update {}, delete {}; {} unchanged{}",
             s.uploaded,
             human_bytes(s.bytes_uploaded),
             s.updated,
             s.deleted,
             s.unchanged,
-            s.failed
+            hidden_note(s.skipped_hidden)
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{target}: uploaded {} ({}), updated {}, deleted {}, unchanged {}, failed {}{}",
+            s.uploaded,
+            human_bytes(s.bytes_uploaded),
+            s.updated,
+            s.deleted,
+            s.unchanged,
+            s.failed,
+            hidden_note(s.skipped_hidden)
         );
     }
-    if let Some(inv) = &report.invalidation {
+    for inv in &report.invalidations {
         let id = inv
             .id
             .as_deref()
@@ -355,6 +497,14 @@ fn render_text(report: &Report) -> String {
         }
     }
     out
+}
+
+fn hidden_note(skipped: usize) -> String {
+    match skipped {
+        0 => String::new(),
+        1 => "; 1 hidden file skipped".to_owned(),
+        n => format!("; {n} hidden files skipped"),
+    }
 }
 
 /// A byte progress bar on stderr, with operations counted in its message.
