@@ -8,7 +8,7 @@
 They run alternately (one of each per round) so machine noise hits all three alike. Prints the medians and the
 ratios. Usage (from the repo root, after `cargo build --release`):
 
-  .venv/bin/python bench/assume/bench.py [--rounds 30] [--keyless target-release/release/keyless]
+  .venv/bin/python bench/assume/bench.py [--rounds 30] [--keyless target/release/keyless]
 
 Environment: KEYLESS_VENV (default .venv) locates aws and python.
 """
@@ -100,7 +100,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument(
         "--keyless",
-        default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target-release")), "release", "keyless"),
+        default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "keyless"),
     )
     args = parser.parse_args()
     venv = os.environ.get("KEYLESS_VENV", os.path.join(ROOT, ".venv"))

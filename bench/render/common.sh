@@ -1,7 +1,7 @@
-# Shared by bench/render/run and bench/render/load: release builds (shared target-release), a dev-bearer secret,
+# Shared by bench/render/run and bench/render/load: release builds (the checkout's one target dir), a dev-bearer secret,
 # and a `keyless serve` on 127.0.0.1:0 killed on exit. Sourced, not run.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target-release}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 py=${KEYLESS_VENV:-$root/.venv}/bin/python
 [ -x "$py" ] || py=python3
 tmp=$(mktemp -d)

@@ -89,16 +89,38 @@ pub fn oidc_uses(step: &Step<'_>) -> Vec<(Route, String)> {
     out
 }
 
-/// A step that configures AWS web identity in its script (as opposed to through a pipe).
+/// A step that configures AWS web identity in its script (as opposed to through a pipe): a line names AWS web
+/// identity, or reads the token in a step that sends it to no other service (Vault, Conjur, Google Cloud, Azure:
+/// `keyless_pipelines::consumers`, the one table of token consumers).
 pub fn script_web_identity(step: &Step<'_>) -> Option<Route> {
+    use keyless_pipelines::consumers::{TokenConsumer, token_consumer};
+    let elsewhere = step
+        .commands()
+        .any(|(_, t)| token_consumer(t).is_some_and(|c| c != TokenConsumer::Aws));
     step.commands()
         .find(|(_, t)| {
-            shell::references(t, TOKEN_VAR)
-                || t.contains("assume-role-with-web-identity")
-                || t.contains("AWS_WEB_IDENTITY_TOKEN_FILE")
-                || t.contains("web_identity_token_file")
+            token_consumer(t) == Some(TokenConsumer::Aws)
+                || (!elsewhere && shell::references(t, TOKEN_VAR))
         })
         .map(|(r, _)| r.clone())
+}
+
+/// The step sends its OIDC token to AWS: an AWS pipe with `AWS_OIDC_ROLE_ARN`, `image.aws.oidc-role`, or AWS web
+/// identity in its script ([`script_web_identity`]). Rules that assume AWS (`repository-without-role`) ask this.
+pub fn token_goes_to_aws(step: &Step<'_>) -> bool {
+    let pipe = step.pipes().any(|item| {
+        matches!(item, ScriptItem::Pipe { name, .. } if is_aws_pipe(name))
+            && pipe_variables(item)
+                .iter()
+                .any(|(n, _, _)| *n == "AWS_OIDC_ROLE_ARN")
+    });
+    let image = step
+        .node
+        .get("image")
+        .and_then(|i| i.get("aws"))
+        .and_then(|a| a.get("oidc-role"))
+        .is_some();
+    pipe || image || script_web_identity(step).is_some()
 }
 
 /// Deploy commands and pipes in a step: `(route, what)`.

@@ -1,5 +1,5 @@
 //! Collects audit inputs: files as given, and directories walked for `bitbucket-pipelines.yml`, `keyless.yml`,
-//! CloudFormation templates and IAM policy JSON (skipping `.git`, `target`, `node_modules` and hidden dirs).
+//! CloudFormation templates, IAM policy JSON, Terraform files and `terraform show -json` output (skipping `.git`, `target`, `node_modules` and hidden dirs).
 
 use std::path::{Path, PathBuf};
 
@@ -69,6 +69,11 @@ fn candidate(path: &Path, name: &str) -> bool {
         return true;
     }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    // Terraform: every file of a module, since the role, its policy document and its variables are often in
+    // different files.
+    if ext == "tf" || name.ends_with(".tf.json") {
+        return true;
+    }
     if !matches!(ext, "json" | "yml" | "yaml" | "template") {
         return false;
     }
@@ -81,4 +86,6 @@ fn candidate(path: &Path, name: &str) -> bool {
         || head.contains("AWS::IAM::Role")
         || (head.contains("\"Statement\"") && head.contains("\"Version\""))
         || text.contains("AssumeRolePolicyDocument")
+        // `terraform show -json` of a plan or the state.
+        || (head.contains("\"format_version\"") && text.contains("\"aws_iam_"))
 }

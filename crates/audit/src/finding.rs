@@ -192,7 +192,11 @@ impl FindingBuilder {
     /// The primary location is where a resolved policy value was written (see `policy::At`).
     #[must_use]
     pub fn at_loc(self, at: &crate::policy::At) -> Self {
-        self.at_focus(at.route.clone(), at.focus.clone())
+        let b = self.at_focus(at.route.clone(), at.focus.clone());
+        match at.input {
+            Some(input) => b.in_input(input),
+            None => b,
+        }
     }
 
     /// A related location where a resolved policy value was written.
@@ -205,7 +209,8 @@ impl FindingBuilder {
     ) -> Self {
         self.related.push((
             Target {
-                input,
+                // A place in a module of several files names its own input.
+                input: at.input.or(input),
                 route: at.route.clone(),
                 focus: at.focus.clone(),
             },

@@ -290,6 +290,10 @@ impl<'a> State<'a> {
             }
         }
         for (inner, _) in shell::substitutions(text) {
+            // Nested substitutions (`$(printf … $(aws sts …))`) are inside the inner text.
+            if inner.contains("$(") || inner.contains('`') {
+                t |= self.text_taint(inner);
+            }
             for cmd in shell::commands(inner) {
                 let args = argv(&cmd);
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -43,6 +43,10 @@ pub enum InputKind {
     /// An IAM policy document, or `aws iam get-role` output.
     IamPolicy,
     CloudFormation,
+    /// A Terraform file (`.tf`, `.tf.json`): read with the other files of its directory, as Terraform does.
+    Terraform,
+    /// `terraform show -json` output (a plan or the state).
+    TerraformPlan,
     /// `keyless.yml`.
     Keyless,
     /// Parsed but nothing the audit understands.
@@ -112,6 +116,26 @@ pub struct InputError {
 impl Input {
     /// Parses a file's text and decides its kind from its name and content.
     pub fn parse(path: &str, text: &str) -> Result<Self, InputError> {
+        // Terraform's native syntax has no tree here: the module is read with its other files (see
+        // `policy::terraform`); only the syntax is checked now, so a broken file is bad input like broken YAML.
+        if policy::terraform::is_native(path) {
+            policy::terraform::check_syntax(text).map_err(|e| InputError {
+                path: path.to_owned(),
+                line: e.line,
+                column: e.column,
+                message: format!("not valid Terraform: {}", e.message),
+            })?;
+            let doc = Document::empty(text);
+            return Ok(Input {
+                path: path.to_owned(),
+                kind: InputKind::Terraform,
+                repository: None,
+                ignores: ignore::inline_ignores(&doc),
+                doc,
+                pipeline_error: None,
+                unreadable: None,
+            });
+        }
         let input_error = |e: keyless_pipelines::ParseError| InputError {
             path: path.to_owned(),
             line: e.line,
@@ -275,6 +299,10 @@ fn classify(path: &str, root: &Node) -> InputKind {
         InputKind::Keyless
     } else if is_pipeline_name(path) || root.get("pipelines").is_some() {
         InputKind::Pipeline
+    } else if policy::terraform::is_json(path) {
+        InputKind::Terraform
+    } else if policy::terraform::is_plan(root) {
+        InputKind::TerraformPlan
     } else if root.get("Resources").is_some() || root.get("AWSTemplateFormatVersion").is_some() {
         InputKind::CloudFormation
     } else if root.get("Statement").is_some() || root.get("Role").is_some() {
@@ -343,11 +371,24 @@ impl Report {
 pub struct Auditor {
     config: AuditConfig,
     options: Options,
+    /// Values for Terraform variables (`--tf-var-file`); others take their defaults.
+    terraform_variables: policy::terraform::Variables,
 }
 
 impl Auditor {
     pub fn new(config: AuditConfig, options: Options) -> Self {
-        Auditor { config, options }
+        Auditor {
+            config,
+            options,
+            terraform_variables: policy::terraform::Variables::default(),
+        }
+    }
+
+    /// Values for Terraform variables, as `--tf-var-file` gives them.
+    #[must_use]
+    pub fn with_terraform_variables(mut self, variables: policy::terraform::Variables) -> Self {
+        self.terraform_variables = variables;
+        self
     }
 
     /// Audits parsed inputs together (cross-file rules see all of them).
@@ -439,7 +480,7 @@ impl Auditor {
                     }
                 }
             }
-            InputKind::IamPolicy | InputKind::CloudFormation => {
+            InputKind::IamPolicy | InputKind::CloudFormation | InputKind::TerraformPlan => {
                 let file = policy::read(
                     &input.doc,
                     &input.path,
@@ -452,7 +493,8 @@ impl Auditor {
                     rule.check_trust_file(&file, &mut sink);
                 }
             }
-            InputKind::Keyless | InputKind::Other => {}
+            // Read per module, with the other files of its directory (`check_terraform`).
+            InputKind::Terraform | InputKind::Keyless | InputKind::Other => {}
         }
         let this = std::slice::from_ref(input);
         let mut findings: Vec<Finding> = sink
@@ -471,7 +513,11 @@ impl Auditor {
         let related = |k: InputKind| {
             matches!(
                 k,
-                InputKind::Keyless | InputKind::IamPolicy | InputKind::CloudFormation
+                InputKind::Keyless
+                    | InputKind::IamPolicy
+                    | InputKind::CloudFormation
+                    | InputKind::Terraform
+                    | InputKind::TerraformPlan
             )
         };
         if !inputs.iter().any(|i| related(i.kind)) {
@@ -516,7 +562,7 @@ impl Auditor {
                     )
                     .map(|p| (index, p)),
                 ),
-                InputKind::IamPolicy | InputKind::CloudFormation => {
+                InputKind::IamPolicy | InputKind::CloudFormation | InputKind::TerraformPlan => {
                     let file = policy::read(
                         &input.doc,
                         &input.path,
@@ -526,8 +572,13 @@ impl Auditor {
                     policies.extend(file.policies.into_iter().map(|p| (index, p)));
                 }
                 InputKind::Keyless => keyless.push((index, &input.doc)),
-                InputKind::Other => {}
+                InputKind::Terraform | InputKind::Other => {}
             }
+        }
+        for (first, file) in self.terraform_modules(inputs) {
+            let index = |at: &policy::At| at.input.unwrap_or(first);
+            providers.extend(file.providers.into_iter().map(|p| (index(&p.at), p)));
+            policies.extend(file.policies.into_iter().map(|p| (index(&p.at), p)));
         }
         let ws = Workspace {
             inputs,
@@ -548,11 +599,65 @@ impl Auditor {
             .collect()
     }
 
+    /// Every Terraform module among the inputs (the `.tf`/`.tf.json` files of one directory), read: `(index of
+    /// its first input, what it holds)`. Places in the module name their own input.
+    fn terraform_modules<'a>(&'a self, inputs: &'a [Input]) -> Vec<(usize, policy::TrustFile<'a>)> {
+        let mut dirs: Vec<(&str, Vec<policy::terraform::Source<'a>>)> = Vec::new();
+        for (index, input) in inputs.iter().enumerate() {
+            if input.kind != InputKind::Terraform {
+                continue;
+            }
+            let dir = input.path.rsplit_once(['/', '\\']).map_or("", |(d, _)| d);
+            let source = policy::terraform::Source {
+                input: index,
+                path: &input.path,
+                text: &input.doc.text,
+                json: policy::terraform::is_json(&input.path).then_some(&input.doc),
+            };
+            match dirs.iter_mut().find(|(d, _)| *d == dir) {
+                Some((_, files)) => files.push(source),
+                None => dirs.push((dir, vec![source])),
+            }
+        }
+        dirs.into_iter()
+            .map(|(_, files)| {
+                let first = files[0].input;
+                let file = policy::terraform::read_module(
+                    &files,
+                    &self.terraform_variables,
+                    &self.config.production_environments,
+                );
+                (first, file)
+            })
+            .collect()
+    }
+
+    /// The trust rules over each Terraform module (its files are read together, so this runs on all inputs).
+    fn check_terraform(&self, inputs: &[Input], rules: &[&dyn Rule]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for (first, file) in self.terraform_modules(inputs) {
+            let mut sink = Sink::default();
+            for rule in rules {
+                for p in &file.policies {
+                    rule.check_policy(p, &mut sink);
+                }
+                rule.check_trust_file(&file, &mut sink);
+            }
+            out.extend(
+                sink.drafts
+                    .into_iter()
+                    .filter_map(|draft| resolve(inputs, 0, first, draft)),
+            );
+        }
+        out
+    }
+
     /// The cross-file rules, then sorting, de-duplication, severity overrides, ignores and filters.
     fn finish(&self, inputs: &[Input], rules: &[&dyn Rule], mut findings: Vec<Finding>) -> Report {
         // Each input's findings were settled with the per-file work (`check_input`); the cross-file findings, when
         // there are any, are settled here together with them (a duplicate may span both).
-        let workspace = self.check_workspace(inputs, rules);
+        let mut workspace = self.check_workspace(inputs, rules);
+        workspace.extend(self.check_terraform(inputs, rules));
         if workspace.is_empty() {
             // Already in order within each input; across inputs this only walks the runs.
             findings.sort_by(report_order);

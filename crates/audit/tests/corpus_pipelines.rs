@@ -133,9 +133,10 @@ fn real_pipelines_are_audited_and_refused_only_where_bitbucket_refuses() {
             .count();
         assert_eq!(found, steps, "{file}");
     }
-    // Temporary credentials from STS are not long-lived keys (210, 214, 215 export them from
-    // assume-role-with-web-identity).
+    // Temporary credentials from STS are not long-lived keys (175 exports them through a nested substitution of
+    // `aws sts assume-role`; 210, 214, 215 from assume-role-with-web-identity).
     for file in [
+        "175__ThanhNC-res__bitbucket-pipe-terraform",
         "210__index__id24096652549",
         "214__index__id38967671491",
         "215__index__id43908733071",

@@ -22,10 +22,14 @@ fn corpus() -> PathBuf {
 const EXPECTED: &[(&str, &[&str], &str)] = &[
     (
         "001__DNXLabs__terraform-aws-bitbucket-oidc.json",
-        &["missing-aud-condition", "set-operator-on-single-valued-key"],
+        &[
+            "missing-aud-condition",
+            "set-operator-on-single-valued-key",
+            "source-ip-runtime",
+        ],
         "No `:aud` condition: the role relies on the provider's client IDs alone. `ForAnyValue:StringLike` on the \
-         single-valued `sub` behaves like StringLike (low). The runner IP list is fine in one file (source-ip-runtime \
-         relates it to pipelines).",
+         single-valued `sub` behaves like StringLike (low). The runner IP list is Atlassian's classic one: since the \
+         2024 runtime only 4x/8x steps with atlassian-ip-ranges egress from it (source-ip-runtime, issue 20).",
     ),
     (
         "002__DNXLabs__terraform-aws-bitbucket-oidc.json",
@@ -40,9 +44,10 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "005__calidae__terraform-aws-bitbucket-oidc.json",
-        &["unsupported-claim-key"],
+        &["source-ip-runtime", "unsupported-claim-key"],
         "`branchName` and `deploymentEnvironment` are not condition keys AWS sets for a generic OIDC provider \
-         (aws.md §3.2): the StringLike conditions on them are always false, the role can never be assumed.",
+         (aws.md §3.2): the StringLike conditions on them are always false, the role can never be assumed. The \
+         classic Atlassian IP list fails 1x/2x cloud steps (source-ip-runtime).",
     ),
     (
         "006__helecloud__terraform-aws-bitbucket-oidc.json",
@@ -106,9 +111,9 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "019__unresolved__idx2430386991.json",
-        &["missing-sub-condition"],
+        &["missing-sub-condition", "source-ip-runtime"],
         "Audience plus an Atlassian IP list: any repository of the workspace (on the IP ranges) can assume this \
-         AdministratorAccess role.",
+         AdministratorAccess role; only 4x/8x steps with atlassian-ip-ranges egress from that list (source-ip-runtime).",
     ),
     (
         "021__unresolved__idx51919137193.json",
@@ -196,6 +201,7 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
             "broad-sub",
             "missing-aud-condition",
             "set-operator-on-single-valued-key",
+            "source-ip-runtime",
         ],
         "`*:*` admits every repository of the workspace (the IP list does not narrow that); `ForAnyValue:` on `sub`; \
          no `:aud`.",
@@ -262,7 +268,11 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "asis/A1_019_cfn_fnsub_string.yaml",
-        &["missing-sub-condition", "unresolved-reference"],
+        &[
+            "missing-sub-condition",
+            "source-ip-runtime",
+            "unresolved-reference",
+        ],
         "The trust policy is a JSON string under `Fn::Sub`: read, it has no `sub` condition, so any repository can \
          assume this AdministratorAccess role. The workspace and audience are parameters without defaults: what \
          could not be checked is named.",

@@ -106,6 +106,10 @@ fn start_emulator(dir: &Path) -> Emulator {
             STAGING,
             "--account",
             PRODUCTION,
+            // The production runner's NAT gateway, inside examples/demo/keyless.yml's `source_ips`: the AWS SDK
+            // cannot add X-Forwarded-For, so every call plays a runner egressing from it.
+            "--source-ip",
+            "203.0.113.10",
             "--ready-file",
         ])
         .arg(&ready_file)
@@ -313,7 +317,7 @@ fn apply_against_keyless_emulate_creates_converges_and_prunes_only_when_asked() 
         );
         assert_eq!(
             condition["IpAddress"]["aws:SourceIp"],
-            serde_json::json!(["127.0.0.0/8"])
+            serde_json::json!(["203.0.113.0/24"])
         );
         let attached = iam
             .list_attached_role_policies()

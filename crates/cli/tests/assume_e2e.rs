@@ -757,3 +757,217 @@ fn doctor_passes_online_and_names_failures_with_fixes() {
     );
     assert!(out.contains("✓ region set: eu-west-1"), "{out}");
 }
+
+// ---- Session tags, source identity and external IDs on --chain hops (issue 17, item 8) ----
+
+/// `keyless env --format json` with the step's variables for `--default-tags` (and `extra` variables).
+fn tagged_env(
+    fixture: &Fixture,
+    home: &std::path::Path,
+    extra: &[(&str, &str)],
+    args: &[&str],
+) -> std::process::Output {
+    let mut cmd = fixture.keyless(&fixture.token(false, None), home);
+    cmd.env("BITBUCKET_REPO_FULL_NAME", "acme/website")
+        .env("BITBUCKET_BRANCH", "main")
+        .env(
+            "BITBUCKET_COMMIT",
+            "0123456789abcdef0123456789abcdef01234567",
+        );
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.arg("env")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn tags_source_identity_and_external_ids_on_chain_hops() {
+    let fixture = Fixture::start();
+    let home = tempfile::tempdir().unwrap();
+    let (tagged, next) = (role(ACCOUNT_B, "tagged"), role(ACCOUNT_B, "tagged-next"));
+    // Two hops: the first gets the tags, the source identity and the external ID; the second is allowed only
+    // because Repository is transitive and the source identity persists (its trust policy asks for both).
+    let output = tagged_env(
+        &fixture,
+        home.path(),
+        &[],
+        &[
+            "--chain",
+            &tagged,
+            "--chain",
+            &next,
+            "--default-tags",
+            "--tag",
+            "Team=payments",
+            "--transitive-tag",
+            "Repository",
+            "--source-identity",
+            "alice",
+            "--external-id",
+            "partner-7f3a",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let vars: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        whoami(&fixture, &vars).starts_with(&format!(
+            "arn:aws:sts::{ACCOUNT_B}:assumed-role/tagged-next/"
+        )),
+        "{vars}"
+    );
+    assert_eq!(
+        vars["SessionTags"],
+        serde_json::json!({
+            "Team": "payments",
+            "Repository": "acme/website",
+            "Branch": "main",
+            "Commit": "0123456789abcdef0123456789abcdef01234567",
+            "BuildNumber": "42",
+            "StepUuid": "5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
+        })
+    );
+    assert_eq!(vars["TransitiveTagKeys"], serde_json::json!(["Repository"]));
+    assert_eq!(vars["SourceIdentity"], "alice");
+    assert!(vars.get("DroppedTags").is_none(), "{vars}");
+
+    // The external ID is the first hop's: without it, or given for the second hop only, the first hop is refused.
+    let output = tagged_env(
+        &fixture,
+        home.path(),
+        &[],
+        &[
+            "--chain",
+            &tagged,
+            "--chain",
+            &next,
+            "--transitive-tag",
+            "Repository=acme/website",
+            "--source-identity",
+            "alice",
+            "--external-id",
+            "",
+            "--external-id",
+            "partner-7f3a",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("sts:AssumeRole"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn tags_without_chain_or_trust_are_explained() {
+    let fixture = Fixture::start();
+    let home = tempfile::tempdir().unwrap();
+    // A web-identity call cannot carry tags: exit 2 before anything is asked.
+    let output = tagged_env(
+        &fixture,
+        home.path(),
+        &[],
+        &["--tag", "Team=payments", "--source-identity", "alice"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("--tag, --source-identity need --chain"),
+        "{err}"
+    );
+    // A bad tag is refused before any call, naming the flag.
+    let output = tagged_env(
+        &fixture,
+        home.path(),
+        &[],
+        &["--chain", &role(ACCOUNT_B, "any-tags"), "--tag", "Team=#1"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--tag `Team=#1`"),
+        "{}",
+        stderr(&output)
+    );
+    // A role whose trust policy lacks sts:TagSession: AWS's AccessDenied, with the fix.
+    let output = tagged_env(
+        &fixture,
+        home.path(),
+        &[],
+        &[
+            "--chain",
+            &role(ACCOUNT_B, "untagged"),
+            "--tag",
+            "Team=payments",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("is not authorized to perform: sts:TagSession"),
+        "{err}"
+    );
+    assert!(err.contains("add \"sts:TagSession\""), "{err}");
+}
+
+#[test]
+fn tags_too_large_drop_the_optional_defaults_and_retry() {
+    let fixture = Fixture::start();
+    let home = tempfile::tempdir().unwrap();
+    let branch = "b".repeat(250);
+    let repo = format!("acme/{}", "r".repeat(195));
+    let output = tagged_env(
+        &fixture,
+        home.path(),
+        &[
+            ("BITBUCKET_BRANCH", &branch),
+            ("BITBUCKET_REPO_FULL_NAME", &repo),
+        ],
+        &[
+            "--chain",
+            &role(ACCOUNT_B, "any-tags"),
+            "--default-tags",
+            "--tag",
+            "Team=payments",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let vars: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let dropped: Vec<&str> = vars["DroppedTags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    // Least useful first; what is left fits, and the flag's tag is never dropped.
+    assert_eq!(
+        dropped[..3],
+        ["StepUuid", "BuildNumber", "Commit"],
+        "{vars}"
+    );
+    assert_eq!(vars["SessionTags"]["Team"], "payments");
+    assert!(
+        stderr(&output).contains("PackedPolicyTooLarge"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(whoami(&fixture, &vars).contains(":assumed-role/any-tags/"));
+    // With only flag tags too large, nothing can be dropped: AWS's error and the fix.
+    let big = format!("Big={}", "v".repeat(256));
+    let mut args = vec!["--chain".to_owned(), role(ACCOUNT_B, "any-tags")];
+    for i in 0..3 {
+        args.extend(["--tag".to_owned(), big.replace("Big", &format!("Big{i}"))]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = tagged_env(&fixture, home.path(), &[], &args);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("Packed size of session tags consumes"),
+        "{err}"
+    );
+    assert!(err.contains("fewer or shorter --tag"), "{err}");
+}

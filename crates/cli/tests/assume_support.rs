@@ -122,6 +122,37 @@ impl Fixture {
                 "Statement": [{"Effect": "Allow", "Principal": {"AWS": role(ACCOUNT_B, "someone-else")}, "Action": "sts:AssumeRole"}]
             });
             b.create_role().role_name("closed").assume_role_policy_document(nobody.to_string()).send().await.unwrap();
+            // Session tags, a source identity and an external ID on --chain hops (tests/assume_e2e.rs, tags_*).
+            let tagged = serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"AWS": role(ACCOUNT_A, "deploy")},
+                    "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+                    "Condition": {"StringEquals": {"sts:ExternalId": "partner-7f3a"}}
+                }]
+            });
+            b.create_role().role_name("tagged").assume_role_policy_document(tagged.to_string()).send().await.unwrap();
+            let tagged_next = serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"AWS": role(ACCOUNT_B, "tagged")},
+                    "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+                    "Condition": {"StringEquals": {"aws:RequestTag/Repository": "acme/website", "aws:SourceIdentity": "alice"}}
+                }]
+            });
+            b.create_role().role_name("tagged-next").assume_role_policy_document(tagged_next.to_string()).send().await.unwrap();
+            let untagged = serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"AWS": role(ACCOUNT_A, "deploy")}, "Action": "sts:AssumeRole"}]
+            });
+            b.create_role().role_name("untagged").assume_role_policy_document(untagged.to_string()).send().await.unwrap();
+            let any_tags = serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"AWS": role(ACCOUNT_A, "deploy")}, "Action": ["sts:AssumeRole", "sts:TagSession"]}]
+            });
+            b.create_role().role_name("any-tags").assume_role_policy_document(any_tags.to_string()).send().await.unwrap();
         });
     }
 

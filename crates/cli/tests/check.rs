@@ -52,6 +52,7 @@ fn a_pinned_workspace_passes() {
                 "deployment",
                 "branch",
                 "source_ip",
+                "network",
                 "role",
                 "aws",
                 "pipeline",
@@ -82,7 +83,7 @@ fn a_pinned_workspace_passes() {
     assert!(!allowed.is_empty());
     assert!(allowed.iter().all(|s| s["repository"] == "web"
         && s["deployment"] == "production"
-        && s["source_ip"] == "10.20.0.1"));
+        && s["source_ip"] == "203.0.113.1"));
     // Each adversary is tried and denied.
     for adversary in [
         "<unknown repository>",
@@ -226,11 +227,11 @@ fn markdown_renders_a_table() {
     let (code, text) = check(&fixture("open-branches.yml"), "markdown");
     assert_eq!(code, 0);
     assert!(
-        text.starts_with("| repository | deployment | branch | source ip | pipeline |"),
+        text.starts_with("| repository | deployment | branch | network | pipeline |"),
         "{text}"
     );
     assert!(
-        text.contains("| web | production | `keyless/example` | 10.20.0.1 | allow |"),
+        text.contains("| web | production | `keyless/example` | 203.0.113.1 | allow |"),
         "{text}"
     );
     assert!(

@@ -62,6 +62,9 @@ fn demo_json_shows_every_expected_outcome() {
         production.contains("assumed-role/bitbucket-production-deploy/"),
         "{production}"
     );
+    // The same step on a runner outside production's network: AWS sees 198.51.100.7 in aws:SourceIp.
+    let outside = expect("outside its network", "deny");
+    assert!(outside.contains("AccessDenied"), "{outside}");
     expect("deploys to staging", "allow");
     let feature = expect("feature branch", "deny");
     assert!(feature.contains("AccessDenied"), "{feature}");

@@ -66,7 +66,7 @@ fn production_trust() -> Value {
                     "{a3e1c9d2-4b7f-4e8a-9c61-2d5f8b0e7a13}:{7e6d5c4b-3a2f-4e1d-9c0b-8a7f6e5d4c31}:*",
                     "{b4f2d0e3-5c8a-4f9b-8d72-3e6a9c1f8b24}:{2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d61}:*"
                 ] },
-                "IpAddress": { "aws:SourceIp": ["10.20.0.0/24"] }
+                "IpAddress": { "aws:SourceIp": ["203.0.113.0/24"] }
             }
         }]
     })
@@ -194,7 +194,7 @@ fn summary_without_output_dir() {
         !text.contains("data-sandbox deploying to production"),
         "{text}"
     );
-    assert!(text.contains("only from    10.20.0.0/24"), "{text}");
+    assert!(text.contains("only from    203.0.113.0/24"), "{text}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Terraform (the machine's 1.11 with `hashicorp/aws` 5.100 from the offline mirror) against a spawned
 //! `keyless emulate`, through the harness in `clients/terraform.rs`:
 //! - `keyless plan --format terraform` output for one account is applied to the emulator's IAM, a second apply
-//!   changes nothing (and `plan -detailed-exitcode` agrees), and `terraform destroy` leaves no role or provider;
+//!   changes nothing ("No changes."), and `terraform destroy` leaves no role or provider;
 //! - the provider's `assume_role_with_web_identity` block assumes a generated role from a token file written the
 //!   articles' way (`echo $TOKEN > file`, trailing newline included) and `aws_caller_identity` sees the session.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
@@ -79,18 +79,15 @@ fn keyless_plan_applies_reapplies_as_a_no_op_assumes_and_destroys() {
     assert_eq!(providers, 1);
     assert!(roles.contains(&"orders-api-synth".to_owned()), "{roles:?}");
 
-    // A second apply changes nothing, and a plan says so with its exit code.
+    // A second apply changes nothing: its plan finds no difference between the configuration and what refresh
+    // read back (every attribute the provider reads round-trips through the emulator's IAM). No separate
+    // `terraform plan`: each Terraform command starts the AWS provider 3-5 times, and that start-up (about 5 s of
+    // CPU each; no call is retried) is what this test's time is made of.
     let again = tf.ok(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert!(
-        again.contains("Apply complete! Resources: 0 added, 0 changed, 0 destroyed."),
+        again.contains("No changes. Your infrastructure matches the configuration.")
+            && again.contains("Apply complete! Resources: 0 added, 0 changed, 0 destroyed."),
         "{again}"
-    );
-    let plan = tf.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "terraform plan sees changes after apply:\n{}",
-        String::from_utf8_lossy(&plan.stdout)
     );
 
     // The provider assumes a generated role from a token file, the articles' way.

@@ -123,6 +123,11 @@ pub enum ConfigureError {
         "--policy/--policy-arn cannot be expressed in an AWS config profile\n  fix: use `credential_process = keyless credential-process --policy FILE ...` in the profile instead, or `keyless assume --policy FILE -- CMD`"
     )]
     PolicyUnsupported,
+    /// Session tags and a source identity cannot go into a profile.
+    #[error(
+        "--tag/--default-tags/--transitive-tag/--source-identity cannot be expressed in an AWS config profile (the SDKs' assume-role profiles have no setting for session tags or a source identity)\n  fix: use `credential_process = keyless credential-process --chain ROLE_ARN --tag K=V ...` in the profile instead, or `keyless assume --chain ROLE_ARN --tag K=V -- CMD`"
+    )]
+    TagsUnsupported,
     /// Invalid profile name.
     #[error("--profile `{0}`: a profile name may contain letters, digits and `_.-` only")]
     BadProfileName(String),
@@ -290,6 +295,9 @@ pub fn configure(
     if settings.policy.is_some() || !settings.policy_arns.is_empty() {
         return Err(ConfigureError::PolicyUnsupported);
     }
+    if !settings.extras.tags.is_empty() || settings.extras.source_identity.is_some() {
+        return Err(ConfigureError::TagsUnsupported);
+    }
     let token_file = paths
         .token_dir
         .join(format!("web-identity-token-{profile}"));
@@ -350,6 +358,10 @@ pub fn configure(
         } else {
             entries.push(("role_arn", settings.chain[index - 1].to_string()));
             entries.push(("source_profile", names[index - 1].clone()));
+            // Every SDK's assume-role profile reads `external_id` (AWS CLI/SDK shared config reference).
+            if let Some(external_id) = settings.extras.external_id(index - 1) {
+                entries.push(("external_id", external_id.to_owned()));
+            }
         }
         entries.push(("role_session_name", settings.session_name.clone()));
         entries.push(("region", settings.region.clone()));
@@ -654,5 +666,31 @@ mod tests {
             file.get("profile x-web-identity", "web_identity_token_file")
                 .is_some()
         );
+    }
+
+    #[test]
+    fn external_ids_go_into_chain_profiles_and_tags_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        let mut s = settings(&[
+            "arn:aws:iam::111111111111:role/a",
+            "arn:aws:iam::222222222222:role/b",
+        ]);
+        s.extras.external_ids = vec![None, Some("partner-7f3a".into())];
+        configure(&s, "x", false, &p).unwrap();
+        let file = ConfigFile::parse(&fs::read_to_string(&p.config_file).unwrap());
+        assert_eq!(
+            file.get("profile x", "external_id").as_deref(),
+            Some("partner-7f3a")
+        );
+        assert_eq!(file.get("profile x-chain-1", "external_id"), None);
+        s.extras.tags = vec![crate::tags::SessionTag {
+            key: "Team".into(),
+            value: "payments".into(),
+            origin: crate::tags::TagOrigin::Flag,
+        }];
+        let err = configure(&s, "y", false, &p).unwrap_err();
+        assert!(matches!(err, ConfigureError::TagsUnsupported), "{err}");
+        assert!(err.to_string().contains("credential_process"), "{err}");
     }
 }

@@ -56,6 +56,28 @@ pub struct Hop {
     pub assumed_role_arn: String,
 }
 
+/// What the first `--chain` hop set besides the role: the session tags actually sent (after any optional tags were
+/// dropped because AWS found them too large), which of them are transitive, and the source identity. Empty
+/// without `--tag`/`--default-tags`/`--transitive-tag`/`--source-identity`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SessionAttributes {
+    /// `(key, value)` in the order sent.
+    pub tags: Vec<(String, String)>,
+    /// Keys of `tags` set as transitive.
+    pub transitive_tag_keys: Vec<String>,
+    /// The source identity set.
+    pub source_identity: Option<String>,
+    /// Keys of optional (`--default-tags`) tags dropped after `PackedPolicyTooLarge`, in the order dropped.
+    pub dropped_tags: Vec<String>,
+}
+
+impl SessionAttributes {
+    /// Whether nothing was set.
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty() && self.source_identity.is_none()
+    }
+}
+
 /// The result of an assume: final credentials, where they came from, and the region they are for.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -67,6 +89,8 @@ pub struct Session {
     pub hops: Vec<Hop>,
     /// The account the final credentials belong to.
     pub account: Option<String>,
+    /// Session tags and source identity set on the first `--chain` hop.
+    pub attributes: SessionAttributes,
 }
 
 impl Session {

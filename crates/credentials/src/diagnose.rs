@@ -215,6 +215,52 @@ pub fn diagnose(code: &str, message: &str, ctx: &Context<'_>) -> Diagnosis {
             d.notes.push("an `aws:SourceIp` condition fails on 1x/2x steps, which have no fixed IP ranges: use `runtime.cloud.atlassian-ip-ranges: true` on 4x/8x steps or drop the condition".to_owned());
             d
         }
+        ("AccessDenied", Operation::AssumeRole) if lower.contains("sts:tagsession") => {
+            Diagnosis::new(
+                "tag-session-denied",
+                format!(
+                    "the trust policy of {} does not allow sts:TagSession: a hop that carries session tags (from --tag/--default-tags/--transitive-tag, or transitive tags an earlier hop set, which every later hop inherits) needs it besides sts:AssumeRole",
+                    ctx.role_arn
+                ),
+                format!(
+                    "add \"sts:TagSession\" to the Action of the statement in {}'s trust policy that allows {} (narrow it with `ForAllValues:StringEquals` on `aws:TagKeys`), or drop the tags",
+                    ctx.role_arn,
+                    ctx.previous.unwrap_or("the previous role")
+                ),
+                false,
+            )
+        }
+        ("AccessDenied", Operation::AssumeRole) if lower.contains("sts:setsourceidentity") => {
+            Diagnosis::new(
+                "set-source-identity-denied",
+                format!(
+                    "the trust policy of {} does not allow sts:SetSourceIdentity: a hop that sets a source identity (--source-identity, or one an earlier hop set, which persists through role chaining) needs it besides sts:AssumeRole",
+                    ctx.role_arn
+                ),
+                format!(
+                    "add \"sts:SetSourceIdentity\" to the Action of the statement in {}'s trust policy that allows {}, or drop --source-identity",
+                    ctx.role_arn,
+                    ctx.previous.unwrap_or("the previous role")
+                ),
+                false,
+            )
+        }
+        ("InvalidParameterValue", Operation::AssumeRole) if lower.contains("transitive") => {
+            Diagnosis::new(
+                "transitive-tag-conflict",
+                format!("AWS refused the session tags: {message}"),
+                "a transitive tag set on an earlier hop cannot be set again, and every --transitive-tag must name a tag sent on the same hop: drop the repeated --tag",
+                false,
+            )
+        }
+        ("InvalidParameterValue", Operation::AssumeRole) if lower.contains("tag") => {
+            Diagnosis::new(
+                "bad-session-tags",
+                format!("AWS refused the session tags: {message}"),
+                "give each tag key once (keys are case-insensitive) and use only letters, digits, spaces and `_ . : / = + - @`",
+                false,
+            )
+        }
         ("AccessDenied", Operation::AssumeRole) => Diagnosis::new(
             "chain-denied",
             format!(
@@ -259,6 +305,22 @@ pub fn diagnose(code: &str, message: &str, ctx: &Context<'_>) -> Diagnosis {
             "chained-duration",
             "AWS limits sessions obtained by role chaining to 1 hour",
             "use --duration 1h or less with --chain",
+            false,
+        ),
+        ("ValidationError", _) if lower.contains("source identity is already set") => {
+            Diagnosis::new(
+                "source-identity-already-set",
+                "a source identity set on an earlier hop persists through role chaining and cannot be changed",
+                "drop --source-identity, or pass the value the chain already carries",
+                false,
+            )
+        }
+        ("PackedPolicyTooLarge", _) if lower.contains("session tags") => Diagnosis::new(
+            "session-tags-too-large",
+            format!(
+                "the session tags (with any transitive tags inherited from earlier hops) exceed the packed size AWS allows: {message}"
+            ),
+            "send fewer or shorter --tag values (keyless already dropped the optional --default-tags it could)",
             false,
         ),
         ("ValidationError", _) if lower.contains("rolesessionname") => Diagnosis::new(
@@ -499,9 +561,51 @@ mod tests {
             (
                 "PackedPolicyTooLarge",
                 "Packed size of session tags consumes 142% of allotted space.",
+                Operation::AssumeRole,
+                "session-tags-too-large",
+                "--tag",
+            ),
+            (
+                "PackedPolicyTooLarge",
+                "Packed policy consumes 112% of allotted space, please use smaller policy.",
                 w,
                 "session-policy-too-large",
                 "--policy",
+            ),
+            (
+                "AccessDenied",
+                "User: arn:aws:sts::1:assumed-role/a/s is not authorized to perform: sts:TagSession on resource: arn:aws:iam::1:role/b",
+                Operation::AssumeRole,
+                "tag-session-denied",
+                "sts:TagSession",
+            ),
+            (
+                "AccessDenied",
+                "User: arn:aws:sts::1:assumed-role/a/s is not authorized to perform: sts:SetSourceIdentity on resource: arn:aws:iam::1:role/b",
+                Operation::AssumeRole,
+                "set-source-identity-denied",
+                "sts:SetSourceIdentity",
+            ),
+            (
+                "InvalidParameterValue",
+                "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session.",
+                Operation::AssumeRole,
+                "transitive-tag-conflict",
+                "--tag",
+            ),
+            (
+                "InvalidParameterValue",
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+                Operation::AssumeRole,
+                "bad-session-tags",
+                "case-insensitive",
+            ),
+            (
+                "ValidationError",
+                "The source identity is already set for this assume role session",
+                Operation::AssumeRole,
+                "source-identity-already-set",
+                "--source-identity",
             ),
             (
                 "RegionDisabledException",

@@ -26,9 +26,10 @@ pub mod secret;
 pub mod session_name;
 pub mod settings;
 pub mod sts;
+pub mod tags;
 pub mod token;
 
-pub use credentials::{Credentials, Session};
+pub use credentials::{Credentials, Session, SessionAttributes};
 pub use env::Env;
 pub use secret::Secret;
 pub use settings::{Inputs, Settings, SettingsError};

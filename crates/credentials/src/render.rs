@@ -77,10 +77,37 @@ pub fn render_env(session: &Session, format: EnvFormat) -> String {
             .map(|(k, v)| format!("{k}={}\n", dotenv_value(v)))
             .collect(),
         EnvFormat::Json => {
-            let map: serde_json::Map<String, serde_json::Value> = vars
+            let mut map: serde_json::Map<String, serde_json::Value> = vars
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
                 .collect();
+            // What the first --chain hop set besides the role, only when something was set (the variables stay
+            // the object's only members otherwise, as before).
+            let attributes = &session.attributes;
+            if !attributes.tags.is_empty() {
+                let tags: serde_json::Map<String, serde_json::Value> = attributes
+                    .tags
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect();
+                map.insert("SessionTags".to_owned(), serde_json::Value::Object(tags));
+                map.insert(
+                    "TransitiveTagKeys".to_owned(),
+                    serde_json::json!(attributes.transitive_tag_keys),
+                );
+                if !attributes.dropped_tags.is_empty() {
+                    map.insert(
+                        "DroppedTags".to_owned(),
+                        serde_json::json!(attributes.dropped_tags),
+                    );
+                }
+            }
+            if let Some(source_identity) = &attributes.source_identity {
+                map.insert(
+                    "SourceIdentity".to_owned(),
+                    serde_json::Value::String(source_identity.clone()),
+                );
+            }
             format!("{}\n", serde_json::Value::Object(map))
         }
     }
@@ -133,6 +160,7 @@ mod tests {
                 assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/r/s".into(),
             }],
             account: Some("123456789012".into()),
+            attributes: crate::credentials::SessionAttributes::default(),
         }
     }
 
@@ -170,6 +198,27 @@ mod tests {
             serde_json::from_str(&render_env(&session(), EnvFormat::Json)).unwrap();
         assert_eq!(json["AWS_REGION"], "eu-west-1");
         assert_eq!(json.as_object().unwrap().len(), 6);
+        let mut tagged = session();
+        tagged.attributes = crate::credentials::SessionAttributes {
+            tags: vec![
+                ("Repository".into(), "acme/site".into()),
+                ("Team".into(), "payments".into()),
+            ],
+            transitive_tag_keys: vec!["Repository".into()],
+            source_identity: Some("alice".into()),
+            dropped_tags: vec!["StepUuid".into()],
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&render_env(&tagged, EnvFormat::Json)).unwrap();
+        assert_eq!(
+            json["SessionTags"],
+            serde_json::json!({"Repository": "acme/site", "Team": "payments"})
+        );
+        assert_eq!(json["TransitiveTagKeys"], serde_json::json!(["Repository"]));
+        assert_eq!(json["DroppedTags"], serde_json::json!(["StepUuid"]));
+        assert_eq!(json["SourceIdentity"], "alice");
+        // The shell formats stay variables only.
+        assert!(!render_env(&tagged, EnvFormat::Sh).contains("Repository"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::duration;
 use crate::env::Env;
 use crate::secret::Secret;
 use crate::session_name;
+use crate::tags::{self, ChainExtras, ChainInputs};
 use crate::token::{TokenError, TokenInfo, TokenSource};
 
 /// Environment variables that name the role, in order of precedence.
@@ -50,6 +51,8 @@ pub struct Inputs {
     pub endpoint_url: Option<String>,
     /// `--timeout`.
     pub timeout: Option<String>,
+    /// `--tag`, `--default-tags`, `--transitive-tag`, `--source-identity`, `--external-id` (for `--chain` hops).
+    pub chain_extras: ChainInputs,
 }
 
 /// Role and region taken from a `keyless.yml` environment (`--env NAME`).
@@ -94,6 +97,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// The `keyless.yml` environment used, if any.
     pub environment: Option<String>,
+    /// Session tags, source identity and external IDs for the `--chain` hops.
+    pub extras: ChainExtras,
 }
 
 impl Settings {
@@ -232,6 +237,10 @@ pub enum SettingsError {
     /// Bad `--timeout`.
     #[error("--timeout {0}")]
     InvalidTimeout(String),
+    /// A bad `--tag`, `--default-tags`, `--transitive-tag`, `--source-identity` or `--external-id`, or one of
+    /// them without `--chain`.
+    #[error("{0}")]
+    ChainExtras(String),
     /// Several of the above at once.
     #[error("{}", .0.iter().map(|e| format!("- {e}")).collect::<Vec<_>>().join("\n"))]
     Several(Vec<SettingsError>),
@@ -477,6 +486,11 @@ pub fn resolve(
             errors.push(SettingsError::InvalidAccountId(id.to_owned()));
         }
     }
+    let extras = keep(
+        &mut errors,
+        tags::resolve(&inputs.chain_extras, env, inputs.chain.len())
+            .map_err(SettingsError::ChainExtras),
+    );
     let endpoint_url = resolve_endpoint(inputs, env)
         .map_err(|e| errors.push(e))
         .ok()
@@ -526,6 +540,7 @@ pub fn resolve(
         session_name,
         policy,
         timeout,
+        extras,
     ) {
         (
             Some((token, token_source, token_info)),
@@ -535,6 +550,7 @@ pub fn resolve(
             Some(session_name),
             Some(policy),
             Some(timeout),
+            Some(extras),
         ) => Ok(Settings {
             role_arn,
             region,
@@ -554,6 +570,7 @@ pub fn resolve(
             endpoint_url,
             timeout,
             environment: defaults.map(|d| d.name.clone()),
+            extras,
         }),
         // Every `None` above pushed an error, so this arm is unreachable in practice; keep a truthful message.
         _ => Err(SettingsError::Several(Vec::new())),

@@ -15,7 +15,7 @@ use aws_sdk_sts::types::PolicyDescriptorType;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
-use crate::credentials::{Credentials, Hop, Session};
+use crate::credentials::{Credentials, Hop, Session, SessionAttributes};
 use crate::diagnose::{self, Context, Diagnosis, Operation};
 use crate::duration::{self, MIN_SESSION};
 use crate::retry;
@@ -447,6 +447,10 @@ pub async fn assume(settings: &Settings) -> Result<Session, AssumeError> {
             .unwrap_or_default(),
     }];
 
+    // Tags, transitive keys and the source identity go on the first --chain hop (AWS carries transitive tags and
+    // the source identity into later hops by itself); external IDs go on the hop they are given for.
+    let mut extras = settings.extras.clone();
+    let mut dropped_tags = Vec::new();
     for (index, role) in settings.chain.iter().enumerate() {
         let hop_index = index + 1;
         let previous = hops
@@ -472,20 +476,46 @@ pub async fn assume(settings: &Settings) -> Result<Session, AssumeError> {
         } else {
             MIN_SESSION
         };
-        let output = with_retries(&info, deadline, settings.timeout, || {
-            let mut request = hop_client
-                .assume_role()
-                .role_arn(role.as_str())
-                .role_session_name(&settings.session_name)
-                .duration_seconds(i32::try_from(duration).unwrap_or(3600));
-            if is_last(hop_index) {
-                request = request
-                    .set_policy(settings.policy.clone())
-                    .set_policy_arns((!policy_arns.is_empty()).then(|| policy_arns.clone()));
+        let output = loop {
+            let result = with_retries(&info, deadline, settings.timeout, || {
+                let mut request = hop_client
+                    .assume_role()
+                    .role_arn(role.as_str())
+                    .role_session_name(&settings.session_name)
+                    .duration_seconds(i32::try_from(duration).unwrap_or(3600))
+                    .set_external_id(extras.external_id(index).map(str::to_owned));
+                if index == 0 {
+                    request = request
+                        .set_tags(sdk_tags(&extras.tags))
+                        .set_transitive_tag_keys(
+                            (!extras.transitive_keys.is_empty())
+                                .then(|| extras.transitive_keys.clone()),
+                        )
+                        .set_source_identity(extras.source_identity.clone());
+                }
+                if is_last(hop_index) {
+                    request = request
+                        .set_policy(settings.policy.clone())
+                        .set_policy_arns((!policy_arns.is_empty()).then(|| policy_arns.clone()));
+                }
+                request.send()
+            })
+            .await;
+            // AWS packs session policies and tags into a size limit of its own that plain-text limits do not
+            // predict: drop the optional (default) tags one at a time and ask again, as configure-aws-credentials
+            // does (aws-actions/configure-aws-credentials#1803).
+            match result {
+                Err(AssumeError::Rejected(rejection))
+                    if index == 0 && rejection.code == "PackedPolicyTooLarge" =>
+                {
+                    match extras.drop_optional() {
+                        Some(tag) => dropped_tags.push(tag.key),
+                        None => return Err(AssumeError::Rejected(rejection)),
+                    }
+                }
+                other => break other?,
             }
-            request.send()
-        })
-        .await?;
+        };
         credentials = convert(Operation::AssumeRole, output.credentials())?;
         hops.push(Hop {
             role_arn: role.to_string(),
@@ -495,6 +525,20 @@ pub async fn assume(settings: &Settings) -> Result<Session, AssumeError> {
                 .unwrap_or_default(),
         });
     }
+    let attributes = if settings.chain.is_empty() {
+        SessionAttributes::default()
+    } else {
+        SessionAttributes {
+            tags: extras
+                .tags
+                .iter()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect(),
+            transitive_tag_keys: extras.transitive_keys.clone(),
+            source_identity: extras.source_identity.clone(),
+            dropped_tags,
+        }
+    };
 
     let account = hops
         .last()
@@ -518,6 +562,22 @@ pub async fn assume(settings: &Settings) -> Result<Session, AssumeError> {
         region: settings.region.clone(),
         hops,
         account,
+        attributes,
+    })
+}
+
+/// The SDK's tag list, or `None` for no tags (so the parameter is left out).
+fn sdk_tags(tags: &[crate::tags::SessionTag]) -> Option<Vec<aws_sdk_sts::types::Tag>> {
+    (!tags.is_empty()).then(|| {
+        tags.iter()
+            .filter_map(|t| {
+                aws_sdk_sts::types::Tag::builder()
+                    .key(&t.key)
+                    .value(&t.value)
+                    .build()
+                    .ok()
+            })
+            .collect()
     })
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use keyless_iam::tag;
 use time::OffsetDateTime;
 
 use crate::error::AwsError;
@@ -151,6 +152,12 @@ fn tags_param(params: &QueryParams, v: &mut Violations) -> Result<Vec<Tag>, AwsE
         .structs("Tags")
         .map_err(|e| AwsError::invalid_input(e.to_string()))?
         .unwrap_or_default();
+    Ok(validate_tags(raw, v))
+}
+
+/// A `Tags.member.N.{Key,Value}` list checked against the model (at most 50; keys 1..128 and values 0..256
+/// characters of IAM's tag set, `keyless_iam::tag`), for IAM's tagging actions and STS's session tags alike.
+pub(crate) fn validate_tags(raw: Vec<BTreeMap<String, String>>, v: &mut Violations) -> Vec<Tag> {
     v.list_length("tags", raw.len(), 0, MAX_TAGS);
     let mut tags = Vec::with_capacity(raw.len());
     for (i, fields) in raw.into_iter().enumerate() {
@@ -163,17 +170,12 @@ fn tags_param(params: &QueryParams, v: &mut Violations) -> Result<Vec<Tag>, AwsE
         );
         v.required(&key_member, key);
         v.required(&value_member, value);
-        v.length(&key_member, key, 1, 128, Echo::Value);
-        v.pattern(&key_member, key, r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+", |k| {
-            !k.is_empty() && is_tag_chars(k)
+        v.length(&key_member, key, 1, tag::MAX_KEY_CHARS, Echo::Value);
+        v.pattern(&key_member, key, tag::KEY_PATTERN, |k| {
+            !k.is_empty() && tag::is_tag_text(k)
         });
-        v.length(&value_member, value, 0, 256, Echo::Value);
-        v.pattern(
-            &value_member,
-            value,
-            r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*",
-            is_tag_chars,
-        );
+        v.length(&value_member, value, 0, tag::MAX_VALUE_CHARS, Echo::Value);
+        v.pattern(&value_member, value, tag::VALUE_PATTERN, tag::is_tag_text);
         if let (Some(key), Some(value)) = (key, value) {
             tags.push(Tag {
                 key: key.to_owned(),
@@ -181,12 +183,7 @@ fn tags_param(params: &QueryParams, v: &mut Violations) -> Result<Vec<Tag>, AwsE
             });
         }
     }
-    Ok(tags)
-}
-
-fn is_tag_chars(text: &str) -> bool {
-    text.chars()
-        .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+    tags
 }
 
 fn check_duplicate_tag_keys(tags: &[Tag]) -> Result<(), AwsError> {
@@ -936,12 +933,9 @@ fn tag_keys_param(params: &QueryParams, v: &mut Violations) -> Result<Vec<String
     v.list_length("tagKeys", keys.len(), 0, MAX_TAGS);
     for key in &keys {
         v.length("tagKeys.member", Some(key), 1, 128, Echo::Value);
-        v.pattern(
-            "tagKeys.member",
-            Some(key),
-            r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+",
-            |k| !k.is_empty() && is_tag_chars(k),
-        );
+        v.pattern("tagKeys.member", Some(key), tag::KEY_PATTERN, |k| {
+            !k.is_empty() && tag::is_tag_text(k)
+        });
     }
     Ok(keys)
 }

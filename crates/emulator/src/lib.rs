@@ -24,6 +24,7 @@ pub mod iam;
 pub mod ids;
 pub mod issuer;
 mod log;
+pub mod network;
 pub mod query;
 pub mod sessions;
 pub mod sigv4;
@@ -34,14 +35,14 @@ pub mod validate;
 pub mod xml;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State as AxumState};
+use axum::extract::{Request, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::any;
@@ -97,8 +98,13 @@ pub struct Config {
     pub accounts: Vec<String>,
     /// Persist IAM state and credentials here (`--state`), atomically after every change.
     pub state_file: Option<PathBuf>,
-    /// Take `aws:SourceIp` from `X-Forwarded-For` (`--trust-forwarded-for`).
+    /// Take `aws:SourceIp` from `X-Forwarded-For`, and the VPC keys from loopback peers' `X-Keyless-Source-Vpc`,
+    /// `-Source-Vpce`, `-Source-Vpc-Arn` and `-Vpc-Source-Ip` headers (`--trust-forwarded-for`).
     pub trust_forwarded_for: bool,
+    /// The network of requests without those headers, instead of the peer address: `--source-ip` (the internet
+    /// path) or `--source-vpce`/`--source-vpc`/`--source-vpc-arn`/`--vpc-source-ip` (the VPC path), for clients
+    /// that cannot add headers (the AWS CLI).
+    pub default_network: Option<keyless_iam::network::Network>,
     /// Verify tokens from issuers the emulator holds no keys for via discovery + JWKS (`--remote-issuers`).
     pub remote_issuers: bool,
     /// Connection limits (`--header-timeout`, `--idle-timeout`, `--max-connections`). The header timeout also
@@ -117,6 +123,7 @@ impl Default for Config {
             accounts: Vec::new(),
             state_file: None,
             trust_forwarded_for: false,
+            default_network: None,
             remote_issuers: false,
             limits: keyless_listen::Limits::default(),
             max_workspaces: DEFAULT_MAX_WORKSPACES,
@@ -179,6 +186,8 @@ pub(crate) struct Shared {
     pub(crate) state: RwLock<State>,
     pub(crate) state_file: Option<PathBuf>,
     pub(crate) trust_forwarded_for: bool,
+    /// `--source-ip` / `--source-vpc*`, changeable in-process ([`Emulator::set_default_network`]).
+    pub(crate) default_network: RwLock<Option<keyless_iam::network::Network>>,
     pub(crate) clock: Clock,
     pub(crate) issuer: issuer::Issuer,
     pub(crate) policies: trust::PolicyCache,
@@ -245,6 +254,7 @@ impl Emulator {
             state: RwLock::new(state),
             state_file: config.state_file.clone(),
             trust_forwarded_for: config.trust_forwarded_for,
+            default_network: RwLock::new(config.default_network.clone()),
             clock: config.clock.clone(),
             issuer,
             policies: trust::PolicyCache::default(),
@@ -282,6 +292,16 @@ impl Emulator {
                 )
             })
             .collect()
+    }
+
+    /// Sets the network of requests that carry no forwarding headers (what `--source-ip` / `--source-vpc*` set at
+    /// start), so an in-process owner such as `keyless demo` can play a runner inside a network and then one
+    /// outside it with clients that cannot add headers. `None`: the peer address.
+    pub fn set_default_network(&self, network: Option<keyless_iam::network::Network>) {
+        match self.shared.default_network.write() {
+            Ok(mut guard) => *guard = network,
+            Err(poisoned) => *poisoned.into_inner() = network,
+        }
     }
 
     /// Mints a Bitbucket-shaped token in-process, exactly like `POST /_keyless/mint`.
@@ -475,7 +495,8 @@ pub(crate) struct Incoming<'a> {
     pub(crate) headers: &'a HeaderMap,
     pub(crate) body: &'a [u8],
     pub(crate) params: &'a query::QueryParams,
-    pub(crate) source_ip: Option<IpAddr>,
+    /// The network path the request plays ([`network::of_request`]).
+    pub(crate) network: keyless_iam::network::Network,
     pub(crate) now: SystemTime,
 }
 
@@ -501,77 +522,22 @@ pub(crate) fn error_response(service: Service, error: &AwsError, request_id: &st
     xml_response(error.status, body, request_id)
 }
 
-fn source_ip(shared: &Shared, parts: &axum::http::request::Parts) -> Option<IpAddr> {
-    if shared.trust_forwarded_for {
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-            .map(|ip| ip.to_canonical());
-        if forwarded.is_some() {
-            return forwarded;
-        }
-    }
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        // A dual-stack socket reports an IPv4 peer as `::ffff:a.b.c.d`; aws:SourceIp is the IPv4 address.
-        .map(|c| c.0.ip().to_canonical())
-}
-
 /// `GET /` and `POST /`: the AWS Query protocol for STS and IAM.
 async fn query_endpoint(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> Response {
     let request_id = ids::request_id();
     let (parts, body) = request.into_parts();
-    if parts.method != Method::GET && parts.method != Method::POST {
-        let error = AwsError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            format!(
-                "The HTTP method {} is not allowed: the Query protocol uses GET or POST.",
-                parts.method
-            ),
-        );
-        return error_response(Service::Sts, &error, &request_id);
-    }
-    let body = match read_body_within(&shared, body, &parts.headers).await {
-        Ok(body) => body,
-        Err(error) => {
-            shared.stats.count(error.status);
-            tracing::debug!(
-                request_id,
-                status = error.status.as_u16(),
-                code = error.code,
-                "request failed"
-            );
-            return error_response(Service::Sts, &error, &request_id);
-        }
+    let (body, params) = match read_query(&shared, &parts, body).await {
+        Ok(read) => read,
+        Err(error) => return failed(&shared, Service::Sts, "<unread>", &error, &request_id),
     };
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let params = match query::parse(parts.uri.query(), content_type, &body)
-        .map_err(|error| {
-            AwsError::new(
-                StatusCode::BAD_REQUEST,
-                "MalformedQueryString",
-                error.to_string(),
-            )
-        })
-        .and_then(|params| validate::xml_safe(&params).map(|()| params))
-    {
-        Ok(params) => params,
+    let default_network = match shared.default_network.read() {
+        Ok(guard) => guard.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    let network = match network::of_request(shared.trust_forwarded_for, default_network, &parts) {
+        Ok(network) => network,
         Err(error) => {
             shared.stats.count(error.status);
-            tracing::debug!(
-                request_id,
-                status = error.status.as_u16(),
-                code = error.code,
-                "request failed"
-            );
             return error_response(Service::Sts, &error, &request_id);
         }
     };
@@ -582,7 +548,7 @@ async fn query_endpoint(AxumState(shared): AxumState<Arc<Shared>>, request: Requ
         headers: &parts.headers,
         body: &body,
         params: &params,
-        source_ip: source_ip(&shared, &parts),
+        network,
         now: shared.clock.now(),
     };
     let action = params.get("Action").unwrap_or_default();
@@ -623,18 +589,60 @@ async fn query_endpoint(AxumState(shared): AxumState<Arc<Shared>>, request: Requ
                 &request_id,
             )
         }
-        Err(error) => {
-            shared.stats.count(error.status);
-            tracing::debug!(
-                request_id,
-                action = %logged,
-                status = error.status.as_u16(),
-                code = error.code,
-                "request failed"
-            );
-            error_response(service, &error, &request_id)
-        }
+        Err(error) => failed(&shared, service, &logged, &error, &request_id),
     }
+}
+
+/// The body and the Query parameters of a request: `GET`/`POST` only, the body read within the body timeout,
+/// parameters that parse and that XML 1.0 can carry.
+async fn read_query(
+    shared: &Shared,
+    parts: &axum::http::request::Parts,
+    body: Body,
+) -> Result<(Bytes, query::QueryParams), AwsError> {
+    if parts.method != Method::GET && parts.method != Method::POST {
+        return Err(AwsError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!(
+                "The HTTP method {} is not allowed: the Query protocol uses GET or POST.",
+                parts.method
+            ),
+        ));
+    }
+    let body = read_body_within(shared, body, &parts.headers).await?;
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let params = query::parse(parts.uri.query(), content_type, &body).map_err(|error| {
+        AwsError::new(
+            StatusCode::BAD_REQUEST,
+            "MalformedQueryString",
+            error.to_string(),
+        )
+    })?;
+    validate::xml_safe(&params)?;
+    Ok((body, params))
+}
+
+/// Counts, logs (`debug`) and renders a request that failed.
+fn failed(
+    shared: &Shared,
+    service: Service,
+    action: &str,
+    error: &AwsError,
+    request_id: &str,
+) -> Response {
+    shared.stats.count(error.status);
+    tracing::debug!(
+        request_id,
+        action,
+        status = error.status.as_u16(),
+        code = error.code,
+        "request failed"
+    );
+    error_response(service, error, request_id)
 }
 
 /// The caller of a signed request.

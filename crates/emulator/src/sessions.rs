@@ -35,6 +35,15 @@ pub struct SessionInfo {
     /// A `GetSessionToken` session of the account root (no role: `role_name` and `role_id` are empty).
     #[serde(rename = "u", default, skip_serializing_if = "std::ops::Not::not")]
     pub root: bool,
+    /// Session tags (passed, or inherited as transitive), `(key, value)` as written.
+    #[serde(rename = "t", default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    /// Keys of `tags` that are transitive: they pass to every session this one assumes.
+    #[serde(rename = "x", default, skip_serializing_if = "Vec::is_empty")]
+    pub transitive_tag_keys: Vec<String>,
+    /// The source identity: set once, then carried through role chaining unchanged.
+    #[serde(rename = "si", default, skip_serializing_if = "Option::is_none")]
+    pub source_identity: Option<String>,
 }
 
 impl SessionInfo {
@@ -48,6 +57,15 @@ impl SessionInfo {
             "arn:aws:sts::{}:assumed-role/{}/{}",
             self.account, self.role_name, self.session_name
         )
+    }
+
+    /// The transitive tags, `(key, value)`: what a session assumed with these credentials inherits.
+    pub fn transitive_tags(&self) -> impl Iterator<Item = &(String, String)> {
+        self.tags.iter().filter(|(key, _)| {
+            self.transitive_tag_keys
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(key))
+        })
     }
 
     /// `AROA…:SESSION` (the account id for a root session).
@@ -133,6 +151,9 @@ mod tests {
             expires_at: 10,
             chained: false,
             root: false,
+            tags: vec![("Team".into(), "payments".into())],
+            transitive_tag_keys: vec!["Team".into()],
+            source_identity: Some("alice".into()),
         }
     }
 

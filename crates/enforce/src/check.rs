@@ -570,6 +570,27 @@ fn judge_step<'c>(
             ));
         }
     }
+    // Only the VPC path (issue 20): AWS accepts the role only through the environment's STS interface endpoint,
+    // which cloud runners never reach. render adds the environment's runs-on when it has `self.hosted`; otherwise
+    // a cloud step is refused here, before it gets a token AWS would refuse anyway.
+    let gets_self_hosted = runs_on.is_empty() && env.self_hosted();
+    if env.vpc_only() && !s.effective.self_hosted && !gets_self_hosted {
+        return Err(Rejection::new(
+            rules::RUNNERS,
+            &r.key("runs-on"),
+            format!(
+                "{label} deploys to `{env_name}`, whose role trusts only calls through its STS VPC endpoint ({}), \
+                 but runs on a cloud runner, which never reaches it; run it on self-hosted runners in that VPC \
+                 (`runs-on: [self.hosted, ...]`, and `runners.labels` of `{env_name}` in keyless.yml)",
+                env.vpc_endpoints
+                    .iter()
+                    .chain(&env.vpcs)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
     let pipes = plan_pipes(config, &label, env_name, env, s, notes)?;
     let setup = config.setup_lines(env_name);
     let has_setup = setup.len() <= step.script.len()

@@ -418,3 +418,39 @@ mod no_selected_pipeline {
         assert_eq!(Mode::of_trigger("push"), Mode::Run);
     }
 }
+
+/// An environment whose role trusts only calls through an STS VPC endpoint (issue 20): a cloud step deploying to
+/// it is refused (rule `runners`), since a cloud runner never reaches the endpoint; on self-hosted runners it
+/// renders.
+#[test]
+fn a_vpc_only_environment_refuses_cloud_steps() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keyless.yml");
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "    source_ips: [104.192.136.0/21]\n",
+        "    vpc_endpoints: [vpce-0a1b2c3d4e5f60718]\n",
+    );
+    let config = EnforceConfig::from_yaml(&text, path).unwrap();
+    let step = |runs_on: &str| {
+        format!(
+            "pipelines:\n  branches:\n    main:\n      - step:\n          name: Deploy\n          deployment: staging\n{runs_on}          script:\n            - ./deploy.sh\n"
+        )
+    };
+    let cloud = render(&config, parse(&step("")).unwrap(), &main_branch()).unwrap_err();
+    assert_eq!(cloud.rule, rules::RUNNERS, "{cloud}");
+    assert!(cloud.message.contains("vpce-0a1b2c3d4e5f60718"), "{cloud}");
+    assert!(cloud.message.contains("self-hosted"), "{cloud}");
+    let own = render(
+        &config,
+        parse(&step("          runs-on: [self.hosted, linux]\n")).unwrap(),
+        &main_branch(),
+    );
+    assert!(own.is_ok(), "{own:?}");
+    // With the internet path too, a cloud step is judged as before (not refused for its runner).
+    let both = text.replace(
+        "    vpc_endpoints: [vpce-0a1b2c3d4e5f60718]\n",
+        "    vpc_endpoints: [vpce-0a1b2c3d4e5f60718]\n    source_ips: [104.192.136.0/21]\n",
+    );
+    let config = EnforceConfig::from_yaml(&both, path).unwrap();
+    let rendered = render(&config, parse(&step("")).unwrap(), &main_branch());
+    assert!(rendered.is_ok(), "{rendered:?}");
+}

@@ -22,9 +22,11 @@ pub mod condition;
 mod error;
 mod evaluate;
 pub mod json;
+pub mod network;
 mod policy;
 mod request;
 pub mod sts;
+pub mod tag;
 mod validate;
 pub mod web_identity;
 

@@ -52,19 +52,7 @@ impl Provider {
     }
 }
 
-/// How the call reaches STS, which decides the network condition keys.
-///
-/// `#[non_exhaustive]`: the VPC-endpoint path (`aws:SourceVpc`, `aws:SourceVpce`, `aws:VpcSourceIp`, and no
-/// `aws:SourceIp`; IAMUG-VPC) is a variant to come, without reshaping [`decide`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Network {
-    /// Not known: no network key in the context (`policy eval` without `--source-ip`).
-    #[default]
-    Unspecified,
-    /// Over the public internet from this address: `aws:SourceIp`.
-    Internet { source_ip: IpAddr },
-}
+pub use crate::network::{Network, VpcPath};
 
 /// Everything about the call that is not in the token: the time, the session name, the network path.
 ///
@@ -100,10 +88,18 @@ impl<'a> RequestContext<'a> {
         self
     }
 
-    /// The call arrives over the public internet from `ip`.
+    /// The call arrives over the public internet from `ip` (`aws:SourceIp`).
     #[must_use]
     pub fn source_ip(mut self, ip: IpAddr) -> Self {
         self.network = Network::Internet { source_ip: ip };
+        self
+    }
+
+    /// The call arrives through an STS interface VPC endpoint (`aws:SourceVpce`, `aws:SourceVpc`,
+    /// `aws:SourceVpcArn`, `aws:VpcSourceIp`; no `aws:SourceIp`).
+    #[must_use]
+    pub fn vpc(mut self, path: VpcPath) -> Self {
+        self.network = Network::Vpc(path);
         self
     }
 
@@ -111,13 +107,6 @@ impl<'a> RequestContext<'a> {
     pub fn network(mut self, network: Network) -> Self {
         self.network = network;
         self
-    }
-
-    fn source_ip_key(&self) -> Option<IpAddr> {
-        match self.network {
-            Network::Internet { source_ip } => Some(source_ip),
-            Network::Unspecified => None,
-        }
     }
 }
 
@@ -438,7 +427,7 @@ pub fn decide(
         let input = WebIdentityInput {
             provider_arn: provider.arn.as_str(),
             claims,
-            source_ip: request.source_ip_key(),
+            network: &request.network,
             now: request.now,
             role_session_name: request.role_session_name,
             audience: decision.audience.as_deref(),
@@ -466,6 +455,17 @@ pub fn decide(
             message: NOT_AUTHORIZED.to_owned(),
             reason: trust_reason(&decision, policy),
         });
+    }
+    // Why the network part of the policy cannot hold for this call (a private range in aws:SourceIp, a VPC key
+    // over the internet, ...): the trust policy's own words name the failing condition, this says why.
+    if decision
+        .rejection
+        .as_ref()
+        .is_some_and(|r| r.stage == Stage::Trust)
+    {
+        decision
+            .notes
+            .extend(crate::network::explain_mismatch(policy, &request.network));
     }
     decision
 }
@@ -770,6 +770,92 @@ mod tests {
             "{}",
             rejection.reason
         );
+    }
+
+    #[test]
+    fn the_vpc_path_has_the_vpc_keys_and_no_source_ip() {
+        let vpc_policy = |condition: &str| {
+            crate::parse(&format!(
+                r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Allow",
+                    "Principal": {{"Federated": "arn:aws:iam::123456789012:oidc-provider/{URL}"}},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {condition}}}}}"#
+            ))
+            .unwrap()
+        };
+        let providers = [provider(Some(vec![AUD.into()]))];
+        let endpoint = vpc_policy(
+            r#"{"StringEquals": {"aws:SourceVpce": "vpce-0a1b2c3d4e5f60718"}, "IpAddress": {"aws:VpcSourceIp": "10.20.0.0/24"}}"#,
+        );
+        let inside = at(1_500).vpc(
+            VpcPath::default()
+                .endpoint("vpce-0a1b2c3d4e5f60718")
+                .vpc("vpc-0e9801d129c0ffee1")
+                .private_ip("10.20.0.7".parse().unwrap()),
+        );
+        let d = decide(&providers, &endpoint, &claims(json!({})), &inside);
+        assert!(d.is_allow(), "{:?}", d.rejection);
+        let keys = &d.requests[0].context;
+        assert!(keys.get("aws:SourceIp").is_none());
+        assert_eq!(
+            keys.get("aws:VpcSourceIp").unwrap().as_slice(),
+            ["10.20.0.7"]
+        );
+        // Another endpoint, or the right one from another subnet: denied.
+        let other = at(1_500).vpc(
+            VpcPath::default()
+                .endpoint("vpce-0fffffffffffffff0")
+                .private_ip("10.20.0.7".parse().unwrap()),
+        );
+        assert!(!decide(&providers, &endpoint, &claims(json!({})), &other).is_allow());
+        // Over the internet, from any address: no VPC keys, denied, and the notes say why.
+        let internet = at(1_500).source_ip("203.0.113.7".parse().unwrap());
+        let d = decide(&providers, &endpoint, &claims(json!({})), &internet);
+        assert_eq!(d.rejection.as_ref().unwrap().stage, Stage::Trust);
+        assert!(
+            d.notes.iter().any(|n| n.contains("came over the internet")),
+            "{:?}",
+            d.notes
+        );
+        // Article 004: a private range in aws:SourceIp never matches, on either path.
+        let article = vpc_policy(r#"{"IpAddress": {"aws:SourceIp": "10.0.0.0/24"}}"#);
+        for context in [
+            at(1_500).source_ip("10.0.0.7".parse().unwrap()),
+            at(1_500).source_ip("203.0.113.7".parse().unwrap()),
+            inside.clone(),
+        ] {
+            let d = decide(&providers, &article, &claims(json!({})), &context);
+            // 10.0.0.7 as aws:SourceIp is what a wrong emulator would claim; AWS never sends it, and the
+            // decision still explains the range.
+            if context
+                .network
+                .context_keys()
+                .iter()
+                .any(|(_, v)| v == "10.0.0.7")
+            {
+                assert!(d.is_allow());
+                continue;
+            }
+            assert!(!d.is_allow());
+            assert!(
+                d.notes.iter().any(|n| n.contains("never 10.0.0.0/24")),
+                "{:?}",
+                d.notes
+            );
+        }
+        // Both in one statement: never.
+        let both = vpc_policy(
+            r#"{"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}, "StringEquals": {"aws:SourceVpce": "vpce-0a1b2c3d4e5f60718"}}"#,
+        );
+        for context in [internet, inside] {
+            let d = decide(&providers, &both, &claims(json!({})), &context);
+            assert!(!d.is_allow());
+            assert!(
+                d.notes.iter().any(|n| n.contains("never present together")),
+                "{:?}",
+                d.notes
+            );
+        }
     }
 
     #[test]

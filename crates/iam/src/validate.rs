@@ -133,6 +133,10 @@ codes! {
     TrustWildcardAction => "trust-wildcard-action", Warning, Low, "a wildcard action in a trust policy";
     WildcardPrincipal => "wildcard-principal", Warning, High, "`\"Principal\": \"*\"` in a trust policy";
     OidcWithoutCondition => "oidc-without-condition", Warning, High, "a federated principal allowed without any condition";
+    // Network conditions AWS can never satisfy (IAMUG reference_sts_vpc_condition_keys_federated).
+    SourceIpPrivateRange => "source-ip-private-range", Warning, High, "a private, loopback or other non-public range in `aws:SourceIp`, which holds only public addresses";
+    SourceIpDocumentationRange => "source-ip-documentation-range", Warning, Info, "a documentation range (RFC 5737, RFC 3849) in `aws:SourceIp`: fine in an example, never a real runner";
+    SourceIpWithVpcKey => "source-ip-with-vpc-key", Warning, High, "`aws:SourceIp` and a VPC key (`aws:SourceVpce`, `aws:SourceVpc`, `aws:SourceVpcArn`, `aws:VpcSourceIp`) required in one statement, which are never present together";
 }
 
 impl Serialize for Code {
@@ -507,6 +511,9 @@ impl PolicyDocument {
                         format!("`{}` compares `*` and `?` literally; use `StringLike` for wildcards on `{}`", c.operator.base.name(), c.key),
                     );
                 }
+                if crate::network::is_source_ip_key(&c.key) {
+                    network_values(c, at, sink);
+                }
                 if c.key.contains("://") {
                     sink.push(
                         Code::KeyWithScheme,
@@ -529,6 +536,7 @@ impl PolicyDocument {
                     );
                 }
             }
+            source_ip_with_vpc_key(statement, sink);
         }
     }
 
@@ -649,6 +657,75 @@ impl PolicyDocument {
             }
         }
     }
+}
+
+/// `aws:SourceIp` values AWS never sees (`source-ip-private-range`) and documentation ranges
+/// (`source-ip-documentation-range`), per value.
+fn network_values(c: &crate::condition::Condition, at: &SourceLocation, sink: &mut Sink) {
+    use crate::network::{AddressClass, classify, parse_net};
+    for value in &c.values {
+        let Some(net) = parse_net(value) else {
+            continue; // invalid-condition-value says it
+        };
+        match classify(net) {
+            AddressClass::Refused(range) => sink.push(
+                Code::SourceIpPrivateRange,
+                at,
+                format!(
+                    "`{value}` is {} ({}): `aws:SourceIp` holds only the public address a call arrives from (a runner \
+                     behind NAT is seen with the gateway's public address) and is absent through a VPC endpoint, so \
+                     this value never matches; list public egress addresses, or use `aws:SourceVpce`/`aws:VpcSourceIp` \
+                     in a statement of its own",
+                    range.name, range.range
+                ),
+            ),
+            AddressClass::Documentation(range) => sink.push(
+                Code::SourceIpDocumentationRange,
+                at,
+                format!(
+                    "`{value}` is a {} address ({}): no real runner has it; replace it with your runners' public egress \
+                     addresses",
+                    range.name, range.range
+                ),
+            ),
+            AddressClass::Public => {}
+        }
+    }
+}
+
+/// A statement that requires both `aws:SourceIp` and a VPC key can never match: AWS sets the first only over the
+/// internet and the others only through a VPC endpoint.
+fn source_ip_with_vpc_key(statement: &crate::policy::Statement, sink: &mut Sink) {
+    let required = |c: &crate::condition::Condition| {
+        !c.operator.base.is_negated()
+            && !c.operator.if_exists
+            && c.operator.base != BaseOperator::Null
+            && c.operator.set != Some(SetOperator::ForAllValues)
+    };
+    let Some(ip) = statement
+        .conditions
+        .iter()
+        .find(|l| required(&l.condition) && crate::network::is_source_ip_key(&l.condition.key))
+    else {
+        return;
+    };
+    let Some(vpc) = statement
+        .conditions
+        .iter()
+        .find(|l| required(&l.condition) && crate::network::is_vpc_key(&l.condition.key))
+    else {
+        return;
+    };
+    sink.push(
+        Code::SourceIpWithVpcKey,
+        &vpc.location,
+        format!(
+            "this statement requires both `{}` and `{}`, which are never present together: AWS sets `aws:SourceIp` only \
+             for calls over the internet and the VPC keys only for calls through a VPC endpoint, so the statement never \
+             matches; put each path in a statement of its own",
+            ip.condition.key, vpc.condition.key
+        ),
+    );
 }
 
 /// The claim of a provider condition key (`sub` in `api.bitbucket.org/...:sub`), lower-cased; `None` for global
@@ -1171,5 +1248,43 @@ mod tests {
                 .iter()
                 .any(|(c, _, _)| *c == "trust-policy-too-large")
         );
+    }
+
+    #[test]
+    fn network_conditions_aws_cannot_satisfy() {
+        // Article 004's condition: a VPC's private CIDR in aws:SourceIp.
+        let text = trust(&format!(
+            r#"{{"Effect": "Allow", "Principal": {{"Federated": "{PROVIDER}"}}, "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {{"IpAddress": {{"aws:SourceIp": ["10.0.0.0/24", "203.0.113.0/24", "34.199.54.113"]}}}}}}"#
+        ));
+        let found: Vec<&str> = codes(&text, PolicyKind::Trust)
+            .iter()
+            .map(|c| c.0)
+            .collect();
+        assert_eq!(
+            found,
+            ["source-ip-private-range", "source-ip-documentation-range"]
+        );
+        // Both paths required in one statement.
+        let text = trust(&format!(
+            r#"{{"Effect": "Allow", "Principal": {{"Federated": "{PROVIDER}"}}, "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {{"IpAddress": {{"aws:SourceIp": "34.199.54.113"}},
+                              "StringEquals": {{"example.com:aud": "a", "aws:SourceVpce": "vpce-0a1b2c3d4e5f60718"}}}}}}"#
+        ));
+        assert_eq!(
+            codes(&text, PolicyKind::Trust)
+                .iter()
+                .map(|c| c.0)
+                .collect::<Vec<_>>(),
+            ["source-ip-with-vpc-key"]
+        );
+        // IfExists on one of them is the documented way to accept either path: not reported.
+        let text = trust(&format!(
+            r#"{{"Effect": "Allow", "Principal": {{"Federated": "{PROVIDER}"}}, "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {{"IpAddressIfExists": {{"aws:SourceIp": "34.199.54.113"}},
+                              "StringEqualsIfExists": {{"aws:SourceVpce": "vpce-0a1b2c3d4e5f60718"}},
+                              "StringEquals": {{"example.com:aud": "a"}}}}}}"#
+        ));
+        assert_eq!(codes(&text, PolicyKind::Trust), []);
     }
 }

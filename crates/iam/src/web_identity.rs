@@ -2,12 +2,11 @@
 //! OIDC token (aws.md §3.2–3.3). Custom claims such as Bitbucket's `branchName` or `repositoryUuid` are *not*
 //! keys, because AWS does not provide them: a condition on them finds the key missing, as in AWS.
 
-use std::net::IpAddr;
-
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::network::Network;
 use crate::request::{Context, ContextValue, Principal, Request};
 
 /// The action of the web-identity call itself.
@@ -43,8 +42,8 @@ pub struct WebIdentityInput<'a> {
     pub provider_arn: &'a str,
     /// The token's payload claims.
     pub claims: &'a Map<String, Value>,
-    /// The caller's address, if the call arrives over the public internet (`aws:SourceIp`).
-    pub source_ip: Option<IpAddr>,
+    /// How the call reaches STS: `aws:SourceIp` over the internet, the VPC keys through a VPC endpoint.
+    pub network: &'a Network,
     pub now: OffsetDateTime,
     pub role_session_name: Option<&'a str>,
     /// The audience STS matched against the provider's client IDs (see [`crate::sts`]): `<prefix>:aud` holds
@@ -108,7 +107,9 @@ fn is_builtin_idp(name: &str) -> bool {
 }
 
 /// The context AWS builds for this token: `<prefix>:aud/sub/amr/azp/email/oaud` as available from the
-/// claims (provider-specific keys for the built-in IdPs and GitHub), `aws:SourceIp`, `aws:CurrentTime`,
+/// claims (provider-specific keys for the built-in IdPs and GitHub), the network keys of
+/// [`WebIdentityInput::network`] (`aws:SourceIp`, or `aws:SourceVpc`/`aws:SourceVpcArn`/`aws:SourceVpce`/
+/// `aws:VpcSourceIp`), `aws:CurrentTime`,
 /// `aws:EpochTime`, `sts:RoleSessionName`, `sts:SourceIdentity`, and from the session-tags claim
 /// `aws:RequestTag/<key>`, `aws:TagKeys`, `sts:TransitiveTagKeys`.
 ///
@@ -161,8 +162,8 @@ pub fn context(input: &WebIdentityInput) -> Result<Context, WebIdentityError> {
             context.insert("accounts.google.com:oaud", aud);
         }
     }
-    if let Some(ip) = input.source_ip {
-        context.insert("aws:SourceIp", ip.to_string());
+    for (key, value) in input.network.context_keys() {
+        context.insert(key, value);
     }
     let now = input
         .now
@@ -343,11 +344,15 @@ mod tests {
     const PROVIDER: &str = "arn:aws:iam::123456789012:oidc-provider/api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc";
     const PREFIX: &str = "api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc";
 
+    static NETWORK: Network = Network::Internet {
+        source_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7)),
+    };
+
     fn input<'a>(claims: &'a Map<String, Value>) -> WebIdentityInput<'a> {
         WebIdentityInput {
             provider_arn: PROVIDER,
             claims,
-            source_ip: Some("203.0.113.7".parse().unwrap()),
+            network: &NETWORK,
             now: time::macros::datetime!(2026-11-22 04:00:00.5 UTC),
             role_session_name: Some("deploy"),
             audience: None,

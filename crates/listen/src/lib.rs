@@ -334,6 +334,43 @@ pub async fn serve(
     Ok(())
 }
 
+/// A future that completes on SIGINT or SIGTERM, with both handlers **installed when this is called**, not when the
+/// future is first polled. Call it before announcing readiness (a ready file, a printed address): a signal that
+/// arrives between the announcement and the first poll would otherwise meet the default disposition and kill the
+/// process without its clean shutdown (the ready file left behind, exit status "killed by signal"). Must be called
+/// within a Tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |stream: Option<tokio::signal::unix::Signal>| async move {
+                match stream {
+                    Some(mut stream) => {
+                        stream.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {},
+                () = wait(terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod anchor_holder;
+pub mod consumers;
 mod edit;
 pub mod glob;
 pub mod model;

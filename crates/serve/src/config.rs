@@ -41,10 +41,13 @@ pub fn load(path: &Path) -> Result<EnforceConfig, LoadError> {
         path: path.display().to_string(),
         source,
     })?;
-    Ok(EnforceConfig::from_yaml(
-        &text,
-        &path.display().to_string(),
-    )?)
+    let config = EnforceConfig::from_yaml(&text, &path.display().to_string())?;
+    // A trust-only field AWS could never satisfy (a private range in `source_ips`) is an error for plan, apply and
+    // check, but must never stop the workspace's pipelines: logged, then served.
+    for warning in config.workspace().trust_warnings() {
+        tracing::warn!(%warning, "keyless.yml: a trust condition AWS can never satisfy (keyless plan refuses it)");
+    }
+    Ok(config)
 }
 
 impl LiveConfig {

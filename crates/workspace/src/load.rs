@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 
 use indexmap::IndexMap;
 use ipnet::IpNet;
+use keyless_iam::network::{self, AddressClass};
 use regex::Regex;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -146,6 +147,18 @@ static DURATION: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap_or_else(|_| unreachable!("static regex"))
 });
 
+/// Each value as a valid CIDR (host bits zero, IPv4-mapped forms as IPv4), or `None`.
+fn parsed_nets(values: &[Spanned<String>]) -> Vec<Option<IpNet>> {
+    values
+        .iter()
+        .map(|cidr| {
+            network::parse_net(&cidr.value)
+                .filter(|net| net.trunc() == *net)
+                .map(network::canonical_net)
+        })
+        .collect()
+}
+
 /// Collects diagnostics while validating.
 struct Validator {
     items: Vec<Diagnostic>,
@@ -155,6 +168,31 @@ impl Validator {
     fn error(&mut self, location: Location, message: impl Into<String>, help: impl Into<String>) {
         self.items
             .push(Diagnostic::new(location, message).help(help));
+    }
+
+    /// CIDR blocks (a bare address is a /32 or /128; host bits must be zero; IPv4-mapped IPv6 forms become their
+    /// IPv4 block), each mistake reported at its location.
+    fn cidrs(&mut self, values: &[Spanned<String>]) -> Vec<IpNet> {
+        let mut out = Vec::new();
+        for (cidr, parsed) in values.iter().zip(parsed_nets(values)) {
+            let text = cidr.value.trim();
+            match parsed {
+                Some(net) => out.push(net),
+                None => match network::parse_net(text) {
+                    Some(net) => self.error(
+                        cidr.location,
+                        format!("`{text}` has host bits set"),
+                        format!("write the network address: `{}`", net.trunc()),
+                    ),
+                    None => self.error(
+                        cidr.location,
+                        format!("`{text}` is not a CIDR block or IP address"),
+                        "write e.g. `203.0.113.0/24` or `203.0.113.7`",
+                    ),
+                },
+            }
+        }
+        out
     }
 
     /// A braced, lowercase UUID, or a diagnostic naming the fix.
@@ -494,6 +532,7 @@ pub fn validate(raw: RawConfig, source: Source) -> Result<Config, Diagnostics> {
         );
     }
     let mut environments = IndexMap::new();
+    let mut trust_problems: Vec<Diagnostic> = Vec::new();
     for (name, env) in &raw.environments {
         let account = env.account.value.trim().to_owned();
         if !(account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())) {
@@ -547,25 +586,72 @@ pub fn validate(raw: RawConfig, source: Source) -> Result<Config, Diagnostics> {
                 }
             }
         }
-        let mut source_ips = Vec::new();
-        for cidr in &env.source_ips {
-            let text = cidr.value.trim();
-            let parsed = text
-                .parse::<IpNet>()
-                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
-            match parsed {
-                Ok(net) if net.trunc() == net => source_ips.push(net),
-                Ok(net) => v.error(
-                    cidr.location,
-                    format!("`{text}` has host bits set"),
-                    format!("write the network address: `{}`", net.trunc()),
-                ),
-                Err(_) => v.error(
-                    cidr.location,
-                    format!("`{text}` is not a CIDR block or IP address"),
-                    "write e.g. `10.0.0.0/24` or `203.0.113.7`",
-                ),
+        let source_ips = v.cidrs(&env.source_ips);
+        for (cidr, net) in env.source_ips.iter().zip(parsed_nets(&env.source_ips)) {
+            if let Some(net) = net
+                && let AddressClass::Refused(range) = network::classify(net)
+            {
+                trust_problems.push(
+                    Diagnostic::new(
+                        cidr.location,
+                        format!(
+                            "`{net}` in `source_ips` of `{}` is {} ({}): AWS never sees it in `aws:SourceIp`, so the \
+                             role could never be assumed from there",
+                            name.value, range.name, range.range
+                        ),
+                    )
+                    .help(
+                        "`aws:SourceIp` holds the public address a call arrives from: a runner behind a NAT gateway is seen \
+                         with the gateway's public IP, not its own private one, and a call through an STS VPC endpoint has \
+                         no `aws:SourceIp` at all. List the public egress address (e.g. your NAT gateway's Elastic IP; \
+                         `keyless doctor --check-ip` prints it), or describe the VPC path: `vpc_endpoints: [vpce-…]` and/or \
+                         `vpcs: [vpc-…]`, with `vpc_source_ips` for the runners' private CIDRs (docs/config.md)",
+                    ),
+                );
             }
+        }
+        let mut vpc_endpoints = Vec::new();
+        for id in &env.vpc_endpoints {
+            let text = id.value.trim();
+            if network::is_vpc_endpoint_id(text) {
+                vpc_endpoints.push(text.to_owned());
+            } else {
+                v.error(
+                    id.location,
+                    format!("`{text}` is not a VPC endpoint ID"),
+                    "write the STS interface endpoint's ID as the VPC console shows it: `vpce-` and 17 lowercase hex digits, e.g. `vpce-0a1b2c3d4e5f60718`",
+                );
+            }
+        }
+        let mut vpcs = Vec::new();
+        for id in &env.vpcs {
+            let text = id.value.trim();
+            if network::is_vpc_id(text) || network::is_vpc_arn(text) {
+                vpcs.push(text.to_owned());
+            } else {
+                v.error(
+                    id.location,
+                    format!("`{text}` is neither a VPC ID nor a VPC ARN"),
+                    "write `vpc-` and 17 lowercase hex digits (e.g. `vpc-0e9801d129c0ffee1`), or the VPC's ARN `arn:aws:ec2:<region>:<account>:vpc/vpc-…`",
+                );
+            }
+        }
+        let vpc_source_ips = v.cidrs(&env.vpc_source_ips);
+        if !env.vpc_source_ips.is_empty() && env.vpc_endpoints.is_empty() && env.vpcs.is_empty() {
+            trust_problems.push(
+                Diagnostic::new(
+                    env.vpc_source_ips[0].location,
+                    format!(
+                        "`vpc_source_ips` of `{}` needs `vpc_endpoints` or `vpcs`",
+                        name.value
+                    ),
+                )
+                .help(
+                    "`aws:VpcSourceIp` is set only for calls through an STS interface VPC endpoint; name the endpoint \
+                     (`vpc_endpoints: [vpce-…]`) or the VPC (`vpcs: [vpc-…]`) the runners use, so the VPC path is one \
+                     statement that pins all of them",
+                ),
+            );
         }
         let role = v.role(
             env.role.as_ref(),
@@ -581,6 +667,9 @@ pub fn validate(raw: RawConfig, source: Source) -> Result<Config, Diagnostics> {
                 branches,
                 runner_labels,
                 source_ips,
+                vpc_endpoints,
+                vpcs,
+                vpc_source_ips,
                 manual: env
                     .trigger
                     .as_ref()
@@ -809,6 +898,7 @@ pub fn validate(raw: RawConfig, source: Source) -> Result<Config, Diagnostics> {
         repositories,
         policy,
         audit: raw.audit.map(|a| a.value),
+        trust_problems,
         source,
     })
 }

@@ -1,9 +1,10 @@
 //! The who-can-assume-what matrix behind `keyless check`.
 //!
 //! Scenarios come from the config: every repository × each of its deployment environments plus "no
-//! deployment" × an allowed and a disallowed branch × a source IP outside every CIDR and one inside each
-//! environment's CIDRs; plus adversaries (an unknown repository of the workspace, another workspace's token, a
-//! token with the GitHub audience). For each scenario and each role, the AWS verdict is what STS would answer
+//! deployment" × an allowed and a disallowed branch × each network: over the internet from outside every
+//! `source_ips` block and from inside each, through each environment's VPC endpoint, and through another VPC's;
+//! plus adversaries (an unknown repository of the workspace, another workspace's token, a token with the GitHub
+//! audience). For each scenario and each role, the AWS verdict is what STS would answer
 //! for the token the emulator would mint (`keyless_oidc::MintRequest`): the issuer must match a provider in
 //! the role's account, the audience must be one of its client IDs, and the trust policy is evaluated by
 //! `keyless_iam`. The pipeline verdict comes from a [`PipelineJudge`] (the enforce engine), `n/a` without one.
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use keyless_iam::arn::ProviderArn;
+use keyless_iam::network::{Network, VpcPath};
 use keyless_iam::sts;
 use keyless_oidc::{BracedUuid, MintRequest};
 use rand::SeedableRng;
@@ -28,8 +30,16 @@ use crate::plan::{Plan, RoleKind};
 
 /// The issuer base Bitbucket (and the emulator, by default) uses.
 const ISSUER_BASE: &str = "https://api.bitbucket.org";
-/// A public address outside any private runner network (TEST-NET-2, RFC 5737).
+/// A public address outside every `source_ips` block (TEST-NET-2, RFC 5737).
 const OUTSIDE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
+/// The VPC path from outside every configured VPC: another endpoint, another VPC, another private address.
+const OUTSIDE_VPCE: &str = "vpce-0ffffffffffffffff";
+const OUTSIDE_VPC: &str = "vpc-0ffffffffffffffff";
+const OUTSIDE_PRIVATE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 255, 255, 7));
+/// Stand-ins for the VPC keys an environment does not pin (a call through an endpoint always carries all four).
+const SOME_VPCE: &str = "vpce-0c0ffee0c0ffee0c0";
+const SOME_VPC: &str = "vpc-0c0ffee0c0ffee0c0";
+const SOME_PRIVATE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7));
 /// The audience GitHub's tokens carry, wrongly copied into many Bitbucket setups.
 const GITHUB_AUDIENCE: &str = "sts.amazonaws.com";
 
@@ -60,7 +70,11 @@ pub struct Identity {
     /// The step's `deployment` (an environment name), if any.
     pub deployment: Option<String>,
     pub branch: String,
+    /// The runner's address as AWS sees it: `aws:SourceIp` over the internet, `aws:VpcSourceIp` through a VPC
+    /// endpoint.
     pub source_ip: IpAddr,
+    /// How the call reaches STS.
+    pub network: Network,
     /// A configured repository, or which adversary.
     #[serde(skip)]
     pub kind: CallerKind,
@@ -100,7 +114,12 @@ pub struct Scenario {
     pub repository: String,
     pub deployment: Option<String>,
     pub branch: String,
+    /// The runner's address as AWS sees it: `aws:SourceIp` over the internet, `aws:VpcSourceIp` through a VPC
+    /// endpoint (see `network`).
     pub source_ip: IpAddr,
+    /// How the call reaches STS: `{"path": "internet", "source_ip": …}` or `{"path": "vpc", "endpoint": …, "vpc":
+    /// …, "vpc_arn": …, "private_ip": …}`.
+    pub network: Network,
     /// The role ARN.
     pub role: String,
     pub aws: AwsVerdict,
@@ -125,6 +144,10 @@ impl Scenario {
 pub struct Matrix {
     pub scenarios: Vec<Scenario>,
     pub unintended: usize,
+    /// What the configuration's network conditions need that AWS cannot show in the matrix: the regional STS
+    /// endpoint with private DNS for the VPC path, IPv6 egress for the internet path.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Matrix {
@@ -231,6 +254,7 @@ pub fn build(
                 deployment: caller.identity.deployment.clone(),
                 branch: caller.identity.branch.clone(),
                 source_ip: caller.identity.source_ip,
+                network: caller.identity.network.clone(),
                 role: role.arn.clone(),
                 aws,
                 pipeline,
@@ -242,7 +266,40 @@ pub fn build(
     Matrix {
         scenarios,
         unintended,
+        notes: network_notes(config),
     }
+}
+
+/// What each environment's network path needs from the step that AWS's decision alone does not show.
+pub fn network_notes(config: &Config) -> Vec<String> {
+    let mut notes = Vec::new();
+    for env in config.environments.values() {
+        if env.has_vpc_path() {
+            notes.push(format!(
+                "`{}` trusts calls through an STS interface VPC endpoint{}: its steps must call the regional endpoint \
+                 https://sts.{}.amazonaws.com with the endpoint's private DNS enabled (or the endpoint's own DNS name); \
+                 the global endpoint https://sts.amazonaws.com never goes through it, and a call over the internet \
+                 carries no VPC keys",
+                env.name,
+                if env.has_internet_path() { " (or over the internet from `source_ips`)" } else { " only" },
+                env.region
+            ));
+        }
+        if env.has_internet_path()
+            && env
+                .source_ips
+                .iter()
+                .all(|n| matches!(n, ipnet::IpNet::V4(_)))
+        {
+            notes.push(format!(
+                "`{}` lists IPv4 egress only: a runner with IPv6 egress that calls STS's dual-stack endpoint \
+                 (https://sts.{}.api.aws) presents an IPv6 `aws:SourceIp`; add its IPv6 prefix to `source_ips` or keep \
+                 the step on the IPv4 endpoint (Bitbucket's cloud runners use IPv4 only)",
+                env.name, env.region
+            ));
+        }
+    }
+    notes
 }
 
 /// STS's decision for this caller's token on this role: `keyless_iam::sts::decide`, the one decision the
@@ -268,7 +325,7 @@ fn aws_verdict(
         .collect();
     let context = sts::RequestContext::new(now)
         .role_session_name("keyless-check")
-        .source_ip(caller.identity.source_ip);
+        .network(caller.identity.network.clone());
     if sts::decide(&providers, policy, &caller.claims, &context).is_allow() {
         AwsVerdict::Allow
     } else {
@@ -293,7 +350,7 @@ fn intended(config: &Config, caller: &Caller, role: &RoleView) -> bool {
                     .get(repository)
                     .is_some_and(|repo| repo.deployments.contains_key(environment))
                 && env.allows_branch(&identity.branch)
-                && env.allows_source_ip(identity.source_ip)
+                && env.allows_network(&identity.network)
         }
         RoleKind::Extra {
             repository: owner, ..
@@ -311,25 +368,86 @@ fn parse_uuid(text: &str) -> Option<BracedUuid> {
     text.parse().ok()
 }
 
-/// Source IPs every identity is tried from: one outside every CIDR, and one inside each environment's CIDRs.
-fn source_ips(config: &Config) -> Vec<IpAddr> {
-    let mut ips = vec![OUTSIDE_IP];
+/// The networks every identity calls from: over the internet from outside every `source_ips` block and from inside
+/// each environment's; through each environment's VPC endpoint (its endpoint, VPC and a private address it
+/// allows); and, when any environment has the VPC path, through another VPC's endpoint.
+fn vantages(config: &Config) -> Vec<Network> {
+    let mut out = vec![Network::Internet {
+        source_ip: OUTSIDE_IP,
+    }];
+    let mut push = |network: Network| {
+        if !out.contains(&network) {
+            out.push(network);
+        }
+    };
     for env in config.environments.values() {
-        if let Some(net) = env.source_ips.first() {
+        if let Some(net) = env.public_source_ips().first() {
             let inside = net.hosts().next().unwrap_or_else(|| net.addr());
-            if !ips.contains(&inside) {
-                ips.push(inside);
-            }
+            push(Network::Internet { source_ip: inside });
         }
     }
-    ips
+    let mut any_vpc = false;
+    for env in config.environments.values() {
+        if !env.has_vpc_path() {
+            continue;
+        }
+        any_vpc = true;
+        let vpc = env
+            .vpcs
+            .iter()
+            .find(|v| !v.starts_with("arn:"))
+            .cloned()
+            .or_else(|| {
+                env.vpcs
+                    .iter()
+                    .find_map(|arn| arn.rsplit('/').next().map(str::to_owned))
+            })
+            .unwrap_or_else(|| SOME_VPC.to_owned());
+        let vpc_arn = env
+            .vpcs
+            .iter()
+            .find(|v| v.starts_with("arn:"))
+            .cloned()
+            .unwrap_or_else(|| format!("arn:aws:ec2:{}:{}:vpc/{vpc}", env.region, env.account));
+        let private_ip = env.vpc_source_ips.first().map_or(SOME_PRIVATE_IP, |net| {
+            net.hosts().next().unwrap_or_else(|| net.addr())
+        });
+        push(Network::Vpc(
+            VpcPath::default()
+                .endpoint(env.vpc_endpoints.first().map_or(SOME_VPCE, String::as_str))
+                .vpc(vpc)
+                .vpc_arn(vpc_arn)
+                .private_ip(private_ip),
+        ));
+    }
+    if any_vpc {
+        push(Network::Vpc(
+            VpcPath::default()
+                .endpoint(OUTSIDE_VPCE)
+                .vpc(OUTSIDE_VPC)
+                .vpc_arn(format!(
+                    "arn:aws:ec2:us-east-1:000000000000:vpc/{OUTSIDE_VPC}"
+                ))
+                .private_ip(OUTSIDE_PRIVATE_IP),
+        ));
+    }
+    out
+}
+
+/// The address AWS sees for a caller on `network`: `aws:SourceIp`, or `aws:VpcSourceIp`.
+fn seen_address(network: &Network) -> IpAddr {
+    match network {
+        Network::Internet { source_ip } => *source_ip,
+        Network::Vpc(path) => path.private_ip.unwrap_or(SOME_PRIVATE_IP),
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    }
 }
 
 /// Every caller: configured repositories, then adversaries.
 fn callers(config: &Config, now: OffsetDateTime) -> Vec<Caller> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x006b_6579_6c65_7373);
     let now = now.unix_timestamp();
-    let ips = source_ips(config);
+    let vantages = vantages(config);
     let workspace_uuid = parse_uuid(&config.workspace.uuid).unwrap_or_else(|| synthetic_uuid(1));
     let mut out = Vec::new();
     let push = |out: &mut Vec<Caller>,
@@ -345,13 +463,14 @@ fn callers(config: &Config, now: OffsetDateTime) -> Vec<Caller> {
         let Ok(serde_json::Value::Object(claims)) = serde_json::to_value(&claims) else {
             return;
         };
-        for ip in &ips {
+        for network in &vantages {
             out.push(Caller {
                 identity: Identity {
                     repository: repository.to_owned(),
                     deployment: deployment.map(str::to_owned),
                     branch: branch.to_owned(),
-                    source_ip: *ip,
+                    source_ip: seen_address(network),
+                    network: network.clone(),
                     kind,
                 },
                 claims: claims.clone(),
@@ -478,13 +597,14 @@ fn callers(config: &Config, now: OffsetDateTime) -> Vec<Caller> {
             if let Some(mut claims) = claims_source {
                 claims.aud = keyless_oidc::Audience::from_values(vec![GITHUB_AUDIENCE.to_owned()]);
                 if let Ok(serde_json::Value::Object(claims)) = serde_json::to_value(&claims) {
-                    for ip in &ips {
+                    for network in &vantages {
                         out.push(Caller {
                             identity: Identity {
                                 repository: "<github audience>".to_owned(),
                                 deployment: Some(environment.clone()),
                                 branch: default_allowed.clone(),
-                                source_ip: *ip,
+                                source_ip: seen_address(network),
+                                network: network.clone(),
                                 kind: CallerKind::WrongAudience,
                             },
                             claims: claims.clone(),

@@ -2,6 +2,7 @@
 
 use indexmap::IndexMap;
 use ipnet::IpNet;
+use keyless_iam::network::{self, AddressClass, Network};
 
 use crate::glob::BranchPattern;
 use crate::location::Location;
@@ -25,6 +26,10 @@ pub struct Config {
     pub policy: Option<Policy>,
     /// The reserved `audit:` section, unvalidated (the audit engine owns its shape).
     pub audit: Option<serde_json::Value>,
+    /// Trust conditions AWS can never satisfy (a private range in `source_ips`, `vpc_source_ips` without an endpoint
+    /// or VPC): errors for `plan`, `apply` and `check` ([`Config::check_trust`]), only a logged warning for `render`
+    /// and `serve`, whose pipelines a trust-only field must never stop.
+    pub trust_problems: Vec<crate::Diagnostic>,
     /// Where the file came from and its text, for diagnostics by later consumers.
     pub source: Source,
 }
@@ -79,7 +84,15 @@ pub struct Environment {
     pub region: String,
     pub branches: Vec<BranchPattern>,
     pub runner_labels: Vec<String>,
+    /// The internet path (`aws:SourceIp`), as written: a refused range stays here (render and serve only warn) and
+    /// is in [`Config::trust_problems`]; see [`Environment::public_source_ips`].
     pub source_ips: Vec<IpNet>,
+    /// The VPC path: STS interface endpoint IDs (`aws:SourceVpce`).
+    pub vpc_endpoints: Vec<String>,
+    /// The VPC path: VPC IDs (`aws:SourceVpc`) or VPC ARNs (`aws:SourceVpcArn`).
+    pub vpcs: Vec<String>,
+    /// The VPC path: private CIDRs of the runners (`aws:VpcSourceIp`).
+    pub vpc_source_ips: Vec<IpNet>,
     pub manual: bool,
     pub role: Role,
     pub location: Location,
@@ -91,9 +104,76 @@ impl Environment {
         self.branches.iter().any(|pattern| pattern.matches(branch))
     }
 
-    /// Whether `ip` is inside the environment's source CIDRs (always true when none are set).
+    /// Whether `ip` is inside the environment's source CIDRs (always true when no network is set).
     pub fn allows_source_ip(&self, ip: std::net::IpAddr) -> bool {
-        self.source_ips.is_empty() || self.source_ips.iter().any(|net| net.contains(&ip))
+        self.allows_network(&Network::Internet { source_ip: ip })
+    }
+
+    /// The `source_ips` AWS can see (the refused ones dropped).
+    pub fn public_source_ips(&self) -> Vec<IpNet> {
+        self.source_ips
+            .iter()
+            .copied()
+            .filter(|net| !matches!(network::classify(*net), AddressClass::Refused(_)))
+            .collect()
+    }
+
+    /// Whether the environment restricts the network at all (either path).
+    pub fn has_network_condition(&self) -> bool {
+        self.has_internet_path() || self.has_vpc_path()
+    }
+
+    /// Whether the role has an internet-path statement (`source_ips`).
+    pub fn has_internet_path(&self) -> bool {
+        !self.source_ips.is_empty()
+    }
+
+    /// Whether the role has a VPC-path statement (`vpc_endpoints` or `vpcs`).
+    pub fn has_vpc_path(&self) -> bool {
+        !self.vpc_endpoints.is_empty() || !self.vpcs.is_empty()
+    }
+
+    /// Only the VPC path: its steps must run where the endpoint is, on self-hosted runners.
+    pub fn vpc_only(&self) -> bool {
+        self.has_vpc_path() && !self.has_internet_path()
+    }
+
+    /// What the configuration means: may a call on `network` assume the role? No network condition allows every
+    /// path; otherwise the internet path needs `aws:SourceIp` in a public `source_ips` block, and the VPC path needs
+    /// every VPC key that is set to match (endpoint, VPC or VPC ARN, private CIDR).
+    pub fn allows_network(&self, network: &Network) -> bool {
+        if !self.has_network_condition() {
+            return true;
+        }
+        match network {
+            Network::Internet { source_ip } => {
+                let ip = source_ip.to_canonical();
+                self.public_source_ips().iter().any(|net| net.contains(&ip))
+            }
+            Network::Vpc(path) => {
+                if !self.has_vpc_path() {
+                    return false;
+                }
+                let endpoint_ok = self.vpc_endpoints.is_empty()
+                    || path
+                        .endpoint
+                        .as_ref()
+                        .is_some_and(|e| self.vpc_endpoints.contains(e));
+                let (ids, arns): (Vec<&String>, Vec<&String>) =
+                    self.vpcs.iter().partition(|v| !v.starts_with("arn:"));
+                let vpc_ok = (ids.is_empty()
+                    || path.vpc.as_ref().is_some_and(|v| ids.contains(&v)))
+                    && (arns.is_empty()
+                        || path.vpc_arn.as_ref().is_some_and(|v| arns.contains(&v)));
+                let ip_ok = self.vpc_source_ips.is_empty()
+                    || path.private_ip.is_some_and(|ip| {
+                        let ip = ip.to_canonical();
+                        self.vpc_source_ips.iter().any(|net| net.contains(&ip))
+                    });
+                endpoint_ok && vpc_ok && ip_ok
+            }
+            _ => false,
+        }
     }
 
     pub fn role_arn(&self) -> String {
@@ -151,6 +231,34 @@ pub struct ExtraRole {
 }
 
 impl Config {
+    /// Refuses a configuration whose trust AWS could never satisfy ([`Config::trust_problems`]), with every problem,
+    /// its location and fix: what `plan`, `apply` and `check` call before using it.
+    pub fn check_trust(&self) -> Result<(), crate::Diagnostics> {
+        if self.trust_problems.is_empty() {
+            return Ok(());
+        }
+        Err(crate::Diagnostics {
+            origin: self.source.origin.clone(),
+            source: self.source.text.clone(),
+            items: self.trust_problems.clone(),
+        })
+    }
+
+    /// [`Config::trust_problems`] as one-line warnings (`file:line:col: message; help`), for `render` and `serve`.
+    pub fn trust_warnings(&self) -> Vec<String> {
+        self.trust_problems
+            .iter()
+            .map(|d| {
+                let mut line = format!("{}:{}: {}", self.source.origin, d.location, d.message);
+                if let Some(help) = &d.help {
+                    line.push_str("; ");
+                    line.push_str(help);
+                }
+                line
+            })
+            .collect()
+    }
+
     /// The environment a step with `deployment: <name>` uses, if defined.
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.get(name)

@@ -7,11 +7,15 @@
 //!   the claim is absent);
 //! - `StringLike` on `<issuer>:sub` listing exactly the `{repo}:{env}:*` pairs that deploy to the environment
 //!   (`{repo}:*` only for `dangerously_allow_any_step` repositories without a deployment UUID);
-//! - `IpAddress` on `aws:SourceIp` when the environment sets `source_ips`;
+//! - the network (docs/config.md, "Runner networks"): the internet path (`source_ips` → `IpAddress` on
+//!   `aws:SourceIp`) and the VPC path (`vpc_endpoints` → `aws:SourceVpce`, `vpcs` → `aws:SourceVpc` or
+//!   `ArnEquals aws:SourceVpcArn`, `vpc_source_ips` → `IpAddress aws:VpcSourceIp`, ANDed) each get an Allow
+//!   statement of their own (`Bitbucket<Env>` and `Bitbucket<Env>Vpc`), so either is enough;
 //! - extra roles: `StringLike` `{repo}:*` and `StringNotLike` `{repo}:*:*`, so only the repository's steps without
 //!   a deployment match.
 
 use indexmap::IndexMap;
+use keyless_iam::network;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -100,6 +104,9 @@ impl RolePlan {
 /// A plan that cannot be deployed.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
+    /// The user's configuration asks for network conditions AWS can never satisfy ([`Config::trust_problems`]).
+    #[error("{0}")]
+    Network(crate::Diagnostics),
     /// The user's configuration produces a trust policy over IAM's quota.
     #[error(transparent)]
     TrustPolicyTooLarge(Box<TrustPolicyTooLarge>),
@@ -122,13 +129,15 @@ pub struct TrustPolicyTooLarge {
     pub location: Location,
 }
 
-/// Build the plan for `config`, failing when a trust policy would exceed IAM's quota.
+/// Build the plan for `config`, failing when AWS could never satisfy its network conditions or a trust policy
+/// would exceed IAM's quota.
 pub fn plan(config: &Config) -> Result<Plan, PlanError> {
+    config.check_trust().map_err(PlanError::Network)?;
     build(config, true)
 }
 
-/// Build the plan without the quota check: `keyless check` still proves who could assume what when a trust
-/// policy is too large to deploy (plan and apply report that).
+/// Build the plan without the network and quota checks: `keyless check` still proves who could assume what when
+/// a trust policy is too large to deploy (plan and apply report that).
 pub fn plan_unchecked(config: &Config) -> Plan {
     match build(config, false) {
         Ok(plan) => plan,
@@ -169,28 +178,74 @@ fn build(config: &Config, enforce_quota: bool) -> Result<Plan, PlanError> {
             }
         }
         let provider_arn = workspace.provider_arn(&environment.account);
-        let mut condition = serde_json::Map::new();
-        condition.insert(
-            "StringEquals".into(),
-            json!({ format!("{prefix}:aud"): audience }),
-        );
-        condition.insert(
-            "StringLike".into(),
-            json!({ format!("{prefix}:sub"): subjects }),
-        );
-        if !environment.source_ips.is_empty() {
-            let cidrs: Vec<String> = environment
-                .source_ips
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            condition.insert("IpAddress".into(), json!({ "aws:SourceIp": cidrs }));
+        let identity = |extra_equals: Vec<(&str, Vec<String>)>| {
+            let mut equals = serde_json::Map::new();
+            equals.insert(format!("{prefix}:aud"), json!(audience));
+            for (key, values) in extra_equals {
+                equals.insert(key.to_owned(), json!(values));
+            }
+            let mut condition = serde_json::Map::new();
+            condition.insert("StringEquals".into(), Value::Object(equals));
+            condition.insert(
+                "StringLike".into(),
+                json!({ format!("{prefix}:sub"): subjects }),
+            );
+            condition
+        };
+        let texts = |nets: &[ipnet::IpNet]| -> Vec<String> {
+            nets.iter().map(ToString::to_string).collect()
+        };
+        let mut statements = Vec::new();
+        // The internet path and the VPC path are separate Allow statements, so either is enough: AWS sets
+        // `aws:SourceIp` only for calls over the internet and the VPC keys only for calls through an interface
+        // endpoint, never both (IAMUG reference_sts_vpc_condition_keys_federated).
+        if environment.has_internet_path() || !environment.has_vpc_path() {
+            let mut condition = identity(Vec::new());
+            if environment.has_internet_path() {
+                condition.insert(
+                    "IpAddress".into(),
+                    json!({ network::SOURCE_IP: texts(&environment.source_ips) }),
+                );
+            }
+            statements.push(statement(
+                &provider_arn,
+                &sid(&environment.name),
+                Value::Object(condition),
+            ));
         }
-        let trust_policy = trust_document(
-            &provider_arn,
-            &sid(&environment.name),
-            Value::Object(condition),
-        );
+        if environment.has_vpc_path() {
+            let (vpc_ids, vpc_arns): (Vec<String>, Vec<String>) = environment
+                .vpcs
+                .iter()
+                .cloned()
+                .partition(|v| !v.starts_with("arn:"));
+            let mut equals = Vec::new();
+            if !environment.vpc_endpoints.is_empty() {
+                equals.push((network::SOURCE_VPCE, environment.vpc_endpoints.clone()));
+            }
+            if !vpc_ids.is_empty() {
+                equals.push((network::SOURCE_VPC, vpc_ids));
+            }
+            let mut condition = identity(equals);
+            if !vpc_arns.is_empty() {
+                condition.insert(
+                    "ArnEquals".into(),
+                    json!({ network::SOURCE_VPC_ARN: vpc_arns }),
+                );
+            }
+            if !environment.vpc_source_ips.is_empty() {
+                condition.insert(
+                    "IpAddress".into(),
+                    json!({ network::VPC_SOURCE_IP: texts(&environment.vpc_source_ips) }),
+                );
+            }
+            statements.push(statement(
+                &provider_arn,
+                &format!("{}Vpc", sid(&environment.name)),
+                Value::Object(condition),
+            ));
+        }
+        let trust_policy = json!({ "Version": "2012-10-17", "Statement": statements });
         let description = environment.role.description.clone().unwrap_or_else(|| {
             format!(
                 "Bitbucket Pipelines deployments to `{}` from workspace {} (managed by keyless)",
@@ -292,13 +347,18 @@ fn sid(name: &str) -> String {
 fn trust_document(provider_arn: &str, sid: &str, condition: Value) -> Value {
     json!({
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": sid,
-            "Effect": "Allow",
-            "Principal": { "Federated": provider_arn },
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": condition,
-        }],
+        "Statement": [statement(provider_arn, sid, condition)],
+    })
+}
+
+/// One Allow statement for the workspace's provider.
+fn statement(provider_arn: &str, sid: &str, condition: Value) -> Value {
+    json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": { "Federated": provider_arn },
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": condition,
     })
 }
 

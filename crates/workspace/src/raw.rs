@@ -81,10 +81,24 @@ pub struct RawEnvironment {
     /// Runners the environment's steps must run on.
     #[serde(default)]
     pub runners: Option<RawRunners>,
-    /// Source CIDRs the role may be assumed from (`aws:SourceIp`), e.g. your self-hosted runners' egress.
-    /// Atlassian's static IPs only apply to 4x/8x steps with `atlassian-ip-ranges: true`.
+    /// The internet path: public egress addresses (CIDRs) the role may be assumed from (`aws:SourceIp`), e.g. your
+    /// runners' NAT gateway. AWS sees only public addresses here: private, loopback, link-local, shared (100.64/10),
+    /// multicast and reserved ranges are refused. Atlassian's static IPs apply only to 4x/8x steps with
+    /// `atlassian-ip-ranges: true`.
     #[serde(default)]
     pub source_ips: Vec<Spanned<String>>,
+    /// The VPC path: STS interface VPC endpoint IDs (`vpce-…`) the runners reach STS through
+    /// (`aws:SourceVpce`). Their own Allow statement; with `vpcs` and `vpc_source_ips`, all must hold.
+    #[serde(default)]
+    pub vpc_endpoints: Vec<Spanned<String>>,
+    /// The VPC path: VPC IDs (`vpc-…`, `aws:SourceVpc`) or VPC ARNs (`arn:aws:ec2:<region>:<account>:vpc/vpc-…`,
+    /// `aws:SourceVpcArn`) the calls traverse.
+    #[serde(default)]
+    pub vpcs: Vec<Spanned<String>>,
+    /// The VPC path: the runners' private CIDRs inside the VPC (`aws:VpcSourceIp`). Requires `vpc_endpoints` or
+    /// `vpcs`.
+    #[serde(default)]
+    pub vpc_source_ips: Vec<Spanned<String>>,
     /// `manual` if deployments to this environment need a person to start them.
     #[serde(default)]
     pub trigger: Option<Spanned<Trigger>>,

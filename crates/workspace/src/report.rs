@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use keyless_iam::network::Network;
+
 use crate::matrix::{AwsVerdict, Matrix, PipelineVerdict, Scenario};
 
 /// How a cell reads.
@@ -96,13 +98,21 @@ fn rows<'a>(matrix: &'a Matrix, arns: &[&str]) -> Vec<Row<'a>> {
                     .clone()
                     .unwrap_or_else(|| "(none)".to_owned()),
                 first.branch.clone(),
-                first.source_ip.to_string(),
+                network_text(&first.network, first.source_ip),
                 pipeline_text(first.pipeline).to_owned(),
             ],
             cells: chunk.iter().map(|s| (Cell::of(s), s)).collect(),
         });
     }
     rows
+}
+
+/// The network column: the address over the internet, `<endpoint> <private address>` through a VPC endpoint.
+fn network_text(network: &Network, seen: std::net::IpAddr) -> String {
+    match network {
+        Network::Vpc(path) => format!("{} {seen}", path.endpoint.as_deref().unwrap_or("vpce-?")),
+        _ => seen.to_string(),
+    }
 }
 
 /// The pipeline verdict as the JSON spells it.
@@ -127,8 +137,11 @@ pub fn describe(scenario: &Scenario) -> String {
         _ => "the pipeline policy (keyless render) lets the step run",
     };
     format!(
-        "{} ({deployment} on branch `{}`, from {}) can assume {}: AWS allows it and {blocker}",
-        scenario.repository, scenario.branch, scenario.source_ip, scenario.role
+        "{} ({deployment} on branch `{}`, {}) can assume {}: AWS allows it and {blocker}",
+        scenario.repository,
+        scenario.branch,
+        scenario.network.describe(),
+        scenario.role
     )
 }
 
@@ -136,13 +149,7 @@ pub fn describe(scenario: &Scenario) -> String {
 pub fn table(matrix: &Matrix, colour: bool) -> String {
     let (arns, titles) = columns(matrix);
     let rows = rows(matrix, &arns);
-    let headers = [
-        "repository",
-        "deployment",
-        "branch",
-        "source ip",
-        "pipeline",
-    ];
+    let headers = ["repository", "deployment", "branch", "network", "pipeline"];
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (index, text) in row.caller.iter().enumerate() {
@@ -192,8 +199,12 @@ fn footer(matrix: &Matrix) -> String {
     out.push_str(
         "allow = AWS allows and the config intends it; blocked = AWS allows, the pipeline policy stops the step;\n\
          UNINTENDED = reachable but not intended; MISSING = intended but AWS denies; - = denied\n\
-         pipeline = would keyless render let this step run (allow, deny, n/a = no pipeline policy applies)\n",
+         pipeline = would keyless render let this step run (allow, deny, n/a = no pipeline policy applies)\n\
+         network = the address AWS sees: aws:SourceIp over the internet, `vpce-… address` through a VPC endpoint\n",
     );
+    for note in &matrix.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
     let missing: Vec<&Scenario> = matrix.missing().collect();
     if !missing.is_empty() {
         let _ = writeln!(
@@ -204,11 +215,11 @@ fn footer(matrix: &Matrix) -> String {
         for scenario in missing.iter().take(20) {
             let _ = writeln!(
                 out,
-                "  {} ({} on `{}`, from {}) cannot assume {}",
+                "  {} ({} on `{}`, {}) cannot assume {}",
                 scenario.repository,
                 scenario.deployment.as_deref().unwrap_or("no deployment"),
                 scenario.branch,
-                scenario.source_ip,
+                scenario.network.describe(),
                 scenario.role
             );
         }
@@ -232,7 +243,7 @@ fn footer(matrix: &Matrix) -> String {
 pub fn markdown(matrix: &Matrix) -> String {
     let (arns, titles) = columns(matrix);
     let rows = rows(matrix, &arns);
-    let mut out = String::from("| repository | deployment | branch | source ip | pipeline |");
+    let mut out = String::from("| repository | deployment | branch | network | pipeline |");
     for title in &titles {
         let _ = write!(out, " `{title}` |");
     }

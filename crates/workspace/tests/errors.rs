@@ -15,7 +15,7 @@ environments:
     account: "222222222222"
     region: eu-west-1
     branches: [main]
-    source_ips: [10.0.0.0/24]
+    source_ips: [203.0.113.0/24]
 repositories:
   web:
     uuid: "{a3e1c9d2-4b7f-4e8a-9c61-2d5f8b0e7a13}"
@@ -79,12 +79,12 @@ fn bad_account_id() {
 
 #[test]
 fn bad_cidr_and_host_bits() {
-    let d = single(&BASE.replace("10.0.0.0/24", "10.0.0.300/24"));
+    let d = single(&BASE.replace("203.0.113.0/24", "203.0.113.300/24"));
     assert_eq!((d.location.line, d.location.column), (13, 18));
     assert!(d.message.contains("is not a CIDR block"));
-    let d = single(&BASE.replace("10.0.0.0/24", "10.0.0.1/24"));
+    let d = single(&BASE.replace("203.0.113.0/24", "203.0.113.1/24"));
     assert!(d.message.contains("host bits"));
-    assert!(d.help.unwrap().contains("10.0.0.0/24"));
+    assert!(d.help.unwrap().contains("203.0.113.0/24"));
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn duplicate_keys_and_yaml_types() {
 fn several_mistakes_are_reported_together_in_order() {
     let text = BASE
         .replace(r#"account: "111111111111""#, r#"account: "1""#)
-        .replace("10.0.0.0/24", "nope")
+        .replace("203.0.113.0/24", "nope")
         .replace(
             "eu-west-1\n    branches: [main]\n    source",
             "Ireland\n    branches: [main]\n    source",

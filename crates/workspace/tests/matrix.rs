@@ -69,7 +69,7 @@ fn example_matrix_has_no_unintended_path_once_branches_are_enforced() {
     assert!(
         allowed
             .iter()
-            .all(|(_, d, ip)| *d == Some("production") && ip == "10.20.0.1"),
+            .all(|(_, d, ip)| *d == Some("production") && ip == "203.0.113.1"),
         "{allowed:?}"
     );
     assert!(allowed.iter().any(|(r, _, _)| *r == "web-frontend"));
@@ -120,6 +120,7 @@ fn without_a_pipeline_layer_disallowed_branches_are_unintended() {
             "deployment",
             "branch",
             "source_ip",
+            "network",
             "role",
             "aws",
             "pipeline",

@@ -9,6 +9,7 @@
 
 pub mod cloudformation;
 pub mod subject;
+pub mod terraform;
 pub mod validation;
 pub mod value;
 
@@ -227,6 +228,9 @@ pub fn trust_policies<'a>(
 pub fn read<'a>(doc: &'a Document, path: &'a str, production_names: &'a [String]) -> TrustFile<'a> {
     let root = doc.root();
     let template = Template::new(root);
+    if terraform::is_plan(root) {
+        return terraform::read_plan(doc, path, production_names);
+    }
     let mut file = TrustFile::default();
     if root.get("Statement").is_some() {
         let rnode = template.resolve(root, &Route::root());

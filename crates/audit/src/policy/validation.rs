@@ -10,6 +10,8 @@
 //! | `trust-policy-too-large` | `trust-policy-size` |
 //! | `set-operator-on-single-valued-key`, `for-all-values-in-allow`, `sub-only-set-operators` | `set-operator-on-single-valued-key` |
 //! | `oidc-without-condition` | `oidc-trust-without-condition` |
+//! | `source-ip-private-range`, `source-ip-documentation-range` | `source-ip-private-range` |
+//! | `source-ip-with-vpc-key` | `source-ip-with-vpc-key` |
 //! | `invalid-federated-principal`, `federated-principal-not-a-provider`, `wildcard-federated-principal` | `invalid-federated-principal` |
 //! | every other error (IAM rejects the document), and JSON IAM cannot read | `invalid-trust-policy` |
 //! | every other warning | `trust-policy-warning` |
@@ -119,6 +121,8 @@ pub fn rule_for(code: Option<Code>) -> &'static str {
         | Code::ForAllValuesInAllow
         | Code::SubOnlySetOperators => "set-operator-on-single-valued-key",
         Code::OidcWithoutCondition => "oidc-trust-without-condition",
+        Code::SourceIpPrivateRange | Code::SourceIpDocumentationRange => "source-ip-private-range",
+        Code::SourceIpWithVpcKey => "source-ip-with-vpc-key",
         Code::InvalidFederatedPrincipal
         | Code::FederatedPrincipalNotAProvider
         | Code::WildcardFederatedPrincipal => "invalid-federated-principal",

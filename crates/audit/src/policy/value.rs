@@ -11,6 +11,8 @@ use crate::source::Route;
 pub struct At {
     pub route: Route,
     pub focus: Focus,
+    /// The input the place is in, when it is not the input being read (a Terraform module spans files).
+    pub input: Option<usize>,
 }
 
 impl At {
@@ -18,6 +20,7 @@ impl At {
         At {
             route,
             focus: Focus::Node,
+            input: None,
         }
     }
 
@@ -25,6 +28,7 @@ impl At {
         At {
             route,
             focus: Focus::Key,
+            input: None,
         }
     }
 
@@ -32,6 +36,7 @@ impl At {
         At {
             route,
             focus: Focus::Text(text.into()),
+            input: None,
         }
     }
 
@@ -40,6 +45,16 @@ impl At {
         At {
             route: Route::root(),
             focus: Focus::Position(line.max(1), column.max(1)),
+            input: None,
+        }
+    }
+
+    /// A byte range of one input's text (Terraform files, read without a tree).
+    pub fn span(input: usize, start: usize, end: usize) -> Self {
+        At {
+            route: Route::root(),
+            focus: Focus::Bytes(start, end),
+            input: Some(input),
         }
     }
 }

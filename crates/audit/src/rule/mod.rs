@@ -110,12 +110,15 @@ mod oidc_on_pull_request;
 mod oidc_trust_without_condition;
 mod oidc_unneeded;
 mod production_on_cloud_runner;
+mod production_without_network_condition;
 mod provider_client_id;
 mod region_missing;
 mod repository_without_role;
 mod script_injection;
 mod set_operator_on_single_valued_key;
+mod source_ip_private_range;
 mod source_ip_runtime;
+mod source_ip_with_vpc_key;
 mod sub_never_matches;
 mod sub_without_braces;
 mod tls_bypass;
@@ -178,6 +181,8 @@ pub fn registry() -> &'static [&'static dyn Rule] {
         &broad_sub::BroadSub,
         &set_operator_on_single_valued_key::SetOperatorOnSingleValuedKey,
         &wildcard_in_equals::WildcardInEquals,
+        &source_ip_private_range::SourceIpPrivateRange,
+        &source_ip_with_vpc_key::SourceIpWithVpcKey,
         &sub_without_braces::SubWithoutBraces,
         &sub_never_matches::SubNeverMatches,
         &aud_format::AudFormat,
@@ -190,6 +195,7 @@ pub fn registry() -> &'static [&'static dyn Rule] {
         &unresolved_reference::UnresolvedReference,
         // Cross-file
         &source_ip_runtime::SourceIpRuntime,
+        &production_without_network_condition::ProductionWithoutNetworkCondition,
         &environment_without_role::EnvironmentWithoutRole,
         &repository_without_role::RepositoryWithoutRole,
         // Meta

@@ -11,8 +11,13 @@ static META: RuleMeta = RuleMeta {
     confidence: Confidence::High,
     persona: Persona::Regular,
     kind: RuleKind::Pipeline,
-    why: "Atlassian's AWS pipes fail with `AWS_DEFAULT_REGION variable missing.` even with OIDC, because pipes only \
-          see the variables passed to them. SDKs and the CLI need a region to reach the regional STS endpoint.",
+    why: "Atlassian's AWS pipes fail with `AWS_DEFAULT_REGION variable missing.` when no region reaches them, even \
+          with OIDC. Their READMEs mark AWS_DEFAULT_REGION `(**)`: \"If this variable is configured as a repository, \
+          account or environment variable, it doesn't need to be declared in the pipe as it will be taken from the \
+          context\" (e.g. bitbucket.org/atlassian/aws-s3-deploy). The audit cannot see those variables, so a pipe \
+          without the variable is only a note (info, low confidence): it is a failure only where no repository, \
+          workspace or deployment variable defines the region. SDKs and the CLI in a script need a region to reach \
+          the regional STS endpoint.",
     fix: "Pass `AWS_DEFAULT_REGION: $AWS_DEFAULT_REGION` to the pipe (`keyless audit --fix` adds it) and define the \
           repository or deployment variable; in scripts, export AWS_REGION before calling AWS.",
     autofix: true,
@@ -46,10 +51,16 @@ impl Rule for RegionMissing {
             }
             let mut f = self
                 .finding()
-                .message(format!("pipe {name} gets no AWS_DEFAULT_REGION and fails with `AWS_DEFAULT_REGION variable missing.`"))
+                .message(format!(
+                    "pipe {name} is not passed AWS_DEFAULT_REGION: it works only if a repository, workspace or \
+                     deployment variable defines it, else it fails with `AWS_DEFAULT_REGION variable missing.`"
+                ))
                 .at(name_route.clone())
-                .label("no region passed to the pipe")
-                .help("add `AWS_DEFAULT_REGION: $AWS_DEFAULT_REGION` to the pipe's variables");
+                .label("region only from repository or deployment variables")
+                // Atlassian's pipe READMEs: a repository/deployment variable reaches the pipe without being passed.
+                .severity(Severity::Info)
+                .confidence(Confidence::Low)
+                .help("if no repository or deployment variable sets it, add `AWS_DEFAULT_REGION: $AWS_DEFAULT_REGION` to the pipe's variables");
             if let Some(vars_node) = variables
                 && let Some((key, _)) = p.doc.resolve_entry(&route.key("variables"))
                 && let Some(key) = key

@@ -109,7 +109,7 @@ impl Rule for RepositoryWithoutRole {
             let steps: Vec<&Step<'_>> = pipeline
                 .steps
                 .iter()
-                .filter(|s| s.oidc && !analysis::oidc_uses(s).is_empty())
+                .filter(|s| s.oidc && analysis::token_goes_to_aws(s))
                 .collect();
             let Some(first) = steps.first() else {
                 continue;

@@ -59,10 +59,16 @@ impl Rule for UnknownStepKey {
         let Ok(diagnostics) = p.validation() else {
             return;
         };
+        // Top-level keys that only hold anchors used elsewhere (Atlassian's own pipe template does this) are not
+        // configuration Bitbucket ignores: the one definition is keyless-pipelines' (`anchor_holders`).
+        let holders = keyless_pipelines::anchor_holders(p.doc.root());
         for d in diagnostics {
             let keyless_pipelines::DiagnosticKind::UnknownKey { key } = &d.kind else {
                 continue;
             };
+            if holders.iter().any(|h| h.route == d.route) {
+                continue;
+            }
             let route = d.route.clone();
             let mut f = self
                 .finding()

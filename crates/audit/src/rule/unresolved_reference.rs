@@ -175,17 +175,55 @@ impl Rule for UnresolvedReference {
 
     fn check_policy(&self, policy: &TrustPolicy<'_>, out: &mut Sink) {
         let mut blocked = Vec::new();
+
+        let all = || -> Vec<&'static str> {
+            super::registry()
+                .iter()
+                .map(|r| r.meta())
+                .filter(|m| m.kind == RuleKind::TrustPolicy && m.id != META.id)
+                .map(|m| m.id)
+                .collect()
+        };
         if let Some(u) = policy.unknown() {
             blocked.push(Blocked {
                 depends_on: u.depends_on.clone(),
                 at: policy.at.clone(),
-                rules: super::registry()
-                    .iter()
-                    .map(|r| r.meta())
-                    .filter(|m| m.kind == RuleKind::TrustPolicy && m.id != META.id)
-                    .map(|m| m.id)
-                    .collect(),
+                rules: all(),
             });
+        }
+        // The statement list, a statement or a principal as a whole (a Terraform `concat`/`setunion` with a
+        // statement chosen at apply, a principal block from another module's output).
+        if policy.unknown().is_none() {
+            match policy.doc.get("Statement") {
+                Some(list) if list.unknown_ref().is_some() => blocked.push(Blocked {
+                    depends_on: list
+                        .unknown_ref()
+                        .map(|u| u.depends_on.clone())
+                        .unwrap_or_default(),
+                    at: list.at.clone(),
+                    rules: all(),
+                }),
+                Some(list) => {
+                    for item in list.items() {
+                        if let Some(u) = item.unknown_ref() {
+                            blocked.push(Blocked {
+                                depends_on: u.depends_on.clone(),
+                                at: item.at.clone(),
+                                rules: all(),
+                            });
+                        } else if let Some(principal) = item.get("Principal")
+                            && let Some(u) = principal.unknown_ref()
+                        {
+                            blocked.push(Blocked {
+                                depends_on: u.depends_on.clone(),
+                                at: principal.at.clone(),
+                                rules: PROVIDER_RULES.to_vec(),
+                            });
+                        }
+                    }
+                }
+                None => {}
+            }
         }
         for s in &policy.statements {
             statement_blocked(s, &mut blocked);

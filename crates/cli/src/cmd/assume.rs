@@ -2,6 +2,7 @@
 //! environment. Also home of the options every step-credentials command shares.
 
 use std::ffi::OsString;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,6 +54,22 @@ pub struct CredentialOptions {
     /// Total time for getting credentials, retries included [default: 30s]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
+    /// Session tag for the first --chain hop (repeatable); for attribution and ABAC on resources, never for trust
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+    /// Also tag the first --chain hop with Repository, Branch, Commit, BuildNumber, Deployment and StepUuid from the
+    /// step's variables (dropped first if AWS finds the tags too large)
+    #[arg(long)]
+    pub default_tags: bool,
+    /// Mark tag KEY transitive, or set KEY=VALUE and mark it (repeatable): it stays on every later --chain session
+    #[arg(long = "transitive-tag", value_name = "KEY[=VALUE]")]
+    pub transitive_tags: Vec<String>,
+    /// Source identity for the first --chain hop; it persists through later hops and cannot be changed
+    #[arg(long, value_name = "NAME")]
+    pub source_identity: Option<String>,
+    /// External ID for a --chain hop: the i-th --external-id for the i-th --chain ('' for none)
+    #[arg(long = "external-id", value_name = "ID")]
+    pub external_ids: Vec<String>,
 }
 
 impl CredentialOptions {
@@ -70,6 +87,13 @@ impl CredentialOptions {
             allowed_account_ids: self.allowed_account_ids.clone(),
             endpoint_url: self.endpoint_url.clone(),
             timeout: self.timeout.clone(),
+            chain_extras: keyless_credentials::tags::ChainInputs {
+                tags: self.tags.clone(),
+                default_tags: self.default_tags,
+                transitive_tags: self.transitive_tags.clone(),
+                source_identity: self.source_identity.clone(),
+                external_ids: self.external_ids.clone(),
+            },
         }
     }
 
@@ -110,7 +134,18 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 pub fn get_session(options: &CredentialOptions) -> Result<std::result::Result<Session, ExitCode>> {
     let env = Env::from_process();
     let settings = options.resolve(&env)?;
+    for warning in sts_endpoint_warnings(&settings, &env) {
+        eprintln!("warning: {warning}");
+    }
     let result = runtime()?.block_on(keyless_credentials::assume(&settings));
+    if let Ok(session) = &result
+        && !session.attributes.dropped_tags.is_empty()
+    {
+        eprintln!(
+            "keyless: warning: AWS refused the session tags as too large (PackedPolicyTooLarge); dropped the optional default tag(s) {} and asked again",
+            session.attributes.dropped_tags.join(", ")
+        );
+    }
     Ok(result.map_err(|mut error| {
         annotate(&mut error, &settings, options, &env);
         report_aws_error(&error)
@@ -243,12 +278,21 @@ pub fn environment_defaults(name: Option<&str>, env: &Env) -> Result<Option<Envi
 /// STS's decision, offline, on the token for `settings.role_arn` as keyless.yml plans it (provider, audience,
 /// expiry, trust policy: `keyless_iam::sts::decide`, the emulator's decision): `None` when there is no keyless.yml
 /// or it does not manage the role.
-fn decide_offline(settings: &Settings, env: &Env) -> Option<keyless_workspace::plan::RoleDecision> {
+fn decide_offline(
+    settings: &Settings,
+    env: &Env,
+    public_ip: Option<IpAddr>,
+) -> Option<keyless_workspace::plan::RoleDecision> {
     let config = load_workspace(env).ok()??;
     let plan = keyless_workspace::plan::plan_unchecked(&config);
     let decoded = keyless_oidc::decode_unverified(settings.token.expose()).ok()?;
     let context = keyless_iam::sts::RequestContext::new(time::OffsetDateTime::now_utc())
         .role_session_name(&settings.session_name);
+    // With `doctor --check-ip`, the address AWS will see over the internet.
+    let context = match public_ip {
+        Some(ip) => context.source_ip(ip),
+        None => context,
+    };
     keyless_workspace::plan::decide_for_role(
         &plan,
         settings.role_arn.as_str(),
@@ -257,10 +301,177 @@ fn decide_offline(settings: &Settings, env: &Env) -> Option<keyless_workspace::p
     )
 }
 
+/// The keyless.yml environment whose role `settings` assumes, if a keyless.yml manages it.
+fn managing_environment(settings: &Settings, env: &Env) -> Option<keyless_workspace::Environment> {
+    let config = load_workspace(env).ok()??;
+    config
+        .environments
+        .values()
+        .find(|e| e.role_arn() == settings.role_arn.as_str())
+        .cloned()
+}
+
+/// The STS endpoint a step uses: the configured one, or the regional endpoint the AWS SDK calls by default.
+fn sts_endpoint(settings: &Settings) -> String {
+    settings
+        .endpoint_url
+        .clone()
+        .unwrap_or_else(|| format!("https://sts.{}.amazonaws.com", settings.region))
+}
+
+/// Whether `endpoint` is STS's global endpoint, which never goes through an interface VPC endpoint.
+fn is_global_sts(endpoint: &str) -> bool {
+    let host = endpoint
+        .split("://")
+        .nth(1)
+        .unwrap_or(endpoint)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    host == "sts.amazonaws.com"
+}
+
+/// What `assume` says before calling STS when the role trusts the VPC path: the global endpoint never reaches
+/// an interface VPC endpoint, and the regional one only through the endpoint's private DNS.
+pub fn sts_endpoint_warnings(settings: &Settings, env: &Env) -> Vec<String> {
+    let Some(environment) = managing_environment(settings, env) else {
+        return Vec::new();
+    };
+    if !environment.has_vpc_path() {
+        return Vec::new();
+    }
+    let endpoint = sts_endpoint(settings);
+    let only = if environment.has_internet_path() {
+        " (or over the internet from its source_ips)"
+    } else {
+        " only"
+    };
+    if is_global_sts(&endpoint) {
+        vec![format!(
+            "`{}` trusts calls through its STS VPC endpoint{only}, but this step calls the global endpoint {endpoint}, \
+             which never goes through a VPC endpoint: AWS will see no aws:SourceVpce and refuse. Use the regional \
+             endpoint https://sts.{}.amazonaws.com (unset the endpoint, or set AWS_ENDPOINT_URL_STS to it) with the \
+             endpoint's private DNS enabled",
+            environment.name, settings.region
+        )]
+    } else if settings.endpoint_url.is_none() {
+        vec![format!(
+            "`{}` trusts calls through its STS VPC endpoint{only}: this step calls the regional endpoint {endpoint}, \
+             which reaches the VPC endpoint only when its private DNS is enabled in the runner's VPC (else set the \
+             endpoint's own DNS name as AWS_ENDPOINT_URL_STS)",
+            environment.name
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+/// `doctor`'s network checks for the keyless.yml environment of the role: is the public address AWS will see
+/// (`--check-ip`) inside `source_ips`, and does the VPC path get the regional endpoint it needs.
+pub fn network_checks(settings: &Settings, env: &Env, public_ip: Option<IpAddr>) -> Vec<Check> {
+    const TITLE: &str = "the network AWS sees is one the role trusts";
+    let Some(environment) = managing_environment(settings, env) else {
+        return Vec::new();
+    };
+    let mut checks = Vec::new();
+    if environment.has_vpc_path() {
+        let endpoint = sts_endpoint(settings);
+        checks.push(if is_global_sts(&endpoint) {
+            Check::fail(
+                "sts-endpoint",
+                "the STS endpoint reaches the VPC endpoint",
+                format!(
+                    "`{}` trusts calls through its STS VPC endpoint, but the step calls the global endpoint {endpoint}, which never goes through one",
+                    environment.name
+                ),
+                format!(
+                    "use the regional endpoint https://sts.{}.amazonaws.com with the VPC endpoint's private DNS enabled",
+                    settings.region
+                ),
+            )
+        } else {
+            Check::warn(
+                "sts-endpoint",
+                "the STS endpoint reaches the VPC endpoint",
+                format!(
+                    "`{}` trusts calls through its STS VPC endpoint: {endpoint} reaches it only when the endpoint's private DNS is enabled in this VPC",
+                    environment.name
+                ),
+                "check that `sts.<region>.amazonaws.com` resolves to a private address of the endpoint here, or set AWS_ENDPOINT_URL_STS to the endpoint's own DNS name",
+            )
+        });
+    }
+    let Some(ip) = public_ip else {
+        return checks;
+    };
+    let family = if ip.is_ipv6() {
+        " (IPv6 egress: a call to STS's dual-stack endpoint presents this IPv6 address)"
+    } else {
+        ""
+    };
+    let internet = keyless_iam::network::Network::Internet { source_ip: ip };
+    if !environment.has_network_condition() {
+        checks.push(Check::pass(
+            "network",
+            TITLE,
+            format!("`{}` has no network condition", environment.name),
+        ));
+    } else if environment.has_internet_path() && environment.allows_network(&internet) {
+        checks.push(Check::pass(
+            "network",
+            TITLE,
+            format!(
+                "AWS sees {ip}{family}, inside source_ips of `{}`",
+                environment.name
+            ),
+        ));
+    } else if environment.has_internet_path() {
+        let listed: Vec<String> = environment
+            .source_ips
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        checks.push(Check::fail(
+            "network",
+            TITLE,
+            format!(
+                "AWS sees this machine's public address {ip}{family} (your NAT gateway's, not the runner's private one), \
+                 which is not in source_ips of `{}` [{}]{}",
+                environment.name,
+                listed.join(", "),
+                if environment.has_vpc_path() {
+                    "; the role's VPC path needs the call to go through its STS VPC endpoint instead"
+                } else {
+                    ""
+                }
+            ),
+            format!(
+                "run the step on runners that egress from source_ips, or add {}/{} to source_ips of `{}` and `keyless apply`",
+                ip,
+                if ip.is_ipv4() { 32 } else { 128 },
+                environment.name
+            ),
+        ));
+    } else {
+        checks.push(Check::warn(
+            "network",
+            TITLE,
+            format!(
+                "`{}` trusts only calls through its STS VPC endpoint; over the internet AWS would see {ip}{family} and \
+                 no VPC keys, and refuse",
+                environment.name
+            ),
+            "make sure the step's STS call goes through the VPC endpoint (see sts-endpoint)",
+        ));
+    }
+    checks
+}
+
 /// The offline trust check (needs a keyless.yml that manages the role); empty otherwise.
-pub fn trust_check(settings: &Settings, env: &Env) -> Vec<Check> {
+pub fn trust_check(settings: &Settings, env: &Env, public_ip: Option<IpAddr>) -> Vec<Check> {
     const TITLE: &str = "keyless.yml trust policy allows this token (offline)";
-    match decide_offline(settings, env) {
+    match decide_offline(settings, env, public_ip) {
         None => vec![Check::skip(
             "trust-policy",
             TITLE,
@@ -297,7 +508,7 @@ pub fn annotate(
     {
         return;
     }
-    if let Some(verdict) = decide_offline(settings, env) {
+    if let Some(verdict) = decide_offline(settings, env, None) {
         rejection.diagnosis.notes.insert(
             0,
             format!(

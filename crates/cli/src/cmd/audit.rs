@@ -131,6 +131,11 @@ pub struct AuditArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
 
+    /// Values for Terraform variables (`name = value` .tfvars, or .tfvars.json), as `terraform plan -var-file`
+    /// takes them; other variables take their defaults. Repeatable: later files win.
+    #[arg(long, value_name = "FILE")]
+    pub tf_var_file: Vec<PathBuf>,
+
     /// List the rules and exit.
     #[arg(long)]
     pub list_rules: bool,
@@ -156,7 +161,16 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         min_severity: args.min_severity.into(),
         min_confidence: args.min_confidence.into(),
     };
-    let auditor = Auditor::new(config, options);
+    let mut variables = keyless_audit::policy::terraform::Variables::default();
+    for file in &args.tf_var_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading --tf-var-file {}", file.display()))?;
+        let more =
+            keyless_audit::policy::terraform::Variables::parse(&file.display().to_string(), &text)
+                .map_err(|e| anyhow::anyhow!("--tf-var-file {e}"))?;
+        variables.extend(more);
+    }
+    let auditor = Auditor::new(config, options).with_terraform_variables(variables);
     let files =
         keyless_audit::discover::discover(&args.paths).context("collecting files to audit")?;
     if files.is_empty() {

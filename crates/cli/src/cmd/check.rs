@@ -37,6 +37,11 @@ pub struct CheckArgs {
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let config = keyless_workspace::load(&args.config)?;
+    // Network conditions AWS can never satisfy (a private range in `source_ips`): every path to that role is
+    // denied, which the error says with the reason and the fix, instead of a matrix of MISSING cells.
+    config
+        .check_trust()
+        .map_err(keyless_workspace::LoadError::Invalid)?;
     // The quota does not change who could assume what: check proves the matrix anyway and says why plan fails.
     if let Err(error) = keyless_workspace::plan(&config) {
         eprintln!("warning: {error}");

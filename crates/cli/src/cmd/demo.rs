@@ -341,18 +341,37 @@ struct Plot {
     branch: &'static str,
     role_env: &'static str,
     github_audience: bool,
+    /// The public address AWS sees the runner's call come from (`aws:SourceIp`): the emulator plays it with
+    /// [`keyless_emulator::Emulator::set_default_network`], as `keyless emulate --source-ip` does.
+    source_ip: &'static str,
     expected: Outcome,
 }
 
+/// Inside production's `source_ips` (203.0.113.0/24, its runners' NAT gateway).
+const INSIDE: &str = "203.0.113.10";
+/// A public address outside every `source_ips` block.
+const OUTSIDE: &str = "198.51.100.7";
+
 const PLOTS: &[Plot] = &[
     Plot {
-        name: "web-frontend deploys to production from main",
+        name: "web-frontend deploys to production from main on a runner egressing from 203.0.113.10",
         repository: "web-frontend",
         deployment: Some("production"),
         branch: "main",
         role_env: "production",
         github_audience: false,
+        source_ip: INSIDE,
         expected: Outcome::Allow,
+    },
+    Plot {
+        name: "web-frontend deploys to production from main on a runner outside its network (198.51.100.7)",
+        repository: "web-frontend",
+        deployment: Some("production"),
+        branch: "main",
+        role_env: "production",
+        github_audience: false,
+        source_ip: OUTSIDE,
+        expected: Outcome::Deny,
     },
     Plot {
         name: "orders-api deploys to staging from release/2.4",
@@ -361,6 +380,7 @@ const PLOTS: &[Plot] = &[
         branch: "release/2.4",
         role_env: "staging",
         github_audience: false,
+        source_ip: OUTSIDE,
         expected: Outcome::Allow,
     },
     Plot {
@@ -370,6 +390,7 @@ const PLOTS: &[Plot] = &[
         branch: "feature/login",
         role_env: "production",
         github_audience: false,
+        source_ip: INSIDE,
         expected: Outcome::Deny,
     },
     Plot {
@@ -379,6 +400,7 @@ const PLOTS: &[Plot] = &[
         branch: "main",
         role_env: "production",
         github_audience: false,
+        source_ip: INSIDE,
         expected: Outcome::Deny,
     },
     Plot {
@@ -388,6 +410,7 @@ const PLOTS: &[Plot] = &[
         branch: "main",
         role_env: "staging",
         github_audience: true,
+        source_ip: OUTSIDE,
         expected: Outcome::Deny,
     },
 ];
@@ -466,6 +489,15 @@ async fn scenarios(
             session_name: Some(format!("keyless-demo-{}", index + 1)),
             ..Inputs::default()
         };
+        let source_ip: std::net::IpAddr = plot.source_ip.parse().with_context(|| {
+            format!(
+                "bad address `{}` in scenario `{}`",
+                plot.source_ip, plot.name
+            )
+        })?;
+        emulator
+            .emulator()
+            .set_default_network(Some(keyless_iam::network::Network::Internet { source_ip }));
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let settings = keyless_credentials::settings::resolve(&inputs, &env, None, now)
             .map_err(|e| anyhow::anyhow!("preparing the assume for `{}`: {e}", plot.name))?;

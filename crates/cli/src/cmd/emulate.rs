@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 use keyless_emulator::{Config, Emulator};
+use keyless_iam::network::{self, Network, VpcPath};
 
 /// Flags of `keyless emulate`.
 #[derive(Debug, Args)]
@@ -27,10 +28,30 @@ pub struct EmulateArgs {
     /// Once accepting connections, write the start-up JSON (endpoint and admin credentials) to FILE (0600).
     #[arg(long, value_name = "FILE")]
     pub ready_file: Option<PathBuf>,
-    /// Take aws:SourceIp from X-Forwarded-For instead of the peer address (to play runners inside and
-    /// outside a CIDR from one machine).
+    /// Take aws:SourceIp from X-Forwarded-For instead of the peer address, and let loopback peers send
+    /// X-Keyless-Source-Vpce, X-Keyless-Source-Vpc, X-Keyless-Source-Vpc-Arn and X-Keyless-Vpc-Source-Ip to
+    /// play a call through an STS VPC endpoint (the VPC keys, no aws:SourceIp). Plays runners inside and outside
+    /// a network from one machine.
     #[arg(long)]
     pub trust_forwarded_for: bool,
+    /// The aws:SourceIp of requests that carry no forwarding headers, instead of the peer address: the public
+    /// address a runner's call comes from over the internet (for clients that cannot add headers, such as the AWS
+    /// CLI).
+    #[arg(long, value_name = "IP", conflicts_with_all = ["source_vpce", "source_vpc", "source_vpc_arn", "vpc_source_ip"])]
+    pub source_ip: Option<std::net::IpAddr>,
+    /// Play every request without forwarding headers as a call through this STS VPC endpoint (aws:SourceVpce;
+    /// no aws:SourceIp).
+    #[arg(long, value_name = "VPCE_ID")]
+    pub source_vpce: Option<String>,
+    /// ... through this VPC (aws:SourceVpc).
+    #[arg(long, value_name = "VPC_ID")]
+    pub source_vpc: Option<String>,
+    /// ... through this VPC, by ARN (aws:SourceVpcArn).
+    #[arg(long, value_name = "ARN")]
+    pub source_vpc_arn: Option<String>,
+    /// ... from this private address in the VPC (aws:VpcSourceIp).
+    #[arg(long, value_name = "IP")]
+    pub vpc_source_ip: Option<std::net::IpAddr>,
     /// Verify tokens from issuers the emulator holds no keys for via discovery + JWKS over HTTPS.
     #[arg(long)]
     pub remote_issuers: bool,
@@ -60,12 +81,60 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(serve(args))
 }
 
+/// The network of requests without forwarding headers: `--source-ip`, or the VPC path of `--source-vpce`,
+/// `--source-vpc`, `--source-vpc-arn` and `--vpc-source-ip` (each checked), or `None` (the peer address).
+fn default_network(args: &EmulateArgs) -> anyhow::Result<Option<Network>> {
+    if let Some(ip) = args.source_ip {
+        return Ok(Some(Network::Internet {
+            source_ip: ip.to_canonical(),
+        }));
+    }
+    if args.source_vpce.is_none()
+        && args.source_vpc.is_none()
+        && args.source_vpc_arn.is_none()
+        && args.vpc_source_ip.is_none()
+    {
+        return Ok(None);
+    }
+    let mut path = VpcPath::default();
+    if let Some(id) = &args.source_vpce {
+        if !network::is_vpc_endpoint_id(id) {
+            anyhow::bail!(
+                "--source-vpce `{id}` is not a VPC endpoint ID: write `vpce-` and 17 (or 8) lowercase hex digits, e.g. vpce-0a1b2c3d4e5f60718"
+            );
+        }
+        path = path.endpoint(id);
+    }
+    if let Some(id) = &args.source_vpc {
+        if !network::is_vpc_id(id) {
+            anyhow::bail!(
+                "--source-vpc `{id}` is not a VPC ID: write `vpc-` and 17 (or 8) lowercase hex digits, e.g. vpc-0e9801d129c0ffee1"
+            );
+        }
+        path = path.vpc(id);
+    }
+    if let Some(arn) = &args.source_vpc_arn {
+        if !network::is_vpc_arn(arn) {
+            anyhow::bail!(
+                "--source-vpc-arn `{arn}` is not a VPC ARN: write arn:aws:ec2:<region>:<account>:vpc/vpc-..."
+            );
+        }
+        path = path.vpc_arn(arn);
+    }
+    if let Some(ip) = args.vpc_source_ip {
+        path = path.private_ip(ip.to_canonical());
+    }
+    Ok(Some(Network::Vpc(path)))
+}
+
 async fn serve(args: EmulateArgs) -> anyhow::Result<ExitCode> {
+    let default_network = default_network(&args)?;
     let config = Config {
         listen: args.listen,
         accounts: args.accounts,
         state_file: args.state,
         trust_forwarded_for: args.trust_forwarded_for,
+        default_network,
         remote_issuers: args.remote_issuers,
         limits: args.connection.limits()?,
         max_workspaces: args.max_workspaces,
@@ -74,6 +143,8 @@ async fn serve(args: EmulateArgs) -> anyhow::Result<ExitCode> {
     let running = Emulator::start(config)
         .await
         .context("cannot start the emulator")?;
+    // Before the ready file: a SIGTERM sent as soon as it appears must reach the handler.
+    let shutdown = keyless_listen::shutdown_signal();
     let ready = serde_json::to_string_pretty(&running.ready_info())
         .context("cannot render the start-up JSON")?;
     if let Some(path) = &args.ready_file {
@@ -81,7 +152,7 @@ async fn serve(args: EmulateArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write --ready-file {}", path.display()))?;
     }
     println!("{ready}");
-    wait_for_signal().await;
+    shutdown.await;
     tracing::info!("shutting down");
     running.shutdown().await;
     if let Some(path) = &args.ready_file {
@@ -89,26 +160,4 @@ async fn serve(args: EmulateArgs) -> anyhow::Result<ExitCode> {
         let _ = std::fs::remove_file(path);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

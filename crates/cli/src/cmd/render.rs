@@ -94,6 +94,11 @@ fn target_from_flags(args: &RenderArgs) -> anyhow::Result<Option<Invocation>> {
 
 pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let config = EnforceConfig::load(&args.config)?;
+    // A trust-only problem (a private range in `source_ips`) is plan's and check's error; render only warns, so a
+    // workspace's pipelines never stop on it.
+    for warning in config.workspace().trust_warnings() {
+        eprintln!("warning: {warning} (keyless plan and check refuse it; render goes on)");
+    }
     let flags = target_from_flags(&args)?;
 
     let before;

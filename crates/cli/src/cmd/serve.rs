@@ -197,6 +197,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot listen on {}", args.listen))?
             .with_connection_limits(connection_limits);
         let address = server.local_addr().context("cannot read the bound address")?;
+        // Before the ready file: a SIGTERM sent as soon as it appears must reach the handler.
+        let shutdown = keyless_serve::shutdown_signal();
         tracing::info!(%address, config = %args.config.display(), "keyless serve: POST /dynamic-pipelines, GET /healthz, GET /metrics");
         println!("keyless serve: listening on http://{address}");
         if let Some(path) = &args.ready_file {
@@ -204,7 +206,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot write --ready-file {}", path.display()))?;
         }
         server
-            .run(keyless_serve::shutdown_signal())
+            .run(shutdown)
             .await
             .context("the server stopped with an error")?;
         tracing::info!("shut down");

@@ -4,5 +4,6 @@
 mod common;
 mod iam;
 mod protocol;
+mod session_tags;
 mod sts;
 mod tokens;

@@ -664,3 +664,150 @@ async fn session_tokens_access_key_info_and_authorization_messages() {
         .await
         .assert_error(400, "InvalidAuthorizationMessageException", "The encoded authorization message is invalid: the emulator issues no encoded authorization messages.");
 }
+
+/// The VPC path (issue 20): with `--trust-forwarded-for`, a loopback peer's `X-Keyless-Source-Vpce` /
+/// `X-Keyless-Vpc-Source-Ip` make the call one through an STS VPC endpoint, with the VPC keys and no
+/// `aws:SourceIp`, as AWS documents (IAM User Guide, `reference_sts_vpc_condition_keys_federated`); `--source-ip`
+/// (`Config::default_network`) plays clients that cannot add headers.
+#[tokio::test]
+async fn vpc_headers_play_a_call_through_an_sts_vpc_endpoint() {
+    let statement = |condition: serde_json::Value| {
+        serde_json::json!({
+            "Effect": "Allow",
+            "Principal": {"Federated": format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{PROVIDER_URL}")},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": condition
+        })
+    };
+    // keyless plan's shape: one statement per path.
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        statement(serde_json::json!({"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}})),
+        statement(serde_json::json!({
+            "StringEquals": {"aws:SourceVpce": "vpce-0a1b2c3d4e5f60718"},
+            "IpAddress": {"aws:VpcSourceIp": "10.20.0.0/24"}
+        })),
+    ]})
+    .to_string();
+    // Article 004's policy: a private range in aws:SourceIp.
+    let article = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        statement(serde_json::json!({"IpAddress": {"aws:SourceIp": "10.20.0.0/24"}}))
+    ]})
+    .to_string();
+    let mut h = Harness::with_config(Config {
+        trust_forwarded_for: true,
+        ..Config::local()
+    });
+    h.peer = "127.0.0.1:50000".parse().unwrap();
+    h.setup_role("deploy", &trust).await;
+    h.setup_role("article", &article).await;
+    let token = h.mint(REPO);
+    let params = |role: &'static str| {
+        [
+            ("Action", "AssumeRoleWithWebIdentity"),
+            (
+                "RoleArn",
+                if role == "deploy" {
+                    "arn:aws:iam::123456789012:role/deploy"
+                } else {
+                    "arn:aws:iam::123456789012:role/article"
+                },
+            ),
+            ("RoleSessionName", "s1"),
+        ]
+    };
+    let call = |role: &'static str, headers: &'static [(&'static str, &'static str)]| {
+        let h = &h;
+        let token = token.clone();
+        async move {
+            let mut p = params(role).to_vec();
+            p.push(("WebIdentityToken", token.as_str()));
+            h.call_at(&p, None, SystemTime::now(), headers).await
+        }
+    };
+    const INSIDE: &[(&str, &str)] = &[
+        ("x-keyless-source-vpce", "vpce-0a1b2c3d4e5f60718"),
+        ("x-keyless-source-vpc", "vpc-0e9801d129c0ffee1"),
+        ("x-keyless-vpc-source-ip", "10.20.0.7"),
+    ];
+    const OTHER_SUBNET: &[(&str, &str)] = &[
+        ("x-keyless-source-vpce", "vpce-0a1b2c3d4e5f60718"),
+        ("x-keyless-vpc-source-ip", "10.99.0.7"),
+    ];
+    const OTHER_ENDPOINT: &[(&str, &str)] = &[
+        ("x-keyless-source-vpce", "vpce-0ffffffffffffffff"),
+        ("x-keyless-vpc-source-ip", "10.20.0.7"),
+    ];
+    // Through the endpoint, from the runners' subnet: the VPC statement holds.
+    call("deploy", INSIDE).await.assert_ok();
+    call("deploy", OTHER_SUBNET).await.assert_error(
+        403,
+        "AccessDenied",
+        "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+    );
+    call("deploy", OTHER_ENDPOINT).await.assert_error(
+        403,
+        "AccessDenied",
+        "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+    );
+    // Over the internet: the public egress holds, another address does not.
+    call("deploy", &[("x-forwarded-for", "203.0.113.9")])
+        .await
+        .assert_ok();
+    call("deploy", &[("x-forwarded-for", "198.51.100.9")])
+        .await
+        .assert_error(
+            403,
+            "AccessDenied",
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+        );
+    // Article 004: a runner at 10.20.0.7 never matches, through the endpoint (no aws:SourceIp) nor over the
+    // internet (AWS sees the NAT gateway's public address).
+    for headers in [INSIDE, &[("x-forwarded-for", "203.0.113.9")][..]] {
+        call("article", headers).await.assert_error(
+            403,
+            "AccessDenied",
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+        );
+    }
+    // A malformed VPC header is refused, naming the header.
+    call("deploy", &[("x-keyless-source-vpce", "vpc-0a1b2c3d4e5f60718")])
+        .await
+        .assert_error(
+            400,
+            "ValidationError",
+            "The x-keyless-source-vpce header `vpc-0a1b2c3d4e5f60718` is not a VPC endpoint ID such as vpce-0a1b2c3d4e5f60718.",
+        );
+    // From a peer that is not loopback the VPC headers are ignored: the peer's address is aws:SourceIp.
+    h.peer = "198.51.100.2:1".parse().unwrap();
+    let mut p = params("deploy").to_vec();
+    p.push(("WebIdentityToken", token.as_str()));
+    h.call_at(&p, None, SystemTime::now(), INSIDE)
+        .await
+        .assert_error(
+            403,
+            "AccessDenied",
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+        );
+
+    // The default network (`--source-ip`) for clients that cannot add headers, changeable in-process.
+    let h = Harness::with_config(Config {
+        default_network: Some(keyless_iam::network::Network::Internet {
+            source_ip: "198.51.100.7".parse().unwrap(),
+        }),
+        ..Config::local()
+    });
+    h.setup_role("deploy", &trust).await;
+    let token = h.mint(REPO);
+    h.assume("deploy", &token).await.assert_error(
+        403,
+        "AccessDenied",
+        "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+    );
+    h.emulator
+        .set_default_network(Some(keyless_iam::network::Network::Vpc(
+            keyless_iam::network::VpcPath::default()
+                .endpoint("vpce-0a1b2c3d4e5f60718")
+                .private_ip("10.20.0.8".parse().unwrap()),
+        )));
+    h.assume("deploy", &token).await.assert_ok();
+}

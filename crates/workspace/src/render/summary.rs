@@ -81,10 +81,38 @@ pub fn summary(config: &Config, plan: &Plan) -> String {
             if let RoleKind::Environment { environment } = &role.kind
                 && let Some(env) = config.environments.get(environment)
             {
-                if !env.source_ips.is_empty() {
+                if env.has_internet_path() {
                     let cidrs: Vec<String> =
                         env.source_ips.iter().map(ToString::to_string).collect();
-                    let _ = writeln!(out, "    only from    {}", cidrs.join(", "));
+                    let _ = writeln!(
+                        out,
+                        "    only from    {} (the internet path: aws:SourceIp, the runners' public egress)",
+                        cidrs.join(", ")
+                    );
+                }
+                if env.has_vpc_path() {
+                    let mut parts: Vec<String> = Vec::new();
+                    if !env.vpc_endpoints.is_empty() {
+                        parts.push(format!("endpoint {}", env.vpc_endpoints.join(" or ")));
+                    }
+                    if !env.vpcs.is_empty() {
+                        parts.push(format!("VPC {}", env.vpcs.join(" or ")));
+                    }
+                    if !env.vpc_source_ips.is_empty() {
+                        let cidrs: Vec<String> =
+                            env.vpc_source_ips.iter().map(ToString::to_string).collect();
+                        parts.push(format!("private address in {}", cidrs.join(", ")));
+                    }
+                    let label = if env.has_internet_path() {
+                        "or through"
+                    } else {
+                        "only through"
+                    };
+                    let _ = writeln!(
+                        out,
+                        "    {label:<13}{} (the VPC path: an STS interface endpoint, reached through the regional endpoint with private DNS)",
+                        parts.join(", ")
+                    );
                 }
                 let branches: Vec<&str> = env.branches.iter().map(|b| b.as_str()).collect();
                 let _ = writeln!(
