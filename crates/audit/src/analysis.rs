@@ -93,16 +93,39 @@ pub fn oidc_uses(step: &Step<'_>) -> Vec<(Route, String)> {
 /// identity, or reads the token in a step that sends it to no other service (Vault, Conjur, Google Cloud, Azure:
 /// `keyless_pipelines::consumers`, the one table of token consumers).
 pub fn script_web_identity(step: &Step<'_>) -> Option<Route> {
+    script_web_identity_at(step).map(|(r, _)| r)
+}
+
+/// [`script_web_identity`] with where in the line: the AWS web identity name or the token reference that made the
+/// line count.
+pub fn script_web_identity_at<'a>(step: &Step<'a>) -> Option<(Route, Option<InLine<'a>>)> {
     use keyless_pipelines::consumers::{TokenConsumer, token_consumer};
     let elsewhere = step
         .commands()
         .any(|(_, t)| token_consumer(t).is_some_and(|c| c != TokenConsumer::Aws));
-    step.commands()
-        .find(|(_, t)| {
-            token_consumer(t) == Some(TokenConsumer::Aws)
-                || (!elsewhere && shell::references(t, TOKEN_VAR))
+    let (route, text) = step.commands().find(|(_, t)| {
+        token_consumer(t) == Some(TokenConsumer::Aws) || (!elsewhere && uses_token(t))
+    })?;
+    let at = [
+        "assume-role-with-web-identity",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "web_identity_token_file",
+        TOKEN_VAR,
+    ]
+    .iter()
+    .filter_map(|needle| text.find(needle).map(|at| (text, at, needle.len())))
+    .min_by_key(|(_, at, _)| *at);
+    Some((route.clone(), at))
+}
+
+/// The line reads the token for something other than testing that it is set: `[[ -n "$BITBUCKET_STEP_OIDC_TOKEN" ]]`
+/// (corpus 206's "Verify OIDC Token" step) sends it nowhere.
+fn uses_token(text: &str) -> bool {
+    shell::references(text, TOKEN_VAR)
+        && shell::var_refs(text).iter().any(|r| {
+            let before = text[..r.offset].trim_end_matches('"').trim_end();
+            r.name == TOKEN_VAR && !(before.ends_with("-n") || before.ends_with("-z"))
         })
-        .map(|(r, _)| r.clone())
 }
 
 /// The step sends its OIDC token to AWS: an AWS pipe with `AWS_OIDC_ROLE_ARN`, `image.aws.oidc-role`, or AWS web
@@ -123,8 +146,24 @@ pub fn token_goes_to_aws(step: &Step<'_>) -> bool {
     pipe || image || script_web_identity(step).is_some()
 }
 
-/// Deploy commands and pipes in a step: `(route, what)`.
-pub fn deploy_actions(step: &Step<'_>) -> Vec<(Route, String)> {
+/// Where in a script line a rule matched: the line's text, and the byte offset and length of the match in it.
+pub type InLine<'a> = (&'a str, usize, usize);
+
+/// Points a finding at `route`, at the matched text when there is one (the line of a multi-line script that matched,
+/// not the block's first line).
+pub fn point(
+    f: crate::finding::FindingBuilder,
+    route: &Route,
+    at: Option<InLine<'_>>,
+) -> crate::finding::FindingBuilder {
+    match at {
+        Some((text, offset, len)) => f.at_value(route.clone(), text, offset, len),
+        None => f.at(route.clone()),
+    }
+}
+
+/// Deploy commands and pipes in a step: `(route, what, where in the line)` (no place in a line for a pipe).
+pub fn deploy_actions<'a>(step: &Step<'a>) -> Vec<(Route, String, Option<InLine<'a>>)> {
     const COMMANDS: &[(&[&str], &str)] = &[
         (&["cdk", "deploy"], "cdk deploy"),
         (&["terraform", "apply"], "terraform apply"),
@@ -160,9 +199,13 @@ pub fn deploy_actions(step: &Step<'_>) -> Vec<(Route, String)> {
         (&["pulumi", "up"], "pulumi up"),
     ];
     let mut out = Vec::new();
-    for (route, _, cmds) in step.lexed() {
+    for (route, text, cmds) in step.lexed() {
         for cmd in cmds {
             let words = cmd.unquoted_args();
+            let first = cmd
+                .args_from_program()
+                .first()
+                .map(|(w, at)| (text, *at, w.len()));
             let plain: Vec<&str> = words
                 .iter()
                 .map(AsRef::as_ref)
@@ -176,7 +219,7 @@ pub fn deploy_actions(step: &Step<'_>) -> Vec<(Route, String)> {
             };
             for (pattern, what) in COMMANDS {
                 if plain.len() >= pattern.len() && plain[..pattern.len()] == **pattern {
-                    out.push((route.clone(), (*what).to_owned()));
+                    out.push((route.clone(), (*what).to_owned(), first));
                 }
             }
         }
@@ -200,7 +243,7 @@ pub fn deploy_actions(step: &Step<'_>) -> Vec<(Route, String)> {
                 .iter()
                 .any(|w| lower.contains(w))
             {
-                out.push((name_route.clone(), format!("pipe {name}")));
+                out.push((name_route.clone(), format!("pipe {name}"), None));
             }
         }
     }

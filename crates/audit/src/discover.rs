@@ -74,6 +74,13 @@ fn candidate(path: &Path, name: &str) -> bool {
     if ext == "tf" || name.ends_with(".tf.json") {
         return true;
     }
+    // The variables files Terraform loads by itself (others are read only when named, as with `-var-file`).
+    if matches!(name, "terraform.tfvars" | "terraform.tfvars.json")
+        || name.ends_with(".auto.tfvars")
+        || name.ends_with(".auto.tfvars.json")
+    {
+        return true;
+    }
     if !matches!(ext, "json" | "yml" | "yaml" | "template") {
         return false;
     }

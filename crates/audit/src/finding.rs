@@ -60,6 +60,10 @@ pub enum Focus {
     Key,
     /// The first occurrence of this text inside the node's source span (falls back to the node).
     Text(String),
+    /// The `n`-th (0-based) occurrence of this text inside the node's source span: what a rule matched at a known
+    /// offset of a scalar's value, so a script line that repeats the text earlier in the same block (a `- |` script)
+    /// is not reported at the earlier line. Falls back to the first occurrence, then to the node.
+    Occurrence(String, usize),
     /// A 1-based line and column (for errors reported by position, such as YAML syntax errors).
     Position(usize, usize),
     /// A byte range of the source (for what the tree no longer holds, such as a duplicate key's earlier value).
@@ -187,6 +191,21 @@ impl FindingBuilder {
     #[must_use]
     pub fn at_text(self, route: Route, text: impl Into<String>) -> Self {
         self.at_focus(route, Focus::Text(text.into()))
+    }
+
+    /// The primary location: the text at `value[offset..offset + len]`, where `value` is the scalar value of the
+    /// node at `route` (a script line, a block of them). The source is found by counting the occurrences of that
+    /// text before `offset`, so it lands on the line the rule matched, in plain, quoted, literal and folded scalars
+    /// alike; an offset that is not inside `value` (or not at a character boundary) falls back to the node.
+    #[must_use]
+    pub fn at_value(self, route: Route, value: &str, offset: usize, len: usize) -> Self {
+        match value.get(offset..offset + len) {
+            Some(text) if !text.is_empty() => {
+                let nth = value[..offset].matches(text).count();
+                self.at_focus(route, Focus::Occurrence(text.to_owned(), nth))
+            }
+            _ => self.at_focus(route, Focus::Node),
+        }
     }
 
     /// The primary location is where a resolved policy value was written (see `policy::At`).

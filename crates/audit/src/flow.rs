@@ -55,6 +55,8 @@ pub struct TokenWrite<'a> {
     pub op_offset: Option<usize>,
     /// The file, as written.
     pub target: &'a str,
+    /// Byte offset of `target` inside `text`.
+    pub target_offset: usize,
     /// The file with the step's known variables substituted (`"$AWS_WEB_IDENTITY_TOKEN_FILE"` →
     /// `$(pwd)/web-identity-token`), unquoted.
     pub resolved: String,
@@ -73,11 +75,15 @@ pub enum Printed {
 #[derive(Debug, Clone)]
 pub struct Print<'a> {
     pub route: &'a Route,
+    /// The line's text (the scalar at `route`).
+    pub text: &'a str,
     pub what: Printed,
     /// What the command does, completing "<step> …" (`prints the OIDC token to the build log`).
     pub how: String,
     /// Text of the line to point at.
     pub focus: String,
+    /// Byte offset of `focus` inside the line's text (`None`: its first occurrence).
+    pub focus_offset: Option<usize>,
     /// True for dumps of the whole environment (what they print depends on what is set).
     pub dump: bool,
     /// Where `set -x` turned tracing on, for a traced use.
@@ -434,13 +440,23 @@ impl<'a> State<'a> {
         let mut data = Taint::default();
         let mut how = String::new();
         let mut focus = prog.to_owned();
+        // The program's word: the pipeline's own, not an earlier line's of the same block.
+        let prog_at = program_index(first)
+            .and_then(|i| first.words.get(i))
+            .map(|(_, at)| *at);
+        let mut focus_offset = prog_at;
         let mut dump = false;
+        // The pipeline's text: a reference to point at is looked for here, not in the whole (block) line.
+        let span = pipeline_span(line.text, cmds);
         if matches!(prog, "echo" | "printf" | "print") {
             for (w, _) in &first.words {
                 data |= self.text_taint(w);
             }
             how = "prints".into();
-            focus = first_tainted_ref(self, line.text).unwrap_or_else(|| prog.to_owned());
+            if let Some((raw, at)) = first_tainted_ref(self, &line.text[span.clone()]) {
+                focus = raw;
+                focus_offset = Some(span.start + at);
+            }
         } else if prog == "printenv" && args.len() > 1 {
             for a in &args[1..] {
                 if *a == TOKEN_VAR {
@@ -454,6 +470,9 @@ impl<'a> State<'a> {
             data.creds = true;
             how = "runs".into();
             focus = "sts".into();
+            focus_offset = line.text[span.clone()]
+                .find("sts")
+                .map(|at| span.start + at);
         } else if FILE_PRINTERS.contains(&prog) {
             data = self.files_taint(first);
             how = format!("`{prog}`s a file that holds");
@@ -491,13 +510,19 @@ impl<'a> State<'a> {
                 if p == "tee" && data.token {
                     let append = a.iter().any(|w| *w == "-a" || *w == "--append");
                     let at = program_index(cmd).unwrap_or(0);
-                    for (w, _) in cmd
+                    for (w, w_at) in cmd
                         .words
                         .iter()
                         .skip(at + 1)
                         .filter(|(w, _)| !w.starts_with('-'))
                     {
-                        self.write(line, w, if append { ">>" } else { ">" }, None, flow);
+                        self.write(
+                            line,
+                            (*w, *w_at),
+                            if append { ">>" } else { ">" },
+                            None,
+                            flow,
+                        );
                     }
                 }
             }
@@ -514,7 +539,9 @@ impl<'a> State<'a> {
                     && !target.starts_with("/dev/")
                 {
                     if k == 0 && data.token {
-                        self.write(line, target, op, Some(*at), flow);
+                        // The target word follows its operator.
+                        let target_at = line.text[*at..].find(*target).map_or(*at, |i| *at + i);
+                        self.write(line, (*target, target_at), op, Some(*at), flow);
                     }
                     if data.creds && (k == 0 || k + 1 == cmds.len()) {
                         let path = self.resolve(target);
@@ -549,9 +576,11 @@ impl<'a> State<'a> {
             };
             flow.prints.push(Print {
                 route: line.route,
+                text: line.text,
                 what,
                 how,
                 focus,
+                focus_offset,
                 dump,
                 traced_since: None,
             });
@@ -566,6 +595,10 @@ impl<'a> State<'a> {
                 }
             }
             if t.any() {
+                let traced_focus = match first_tainted_ref(self, &line.text[span.clone()]) {
+                    Some((raw, at)) => (raw, Some(span.start + at)),
+                    None => (prog.to_owned(), prog_at),
+                };
                 let what = if t.token {
                     Printed::Token
                 } else {
@@ -573,6 +606,7 @@ impl<'a> State<'a> {
                 };
                 flow.prints.push(Print {
                     route: line.route,
+                    text: line.text,
                     what,
                     how: match what {
                         Printed::Token => "uses the OIDC token while `set -x` traces commands to the log".into(),
@@ -580,7 +614,8 @@ impl<'a> State<'a> {
                             "uses temporary AWS credentials while `set -x` traces commands to the log".into()
                         }
                     },
-                    focus: first_tainted_ref(self, line.text).unwrap_or_else(|| prog.to_owned()),
+                    focus: traced_focus.0,
+                    focus_offset: traced_focus.1,
                     dump: false,
                     traced_since: Some(since),
                 });
@@ -591,7 +626,7 @@ impl<'a> State<'a> {
     fn write(
         &mut self,
         line: &Line<'a, '_>,
-        target: &'a str,
+        (target, target_offset): (&'a str, usize),
         op: &'static str,
         op_offset: Option<usize>,
         flow: &mut Flow<'a>,
@@ -606,6 +641,7 @@ impl<'a> State<'a> {
             op,
             op_offset,
             target,
+            target_offset,
             resolved,
             in_clone_dir,
         });
@@ -630,12 +666,37 @@ fn is_dump(prog: &str, args: &[&str]) -> bool {
     }
 }
 
-/// The first reference in `text` to the token or a tainted variable, as written (`$TOKEN`, `${X}`).
-fn first_tainted_ref(st: &State<'_>, text: &str) -> Option<String> {
+/// The first reference in `text` to the token or a tainted variable, as written (`$TOKEN`, `${X}`), and its offset.
+fn first_tainted_ref(st: &State<'_>, text: &str) -> Option<(String, usize)> {
     shell::var_refs(text)
         .into_iter()
         .find(|r| r.name == TOKEN_VAR || st.vars.get(&r.name).is_some_and(|v| v.taint.any()))
-        .map(|r| r.raw)
+        .map(|r| (r.raw, r.offset))
+}
+
+/// The byte range of `text` a pipeline's commands cover (words and redirection targets), so what a rule points at
+/// is looked for on the pipeline's own line of a multi-line block.
+fn pipeline_span(text: &str, cmds: &[Command<'_>]) -> std::ops::Range<usize> {
+    let mut start = text.len();
+    let mut end = 0;
+    for cmd in cmds {
+        for (w, at) in &cmd.words {
+            start = start.min(*at);
+            end = end.max(at + w.len());
+        }
+        for (_, at, target) in &cmd.redirects {
+            start = start.min(*at);
+            end = end.max(
+                text[*at..]
+                    .find(*target)
+                    .map_or(*at + 1, |i| at + i + target.len()),
+            );
+        }
+    }
+    if start >= end {
+        return 0..text.len();
+    }
+    start..end.min(text.len())
 }
 
 #[cfg(test)]

@@ -43,7 +43,8 @@ pub enum InputKind {
     /// An IAM policy document, or `aws iam get-role` output.
     IamPolicy,
     CloudFormation,
-    /// A Terraform file (`.tf`, `.tf.json`): read with the other files of its directory, as Terraform does.
+    /// A Terraform file (`.tf`, `.tf.json`, and the `.tfvars` a root module loads): read with the other files of its
+    /// directory, as Terraform does.
     Terraform,
     /// `terraform show -json` output (a plan or the state).
     TerraformPlan,
@@ -118,7 +119,9 @@ impl Input {
     pub fn parse(path: &str, text: &str) -> Result<Self, InputError> {
         // Terraform's native syntax has no tree here: the module is read with its other files (see
         // `policy::terraform`); only the syntax is checked now, so a broken file is bad input like broken YAML.
-        if policy::terraform::is_native(path) {
+        if policy::terraform::is_native(path)
+            || (policy::terraform::is_tfvars(path) && !path.ends_with(".json"))
+        {
             policy::terraform::check_syntax(text).map_err(|e| InputError {
                 path: path.to_owned(),
                 line: e.line,
@@ -299,13 +302,16 @@ fn classify(path: &str, root: &Node) -> InputKind {
         InputKind::Keyless
     } else if is_pipeline_name(path) || root.get("pipelines").is_some() {
         InputKind::Pipeline
-    } else if policy::terraform::is_json(path) {
+    } else if policy::terraform::is_json(path) || policy::terraform::is_tfvars(path) {
         InputKind::Terraform
     } else if policy::terraform::is_plan(root) {
         InputKind::TerraformPlan
     } else if root.get("Resources").is_some() || root.get("AWSTemplateFormatVersion").is_some() {
         InputKind::CloudFormation
-    } else if root.get("Statement").is_some() || root.get("Role").is_some() {
+    } else if root.get("Statement").is_some()
+        || root.get("Role").is_some()
+        || root.get("RoleDetailList").is_some()
+    {
         InputKind::IamPolicy
     } else {
         InputKind::Other
@@ -599,37 +605,26 @@ impl Auditor {
             .collect()
     }
 
-    /// Every Terraform module among the inputs (the `.tf`/`.tf.json` files of one directory), read: `(index of
-    /// its first input, what it holds)`. Places in the module name their own input.
+    /// Every Terraform root module among the inputs (the `.tf`/`.tf.json` files of one directory, with the local
+    /// modules it calls), read: `(index of its first input, what it holds)`. Places in the module name their own
+    /// input.
     fn terraform_modules<'a>(&'a self, inputs: &'a [Input]) -> Vec<(usize, policy::TrustFile<'a>)> {
-        let mut dirs: Vec<(&str, Vec<policy::terraform::Source<'a>>)> = Vec::new();
-        for (index, input) in inputs.iter().enumerate() {
-            if input.kind != InputKind::Terraform {
-                continue;
-            }
-            let dir = input.path.rsplit_once(['/', '\\']).map_or("", |(d, _)| d);
-            let source = policy::terraform::Source {
+        let sources: Vec<policy::terraform::Source<'a>> = inputs
+            .iter()
+            .enumerate()
+            .filter(|(_, input)| input.kind == InputKind::Terraform && input.unreadable.is_none())
+            .map(|(index, input)| policy::terraform::Source {
                 input: index,
                 path: &input.path,
                 text: &input.doc.text,
                 json: policy::terraform::is_json(&input.path).then_some(&input.doc),
-            };
-            match dirs.iter_mut().find(|(d, _)| *d == dir) {
-                Some((_, files)) => files.push(source),
-                None => dirs.push((dir, vec![source])),
-            }
-        }
-        dirs.into_iter()
-            .map(|(_, files)| {
-                let first = files[0].input;
-                let file = policy::terraform::read_module(
-                    &files,
-                    &self.terraform_variables,
-                    &self.config.production_environments,
-                );
-                (first, file)
             })
-            .collect()
+            .collect();
+        policy::terraform::read_modules(
+            &sources,
+            &self.terraform_variables,
+            &self.config.production_environments,
+        )
     }
 
     /// The trust rules over each Terraform module (its files are read together, so this runs on all inputs).
@@ -873,6 +868,17 @@ pub fn locate(
             .get(node_span.start..node_span.end)
             .and_then(|s| s.find(text.as_str()))
             .map_or(node_span, |at| {
+                Span::new(node_span.start + at, node_span.start + at + text.len())
+            }),
+        Focus::Occurrence(text, nth) => doc
+            .text
+            .get(node_span.start..node_span.end)
+            .and_then(|s| {
+                s.match_indices(text.as_str())
+                    .nth(*nth)
+                    .or_else(|| s.match_indices(text.as_str()).next())
+            })
+            .map_or(node_span, |(at, _)| {
                 Span::new(node_span.start + at, node_span.start + at + text.len())
             }),
     };

@@ -86,6 +86,17 @@ pub fn lex<'t>(text: &'t str) -> Vec<Tok<'t>> {
                 i += if double { 2 } else { 1 };
                 continue;
             }
+            // `<aws-account-number>`: a documentation placeholder copied into a script (corpus 215's
+            // `arn:aws:iam::<aws-account-number>:role/…`, 217's `<SERVICE_ACCOUNT_EMAIL>`), not two redirections. A
+            // shell would read `<name` and `>…` as redirections and fail; whoever runs the step replaces it first.
+            b'<' if placeholder_len(&bytes[i..]) > 0 => {
+                if word_end == word_start {
+                    word_start = i;
+                }
+                i += placeholder_len(&bytes[i..]);
+                word_end = i;
+                continue;
+            }
             b'>' | b'<' => {
                 // `2>` / `&>`: the fd digit belongs to the redirection.
                 let fd_prefix = word_end == word_start + 1 && bytes[word_start].is_ascii_digit();
@@ -124,6 +135,25 @@ pub fn lex<'t>(text: &'t str) -> Vec<Tok<'t>> {
     }
     flush(&mut out, &mut word_start, word_end);
     out
+}
+
+/// The length of a `<placeholder>` at the start of `rest`, or 0: a name of letters, digits, `_`, `-` and `.` that
+/// starts with a letter, closed by a `>` that is not the start of `>>` and is followed by the end of the word (white
+/// space, an operator, a quote) or by text that continues the word (`<account>:role/x`, `<bucket>/path`). A heredoc
+/// (`<<EOF`), a here-string (`<<<`), an input redirection (`< file`, `<file`) and a process substitution (`<(…)`) have
+/// no closing `>` after a name, so they stay redirections.
+fn placeholder_len(rest: &[u8]) -> usize {
+    if rest.first() != Some(&b'<') || !rest.get(1).is_some_and(u8::is_ascii_alphabetic) {
+        return 0;
+    }
+    let name = rest[1..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        .count();
+    match (rest.get(1 + name), rest.get(2 + name)) {
+        (Some(b'>'), next) if next != Some(&b'>') && next != Some(&b'&') => name + 2,
+        _ => 0,
+    }
 }
 
 fn next_char_len(text: &str, i: usize) -> usize {
@@ -449,6 +479,31 @@ pub fn is_in_clone_dir(target: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Corpus 215 (`arn:aws:iam::<aws-account-number>:role/…`) and 217 (`export SA=<SERVICE_ACCOUNT_EMAIL>`): a
+    /// documentation placeholder is part of its word, not an input and an output redirection.
+    #[test]
+    fn placeholder_in_angle_brackets_is_a_word_not_redirections() {
+        let cmds = commands(
+            "aws sts assume-role --role-arn arn:aws:iam::<aws-account-number>:role/x > creds.json",
+        );
+        assert_eq!(cmds.len(), 1);
+        assert_eq!(cmds[0].redirects, [(">", 72, "creds.json")]);
+        assert!(cmds[0].has_word("arn:aws:iam::<aws-account-number>:role/x"));
+        let cmds = commands("export SA=<SERVICE_ACCOUNT_EMAIL>");
+        assert!(cmds[0].redirects.is_empty());
+        assert!(cmds[0].has_word("SA=<SERVICE_ACCOUNT_EMAIL>"));
+        let cmds = commands("export WIP=projects/<PROJECT_NUMBER>/pools/<WIP_NAME>");
+        assert!(cmds[0].redirects.is_empty());
+        assert_eq!(cmds[0].words.len(), 2);
+        // Real redirections stay redirections.
+        assert_eq!(commands("sort < in.txt > out.txt")[0].redirects.len(), 2);
+        assert_eq!(commands("sort <in.txt >out.txt")[0].redirects.len(), 2);
+        assert!(!commands("cat <<EOF")[0].redirects.is_empty());
+        assert!(!commands("tr a b <<< x")[0].redirects.is_empty());
+        assert!(!commands("cmd <a>>log")[0].redirects.is_empty());
+        assert!(!commands("cmd <a>&2")[0].redirects.is_empty());
+    }
 
     #[test]
     fn lexes_redirects_and_pipes() {

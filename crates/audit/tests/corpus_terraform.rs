@@ -1,6 +1,9 @@
 //! The original Terraform of `../shared/corpus/trust/sources` (the files the corpus's trust policies were extracted
-//! from), audited as Terraform reads it: the files of one module (same policy number, repository and directory in
-//! `SOURCES.tsv`) together, variables from their defaults. Most of these modules declare their variables in a
+//! from), audited as Terraform reads it: the files of one repository (same policy number and repository in
+//! `SOURCES.tsv`) together, as `keyless audit` reads a checkout, so a module called by another directory (`../.`,
+//! `./modules/x`) is read with its caller's inputs, and a call of a published module keyless has a model of is judged
+//! through the model; variables take their defaults. Findings are compared per module (the directory of the file
+//! each is located in). Most of these modules declare their variables in a
 //! `variables.tf` the corpus does not hold, so what depends on them is unknown: the expectation is then the
 //! `unresolved-reference` that names what could not be checked, never a silent pass. Each expectation was written
 //! from AWS's documented semantics (aws.md §2-3) and the source, with the reasoning next to it; findings below `low`
@@ -42,8 +45,12 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "003 calidae/terraform-aws-bitbucket-oidc/examples/naive",
-        &["unresolved-reference"],
-        "The role's policy is an output of the registry module `calidae/bitbucket-oidc/aws`, which is not read.",
+        &["missing-sub-condition", "unresolved-reference"],
+        "The role's policy is the `json_policies.default` output of `calidae/bitbucket-oidc/aws`, judged through \
+         keyless's model of the module: the default `policies` has no subjects, so the document checks only the \
+         workspace audience and every repository of the workspace can assume the role (as the extracted 003 in \
+         corpus_trust.rs), reported at the `module` block. The provider's URL is built from Bitbucket's API \
+         response (`data.http`) at plan time: unresolved.",
     ),
     (
         "005 calidae/terraform-aws-bitbucket-oidc/.",
@@ -52,18 +59,25 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "005 calidae/terraform-aws-bitbucket-oidc/examples/strict",
-        &["unresolved-reference"],
-        "Two roles built from outputs of the registry module, which is not read.",
+        &["broad-permissions", "unresolved-reference"],
+        "Two roles built from outputs of `calidae/bitbucket-oidc/aws`, judged through keyless's model. The claim \
+         keys (`branchName`, `deploymentEnvironment`) are written under the provider's host, which comes from \
+         Bitbucket's API at plan time, and `source_ip` from `calidae/ip-addresses/bitbucket` (no model): the \
+         claim-key and issuer rules could not run, and keyless says so instead of passing. Issue 22: the roles are \
+         Bitbucket deployment roles with `ViewOnlyAccess` and `PowerUserAccess` (every service but IAM): broad.",
     ),
     (
         "006 helecloud/terraform-aws-bitbucket-oidc/.",
-        &["missing-aud-condition", "unresolved-reference"],
-        "The statement checks `sub` (from `var.roles`, not declared here) but never `:aud`; the client ID embeds `var.workspace_uuid`.",
+        &["missing-aud-condition"],
+        "Read through the example's call (`../.`) with its inputs: the statement checks `sub` \
+         (`{573817ba-…}*`, pinned to the repository) but never `:aud`; the provider's client ID is the workspace \
+         audience built from the example's `workspace_uuid`, so nothing is unresolved.",
     ),
     (
         "006 helecloud/terraform-aws-bitbucket-oidc/example",
         &[],
-        "Calls the module of the directory above (`../.`, audited on its own); its own document is a permissions policy.",
+        "Calls the module of the directory above (its findings are reported there, where the statement is \
+         written); its own document is a permissions policy.",
     ),
     (
         "009 shoplineapp/terraform-shoplineapp-bitbucket-oidc-aws-role/.",
@@ -78,7 +92,10 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
     (
         "010 truemark/terraform-aws-bitbucket-oidc-provisioner/.",
         &["unresolved-reference"],
-        "The role is made by the registry module terraform-aws-modules/iam (not read, no model yet): the call is reported, never passed.",
+        "The role is made by terraform-aws-modules/iam `iam-assumable-role-with-oidc` 5.5.5, judged through \
+         keyless's v5 model: `create_role`, `provider_urls` and `allow_self_assume_role` are this module's own \
+         variables, declared in a variables.tf the corpus does not hold, so whether the role exists and whom it \
+         trusts is unresolved, never passed.",
     ),
     (
         "011 PCDEV-Cloud/terraform-aws-aws_iam/modules/iam-bitbucket-oidc",
@@ -111,8 +128,16 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "034 unresolved/.",
-        &["missing-sub-condition", "unresolved-reference"],
-        "Only the audience (the provider's client IDs, whose UUID comes from a variable): any repository of the workspace can assume a role with iam:*, ec2:*.",
+        &[
+            "admin-permissions",
+            "broad-permissions",
+            "missing-sub-condition",
+            "unresolved-reference",
+        ],
+        "Only the audience (the provider's client IDs, whose UUID comes from a variable): any repository of the workspace can assume a role with iam:*, ec2:*. \
+         Issue 22: the attached `aws_iam_policy.ecr_access_policy` allows `iam:*` (admin: it can grant itself \
+         anything) and `ec2:*`, `sns:*`, `events:*`, `logs:*`; AmazonS3FullAccess, AmazonAthenaFullAccess, \
+         AWSGlueConsoleFullAccess and SecretsManagerReadWrite are attached too (broad).",
     ),
     (
         "035 unresolved/.",
@@ -120,9 +145,19 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
         "The only condition is on `:aud`, with the values of `var.allowed_subjects` (undeclared): no `sub` condition at all.",
     ),
     (
-        "037 unresolved/.",
-        &["unresolved-reference"],
-        "The trust conditions are `var.trust_conditions` and the audiences `var.oidc_audiences`, given by the example through a local module call.",
+        "037 unresolved/examples/bitbucket",
+        &["provider-client-id", "unresolved-reference"],
+        "The example's `oidc_audiences` input becomes the module's provider client IDs: \
+         `ari:cloud:bitbucket::workspace/{…}` has braces, which no Bitbucket token's audience has, reported at the \
+         input. The condition keys are written under `local.oidc_provider_host`, which depends on \
+         `var.oidc_provider_arn` (declared in a variables.tf the corpus does not hold): unresolved.",
+    ),
+    (
+        "037 unresolved/modules/aws-eks-ci-oidc-access",
+        &["provider-client-id", "unresolved-reference"],
+        "Read through the example's call: the provider it would create lists no workspace audience (STS rejects \
+         every Bitbucket token); whether it is created, and the role's `Federated`, depend on \
+         `var.oidc_provider_arn`, not declared in the files read.",
     ),
     (
         "038 DNXLabs/terraform-aws-vcs-oidc/.",
@@ -132,12 +167,15 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
     (
         "039 lablabs/terraform-aws-eks-bitbucket-runner-autoscaler/.",
         &[],
-        "Only calls the local module `./modules/addon-oidc` (audited as its own directory).",
+        "Only calls the local module `./modules/addon-oidc` (read through the call; its findings are reported in \
+         the module's files, where the statement is written).",
     ),
     (
         "039 lablabs/terraform-aws-eks-bitbucket-runner-autoscaler/modules/addon-oidc",
         &["unresolved-reference"],
-        "The condition's test, variable and values are all module variables.",
+        "Read through the root's call: one instance per entry of `local.addon_oidc` and every input from the \
+         root's variables, none of them in the files read, so the condition's test, variable and values are \
+         unresolved.",
     ),
     (
         "041 unresolved/.",
@@ -161,8 +199,11 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "046 pelotech/terraform-aws-oidc-bitbucket/examples",
-        &["unresolved-reference"],
-        "The roles are made by the registry module `pelotech/oidc-bitbucket/aws`, not read.",
+        &["missing-aud-condition", "sub-never-matches"],
+        "Both roles are made by `pelotech/oidc-bitbucket/aws` 0.1.0, judged through keyless's model: its \
+         submodule checks `sub` but never `:aud` (each role reported at its entry of the input map). The example's \
+         subject `{xxdfsdf-sdf3123f-4a93-sdf-c1sdf}:*` is a placeholder, not a UUID: as written no Bitbucket \
+         token's subject matches it (the extracted 046 in corpus_trust.rs has a real UUID filled in).",
     ),
 ];
 
@@ -176,45 +217,91 @@ const NOT_YET: &[(&str, &[&str], &str)] = &[(
      unknown because the second operand depends on an undeclared variable. Expected missing-sub-condition.",
 )];
 
-/// The Terraform modules of the corpus: `NNN directory` → files (name in the corpus, name in the module).
-fn modules() -> BTreeMap<String, Vec<(String, String)>> {
+/// Where a corpus file sits in its repository when `SOURCES.tsv` gives an index id instead of a path: 037's example
+/// calls `../../modules/aws-eks-ci-oidc-access` (trust/SOURCES.tsv: "examples/bitbucket -> modules/aws-eks-ci-oidc-access",
+/// the example being `examples/*/main.tf`).
+const LAYOUT: &[(&str, &str)] = &[
+    ("037__idx53422784076.tf", "examples/bitbucket/main.tf"),
+    (
+        "037__idx53120105320.tf",
+        "modules/aws-eks-ci-oidc-access/main.tf",
+    ),
+];
+
+/// One corpus file: its name in the corpus, its path in its repository.
+struct File {
+    corpus: String,
+    path: String,
+}
+
+/// The Terraform of the corpus, by repository (`NNN repo`): a module calls another directory of its repository
+/// (`../.`, `./modules/x`), so the files of one repository are audited together, as `keyless audit` reads a checkout.
+fn repositories() -> BTreeMap<String, Vec<File>> {
     let tsv = std::fs::read_to_string(sources().join("SOURCES.tsv")).unwrap();
-    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<File>> = BTreeMap::new();
     for line in tsv.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
         let (file, repo, path) = (cols[0], cols[2], cols[4]);
         if !file.ends_with(".tf") {
             continue;
         }
-        let number = &file[..3];
-        let (dir, name) = match path.rsplit_once('/') {
-            Some((d, n)) => (d.to_owned(), n.to_owned()),
-            None => (".".to_owned(), path.to_owned()),
+        let path = match LAYOUT.iter().find(|(f, _)| *f == file) {
+            Some((_, p)) => (*p).to_owned(),
+            None if path.ends_with(".tf") => path.to_owned(),
+            None => format!("{path}.tf"),
         };
-        let name = if name.ends_with(".tf") {
-            name
-        } else {
-            format!("{name}.tf")
-        };
-        out.entry(format!("{number} {repo}/{dir}"))
+        out.entry(format!("{} {repo}", &file[..3]))
             .or_default()
-            .push((file.to_owned(), name));
+            .push(File {
+                corpus: file.to_owned(),
+                path,
+            });
     }
     out
 }
 
-fn audit(module: &str, files: &[(String, String)]) -> Vec<keyless_audit::Finding> {
+/// The module (`NNN repo/dir`) a path of an audited repository belongs to.
+fn module_of(repository: &str, path: &str) -> String {
+    let rel = path
+        .strip_prefix(repository)
+        .and_then(|p| p.strip_prefix('/'))
+        .unwrap_or(path);
+    let dir = rel.rsplit_once('/').map_or(".", |(d, _)| d);
+    format!("{repository}/{dir}")
+}
+
+/// Every module (`NNN repo/dir`) of the corpus.
+fn modules() -> BTreeSet<String> {
+    repositories()
+        .iter()
+        .flat_map(|(repo, files)| {
+            files
+                .iter()
+                .map(move |f| module_of(repo, &format!("{repo}/{}", f.path)))
+        })
+        .collect()
+}
+
+/// The findings of one repository's Terraform, by module (the directory of the file each is located in).
+fn audit(repository: &str, files: &[File]) -> BTreeMap<String, Vec<keyless_audit::Finding>> {
     let inputs: Vec<Input> = files
         .iter()
-        .map(|(file, name)| {
-            let text = std::fs::read_to_string(sources().join(file)).unwrap();
-            Input::parse(&format!("{module}/{name}"), &text)
-                .unwrap_or_else(|e| panic!("{file}: {e}"))
+        .map(|f| {
+            let text = std::fs::read_to_string(sources().join(&f.corpus)).unwrap();
+            Input::parse(&format!("{repository}/{}", f.path), &text)
+                .unwrap_or_else(|e| panic!("{}: {e}", f.corpus))
         })
         .collect();
-    Auditor::new(AuditConfig::default(), Options::default())
+    let mut out: BTreeMap<String, Vec<keyless_audit::Finding>> = BTreeMap::new();
+    for f in Auditor::new(AuditConfig::default(), Options::default())
         .audit(&inputs)
         .findings
+    {
+        out.entry(module_of(repository, &f.location.path))
+            .or_default()
+            .push(f);
+    }
+    out
 }
 
 #[test]
@@ -225,10 +312,14 @@ fn every_corpus_terraform_module_gets_the_findings_a_reviewer_expects() {
     }
     let modules = modules();
     assert!(modules.len() >= 20, "{} modules", modules.len());
+    let mut findings: BTreeMap<String, Vec<keyless_audit::Finding>> = BTreeMap::new();
+    for (repository, files) in repositories() {
+        findings.extend(audit(&repository, &files));
+    }
     let mut failures = Vec::new();
-    for (module, files) in &modules {
-        let findings = audit(module, files);
-        let got: BTreeSet<&str> = findings
+    for module in &modules {
+        let found = findings.get(module).map(Vec::as_slice).unwrap_or_default();
+        let got: BTreeSet<&str> = found
             .iter()
             .filter(|f| f.severity >= Severity::Low || f.rule == "unresolved-reference")
             .map(|f| f.rule)
@@ -241,30 +332,40 @@ fn every_corpus_terraform_module_gets_the_findings_a_reviewer_expects() {
             );
             continue;
         }
-        let Some((_, expected, _)) = EXPECTED.iter().find(|(m, _, _)| m == module) else {
-            failures.push(format!("{module}: no expectation; keyless says {got:?}"));
-            for f in &findings {
+        let show = |failures: &mut Vec<String>, why: String| {
+            failures.push(why);
+            for f in found {
                 eprintln!(
                     "  {module}: {} {}:{} {}",
                     f.rule, f.location.path, f.location.line, f.message
                 );
             }
+        };
+        let Some((_, expected, _)) = EXPECTED.iter().find(|(m, _, _)| m == module) else {
+            show(
+                &mut failures,
+                format!("{module}: no expectation; keyless says {got:?}"),
+            );
             continue;
         };
         let expected: BTreeSet<&str> = expected.iter().copied().collect();
         if got != expected {
-            failures.push(format!("{module}: expected {expected:?}, got {got:?}"));
-            for f in &findings {
-                eprintln!(
-                    "  {module}: {} {}:{} {}",
-                    f.rule, f.location.path, f.location.line, f.message
-                );
-            }
+            show(
+                &mut failures,
+                format!("{module}: expected {expected:?}, got {got:?}"),
+            );
         }
+    }
+    // Every finding belongs to a module of the corpus.
+    for m in findings.keys() {
+        assert!(
+            modules.contains(m),
+            "a finding outside the corpus modules: {m}"
+        );
     }
     for (m, _, _) in EXPECTED {
         assert!(
-            modules.contains_key(*m),
+            modules.contains(*m),
             "expectation for a module not in the corpus: {m}"
         );
     }

@@ -269,13 +269,15 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
     (
         "asis/A1_019_cfn_fnsub_string.yaml",
         &[
+            "admin-permissions",
             "missing-sub-condition",
             "source-ip-runtime",
             "unresolved-reference",
         ],
         "The trust policy is a JSON string under `Fn::Sub`: read, it has no `sub` condition, so any repository can \
-         assume this AdministratorAccess role. The workspace and audience are parameters without defaults: what \
-         could not be checked is named.",
+         assume this AdministratorAccess role (admin-permissions, issue 22: `ManagedPolicyArns` is read beside the \
+         trust policy). The workspace and audience are parameters without defaults: what could not be checked is \
+         named.",
     ),
     (
         "asis/A2_013_cdk_synth_ref.json",

@@ -10,6 +10,9 @@ use keyless_audit::output::plain;
 use keyless_audit::rule::RuleKind;
 use keyless_audit::{AuditConfig, Auditor, Input, Options, Persona, registry};
 
+#[path = "common/calibration.rs"]
+mod calibration;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -57,6 +60,9 @@ fn render(rule: &dyn keyless_audit::Rule) -> String {
         RuleKind::TrustPolicy => {
             "IAM trust policies (policy JSON, `aws iam get-role` output, CloudFormation)"
         }
+        RuleKind::Permissions => {
+            "deployment roles' permissions (keyless.yml; policies attached in CloudFormation, Terraform, `aws iam get-role` output)"
+        }
         RuleKind::CrossFile => {
             "several files together (pipelines with trust policies or keyless.yml)"
         }
@@ -70,6 +76,13 @@ fn render(rule: &dyn keyless_audit::Rule) -> String {
     writeln!(out, "# `{}`\n\n{}.\n", m.id, capitalise(m.summary)).unwrap();
     writeln!(out, "| | |\n|---|---|\n| Checks | {kind} |\n| Default severity | {} |\n| Confidence | {} |\n| Persona | {} |\n| Auto-fix | {} |\n", m.severity, m.confidence, m.persona, if m.autofix { "yes (`--fix`)" } else { "no" }).unwrap();
     writeln!(out, "## Why\n\n{}\n", m.why).unwrap();
+    if let Some((_, text)) = calibration::CALIBRATION.iter().find(|(id, _)| *id == m.id) {
+        writeln!(
+            out,
+            "## Severity and confidence, from the corpus\n\n{text}\n"
+        )
+        .unwrap();
+    }
     let bad = first(m.id, "bad");
     writeln!(out, "## Bad\n").unwrap();
     code_blocks(&mut out, &bad);
@@ -141,5 +154,56 @@ fn audit_md_lists_every_rule() {
     for rule in registry() {
         let link = format!("(rules/{}.md)", rule.meta().id);
         assert!(text.contains(&link), "docs/audit.md does not link {link}");
+    }
+}
+
+/// Every pipeline rule argues its severity and confidence with what it finds (or does not find) in the real pipelines
+/// of `../shared/corpus/pipelines`, citing the file (sources in its `SOURCES.tsv`).
+#[test]
+fn every_pipeline_rule_argues_its_calibration_from_the_corpus() {
+    let sources = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/pipelines/SOURCES.tsv"),
+    )
+    .unwrap();
+    for rule in registry() {
+        let m = rule.meta();
+        let entry = calibration::CALIBRATION.iter().find(|(id, _)| *id == m.id);
+        if m.kind == RuleKind::Pipeline {
+            assert!(entry.is_some(), "{} has no calibration argument", m.id);
+        }
+        let Some((_, text)) = entry else { continue };
+        // Every corpus file cited (`NNN__owner__repo…`) is in SOURCES.tsv.
+        for cited in text
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|c| c.contains("__"))
+        {
+            assert!(
+                sources
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{cited}.yml\t"))),
+                "{}: `{cited}` is not a corpus file in SOURCES.tsv",
+                m.id
+            );
+        }
+    }
+}
+
+#[test]
+fn every_terraform_module_model_is_listed_in_the_rule_docs() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules/unresolved-reference.md"),
+    )
+    .unwrap();
+    for m in keyless_audit::policy::terraform::models::MODELS {
+        let mut name = m.registry.to_owned();
+        if !m.submodule.is_empty() {
+            name = format!("{name}//{}", m.submodule);
+        }
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "docs/rules/unresolved-reference.md does not list the model of {name}"
+        );
     }
 }

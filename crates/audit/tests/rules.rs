@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use keyless_audit::output::{json, plain};
 use keyless_audit::{AuditConfig, Auditor, Finding, Input, Options, Persona, registry};
 
+#[path = "common/lines.rs"]
+mod lines;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -136,6 +139,37 @@ fn bad_fixtures_trigger_their_rule() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Every finding of every fixture (bad and good) is on the line that holds what its rule matched (see
+/// `common/lines.rs`): the `*-in-block` and `*anchored*` fixtures reproduce findings that pointed at a block's first
+/// line, at the first mention of a word in the block, or at the `|` a line before the block.
+#[test]
+fn findings_point_at_the_line_that_matched() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for rule in registry() {
+        let id = rule.meta().id;
+        for case in cases(id, "bad").into_iter().chain(cases(id, "good")) {
+            for f in audit(&load(&case)) {
+                let line = f
+                    .source
+                    .lines()
+                    .nth(f.location.line - 1)
+                    .unwrap_or_default();
+                match lines::names_what_matched(f.rule, &f.message, line) {
+                    Ok(true) => checked += 1,
+                    Ok(false) => {}
+                    Err(why) => failures.push(format!(
+                        "{}:{}: {} {}: {why}: {line:?}",
+                        f.location.path, f.location.line, f.rule, f.message
+                    )),
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(checked >= 50, "only {checked} findings checked");
 }
 
 #[test]

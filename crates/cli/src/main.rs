@@ -53,6 +53,9 @@ enum Command {
     /// Work with IAM policy documents: evaluate a request against a trust policy, like AWS would.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
+    /// What each role may do: infer its IAM permissions from the pipelines that run with it.
+    #[command(subcommand)]
+    Permissions(cmd::permissions::PermissionsCommand),
     /// Deploy a built site: sync to S3 by content, invalidate CloudFront.
     #[command(subcommand)]
     Deploy(cmd::deploy::DeployCommand),
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::Configure(args) => cmd::configure::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Policy(command) => cmd::policy::run(command),
+        Command::Permissions(command) => cmd::permissions::run(command),
         Command::Deploy(command) => cmd::deploy::run(command),
         Command::Token(command) => cmd::token::run(command),
         Command::Emulate(args) => cmd::emulate::run(args),

@@ -330,10 +330,16 @@ fn apply_against_keyless_emulate_creates_converges_and_prunes_only_when_asked() 
             .iter()
             .filter_map(|p| p.policy_arn())
             .collect();
-        assert_eq!(
-            arns,
-            ["arn:aws:iam::aws:policy/AWSCloudFormationFullAccess"]
-        );
+        // No managed policy (issue 22): the example's `permissions:` is the inline policy `keyless-permissions`.
+        assert!(arns.is_empty(), "{arns:?}");
+        let permissions = iam
+            .get_role_policy()
+            .role_name("bitbucket-production-deploy")
+            .policy_name("keyless-permissions")
+            .send()
+            .await
+            .unwrap();
+        assert!(percent_decode(permissions.policy_document()).contains("arn:aws:s3:::acme-web/*"));
         let inline = iam
             .get_role_policy()
             .role_name("bitbucket-production-deploy")

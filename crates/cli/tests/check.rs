@@ -56,7 +56,8 @@ fn a_pinned_workspace_passes() {
                 "role",
                 "aws",
                 "pipeline",
-                "intended"
+                "intended",
+                "can_then_do"
             ]
         );
         // The pipeline layer applies to every step of the workspace; another workspace's pipelines never reach
@@ -239,4 +240,114 @@ fn markdown_renders_a_table() {
         "{text}"
     );
     assert!(text.contains("OK: "), "{text}");
+}
+
+/// Issue 22: "can then do" (`can_then_do`, `roles[]`), from the role's managed and inline policies and
+/// `permissions:`.
+#[test]
+fn can_then_do_judges_each_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keyless.yml");
+    std::fs::write(
+        &config,
+        r#"version: 1
+workspace:
+  slug: acme
+  uuid: "{5c2b7f1e-8a4d-4c3b-9e21-0f6a7d3b9c11}"
+environments:
+  staging:
+    account: "111111111111"
+    region: eu-west-1
+    branches: [main]
+    role:
+      name: staging-deploy
+      managed_policies: [PowerUserAccess]
+  production:
+    account: "222222222222"
+    region: eu-west-1
+    branches: [main]
+    role:
+      name: production-deploy
+      managed_policies: [AdministratorAccess]
+  sandbox:
+    account: "333333333333"
+    region: eu-west-1
+    branches: [main]
+    role:
+      name: sandbox-deploy
+      permissions:
+        - Effect: Allow
+          Action: [s3:PutObject]
+          Resource: arn:aws:s3:::acme-sandbox/*
+  preview:
+    account: "444444444444"
+    region: eu-west-1
+    branches: [main]
+    role:
+      name: preview-deploy
+      permissions: todo
+repositories:
+  web:
+    uuid: "{a3e1c9d2-4b7f-4e8a-9c61-2d5f8b0e7a13}"
+    deployments:
+      staging: "{0f9d8c7b-6a5e-4d3c-8b2a-1c0e9f8d7a61}"
+      production: "{7e6d5c4b-3a2f-4e1d-9c0b-8a7f6e5d4c31}"
+      sandbox: "{1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c51}"
+      preview: "{2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d61}"
+"#,
+    )
+    .unwrap();
+    let (code, text) = check(&config, "json");
+    assert_eq!(code, 0, "{text}");
+    let json: Value = serde_json::from_str(&text).unwrap();
+    let verdict = |role: &str| -> String {
+        let arn_end = format!(":role/{role}");
+        let from_roles = json["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["role"].as_str().unwrap().ends_with(&arn_end))
+            .unwrap()["can_then_do"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for scenario in json["scenarios"].as_array().unwrap() {
+            if scenario["role"].as_str().unwrap().ends_with(&arn_end) {
+                assert_eq!(scenario["can_then_do"], from_roles.as_str());
+            }
+        }
+        from_roles
+    };
+    assert_eq!(verdict("production-deploy"), "admin");
+    assert_eq!(verdict("staging-deploy"), "broad");
+    assert_eq!(verdict("sandbox-deploy"), "minimal");
+    assert_eq!(verdict("preview-deploy"), "unknown");
+    let admin = json["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["can_then_do"] == "admin")
+        .unwrap();
+    assert!(
+        admin["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("AdministratorAccess"),
+        "{admin}"
+    );
+    // The table shows the row under the role columns, and the reasons in the legend.
+    let (_, table) = check(&config, "table");
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("can then do"))
+        .unwrap_or_else(|| panic!("{table}"));
+    for word in ["broad", "admin", "minimal", "unknown"] {
+        assert!(row.contains(word), "{row}");
+    }
+    assert!(
+        table.contains("production-deploy can then do: admin"),
+        "{table}"
+    );
+    let (_, markdown) = check(&config, "markdown");
+    assert!(markdown.contains("| **can then do** |"), "{markdown}");
 }

@@ -162,9 +162,21 @@ fn terraform_embeds_policies_as_escaped_json_strings() {
     assert_eq!(trust, production_trust());
     assert_eq!(role["name"], "bitbucket-production-deploy");
     assert_eq!(role["path"], "/keyless/");
-    assert_eq!(
-        module["resource"]["aws_iam_role_policy_attachment"]["bitbucket_production_deploy_1"]["policy_arn"],
-        "arn:aws:iam::aws:policy/AWSCloudFormationFullAccess"
+    // The example grants no managed policy (issue 22): its `permissions:` is the inline policy
+    // `keyless-permissions`, beside `deploy-artifacts`.
+    assert!(
+        module["resource"]["aws_iam_role_policy_attachment"]["bitbucket_production_deploy_1"]
+            .is_null(),
+        "{module}"
+    );
+    let permissions = &module["resource"]["aws_iam_role_policy"]["bitbucket_production_deploy_keyless_permissions"];
+    assert_eq!(permissions["name"], "keyless-permissions", "{module}");
+    assert!(
+        permissions["policy"]
+            .as_str()
+            .unwrap()
+            .contains("arn:aws:s3:::acme-web/*"),
+        "{permissions}"
     );
     assert_eq!(
         module["resource"]["aws_iam_openid_connect_provider"]["bitbucket"]["url"],

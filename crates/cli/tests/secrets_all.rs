@@ -46,6 +46,7 @@ const COVERED_HERE: &[&str] = &[
     "policy eval",
     "policy validate",
     "deploy s3",
+    "permissions infer",
     "token mint",
     "token decode",
     "render",
@@ -748,6 +749,47 @@ fn deploy_s3() {
     let mut args = base.to_vec();
     args.extend([unreachable.as_str(), "--dry-run", "--role-arn", &role]);
     setup.clean(&args, &[]);
+}
+
+/// `permissions infer` quotes pipeline lines (`from`, `unknown`): a secret written in one is hidden, in every format
+/// and in the comments `--write` puts into keyless.yml.
+#[test]
+fn permissions_infer() {
+    let setup = Setup::new();
+    let config = setup.write(
+        "infer/keyless.yml",
+        "version: 1\nworkspace:\n  slug: acme\n  uuid: \"{5c2b7f1e-8a4d-4c3b-9e21-0f6a7d3b9c11}\"\nenvironments:\n  production:\n    account: \"222222222222\"\n    region: eu-west-1\n    branches: [main]\n    role:\n      name: deploy\n      permissions: todo\nrepositories:\n  web:\n    uuid: \"{a3e1c9d2-4b7f-4e8a-9c61-2d5f8b0e7a13}\"\n    deployments:\n      production: \"{7e6d5c4b-3a2f-4e1d-9c0b-8a7f6e5d4c31}\"\n",
+    );
+    let pipeline = setup.write(
+        "infer/web/bitbucket-pipelines.yml",
+        &format!(
+            "pipelines:\n  branches:\n    main:\n      - step:\n          deployment: production\n          oidc: true\n          script:\n            - AWS_SECRET_ACCESS_KEY={PIPELINE_SECRET} AWS_SESSION_TOKEN={SESSION_TOKEN} aws s3 ls\n            - keyless deploy s3 --bucket web-site --source dist --invalidate E2WEBSITE00001 --role-arn arn:aws:iam::222222222222:role/deploy\n            - pipe: atlassian/aws-s3-deploy:1.1.0\n              variables:\n                S3_BUCKET: web-site\n                EXTRA_ARGS: --sse-c-key {PIPELINE_SECRET}\n"
+        ),
+    );
+    let (config, pipeline) = (config.to_str().unwrap(), pipeline.to_str().unwrap());
+    for format in ["json", "keyless-yml", "cloudformation", "terraform"] {
+        setup.clean(
+            &[
+                "permissions",
+                "infer",
+                "-c",
+                config,
+                pipeline,
+                "--format",
+                format,
+            ],
+            &[],
+        );
+    }
+    setup.clean(
+        &["permissions", "infer", "-c", config, pipeline, "--write"],
+        &[],
+    );
+    let written = std::fs::read_to_string(config).unwrap();
+    assert!(
+        !written.contains(PIPELINE_SECRET) && !written.contains(SESSION_TOKEN),
+        "{written}"
+    );
 }
 
 #[test]

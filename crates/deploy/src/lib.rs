@@ -10,6 +10,7 @@ pub mod guard;
 pub mod invalidation;
 pub mod local;
 pub mod plan;
+pub mod policy;
 pub mod remote;
 pub mod report;
 pub mod rules;

@@ -24,6 +24,7 @@ mod evaluate;
 pub mod json;
 pub mod network;
 mod policy;
+pub mod privilege;
 mod request;
 pub mod sts;
 pub mod tag;

@@ -293,6 +293,8 @@ struct Case {
     policy: Value,
     principal: String,
     context: Context,
+    /// The role the policy belongs to (default: a role in account 123456789012).
+    role: Option<String>,
 }
 
 fn generate(rng: &mut Rng) -> Case {
@@ -451,6 +453,7 @@ fn generate(rng: &mut Rng) -> Case {
         policy,
         principal: principal.to_string(),
         context,
+        role: None,
     }
 }
 
@@ -487,43 +490,26 @@ fn from_simulator(result: &str) -> Decision {
     }
 }
 
-#[test]
-fn keyless_agrees_with_iam_simulate() {
-    let (Some(node_modules), true) = (node_modules(), node_available()) else {
-        let message = "differential test needs `node` on PATH and @cloud-copilot/iam-simulate in node_modules \
-                       (run scripts/setup-tools, or set KEYLESS_NODE_MODULES)";
-        if require_tools() {
-            panic!("{message}");
-        }
-        println!("SKIP keyless_agrees_with_iam_simulate: {message}");
-        return;
-    };
-    let count: usize = std::env::var("KEYLESS_DIFF_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
-    let seed: u64 = std::env::var("KEYLESS_DIFF_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_261_122);
-    let mut rng = Rng(seed);
-    let cases: Vec<Case> = (0..count).map(|_| generate(&mut rng)).collect();
-
+/// Runs the cases through iam-simulate (one node process): one JSON result per case.
+fn simulate(node_modules: &std::path::Path, cases: &[Case]) -> Vec<Value> {
     let mut input = String::new();
-    for case in &cases {
+    for case in cases {
         let context: serde_json::Map<String, Value> = case
             .context
             .iter()
             .map(|(k, v)| (k.to_string(), serde_json::to_value(v).unwrap()))
             .collect();
-        let line = json!({"policy": case.policy, "principal": case.principal, "action": ACTION, "context": context});
+        let mut line = json!({"policy": case.policy, "principal": case.principal, "action": ACTION, "context": context});
+        if let Some(role) = &case.role {
+            line["role"] = json!(role);
+        }
         input.push_str(&line.to_string());
         input.push('\n');
     }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/differential/oracle.mjs");
     let mut child = Command::new("node")
         .arg(&script)
-        .arg(&node_modules)
+        .arg(node_modules)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -550,7 +536,32 @@ fn keyless_agrees_with_iam_simulate() {
         results.len(),
         cases.len()
     );
+    results
+}
 
+#[test]
+fn keyless_agrees_with_iam_simulate() {
+    let (Some(node_modules), true) = (node_modules(), node_available()) else {
+        let message = "differential test needs `node` on PATH and @cloud-copilot/iam-simulate in node_modules \
+                       (run scripts/setup-tools, or set KEYLESS_NODE_MODULES)";
+        if require_tools() {
+            panic!("{message}");
+        }
+        println!("SKIP keyless_agrees_with_iam_simulate: {message}");
+        return;
+    };
+    let count: usize = std::env::var("KEYLESS_DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let seed: u64 = std::env::var("KEYLESS_DIFF_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_261_122);
+    let mut rng = Rng(seed);
+    let cases: Vec<Case> = (0..count).map(|_| generate(&mut rng)).collect();
+
+    let results = simulate(&node_modules, &cases);
     let mut disagreements = Vec::new();
     let mut tally = [0usize; 3];
     for (i, (case, result)) in cases.iter().zip(&results).enumerate() {
@@ -612,6 +623,372 @@ fn keyless_agrees_with_iam_simulate() {
     assert!(
         count < 1000 || (tally[0] > count / 20 && tally[1] > count / 50),
         "too few allows or explicit denies: {tally:?}"
+    );
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreement(s); first ones:\n\n{}",
+        disagreements.len(),
+        disagreements
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The corpus: the real trust policies of ../shared/corpus/trust, against tokens a Bitbucket step could carry.
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Keys iam-simulate accepts for sts:AssumeRoleWithWebIdentity as single strings (its service reference), which the
+/// claims of the policy's own provider are renamed to, in the policy and in the request alike. iam-simulate drops
+/// Bitbucket's path-bearing keys (`api.bitbucket.org/2.0/workspaces/…/identity/oidc:sub`) as unknown, so without the
+/// renaming nothing would be compared; a key is only a name to both evaluators, so a consistent renaming keeps
+/// the question the same. `sub` and `aud` keep their names' meaning.
+const STRING_KEYS: &[&str] = &[
+    "accounts.google.com:sub",
+    "accounts.google.com:aud",
+    "gitlab.com:namespace_id",
+    "gitlab.com:pipeline_source",
+    "gitlab.com:project_id",
+    "gitlab.com:ref_protected",
+    "gitlab.com:runner_environment",
+    "gitlab.com:user_access_level",
+    "gitlab.com:user_email",
+    "gitlab.com:user_id",
+    "gitlab.com:user_login",
+    "token.actions.githubusercontent.com:actor",
+    "token.actions.githubusercontent.com:environment",
+    "token.actions.githubusercontent.com:ref",
+    "token.actions.githubusercontent.com:repository",
+    "token.actions.githubusercontent.com:workflow",
+];
+
+/// The claims of a Bitbucket Pipelines OIDC token (reference/bitbucket.md §2), in the order they take
+/// [`STRING_KEYS`].
+const CLAIMS: &[&str] = &[
+    "sub",
+    "aud",
+    "branchName",
+    "repositoryUuid",
+    "deploymentEnvironment",
+    "deploymentEnvironmentUuid",
+    "stepUuid",
+    "workspaceUuid",
+    "pipelineUuid",
+    "iss",
+];
+
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/trust")
+}
+
+/// The trust policies of the corpus: the 35 extracted documents and the `aws iam get-role` outputs of `asis/`.
+fn corpus_policies() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for dir in [corpus_dir(), corpus_dir().join("asis")] {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        entries.sort();
+        for path in entries {
+            let doc: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let policy = match doc.pointer("/Role/AssumeRolePolicyDocument") {
+                Some(p) => p.clone(),
+                None if doc.get("Statement").is_some() => doc,
+                // CDK synth and CloudFormation shapes hold intrinsics, not a document IAM evaluates.
+                None => continue,
+            };
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            out.push((name, policy));
+        }
+    }
+    out
+}
+
+/// Every string in a JSON value.
+fn strings_in(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|i| strings_in(i, out)),
+        Value::Object(map) => map.values().for_each(|i| strings_in(i, out)),
+        _ => {}
+    }
+}
+
+/// The OIDC providers a policy names (`Federated` ARNs).
+fn federated(policy: &Value) -> Vec<String> {
+    let statements = match &policy["Statement"] {
+        Value::Array(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    let mut out = Vec::new();
+    for s in statements {
+        let mut found = Vec::new();
+        if let Some(f) = s.pointer("/Principal/Federated") {
+            strings_in(f, &mut found);
+        }
+        for f in found {
+            if f.contains(":oidc-provider/") && !out.contains(&f) {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+/// The policy with the condition keys of `provider` (the path after `oidc-provider/`) renamed by `names` (claim,
+/// lower case → accepted key).
+fn renamed(policy: &Value, provider: &str, names: &mut Vec<(String, String)>) -> Value {
+    let mut policy = policy.clone();
+    let statements: Vec<&mut Value> = match &mut policy["Statement"] {
+        Value::Array(items) => items.iter_mut().collect(),
+        other => vec![other],
+    };
+    let prefix = format!("{}:", provider.to_lowercase());
+    for s in statements {
+        let Some(Value::Object(condition)) = s.get_mut("Condition") else {
+            continue;
+        };
+        for (_, keys) in condition.iter_mut() {
+            let Value::Object(keys) = keys else { continue };
+            let old = std::mem::take(keys);
+            for (key, value) in old {
+                let lower = key.to_lowercase();
+                let key = match lower.strip_prefix(&prefix) {
+                    Some(claim) => rename(claim, names),
+                    None => key,
+                };
+                keys.insert(key, value);
+            }
+        }
+    }
+    policy
+}
+
+fn rename(claim: &str, names: &mut Vec<(String, String)>) -> String {
+    if let Some((_, key)) = names.iter().find(|(c, _)| c == claim) {
+        return key.clone();
+    }
+    // A Bitbucket claim takes its own key; any other claim a policy names, the first key no claim takes.
+    let key = match CLAIMS.iter().position(|c| c.eq_ignore_ascii_case(claim)) {
+        Some(i) => STRING_KEYS[i].to_string(),
+        None => STRING_KEYS[CLAIMS.len()..]
+            .iter()
+            .find(|k| !names.iter().any(|(_, used)| used == *k))
+            .expect("more claims than accepted keys")
+            .to_string(),
+    };
+    names.push((claim.to_owned(), key.clone()));
+    key
+}
+
+/// Tokens for one policy: repositories, environments, branches and audiences taken from the policy (so some
+/// match) and from elsewhere (so some do not), in the shapes Bitbucket writes them.
+fn corpus_cases(rng: &mut Rng, policy: &Value, count: usize) -> Vec<Case> {
+    let mut strings = Vec::new();
+    strings_in(policy, &mut strings);
+    let mut uuids: Vec<String> = Vec::new();
+    let mut audiences: Vec<String> = vec![
+        "ari:cloud:bitbucket::workspace/0f6a7d3b-9c11-4e8d-a1f2-5c2b7f1e8a4d".into(),
+        "sts.amazonaws.com".into(),
+    ];
+    let mut ips: Vec<String> = vec!["192.0.2.10".into()];
+    for s in &strings {
+        let mut rest = s.as_str();
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}') else {
+                break;
+            };
+            let inner = &rest[open + 1..open + close];
+            if inner.len() == 36 && inner.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+                let braced = format!("{{{inner}}}");
+                if !uuids.contains(&braced) {
+                    uuids.push(braced);
+                }
+            }
+            rest = &rest[open + close..];
+        }
+        if s.starts_with("ari:cloud:bitbucket::workspace/") && !s.contains('*') {
+            audiences.push(s.clone());
+        }
+        if let Some((ip, bits)) = s.split_once('/')
+            && ip.parse::<std::net::IpAddr>().is_ok()
+            && bits.parse::<u8>().is_ok()
+        {
+            ips.push(ip.to_owned());
+        }
+    }
+    uuids.push("{9e8d7c6b-5a49-4838-a7b6-c5d4e3f2a1b0}".into());
+    let step = "{e1d2c3b4-a596-4877-8695-a4b3c2d1e0f9}";
+    let providers = federated(policy);
+    let mut cases = Vec::new();
+    for _ in 0..count {
+        let provider = if providers.is_empty() || rng.chance(5) {
+            "arn:aws:iam::123456789012:oidc-provider/api.bitbucket.org/2.0/workspaces/other/pipelines-config/identity/oidc"
+                .to_owned()
+        } else {
+            rng.pick(&providers).clone()
+        };
+        let path = provider
+            .split_once(":oidc-provider/")
+            .map_or("", |(_, p)| p)
+            .to_owned();
+        let mut names = Vec::new();
+        let policy = renamed(policy, &path, &mut names);
+        let repository = rng.pick(&uuids).clone();
+        let environment = rng.chance(60).then(|| rng.pick(&uuids).clone());
+        let sub = match &environment {
+            Some(env) => format!("{repository}:{env}:{step}"),
+            None => format!("{repository}:{step}"),
+        };
+        let branch = *rng.pick(&["main", "master", "release/1.2", "feature/login", "develop"]);
+        let claims: Vec<(&str, String)> = vec![
+            ("sub", sub),
+            ("aud", rng.pick(&audiences).clone()),
+            ("branchName", branch.to_owned()),
+            ("repositoryUuid", repository.clone()),
+            (
+                "deploymentEnvironment",
+                (*rng.pick(&["production", "staging", "test"])).to_owned(),
+            ),
+            (
+                "deploymentEnvironmentUuid",
+                environment.clone().unwrap_or_default(),
+            ),
+            ("stepUuid", step.to_owned()),
+            (
+                "workspaceUuid",
+                "{5c2b7f1e-8a4d-4c3b-9e21-0f6a7d3b9c11}".to_owned(),
+            ),
+            (
+                "pipelineUuid",
+                "{0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}".to_owned(),
+            ),
+            ("iss", format!("https://{path}")),
+        ];
+        let mut context = Context::new();
+        for (claim, value) in claims {
+            // A claim Bitbucket leaves out of the token (no deployment environment) is absent from the request.
+            if value.is_empty() {
+                continue;
+            }
+            context.insert(rename(&claim.to_lowercase(), &mut names), value);
+        }
+        context.insert("aws:SourceIp", rng.pick(&ips).clone());
+        // The role is in the provider's account: STS looks the provider up in the role's account.
+        let account = provider.split(':').nth(4).unwrap_or("123456789012");
+        cases.push(Case {
+            policy,
+            principal: provider.clone(),
+            context,
+            role: Some(format!("arn:aws:iam::{account}:role/corpus")),
+        });
+    }
+    cases
+}
+
+#[test]
+fn keyless_agrees_with_iam_simulate_on_the_corpus() {
+    let (Some(node_modules), true) = (node_modules(), node_available()) else {
+        let message = "differential test needs `node` on PATH and @cloud-copilot/iam-simulate in node_modules \
+                       (run scripts/setup-tools, or set KEYLESS_NODE_MODULES)";
+        if require_tools() {
+            panic!("{message}");
+        }
+        println!("SKIP keyless_agrees_with_iam_simulate_on_the_corpus: {message}");
+        return;
+    };
+    if !corpus_dir().is_dir() {
+        println!("SKIP: {} not found", corpus_dir().display());
+        return;
+    }
+    let policies = corpus_policies();
+    assert!(policies.len() >= 35, "{} corpus policies", policies.len());
+    let mut rng = Rng(20_261_207);
+    let mut cases = Vec::new();
+    let mut owners = Vec::new();
+    let mut refused = Vec::new();
+    for (name, policy) in &policies {
+        // A document IAM's grammar refuses is never evaluated (keyless exits 2 on it): nothing to compare.
+        if let Err(e) = keyless_iam::parse(&policy.to_string()) {
+            refused.push(format!("{name}: {e}"));
+            continue;
+        }
+        for case in corpus_cases(&mut rng, policy, 80) {
+            owners.push(name.clone());
+            cases.push(case);
+        }
+    }
+    let results = simulate(&node_modules, &cases);
+    let mut tally = [0usize; 3];
+    let mut allowed_by: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let mut disagreements = Vec::new();
+    for ((case, result), owner) in cases.iter().zip(&results).zip(&owners) {
+        let show = || {
+            format!(
+                "{owner}:\npolicy: {}\nprincipal: {}\ncontext: {}",
+                case.policy,
+                case.principal,
+                serde_json::to_string(&case.context).unwrap()
+            )
+        };
+        if let Some(error) = result.get("error") {
+            panic!("iam-simulate rejected {}\nerror: {error}", show());
+        }
+        let ignored = result["ignored"].as_array().unwrap();
+        assert!(
+            ignored.is_empty(),
+            "iam-simulate ignored context keys {ignored:?}: the comparison would prove nothing\n{}",
+            show()
+        );
+        let expected = from_simulator(result["result"].as_str().unwrap());
+        let policy = keyless_iam::parse(&case.policy.to_string()).unwrap();
+        let request = Request {
+            principal: Principal::federated(case.principal.clone()),
+            action: ACTION.into(),
+            context: case.context.clone(),
+        };
+        let evaluation = policy.evaluate(&request);
+        tally[match expected {
+            Decision::Allow => {
+                allowed_by.insert(owner);
+                0
+            }
+            Decision::ExplicitDeny => 1,
+            Decision::ImplicitDeny => 2,
+        }] += 1;
+        if evaluation.decision != expected {
+            disagreements.push(format!(
+                "{}\nkeyless: {:?} ({})\niam-simulate: {expected:?}",
+                show(),
+                evaluation.decision,
+                evaluation.explain()
+            ));
+        }
+    }
+    println!(
+        "{} corpus policies ({} refused by IAM's grammar: {refused:?}), {} tokens: {} allow, {} explicit deny, {} \
+         implicit deny; {} policies allow some token; {} disagreements",
+        policies.len(),
+        refused.len(),
+        cases.len(),
+        tally[0],
+        tally[1],
+        tally[2],
+        allowed_by.len(),
+        disagreements.len()
+    );
+    // Coverage guard: the tokens are built from the policies' own values, so most policies let some of them in.
+    assert!(
+        allowed_by.len() >= policies.len() / 2,
+        "only {} of {} policies allowed any generated token: the generator proves little",
+        allowed_by.len(),
+        policies.len()
     );
     assert!(
         disagreements.is_empty(),

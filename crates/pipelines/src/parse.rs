@@ -260,10 +260,14 @@ fn parse_any(source: &str, options: ParseOptions) -> Result<Tree, ParseError> {
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
             Event::Scalar(text, style, anchor_id, tag) => {
-                let (content, anchor) = b.content_start(sp);
+                let (mut content, anchor) = b.content_start(sp);
+                let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+                if block {
+                    content = b.block_content_start(content, sp.end);
+                }
                 let tag_suffix = tag.as_deref().map(|t| t.suffix.as_str());
                 let value = resolve_scalar(text, style, tag_suffix, b.options.schema);
-                let end = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                let end = if block {
                     b.trim_end(content, sp.end)
                 } else {
                     sp.end
@@ -796,6 +800,27 @@ impl Builder<'_> {
             .next()
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// Where a block scalar's content starts. saphyr-parser starts a bare block scalar at its first content character,
+    /// but a block scalar with properties (`&anchor |`, `!tag >`) at its properties, which [`Self::content_start`]
+    /// skips to the `|`/`>` indicator: a line before the content, so a finding in `- script: &x |` pointed one line
+    /// early (corpus 210). Past the indicator's line and the blank lines after it, as for a bare block scalar.
+    fn block_content_start(&self, at: Pos, end: Pos) -> Pos {
+        let src = self.source;
+        if !matches!(src.as_bytes().get(at.offset), Some(b'|' | b'>')) {
+            return at;
+        }
+        let Some(eol) = src[at.offset..end.offset.max(at.offset)].find('\n') else {
+            return end;
+        };
+        let after = at.offset + eol + 1;
+        let rest = &src[after..end.offset.max(after)];
+        let first = after + (rest.len() - rest.trim_start().len());
+        if first >= end.offset {
+            return end;
+        }
+        self.index.pos_at_byte(src, first)
     }
 
     /// The end of a block scalar without its trailing line breaks.

@@ -250,6 +250,56 @@ pipelines:
     assert_eq!(step.end.line, 13);
 }
 
+/// A block scalar with an anchor or a tag starts where its content starts, as a bare one does: it used to start at
+/// the `|`, a line early (corpus 210's `- script: &assume-role |`, whose findings pointed at the indicator's line).
+#[test]
+fn block_scalar_with_anchor_or_tag_starts_at_its_content() {
+    let src = "\
+definitions:
+  scripts:
+    - script: &assume-role |
+
+        export A=1
+        echo two
+    - script: !custom >-  # note
+        folded
+        line
+    - script: |
+        bare
+    - script: &empty |
+    - script: &flow 'x'
+";
+    let f = parse(src).unwrap();
+    for (r, line, column, text) in [
+        (
+            "definitions.scripts[0].script",
+            5,
+            9,
+            "export A=1\n        echo two",
+        ),
+        (
+            "definitions.scripts[1].script",
+            8,
+            9,
+            "folded\n        line",
+        ),
+        ("definitions.scripts[2].script", 11, 9, "bare"),
+        ("definitions.scripts[4].script", 13, 21, "'x'"),
+    ] {
+        let span = f.span(&route(r)).unwrap();
+        assert_eq!((span.start.line, span.start.column), (line, column), "{r}");
+        assert_eq!(&src[span.range()], text, "{r}");
+    }
+    assert_eq!(
+        f.node(&route("definitions.scripts[0].script"))
+            .unwrap()
+            .as_str(),
+        Some("\nexport A=1\necho two\n")
+    );
+    let empty = f.span(&route("definitions.scripts[3].script")).unwrap();
+    assert!(empty.start.line >= 12, "{empty:?}");
+}
+
 #[test]
 fn columns_count_characters_and_offsets_count_bytes() {
     let src = "pipelines:\n  default:\n    - step:\n        name: \"é🚀\"\n        script: [x]\n";

@@ -14,12 +14,14 @@
 pub mod diagnostic;
 pub mod diff;
 pub mod glob;
+pub mod infer;
 pub mod init;
 pub mod live;
 pub mod load;
 pub mod location;
 pub mod matrix;
 pub mod model;
+pub mod permissions;
 pub mod plan;
 pub mod policy;
 pub mod raw;
@@ -49,7 +51,7 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
 }
 pub use load::{LoadError, load, parse, parse_raw};
 pub use location::{Location, Spanned};
-pub use model::{Config, Environment, ExtraRole, Repository, Role, Workspace};
+pub use model::{Config, Environment, ExtraRole, Permissions, Repository, Role, Workspace};
 pub use plan::{
     AccountPlan, Plan, PlanError, ProviderPlan, RoleKind, RolePlan, plan, plan_unchecked,
 };

@@ -549,6 +549,27 @@ async fn execute_one(client: &Client, change: &Change) -> Result<(), LiveError> 
     Ok(())
 }
 
+/// The default version's document of a customer managed policy, or `None` when it cannot be read (no
+/// permission to read it, or it does not exist): the caller then reports it as `unknown`.
+async fn read_customer_policy(client: &Client, arn: &str) -> Option<Value> {
+    let policy = call("iam:GetPolicy", client.get_policy().policy_arn(arn).send())
+        .await
+        .ok()?;
+    let version = policy.policy()?.default_version_id()?.to_owned();
+    let output = call(
+        "iam:GetPolicyVersion",
+        client
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+            .send(),
+    )
+    .await
+    .ok()?;
+    let text = output.policy_version()?.document()?;
+    decode_document(text, arn).ok()
+}
+
 /// The trust state deployed in every account of `plan`: roles read with `GetRole`, providers with
 /// `GetOpenIDConnectProvider`.
 pub async fn read_trust_view(
@@ -574,9 +595,38 @@ pub async fn read_trust_view(
             );
         }
         for role in &account.roles {
-            let trust_policy = match get_role(&client, &role.name).await? {
-                Some(deployed) => trust_policy_of(&deployed)?.as_ref().map(policy_text),
-                None => None,
+            // The deployed role: its trust policy, and the policies that say what it can then do.
+            let deployed = read_role(&client, &role.name).await?;
+            let trust_policy = deployed
+                .as_ref()
+                .filter(|state| !state.trust_policy.is_null())
+                .map(|state| policy_text(&state.trust_policy));
+            let permissions = match &deployed {
+                Some(state) => {
+                    // Customer managed policies are read (GetPolicy, GetPolicyVersion) and judged by their
+                    // documents; one that cannot be read stays `unknown`.
+                    let mut managed = Vec::new();
+                    let mut documents = state.inline_policies.clone();
+                    for arn in &state.managed_policies {
+                        if keyless_iam::privilege::aws_managed_name(arn).is_some() {
+                            managed.push(arn.clone());
+                            continue;
+                        }
+                        match read_customer_policy(&client, arn).await {
+                            Some(document) => {
+                                documents
+                                    .insert(format!("customer managed policy `{arn}`"), document);
+                            }
+                            None => managed.push(arn.clone()),
+                        }
+                    }
+                    crate::permissions::judge_role(&role.arn, &managed, &documents, false)
+                }
+                None => crate::permissions::RolePermissions {
+                    role: role.arn.clone(),
+                    can_then_do: keyless_iam::privilege::Reach::Unknown,
+                    reasons: vec!["the role does not exist".to_owned()],
+                },
             };
             roles.push(RoleView {
                 arn: role.arn.clone(),
@@ -584,6 +634,7 @@ pub async fn read_trust_view(
                 account: account.account.clone(),
                 kind: role.kind.clone(),
                 trust_policy,
+                permissions,
             });
         }
     }

@@ -229,6 +229,58 @@ impl Validator {
         Some(braced)
     }
 
+    /// `permissions:`: `todo`, or a list of statements IAM can read.
+    fn permissions(
+        &mut self,
+        raw: &Spanned<serde_json::Value>,
+        inline: &IndexMap<String, serde_json::Value>,
+    ) -> crate::model::Permissions {
+        use crate::model::Permissions;
+        let name = crate::permissions::PERMISSIONS_POLICY_NAME;
+        if inline.contains_key(name) {
+            self.error(
+                raw.location,
+                format!("`permissions` renders as the inline policy `{name}`, which `inline_policies` also defines"),
+                "rename the inline policy, or move its statements into `permissions`",
+            );
+        }
+        match &raw.value {
+            serde_json::Value::String(text) if text == "todo" => Permissions::Todo(raw.location),
+            serde_json::Value::Array(statements) => {
+                let document =
+                    serde_json::json!({"Version": "2012-10-17", "Statement": statements});
+                let text = serde_json::to_string(&document).unwrap_or_default();
+                let problem = match keyless_iam::parse(&text) {
+                    Err(error) => Some(format!("{} (at {})", error.message, error.pointer)),
+                    Ok(policy) => policy
+                        .validate(keyless_iam::PolicyKind::Identity)
+                        .into_iter()
+                        .find(|d| d.severity == keyless_iam::Severity::Error)
+                        .map(|d| format!("{} (at {})", d.message, d.pointer)),
+                };
+                match problem {
+                    Some(problem) => {
+                        self.error(
+                            raw.location,
+                            format!("`permissions` is not a list of statements IAM accepts: {problem}"),
+                            "write IAM statements (`Effect`, `Action`, `Resource`), or `permissions: todo` until they are known (`keyless permissions infer` derives them)",
+                        );
+                        Permissions::Absent
+                    }
+                    None => Permissions::Statements(statements.clone()),
+                }
+            }
+            _ => {
+                self.error(
+                    raw.location,
+                    "`permissions` is neither a list of IAM statements nor `todo`",
+                    "write a list of statements (`- Effect: Allow`, `Action: [...]`, `Resource: [...]`), or `permissions: todo`",
+                );
+                Permissions::Absent
+            }
+        }
+    }
+
     fn role(&mut self, raw: Option<&RawRole>, default_name: String, fallback: Location) -> Role {
         let mut role = Role {
             name: default_name,
@@ -236,6 +288,7 @@ impl Validator {
             description: None,
             managed_policies: Vec::new(),
             inline_policies: IndexMap::new(),
+            permissions: crate::model::Permissions::Absent,
             permissions_boundary: None,
             max_session_seconds: 3600,
             tags: IndexMap::new(),
@@ -326,6 +379,9 @@ impl Validator {
             }
             role.inline_policies
                 .insert(name.value.clone(), document.value.clone());
+        }
+        if let Some(permissions) = &raw.permissions {
+            role.permissions = self.permissions(permissions, &role.inline_policies);
         }
         if let Some(boundary) = &raw.permissions_boundary {
             if POLICY_ARN.is_match(&boundary.value) {

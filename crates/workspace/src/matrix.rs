@@ -125,6 +125,9 @@ pub struct Scenario {
     pub aws: AwsVerdict,
     pub pipeline: PipelineVerdict,
     pub intended: bool,
+    /// What the role may do once assumed: `minimal | broad | admin | unknown` (its reasons are in the matrix's
+    /// `roles`).
+    pub can_then_do: keyless_iam::privilege::Reach,
 }
 
 impl Scenario {
@@ -144,6 +147,8 @@ impl Scenario {
 pub struct Matrix {
     pub scenarios: Vec<Scenario>,
     pub unintended: usize,
+    /// Every role's "can then do", with the reasons it is not minimal.
+    pub roles: Vec<crate::permissions::RolePermissions>,
     /// What the configuration's network conditions need that AWS cannot show in the matrix: the regional STS
     /// endpoint with private DNS for the VPC path, IPv6 egress for the internet path.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -169,6 +174,8 @@ pub struct RoleView {
     pub kind: RoleKind,
     /// The trust policy document; `None` when the role does not exist.
     pub trust_policy: Option<String>,
+    /// What the role may do once assumed ("can then do").
+    pub permissions: crate::permissions::RolePermissions,
 }
 
 /// An account's IAM OIDC provider for the workspace issuer.
@@ -210,6 +217,12 @@ impl TrustView {
                     account: account.account.clone(),
                     kind: role.kind.clone(),
                     trust_policy: Some(role.trust_policy_text()),
+                    permissions: crate::permissions::judge_role(
+                        &role.arn,
+                        &role.managed_policies,
+                        &role.inline_policies,
+                        role.permissions_todo,
+                    ),
                 });
             }
         }
@@ -259,6 +272,7 @@ pub fn build(
                 aws,
                 pipeline,
                 intended: intended(config, caller, role),
+                can_then_do: role.permissions.can_then_do,
             });
         }
     }
@@ -266,6 +280,7 @@ pub fn build(
     Matrix {
         scenarios,
         unintended,
+        roles: view.roles.iter().map(|r| r.permissions.clone()).collect(),
         notes: network_notes(config),
     }
 }

@@ -198,6 +198,9 @@ pub struct Role {
     pub managed_policies: Vec<String>,
     /// Name → policy document (JSON).
     pub inline_policies: IndexMap<String, serde_json::Value>,
+    /// `permissions:`: IAM statements rendered as the inline policy `keyless-permissions`, or the `todo`
+    /// placeholder.
+    pub permissions: Permissions,
     pub permissions_boundary: Option<String>,
     pub max_session_seconds: u32,
     pub tags: IndexMap<String, String>,
@@ -208,6 +211,31 @@ impl Role {
     pub fn arn(&self, account: &str) -> String {
         format!("arn:aws:iam::{account}:role{}{}", self.path, self.name)
     }
+
+    /// The inline policies IAM receives: `inline_policies`, plus `permissions:` as `keyless-permissions`.
+    pub fn rendered_inline_policies(&self) -> IndexMap<String, serde_json::Value> {
+        let mut policies = self.inline_policies.clone();
+        if let Permissions::Statements(statements) = &self.permissions {
+            policies.insert(
+                crate::permissions::PERMISSIONS_POLICY_NAME.to_owned(),
+                serde_json::json!({"Version": "2012-10-17", "Statement": statements}),
+            );
+        }
+        policies
+    }
+}
+
+/// A role's `permissions:`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Permissions {
+    /// Not written: the role has only `managed_policies` and `inline_policies`.
+    #[default]
+    Absent,
+    /// `permissions: todo`: not written yet. `plan` renders the role with a warning, `apply` refuses it, the
+    /// audit reports it (`permissions-todo`).
+    Todo(Location),
+    /// IAM statements, rendered as one inline policy named `keyless-permissions`.
+    Statements(Vec<serde_json::Value>),
 }
 
 #[derive(Clone, Debug)]

@@ -84,7 +84,11 @@ pub struct RolePlan {
     pub subjects: Vec<String>,
     pub max_session_duration: u32,
     pub managed_policies: Vec<String>,
+    /// `inline_policies`, and `permissions:` as `keyless-permissions`.
     pub inline_policies: IndexMap<String, Value>,
+    /// `permissions: todo`: the role's permissions are not written yet (`apply` refuses the plan).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub permissions_todo: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions_boundary: Option<String>,
     pub tags: IndexMap<String, String>,
@@ -387,7 +391,8 @@ fn role_plan(
         subjects,
         max_session_duration: role.max_session_seconds,
         managed_policies: role.managed_policies.clone(),
-        inline_policies: role.inline_policies.clone(),
+        inline_policies: role.rendered_inline_policies(),
+        permissions_todo: matches!(role.permissions, crate::model::Permissions::Todo(_)),
         permissions_boundary: role.permissions_boundary.clone(),
         tags,
         any_step,

@@ -149,6 +149,12 @@ pub struct RawRole {
     /// Inline policies by name: IAM policy documents written as YAML.
     #[serde(default)]
     pub inline_policies: IndexMap<Spanned<String>, Spanned<serde_json::Value>>,
+    /// What the role may do: a list of IAM policy statements, rendered as one inline policy named
+    /// `keyless-permissions` (beside `managed_policies` and `inline_policies`); or `todo` while they are not
+    /// written (`plan` warns, `apply` refuses, the audit reports it). `keyless permissions infer --write` fills it.
+    #[serde(default)]
+    #[schemars(schema_with = "permissions_schema")]
+    pub permissions: Option<Spanned<serde_json::Value>>,
     /// ARN of a managed policy used as the role's permissions boundary.
     #[serde(default)]
     pub permissions_boundary: Option<Spanned<String>>,
@@ -159,6 +165,31 @@ pub struct RawRole {
     /// Tags on the role (at most 50).
     #[serde(default)]
     pub tags: IndexMap<Spanned<String>, Spanned<String>>,
+}
+
+/// Schema of `permissions`: the placeholder `todo`, or a list of IAM statements.
+fn permissions_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "anyOf": [
+            { "const": "todo" },
+            {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["Effect"],
+                    "properties": {
+                        "Sid": { "type": "string" },
+                        "Effect": { "enum": ["Allow", "Deny"] },
+                        "Action": { "anyOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }] },
+                        "NotAction": { "anyOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }] },
+                        "Resource": { "anyOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }] },
+                        "NotResource": { "anyOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }] },
+                        "Condition": { "type": "object" }
+                    }
+                }
+            }
+        ]
+    })
 }
 
 /// Schema of `max_session`, which YAML may give as a number of seconds or as a duration string.

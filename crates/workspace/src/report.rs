@@ -169,6 +169,18 @@ pub fn table(matrix: &Matrix, colour: bool) -> String {
     }
     out = out.trim_end().to_owned();
     out.push('\n');
+    // "can then do": what each role may do once assumed, under its column.
+    let reaches = reaches(matrix, &arns);
+    let mut line = format!(
+        "{:<width$}  ",
+        "can then do",
+        width = widths.iter().map(|w| w + 2).sum::<usize>() - 2
+    );
+    for (index, reach) in reaches.iter().enumerate() {
+        let _ = write!(line, "{reach:<width$}  ", width = cell_widths[index]);
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
     let total: usize = widths.iter().chain(&cell_widths).map(|w| w + 2).sum();
     out.push_str(&"-".repeat(total.saturating_sub(2)));
     out.push('\n');
@@ -193,6 +205,19 @@ pub fn table(matrix: &Matrix, colour: bool) -> String {
     out
 }
 
+/// Each column's "can then do" (`unknown` for a role the matrix has no verdict for).
+fn reaches(matrix: &Matrix, arns: &[&str]) -> Vec<String> {
+    arns.iter()
+        .map(|arn| {
+            matrix
+                .roles
+                .iter()
+                .find(|r| r.role == *arn)
+                .map_or_else(|| "unknown".to_owned(), |r| r.can_then_do.to_string())
+        })
+        .collect()
+}
+
 /// Legend, unintended paths and the verdict line.
 fn footer(matrix: &Matrix) -> String {
     let mut out = String::new();
@@ -200,8 +225,18 @@ fn footer(matrix: &Matrix) -> String {
         "allow = AWS allows and the config intends it; blocked = AWS allows, the pipeline policy stops the step;\n\
          UNINTENDED = reachable but not intended; MISSING = intended but AWS denies; - = denied\n\
          pipeline = would keyless render let this step run (allow, deny, n/a = no pipeline policy applies)\n\
-         network = the address AWS sees: aws:SourceIp over the internet, `vpce-… address` through a VPC endpoint\n",
+         network = the address AWS sees: aws:SourceIp over the internet, `vpce-… address` through a VPC endpoint\n\
+         can then do = what the role may do once assumed: minimal, broad, admin, unknown (docs/permissions.md)\n",
     );
+    for role in &matrix.roles {
+        if role.reasons.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{} can then do: {}", role.role, role.can_then_do);
+        for reason in &role.reasons {
+            let _ = writeln!(out, "  - {reason}");
+        }
+    }
     for note in &matrix.notes {
         let _ = writeln!(out, "note: {note}");
     }
@@ -250,6 +285,11 @@ pub fn markdown(matrix: &Matrix) -> String {
     out.push_str("\n|---|---|---|---|---|");
     for _ in &titles {
         out.push_str("---|");
+    }
+    out.push('\n');
+    out.push_str("| **can then do** | | | | |");
+    for reach in reaches(matrix, &arns) {
+        let _ = write!(out, " **{reach}** |");
     }
     out.push('\n');
     for row in &rows {

@@ -26,3 +26,53 @@ fn starter_loads_and_plans() {
     let config = keyless_workspace::parse(keyless_workspace::init::STARTER, "keyless.yml").unwrap();
     keyless_workspace::plan(&config).unwrap();
 }
+
+/// Issue 22: the examples grant no AWS managed policy, and their `permissions:` for web-frontend's
+/// `keyless deploy s3` are exactly the statements `deploy s3 --print-policy` prints for the command in the comment.
+#[test]
+fn examples_carry_the_print_policy_statements() {
+    use keyless_workspace::Permissions;
+    use keyless_workspace::infer::deploy_s3::{PolicyRequest, statements};
+    for file in [
+        "../../examples/keyless.yml",
+        "../../examples/demo/keyless.yml",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let config = keyless_workspace::load(&path).unwrap();
+        for (env, bucket, distribution) in [
+            ("staging", "acme-web-staging", "E1WEBSTAGING001"),
+            ("production", "acme-web", "E2WEBPROD000001"),
+        ] {
+            let environment = &config.environments[env];
+            assert!(environment.role.managed_policies.is_empty(), "{file} {env}");
+            let Permissions::Statements(written) = &environment.role.permissions else {
+                panic!("{file} {env} has no permissions");
+            };
+            let mut request = PolicyRequest::new(bucket);
+            request.delete = true;
+            request.distributions = vec![distribution.to_owned()];
+            request.account = Some(environment.account.clone());
+            let expected = statements(&request);
+            assert_eq!(&written[..expected.len()], &expected[..], "{file} {env}");
+        }
+        let plan = keyless_workspace::plan(&config).unwrap();
+        for account in &plan.accounts {
+            for role in &account.roles {
+                let judged = keyless_workspace::permissions::judge_role(
+                    &role.arn,
+                    &role.managed_policies,
+                    &role.inline_policies,
+                    role.permissions_todo,
+                );
+                // The production role's boundary is customer managed, but the boundary only limits: minimal.
+                assert_eq!(
+                    judged.can_then_do,
+                    keyless_iam::privilege::Reach::Minimal,
+                    "{file} {}: {:?}",
+                    role.name,
+                    judged.reasons
+                );
+            }
+        }
+    }
+}

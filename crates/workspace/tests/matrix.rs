@@ -124,7 +124,8 @@ fn without_a_pipeline_layer_disallowed_branches_are_unintended() {
             "role",
             "aws",
             "pipeline",
-            "intended"
+            "intended",
+            "can_then_do"
         ]
     );
     assert_eq!(first["pipeline"], "n/a");

@@ -33,7 +33,7 @@ pub struct Template<'a> {
 }
 
 /// The name of an intrinsic and its argument: `{"Fn::Sub": x}`, `{"Ref": x}` or a short tag `!Sub x`.
-fn intrinsic(node: &Node) -> Option<(&str, &Node)> {
+pub(crate) fn intrinsic(node: &Node) -> Option<(&str, &Node)> {
     if let Some(tag) = node.origin.tag() {
         let name = match tag {
             "Ref" => "Ref",

@@ -8,6 +8,7 @@
 //! semantics; [`validation`] is the one adapter from its validation registry to findings.
 
 pub mod cloudformation;
+pub mod permissions;
 pub mod subject;
 pub mod terraform;
 pub mod validation;
@@ -49,6 +50,8 @@ pub struct TrustPolicy<'a> {
     pub diagnostics: Vec<validation::Located>,
     /// The OIDC providers defined in the same file.
     pub providers: Vec<ProviderResource>,
+    /// The permission policies attached to the role in the same file (what it may do once assumed).
+    pub permissions: Vec<permissions::Attached>,
 }
 
 /// One statement.
@@ -245,27 +248,42 @@ pub fn read<'a>(doc: &'a Document, path: &'a str, production_names: &'a [String]
         return file;
     }
     if let Some(role) = root.get("Role")
-        && let Some(node) = role.get("AssumeRolePolicyDocument")
+        && role.get("AssumeRolePolicyDocument").is_some()
     {
-        let route = Route::root().key("Role").key("AssumeRolePolicyDocument");
-        let rnode = document(template.resolve(node, &route), node, &route);
-        let name = role
-            .get("RoleName")
-            .and_then(Node::as_str)
-            .map(str::to_owned);
-        file.policies.push(build(
-            rnode,
-            At::key(route),
-            Format::GetRole,
+        let mut policy = role_detail(
+            &template,
+            role,
+            &Route::root().key("Role"),
             path,
-            name,
             production_names,
+        );
+        // `aws iam list-attached-role-policies` output merged beside it.
+        policy.permissions.extend(attached_arns(
+            &template,
+            root,
+            &Route::root(),
+            "AttachedPolicies",
         ));
+        file.policies.push(policy);
+        return file;
+    }
+    // `aws iam get-account-authorization-details`: every role with its policies.
+    if let Some(details) = root.get("RoleDetailList").and_then(Node::as_seq) {
+        for (index, role) in details.iter().enumerate() {
+            if role.get("AssumeRolePolicyDocument").is_none() {
+                continue;
+            }
+            let route = Route::root().key("RoleDetailList").index(index);
+            file.policies
+                .push(role_detail(&template, role, &route, path, production_names));
+        }
         return file;
     }
     let Some(resources) = root.get("Resources").and_then(Node::as_map) else {
         return file;
     };
+    // Logical id → index in `file.policies`, for policies attached by `Ref`.
+    let mut role_logicals: Vec<(String, usize)> = Vec::new();
     for e in resources {
         let (logical, resource) = (e.key.as_str(), &e.value);
         let kind = resource
@@ -311,19 +329,186 @@ pub fn read<'a>(doc: &'a Document, path: &'a str, production_names: &'a [String]
             .map(|n| template.resolve(n, &properties_route.key("RoleName")))
             .and_then(|n| n.as_str().map(str::to_owned))
             .unwrap_or_else(|| logical.to_owned());
-        file.policies.push(build(
+        let mut policy = build(
             rnode,
             At::key(route),
             Format::CloudFormation,
             path,
             Some(name),
             production_names,
-        ));
+        );
+        if let Some(properties) = resource.get("Properties") {
+            policy.permissions = cfn_role_permissions(&template, properties, &properties_route);
+        }
+        role_logicals.push((logical.to_owned(), file.policies.len()));
+        file.policies.push(policy);
+    }
+    // Policies defined as their own resources, attached to a role of the template by `Ref`.
+    for e in resources {
+        let (logical, resource) = (e.key.as_str(), &e.value);
+        let kind = resource
+            .get("Type")
+            .and_then(Node::as_str)
+            .unwrap_or_default();
+        let roles_key = match kind {
+            "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" => "Roles",
+            "AWS::IAM::RolePolicy" => "RoleName",
+            _ => continue,
+        };
+        let Some(properties) = resource.get("Properties") else {
+            continue;
+        };
+        let properties_route = Route::root()
+            .key("Resources")
+            .key(logical)
+            .key("Properties");
+        let Some(document_node) = properties.get("PolicyDocument") else {
+            continue;
+        };
+        let targets: Vec<&str> = match properties.get(roles_key) {
+            Some(node) => match node.as_seq() {
+                Some(items) => items.iter().filter_map(permissions::ref_target).collect(),
+                None => permissions::ref_target(node).into_iter().collect(),
+            },
+            None => Vec::new(),
+        };
+        let document_route = properties_route.key("PolicyDocument");
+        let doc = document(
+            template.resolve(document_node, &document_route),
+            document_node,
+            &document_route,
+        );
+        for target in targets {
+            if let Some((_, index)) = role_logicals.iter().find(|(l, _)| l == target) {
+                file.policies[*index]
+                    .permissions
+                    .push(permissions::Attached::Inline {
+                        name: logical.to_owned(),
+                        doc: doc.clone(),
+                    });
+            }
+        }
     }
     for policy in &mut file.policies {
         policy.providers.clone_from(&file.providers);
     }
     file
+}
+
+/// A role as `aws iam get-role` prints it (`{"Role": {...}}`), or an entry of `RoleDetailList`: its trust policy, and
+/// its permissions where the object carries them (`AttachedManagedPolicies`, `RolePolicyList`).
+fn role_detail<'a>(
+    template: &Template<'_>,
+    role: &Node,
+    role_route: &Route,
+    path: &'a str,
+    production_names: &'a [String],
+) -> TrustPolicy<'a> {
+    let route = role_route.key("AssumeRolePolicyDocument");
+    let node = role.get("AssumeRolePolicyDocument");
+    let rnode = match node {
+        Some(node) => document(template.resolve(node, &route), node, &route),
+        None => RNode::unknown("no AssumeRolePolicyDocument", At::node(role_route.clone())),
+    };
+    let name = role
+        .get("RoleName")
+        .and_then(Node::as_str)
+        .map(str::to_owned);
+    let mut policy = build(
+        rnode,
+        At::key(route),
+        Format::GetRole,
+        path,
+        name,
+        production_names,
+    );
+    policy.permissions.extend(attached_arns(
+        template,
+        role,
+        role_route,
+        "AttachedManagedPolicies",
+    ));
+    for (index, p) in role
+        .get("RolePolicyList")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let item_route = role_route.key("RolePolicyList").index(index);
+        let Some(doc_node) = p.get("PolicyDocument") else {
+            continue;
+        };
+        let doc_route = item_route.key("PolicyDocument");
+        policy.permissions.push(permissions::Attached::Inline {
+            name: p
+                .get("PolicyName")
+                .and_then(Node::as_str)
+                .unwrap_or("inline")
+                .to_owned(),
+            doc: document(template.resolve(doc_node, &doc_route), doc_node, &doc_route),
+        });
+    }
+    policy
+}
+
+/// The managed policies of a `[{"PolicyName", "PolicyArn"}]` list (`AttachedManagedPolicies`, `AttachedPolicies`).
+fn attached_arns(
+    template: &Template<'_>,
+    parent: &Node,
+    parent_route: &Route,
+    key: &str,
+) -> Vec<permissions::Attached> {
+    let mut out = Vec::new();
+    for (index, p) in parent
+        .get(key)
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        if let Some(arn) = p.get("PolicyArn") {
+            let route = parent_route.key(key).index(index).key("PolicyArn");
+            out.push(permissions::Attached::Managed(cvalue(
+                &template.resolve(arn, &route),
+            )));
+        }
+    }
+    out
+}
+
+/// The permissions written on an `AWS::IAM::Role`: `ManagedPolicyArns` and `Policies`.
+fn cfn_role_permissions(
+    template: &Template<'_>,
+    properties: &Node,
+    properties_route: &Route,
+) -> Vec<permissions::Attached> {
+    let mut out = Vec::new();
+    if let Some(arns) = properties.get("ManagedPolicyArns") {
+        let resolved = template.resolve(arns, &properties_route.key("ManagedPolicyArns"));
+        for item in resolved.items() {
+            out.push(permissions::Attached::Managed(cvalue(item)));
+        }
+    }
+    if let Some(policies) = properties.get("Policies").and_then(Node::as_seq) {
+        for (index, p) in policies.iter().enumerate() {
+            let item_route = properties_route.key("Policies").index(index);
+            let Some(doc_node) = p.get("PolicyDocument") else {
+                continue;
+            };
+            let doc_route = item_route.key("PolicyDocument");
+            let name = p
+                .get("PolicyName")
+                .map(|n| template.resolve(n, &item_route.key("PolicyName")))
+                .and_then(|n| n.as_str().map(str::to_owned))
+                .unwrap_or_else(|| format!("Policies[{index}]"));
+            out.push(permissions::Attached::Inline {
+                name,
+                doc: document(template.resolve(doc_node, &doc_route), doc_node, &doc_route),
+            });
+        }
+    }
+    out
 }
 
 /// An OIDC provider from its resolved `Url` and client-ID list.
@@ -470,7 +655,7 @@ fn from_json(
     RNode::new(value, here)
 }
 
-fn cvalue(node: &RNode) -> CValue {
+pub(crate) fn cvalue(node: &RNode) -> CValue {
     match &node.value {
         RValue::String(t) => CValue {
             text: t.text.clone(),
@@ -590,6 +775,7 @@ pub(crate) fn build<'a>(
         production_names,
         diagnostics,
         providers: Vec::new(),
+        permissions: Vec::new(),
     }
 }
 

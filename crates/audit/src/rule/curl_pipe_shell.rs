@@ -35,13 +35,14 @@ impl Rule for CurlPipeShell {
                 let run = pair[1].program().is_some_and(|p| SHELLS.contains(&p));
                 if pair[0].then == "|" && fetch && run && !reported {
                     let prog = pair[0].program().unwrap_or("curl").to_owned();
+                    let at = pair[0].args_from_program().first().map_or(0, |(_, at)| *at);
                     out.push(
                         self.finding()
                             .message(format!(
                                 "the output of {prog} is piped into {}",
                                 pair[1].program().unwrap_or("a shell")
                             ))
-                            .at_text(route.clone(), prog)
+                            .at_value(route.clone(), text, at, prog.len())
                             .label("remote code runs unverified")
                             .help("download to a file, check a pinned sha256, then run it"),
                     );
@@ -54,21 +55,17 @@ impl Rule for CurlPipeShell {
                     c.program()
                         .is_some_and(|p| SHELLS.contains(&p) || p == "eval")
                 })
-                && ["<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget"]
+                && let Some(at) = ["<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget"]
                     .iter()
-                    .any(|p| text.contains(p))
+                    .filter_map(|p| text.find(p))
+                    .min()
             {
+                // The fetcher after `<(`, `$(` or the backquote.
+                let at = at + if text.as_bytes()[at] == b'`' { 1 } else { 2 };
                 out.push(
                     self.finding()
                         .message("a downloaded script is run by a shell")
-                        .at_text(
-                            route.clone(),
-                            if text.contains("wget") {
-                                "wget"
-                            } else {
-                                "curl"
-                            },
-                        )
+                        .at_value(route.clone(), text, at, 4)
                         .label("remote code runs unverified")
                         .help("download to a file, check a pinned sha256, then run it"),
                 );

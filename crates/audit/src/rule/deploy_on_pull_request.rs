@@ -29,14 +29,13 @@ impl Rule for DeployOnPullRequest {
         let Selector::PullRequests { source: glob, .. } = step.selector else {
             return;
         };
-        if let Some((route, what)) = analysis::deploy_actions(step).first() {
+        if let Some((route, what, at)) = analysis::deploy_actions(step).first() {
+            let f = self.finding().message(format!(
+                "{} in the pull-requests pipeline `{glob}` runs `{what}`",
+                step.describe()
+            ));
             out.push(
-                self.finding()
-                    .message(format!(
-                        "{} in the pull-requests pipeline `{glob}` runs `{what}`",
-                        step.describe()
-                    ))
-                    .at(route.clone())
+                analysis::point(f, route, *at)
                     .label("deploys unreviewed code")
                     .help("run a plan/diff here and deploy after merge"),
             );

@@ -30,7 +30,7 @@ impl Rule for DeployWithoutDeployment {
             return;
         }
         let actions = analysis::deploy_actions(step);
-        let Some((route, what)) = actions.first() else {
+        let Some((route, what, at)) = actions.first() else {
             // An OIDC step without a deployment gets `sub = {repo}:{step}`: its role can only trust the whole
             // repository (pipeline-check BB-028).
             if step.oidc && step.environment.is_none() && step.node.get("oidc").is_some() {
@@ -47,10 +47,11 @@ impl Rule for DeployWithoutDeployment {
             }
             return;
         };
-        let mut f = self
-            .finding()
-            .message(format!("{} runs `{what}` without a `deployment` environment", step.describe()))
-            .at(route.clone())
+        let f = self.finding().message(format!(
+            "{} runs `{what}` without a `deployment` environment",
+            step.describe()
+        ));
+        let mut f = analysis::point(f, route, *at)
             .label("deploys")
             .help("add `deployment: <environment>` to the step and pin the role's sub to that environment");
         if step.oidc {

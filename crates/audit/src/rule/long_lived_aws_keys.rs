@@ -127,7 +127,7 @@ impl Rule for LongLivedAwsKeys {
                 out.push(
                     self.finding()
                         .message("an AWS access key id is written into the pipeline file")
-                        .at_text(route.clone(), key)
+                        .at_value(route.clone(), text, text.find(key).unwrap_or(0), key.len())
                         .label("literal access key id")
                         .help("revoke this key now, then switch the step to OIDC"),
                 );
@@ -141,13 +141,19 @@ impl Rule for LongLivedAwsKeys {
                 continue;
             }
             let lower = text.to_ascii_lowercase();
-            if lower.contains("aws configure set aws_secret_access_key")
-                || lower.contains("aws configure set aws_access_key_id")
+            // ASCII lowercasing keeps byte offsets.
+            if let Some(at) = [
+                "aws configure set aws_secret_access_key",
+                "aws configure set aws_access_key_id",
+            ]
+            .iter()
+            .filter_map(|p| lower.find(p))
+            .min()
             {
                 out.push(
                     self.finding()
                         .message("the AWS CLI is configured with long-lived access keys")
-                        .at(route.clone())
+                        .at_value(route.clone(), text, at, "aws configure set".len())
                         .label("`aws configure set` with a static key")
                         .help("enable `oidc: true` and configure `role_arn` + `web_identity_token_file` instead"),
                 );
@@ -160,7 +166,7 @@ impl Rule for LongLivedAwsKeys {
                 out.push(
                     self.finding()
                         .message(format!("the script uses {var}, a long-lived AWS access key"))
-                        .at_text(route.clone(), *var)
+                        .at_value(route.clone(), text, var_offset(text, var), var.len())
                         .label("static credential")
                         .help("enable `oidc: true` and assume a role with the step's OIDC token instead"),
                 );
@@ -183,6 +189,19 @@ impl Rule for LongLivedAwsKeys {
                 }
             }
         }
+    }
+}
+
+/// Where `var`'s name is first written in `text`, as a reference (`$VAR`, `${VAR}`) or an assignment (`VAR=`).
+fn var_offset(text: &str, var: &str) -> usize {
+    let reference = shell::var_refs(text)
+        .into_iter()
+        .find(|r| r.name == var)
+        .map(|r| r.offset + if r.raw.starts_with("${") { 2 } else { 1 });
+    let assignment = text.find(&format!("{var}="));
+    match (reference, assignment) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).or_else(|| text.find(var)).unwrap_or(0),
     }
 }
 

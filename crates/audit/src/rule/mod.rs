@@ -13,6 +13,8 @@ use crate::workspace::Workspace;
 pub enum RuleKind {
     Pipeline,
     TrustPolicy,
+    /// What deployment roles may do once assumed: keyless.yml and the permissions written beside trust policies.
+    Permissions,
     CrossFile,
     Meta,
 }
@@ -86,7 +88,9 @@ pub(crate) mod prelude {
     pub use crate::workspace::Workspace;
 }
 
+mod admin_permissions;
 mod aud_format;
+mod broad_permissions;
 mod broad_sub;
 mod curl_pipe_shell;
 mod deploy_on_pull_request;
@@ -109,6 +113,9 @@ mod oidc_missing;
 mod oidc_on_pull_request;
 mod oidc_trust_without_condition;
 mod oidc_unneeded;
+mod pass_role_any_role;
+mod permission_excess;
+mod permissions_todo;
 mod production_on_cloud_runner;
 mod production_without_network_condition;
 mod provider_client_id;
@@ -193,6 +200,11 @@ pub fn registry() -> &'static [&'static dyn Rule] {
         &unsupported_claim_key::UnsupportedClaimKey,
         &trust_policy_warning::TrustPolicyWarning,
         &unresolved_reference::UnresolvedReference,
+        // Permissions
+        &admin_permissions::AdminPermissions,
+        &broad_permissions::BroadPermissions,
+        &pass_role_any_role::PassRoleAnyRole,
+        &permissions_todo::PermissionsTodo,
         // Cross-file
         &source_ip_runtime::SourceIpRuntime,
         &production_without_network_condition::ProductionWithoutNetworkCondition,

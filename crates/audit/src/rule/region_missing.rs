@@ -7,8 +7,9 @@ pub struct RegionMissing;
 static META: RuleMeta = RuleMeta {
     id: "region-missing",
     summary: "AWS is used without a region",
-    severity: Severity::Medium,
-    confidence: Confidence::High,
+    // Both forms are notes: the region may come from variables the audit cannot see (see `why`).
+    severity: Severity::Info,
+    confidence: Confidence::Low,
     persona: Persona::Regular,
     kind: RuleKind::Pipeline,
     why: "Atlassian's AWS pipes fail with `AWS_DEFAULT_REGION variable missing.` when no region reaches them, even \
@@ -17,7 +18,8 @@ static META: RuleMeta = RuleMeta {
           context\" (e.g. bitbucket.org/atlassian/aws-s3-deploy). The audit cannot see those variables, so a pipe \
           without the variable is only a note (info, low confidence): it is a failure only where no repository, \
           workspace or deployment variable defines the region. SDKs and the CLI in a script need a region to reach \
-          the regional STS endpoint.",
+          the regional STS endpoint; they read it from the same variables, so a script that never sets one is a \
+          note too (info, low confidence).",
     fix: "Pass `AWS_DEFAULT_REGION: $AWS_DEFAULT_REGION` to the pipe (`keyless audit --fix` adds it) and define the \
           repository or deployment variable; in scripts, export AWS_REGION before calling AWS.",
     autofix: true,
@@ -78,7 +80,7 @@ impl Rule for RegionMissing {
             }
             out.push(f);
         }
-        let Some(route) = analysis::script_web_identity(step) else {
+        let Some((route, at)) = analysis::script_web_identity_at(step) else {
             return;
         };
         let sets_region = step.commands().any(|(_, t)| {
@@ -89,12 +91,16 @@ impl Rule for RegionMissing {
         if sets_region {
             return;
         }
+        let f = self.finding().message(format!(
+            "{} assumes a role with web identity but never sets AWS_REGION or AWS_DEFAULT_REGION",
+            step.describe()
+        ));
         out.push(
-            self.finding()
-                .message(format!("{} assumes a role with web identity but never sets AWS_REGION or AWS_DEFAULT_REGION", step.describe()))
-                .at(route)
+            analysis::point(f, &route, at)
                 .label("region comes only from repository variables, if at all")
-                // Repository or deployment variables can define the region; we cannot see them.
+                // Repository or deployment variables define the region for scripts as they do for pipes (they are the
+                // step's environment); we cannot see them, so this is a note, as for pipes.
+                .severity(Severity::Info)
                 .confidence(Confidence::Low)
                 .help("export AWS_REGION in the script, or define it as a repository/deployment variable"),
         );

@@ -99,7 +99,7 @@ impl Rule for TlsBypass {
             );
         }
         for (route, text, cmds) in step.lexed() {
-            let mut hit: Option<(String, String)> = None;
+            let mut hit: Option<(usize, usize, String)> = None;
             'cmds: for cmd in cmds {
                 let args = cmd.args_from_program();
                 let Some(prog) = cmd.program() else { continue };
@@ -113,27 +113,26 @@ impl Rule for TlsBypass {
                             && w.len() <= 6
                     };
                     if prog == *p
-                        && let Some(((w, _), _)) = args
+                        && let Some(((w, at), _)) = args
                             .iter()
                             .zip(cmd.unquoted_args())
                             .find(|((w, _), unquoted)| unquoted == flag || bundled(w))
                     {
-                        hit = Some(((*w).to_owned(), (*what).to_owned()));
+                        hit = Some((*at, w.len(), (*what).to_owned()));
                         break 'cmds;
                     }
                 }
             }
             if hit.is_none() {
-                hit = TEXT
-                    .iter()
-                    .find(|(pat, _)| text.contains(pat))
-                    .map(|(pat, what)| ((*pat).to_owned(), (*what).to_owned()));
+                hit = TEXT.iter().find_map(|(pat, what)| {
+                    text.find(pat).map(|at| (at, pat.len(), (*what).to_owned()))
+                });
             }
-            if let Some((needle, what)) = hit {
+            if let Some((at, len, what)) = hit {
                 out.push(
                     self.finding()
                         .message(format!("TLS verification is disabled ({what})"))
-                        .at_text(route.clone(), needle)
+                        .at_value(route.clone(), text, at, len)
                         .label("certificate checks off")
                         .help("remove it and trust the right CA instead"),
                 );

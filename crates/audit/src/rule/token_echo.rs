@@ -32,17 +32,18 @@ impl Rule for TokenEcho {
     fn check_step(&self, step: &Step<'_>, _p: &Pipeline<'_>, out: &mut Sink) {
         for print in &step.flow().prints {
             // A dump prints the token only when the step has one (or credentials it set from STS).
-            let mut f = self
+            let f = self
                 .finding()
-                .message(format!("{} {}", step.describe(), print.how))
-                .at_text(print.route.clone(), print.focus.clone())
-                .label(match (print.what, print.traced_since.is_some()) {
-                    (_, true) => "expanded and traced",
-                    (crate::flow::Printed::Token, false) => "printed to the build log",
-                    (crate::flow::Printed::Credentials, false) => {
-                        "prints temporary AWS credentials"
-                    }
-                });
+                .message(format!("{} {}", step.describe(), print.how));
+            let mut f = match print.focus_offset {
+                Some(at) => f.at_value(print.route.clone(), print.text, at, print.focus.len()),
+                None => f.at_text(print.route.clone(), print.focus.clone()),
+            }
+            .label(match (print.what, print.traced_since.is_some()) {
+                (_, true) => "expanded and traced",
+                (crate::flow::Printed::Token, false) => "printed to the build log",
+                (crate::flow::Printed::Credentials, false) => "prints temporary AWS credentials",
+            });
             f = match print.what {
                 crate::flow::Printed::Token if print.dump => f.help("print only the variables you need"),
                 crate::flow::Printed::Token if print.traced_since.is_some() => {

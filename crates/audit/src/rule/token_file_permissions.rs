@@ -73,7 +73,7 @@ impl Rule for TokenFilePermissions {
                     "{} writes the OIDC token to `{target}` without restricting its permissions",
                     step.describe()
                 ))
-                .at_text(w.route.clone(), w.target)
+                .at_value(w.route.clone(), w.text, w.target_offset, w.target.len())
                 .label("created with the default umask (usually 0644)")
                 .help(format!(
                     "add `chmod 600 {target}` after writing it, or `umask 077` before"

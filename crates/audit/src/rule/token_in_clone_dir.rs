@@ -89,7 +89,7 @@ impl Rule for TokenInCloneDir {
                     "{} writes the OIDC token to `{target}` inside the clone directory",
                     step.describe()
                 ))
-                .at_text(w.route.clone(), w.target)
+                .at_value(w.route.clone(), w.text, w.target_offset, w.target.len())
                 .label("inside $BITBUCKET_CLONE_DIR")
                 .help("write it under $HOME (e.g. `$HOME/.aws-oidc/token`) instead");
             if let Some(glob) = captured_by(step, &relative) {

@@ -18,7 +18,15 @@ static META: RuleMeta = RuleMeta {
           of the same file, `Fn::Sub`, Terraform variables and locals). A value that only exists at deployment (a \
           parameter without a default, `Fn::ImportValue`, a condition on one, another stack's or module's output) \
           cannot be judged offline. A principal hidden behind such a reference used to pass every provider rule \
-          silently; this finding names the rules that could not run, so a clean report means checked, not skipped.",
+          silently; this finding names the rules that could not run, so a clean report means checked, not skipped. \
+          Terraform `module` calls: a local module (`source = \"./modules/x\"`) whose files are among the audited \
+          inputs is read with the caller's inputs; a published module is judged from its inputs by keyless's model \
+          of it (the trust policy the module renders, findings at the `module` block or at the input) when it is \
+          one of: `terraform-aws-modules/iam/aws//modules/iam-assumable-role-with-oidc` 5.x, \
+          `terraform-aws-modules/iam/aws//modules/iam-role` 6.x (the call's `version`, or a git source's `?ref=`, \
+          must allow no other major release), `calidae/bitbucket-oidc/aws` and `pelotech/oidc-bitbucket/aws` \
+          (also as git sources of their GitHub repositories). Any other module call that makes roles or OIDC \
+          providers is reported here, never passed.",
     fix: "Give the parameter or variable a default (or pass `--tf-var-file`), or audit the deployed role with \
           `aws iam get-role --role-name NAME > role.json && keyless audit role.json`.",
     autofix: false,

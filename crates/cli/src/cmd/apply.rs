@@ -75,6 +75,19 @@ pub struct ApplyArgs {
 pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let config = keyless_workspace::load(&args.config)?;
     let plan = keyless_workspace::plan(&config)?;
+    let todos = keyless_workspace::permissions::todos(&config);
+    if !todos.is_empty() {
+        let places: Vec<String> = todos
+            .iter()
+            .map(|(role, at)| format!("role `{role}` ({}:{at})", args.config.display()))
+            .collect();
+        bail!(
+            "`permissions: todo` is a placeholder, not a policy: {}. Write the role's permissions (`keyless permissions \
+             infer -c {} --write` derives them from the pipelines), then apply",
+            places.join(", "),
+            args.config.display()
+        );
+    }
     for account in &args.accounts {
         if !plan.accounts.iter().any(|a| &a.account == account) {
             bail!(

@@ -322,6 +322,19 @@ fn check(config: &Config, plan: &Plan) -> Step {
             keyless_workspace::report::describe(hole)
         ));
     }
+    // What each role can then do (issue 22): the example carries inferred permissions, no admin policy.
+    let can_then_do: Vec<String> = matrix
+        .roles
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.role.rsplit('/').next().unwrap_or(&r.role),
+                r.can_then_do
+            )
+        })
+        .collect();
+    lines.push(format!("can then do: {}", can_then_do.join(", ")));
     step(
         "check",
         missing == 0 && holes.is_empty(),

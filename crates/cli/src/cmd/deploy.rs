@@ -119,6 +119,10 @@ pub struct S3Args {
     /// Output format of the plan and summary
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Print the IAM policy these flags need (JSON; --bucket, --prefix, --delete and --invalidate decide it)
+    /// and exit without reading the source or calling AWS
+    #[arg(long)]
+    pub print_policy: bool,
 }
 
 /// The three header flags, kept in command-line order across all of them: for each header the first matching
@@ -220,6 +224,15 @@ pub fn run(command: DeployCommand) -> Result<ExitCode> {
 }
 
 fn run_s3(args: S3Args) -> Result<ExitCode> {
+    if args.print_policy {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&keyless_deploy::policy::document(&policy_request(
+                &args
+            )))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.endpoint_url.is_none() && args.part_size < MIN_PART_SIZE {
         anyhow::bail!(
             "--part-size {} is below S3's 5MiB minimum part size; use at least 5MiB (smaller parts only work \
@@ -345,6 +358,36 @@ fn run_s3(args: S3Args) -> Result<ExitCode> {
 
 /// The same web-identity flow as `keyless assume`: its options, parsed from the few this command exposes so
 /// that new credential options never need changes here.
+/// What `--print-policy` scopes the policy to: the flags, and the distributions' account and partition from
+/// `--role-arn` or the `--env` environment of keyless.yml (`KEYLESS_CONFIG`), else `*`.
+fn policy_request(args: &S3Args) -> keyless_deploy::policy::PolicyRequest {
+    let mut request = keyless_deploy::policy::PolicyRequest::new(args.bucket.clone());
+    request.prefix = args.prefix.clone();
+    request.delete = args.delete;
+    for id in &args.invalidate {
+        if !request.distributions.contains(id) {
+            request.distributions.push(id.clone());
+        }
+    }
+    if let Some(arn) = &args.role_arn {
+        let parts: Vec<&str> = arn.split(':').collect();
+        if let [_, partition, _, _, account, ..] = parts.as_slice()
+            && !account.is_empty()
+        {
+            request.partition = (*partition).to_owned();
+            request.account = Some((*account).to_owned());
+        }
+    } else if let Some(name) = &args.environment {
+        let path = std::env::var_os("KEYLESS_CONFIG").unwrap_or_else(|| "keyless.yml".into());
+        if let Ok(config) = keyless_workspace::load(std::path::Path::new(&path))
+            && let Some(env) = config.environments.get(name)
+        {
+            request.account = Some(env.account.clone());
+        }
+    }
+    request
+}
+
 fn credential_options(args: &S3Args) -> Result<CredentialOptions> {
     #[derive(Parser)]
     struct Wrapper {

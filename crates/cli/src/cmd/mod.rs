@@ -14,6 +14,8 @@ pub mod doctor;
 pub mod emulate;
 pub mod env;
 pub mod init;
+pub mod permissions;
+pub mod permissions_infer;
 pub mod plan;
 pub mod policy;
 pub mod render;

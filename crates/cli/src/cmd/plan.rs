@@ -35,6 +35,13 @@ pub struct PlanArgs {
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let config = keyless_workspace::load(&args.config)?;
     let plan = keyless_workspace::plan(&config)?;
+    for (role, at) in keyless_workspace::permissions::todos(&config) {
+        eprintln!(
+            "warning: {}:{at}: role `{role}` has `permissions: todo`: plan renders it without them and `keyless apply` \
+             refuses it; `keyless permissions infer` derives them from the pipelines",
+            args.config.display()
+        );
+    }
     let format = match (args.format, &args.output) {
         (Some(PlanFormat::Summary) | None, None) => {
             print!("{}", render::summary::summary(&config, &plan));

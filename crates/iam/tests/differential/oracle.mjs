@@ -2,7 +2,8 @@
 // keyless only CALLS it, as a separate process; none of its code is copied into keyless.
 //
 // Usage: node oracle.mjs <node_modules dir> < cases.jsonl > results.jsonl
-// Each input line:  {"policy": {...}, "principal": "<ARN>", "action": "...", "context": {"k": "v" | ["v"]}}
+// Each input line:  {"policy": {...}, "principal": "<ARN>", "action": "...", "context": {"k": "v" | ["v"]},
+//                    "role": "<role ARN>" (optional; default: a role in account 123456789012)}
 // Each output line: {"result": "Allowed"|"ExplicitlyDenied"|"ImplicitlyDenied", "ignored": [...]}
 //               or  {"error": "..."} when iam-simulate rejects the input.
 import { readFileSync } from 'node:fs';
@@ -23,7 +24,14 @@ const out = [];
 for (const line of lines) {
   const c = JSON.parse(line);
   const simulation = {
-    request: { principal: c.principal, action: c.action, resource: ROLE, contextVariables: c.context },
+    request: {
+      principal: c.principal,
+      action: c.action,
+      // A web identity provider is always in the role's own account (STS looks it up there), so a case may name
+      // the role; iam-simulate would otherwise judge a provider of another account as cross-account access.
+      resource: c.role ? { resource: c.role, accountId: c.role.split(':')[4] } : ROLE,
+      contextVariables: c.context,
+    },
     identityPolicies: [],
     serviceControlPolicies: [],
     resourceControlPolicies: [],

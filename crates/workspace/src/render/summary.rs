@@ -131,6 +131,23 @@ pub fn summary(config: &Config, plan: &Plan) -> String {
             if let Some(boundary) = &role.permissions_boundary {
                 let _ = writeln!(out, "    boundary     {boundary}");
             }
+            if role.permissions_todo {
+                let _ = writeln!(
+                    out,
+                    "    WARNING: `permissions: todo`: the role's permissions are not written yet; `keyless apply` refuses \
+                     this plan (`keyless permissions infer` derives them from the pipelines)"
+                );
+            }
+            let judged = crate::permissions::judge_role(
+                &role.arn,
+                &role.managed_policies,
+                &role.inline_policies,
+                role.permissions_todo,
+            );
+            let _ = writeln!(out, "    can then do  {}", judged.can_then_do);
+            for reason in &judged.reasons {
+                let _ = writeln!(out, "      - {reason}");
+            }
             if role.any_step {
                 let _ = writeln!(
                     out,

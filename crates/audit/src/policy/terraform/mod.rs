@@ -19,11 +19,20 @@
 //!   judged against the provider's URL.
 //! - `terraform show -json` of a plan or of the state: `aws_iam_role.assume_role_policy` and the providers in
 //!   `planned_values`/`values`, every module included ([`read_plan`]).
+//! - `module` calls: a local `source` (`./modules/x`, `../..`) whose files are among the inputs is read as Terraform
+//!   instantiates it, with the caller's inputs (a directory some other directory calls is read through its calls,
+//!   not as a root); a published module keyless has a model of ([`models`]) is read through the model, with the
+//!   caller's inputs, and findings in the model's text are reported at the `module` block. Any other call that looks
+//!   like it makes roles or providers is `unresolved-reference`. A module's outputs are what its `output` blocks
+//!   compute, so a role that takes its policy from a module's output is judged on it.
+//! - Variables of a root module: `terraform.tfvars`, `terraform.tfvars.json`, `*.auto.tfvars(.json)` of its
+//!   directory (in Terraform's order), then `--tf-var-file`, then the defaults.
 
 mod ast;
 mod document;
 mod eval;
 mod functions;
+pub mod models;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -89,8 +98,7 @@ impl Variables {
                     e.line, e.column, e.message
                 )
             })?;
-            let empty = Module::default();
-            let ev = Eval::new(&empty);
+            let ev = Eval::new(&Constants);
             for attr in &body.attrs {
                 let v = ev.value(&attr.expr, &Scope::default());
                 let Some(json) = to_json(&v) else {
@@ -120,6 +128,35 @@ impl Variables {
             .rev()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v)
+    }
+}
+
+/// The resolver of a variables file: it holds constants, so every reference is unknown.
+struct Constants;
+
+impl Resolver for Constants {
+    fn variable(&self, name: &str, at: Loc) -> Val {
+        Val::unknown(format!("`var.{name}`"), Some(at))
+    }
+    fn local(&self, _: &str) -> Option<&E> {
+        None
+    }
+    fn resource(
+        &self,
+        _: &Eval<'_>,
+        _: bool,
+        kind: &str,
+        name: &str,
+        _: Option<&Val>,
+        at: Loc,
+    ) -> Val {
+        Val::unknown(format!("`{kind}.{name}`"), Some(at))
+    }
+    fn module_call(&self, _: &Eval<'_>, name: &str, _: Option<&Val>, at: Loc) -> Val {
+        Val::unknown(format!("`module.{name}`"), Some(at))
+    }
+    fn text(&self, _: Loc) -> &str {
+        ""
     }
 }
 
@@ -164,48 +201,185 @@ fn from_json(j: &serde_json::Value, at: Loc) -> Val {
     Val::new(v, Some(at))
 }
 
-/// The files of one module, parsed and indexed.
-#[derive(Default)]
-struct Module<'a> {
-    texts: Vec<&'a str>,
-    inputs: Vec<usize>,
-    paths: Vec<&'a str>,
-    bodies: Vec<Body>,
-    variables: Variables,
-    /// Addresses being evaluated (a reference cycle is unknown, not a stack overflow).
-    active: RefCell<Vec<String>>,
-    /// `aws_iam_policy_document`s some expression read.
-    used: RefCell<HashSet<String>>,
+/// Every file a read can see: the Terraform inputs of all directories (a local module call reads another
+/// directory's files) and the models' files. `Loc::file` indexes this list, so a value keeps its place whichever
+/// module it travels to (a caller's input used in a called module is reported where the caller wrote it).
+struct Files<'a> {
+    entries: Vec<File<'a>>,
 }
 
-impl<'a> Module<'a> {
-    fn load(sources: &[Source<'a>], variables: &Variables) -> Self {
-        let mut module = Module {
-            variables: variables.clone(),
-            ..Module::default()
-        };
-        for (i, s) in sources.iter().enumerate() {
+struct File<'a> {
+    /// Index of the file among the audited inputs (0 for a model's file, whose places are reported at the call).
+    input: usize,
+    path: &'a str,
+    /// The directory, normalised (`a/./b/../c` is `a/c`); a model's files are under [`models::ROOT`].
+    dir: String,
+    text: &'a str,
+    body: Body,
+    /// keyless's model of a published module: places in it are reported at the `module` block that calls it.
+    model: bool,
+}
+
+impl<'a> Files<'a> {
+    fn load(sources: &[Source<'a>]) -> Self {
+        let mut entries = Vec::new();
+        for s in sources {
+            let i = entries.len();
             let body = match s.json {
                 Some(doc) => ast::parse_json(i, doc),
                 // A file with a syntax error was refused when it was read; nothing to add here.
                 None => ast::parse_hcl(i, s.text).unwrap_or_default(),
             };
-            module.texts.push(s.text);
-            module.inputs.push(s.input);
-            module.paths.push(s.path);
-            module.bodies.push(body);
+            entries.push(File {
+                input: s.input,
+                path: s.path,
+                dir: dir_of(s.path),
+                text: s.text,
+                body,
+                model: false,
+            });
         }
-        module
+        for m in models::MODELS {
+            for (sub, text) in m.files {
+                let i = entries.len();
+                entries.push(File {
+                    input: 0,
+                    path: m.registry,
+                    dir: m.dir(sub),
+                    text,
+                    body: ast::parse_hcl(i, text).unwrap_or_default(),
+                    model: true,
+                });
+            }
+        }
+        Files { entries }
     }
 
-    fn blocks(&self) -> impl Iterator<Item = (usize, &Block)> {
-        self.bodies
+    fn in_dir(&self, dir: &str) -> Vec<usize> {
+        self.entries
             .iter()
             .enumerate()
-            .flat_map(|(i, b)| b.blocks.iter().map(move |x| (i, x)))
+            .filter(|(_, f)| f.dir == dir)
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// The normalised directory of a path.
+fn dir_of(path: &str) -> String {
+    let path = path.replace('\\', "/");
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    join_dir("", dir)
+}
+
+/// `base` joined with a relative path, `.` and `..` resolved as Terraform resolves a local `source`.
+fn join_dir(base: &str, rel: &str) -> String {
+    let mut parts: Vec<&str> = if base.is_empty() {
+        Vec::new()
+    } else {
+        base.split('/').collect()
+    };
+    let rel = rel.replace('\\', "/");
+    for p in rel.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => match parts.last() {
+                Some(&last) if last != ".." && !last.is_empty() => {
+                    parts.pop();
+                }
+                _ => parts.push(".."),
+            },
+            other => parts.push(other),
+        }
+    }
+    // `rel` is owned; rebuild as owned text.
+    parts.join("/")
+}
+
+/// A `source` that names a directory of the same checkout.
+fn is_local(source: &str) -> bool {
+    source.starts_with("./") || source.starts_with("../") || source == "." || source == ".."
+}
+
+/// Module calls nested deeper than this are not followed (Terraform has no limit; real trees are shallow).
+const MAX_MODULE_DEPTH: usize = 8;
+
+/// The arguments of a `module` block that are not inputs.
+const META_ARGUMENTS: [&str; 6] = [
+    "source",
+    "version",
+    "count",
+    "for_each",
+    "providers",
+    "depends_on",
+];
+
+/// One module instance being read: a root module (a directory of the inputs) or a module a caller instantiates
+/// with its inputs (a local directory, or a model of a published module).
+struct Module<'f, 'a> {
+    files: &'f Files<'a>,
+    /// The files of this module (indexes into `files`).
+    own: Vec<usize>,
+    dir: String,
+    /// A root module's variable values from `--tf-var-file` (win over `auto`).
+    variables: Variables,
+    /// A root module's values from its auto-loaded `.tfvars` files, in loading order (a later one wins), located
+    /// where the file writes them.
+    auto: Vec<(String, Val)>,
+    /// A called module's inputs, evaluated where the caller wrote them.
+    inputs: Option<Vec<(String, Val)>>,
+    /// Where places in a model's file are reported: the user's `module` block that (eventually) calls it.
+    anchor: Option<Loc>,
+    /// `module.NAME.` (nested: `module.a.module.b["k"].`) for a called module, empty for a root.
+    prefix: String,
+    depth: usize,
+    /// The directories of the callers (a module that calls itself is not followed).
+    callers: Vec<String>,
+    /// Addresses being evaluated (a reference cycle is unknown, not a stack overflow).
+    active: RefCell<Vec<String>>,
+    /// `aws_iam_policy_document`s some expression read (with their module's prefix), shared by every module of
+    /// the read.
+    used: &'f RefCell<HashSet<String>>,
+    /// The outputs of the modules this one calls, by instance address.
+    outputs: RefCell<Vec<(String, Val)>>,
+}
+
+impl<'f, 'a> Module<'f, 'a> {
+    fn root(
+        files: &'f Files<'a>,
+        dir: &str,
+        variables: Variables,
+        used: &'f RefCell<HashSet<String>>,
+    ) -> Self {
+        Module {
+            files,
+            own: files
+                .in_dir(dir)
+                .into_iter()
+                .filter(|&i| !is_tfvars(files.entries[i].path))
+                .collect(),
+            dir: dir.to_owned(),
+            variables,
+            auto: Vec::new(),
+            inputs: None,
+            anchor: None,
+            prefix: String::new(),
+            depth: 0,
+            callers: Vec::new(),
+            active: RefCell::default(),
+            used,
+            outputs: RefCell::default(),
+        }
     }
 
-    fn find(&self, ident: &str, labels: &[&str]) -> Option<&Block> {
+    fn blocks(&self) -> impl Iterator<Item = (usize, &'f Block)> + '_ {
+        let files = self.files;
+        self.own
+            .iter()
+            .flat_map(move |&i| files.entries[i].body.blocks.iter().map(move |x| (i, x)))
+    }
+
+    fn find(&self, ident: &str, labels: &[&str]) -> Option<&'f Block> {
         self.blocks().map(|(_, b)| b).find(|b| {
             b.ident == ident
                 && b.labels.len() == labels.len()
@@ -220,20 +394,37 @@ impl<'a> Module<'a> {
         self.blocks().any(|(fi, b)| {
             !std::ptr::eq(b, own)
                 && b.ident != "output"
-                && self
-                    .texts
-                    .get(fi)
-                    .and_then(|t| t.get(b.loc.start..b.loc.end))
+                && self.files.entries[fi]
+                    .text
+                    .get(b.loc.start..b.loc.end)
                     .is_some_and(|t| t.contains(address))
         })
     }
 
+    /// Where a place is reported: itself, or for a place in a model, the `module` block that calls the model.
+    fn report_loc(&self, loc: Loc) -> Loc {
+        match self.files.entries.get(loc.file) {
+            Some(f) if f.model => self.anchor.unwrap_or(loc),
+            _ => loc,
+        }
+    }
+
     fn at(&self, loc: Loc) -> At {
+        let loc = self.report_loc(loc);
         At::span(
-            self.inputs.get(loc.file).copied().unwrap_or(0),
+            self.files.entries.get(loc.file).map_or(0, |f| f.input),
             loc.start,
             loc.end,
         )
+    }
+
+    /// The path of the file a place is reported in.
+    fn path(&self, file: usize) -> &'a str {
+        let file = match self.files.entries.get(file) {
+            Some(f) if f.model => self.anchor.map_or(file, |a| a.file),
+            _ => file,
+        };
+        self.files.entries.get(file).map_or("", |f| f.path)
     }
 
     /// The instances of a block with `for_each` or `count`: `(key, scope)`; `None` as the key when the
@@ -300,7 +491,9 @@ impl<'a> Module<'a> {
     ) -> Val {
         let kind = block.labels.first().map_or("", String::as_str);
         if data && kind == "aws_iam_policy_document" {
-            self.used.borrow_mut().insert(address.to_owned());
+            self.used
+                .borrow_mut()
+                .insert(format!("{}{address}", self.prefix));
             let json = document::render(ev, &block.body, scope, block.loc);
             return object(
                 vec![
@@ -362,12 +555,175 @@ impl<'a> Module<'a> {
         attrs.push((PARTIAL.into(), Val::null()));
         object(attrs, Some(block.loc))
     }
+
+    /// The module a `module` block instantiates, with the caller's inputs for one instance, or why it cannot be
+    /// read (the reason `unresolved-reference` gives).
+    fn child(
+        &self,
+        ev: &Eval<'_>,
+        block: &Block,
+        name: &str,
+        key: Option<&Val>,
+        scope: &Scope,
+    ) -> Result<Module<'f, 'a>, String> {
+        let source = block
+            .body
+            .attr("source")
+            .map(|a| ev.value(&a.expr, &Scope::default()))
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .ok_or("its `source` is not a literal string")?;
+        let version = block
+            .body
+            .attr("version")
+            .map(|a| ev.value(&a.expr, &Scope::default()))
+            .and_then(|v| v.as_str().map(str::to_owned));
+        if self.depth >= MAX_MODULE_DEPTH {
+            return Err(format!(
+                "source \"{source}\": modules nested more than {MAX_MODULE_DEPTH} deep are not followed"
+            ));
+        }
+        let dir = if is_local(&source) {
+            let dir = join_dir(&self.dir, &source);
+            if dir == self.dir || self.callers.contains(&dir) {
+                return Err(format!("source \"{source}\": the module calls itself"));
+            }
+            dir
+        } else {
+            let model = models::find(&source, version.as_deref())
+                .map_err(|why| format!("source \"{source}\": {why}"))?;
+            model.dir("")
+        };
+        let own: Vec<usize> = self
+            .files
+            .in_dir(&dir)
+            .into_iter()
+            .filter(|&i| !is_tfvars(self.files.entries[i].path))
+            .collect();
+        if own.is_empty() {
+            return Err(format!(
+                "source \"{source}\": its files were not among the audited inputs (audit the directory that holds both)"
+            ));
+        }
+        let inputs = block
+            .body
+            .attrs
+            .iter()
+            .filter(|a| !META_ARGUMENTS.contains(&a.name.as_str()))
+            .map(|a| (a.name.clone(), ev.value(&a.expr, scope)))
+            .collect();
+        let mut callers = self.callers.clone();
+        callers.push(self.dir.clone());
+        // Places in a model are reported at the user's `module` block, or for one instance of a `for_each`, at the
+        // caller's value it was made from (a model's own for_each over the user's map).
+        let user = |l: &Loc| self.files.entries.get(l.file).is_some_and(|f| !f.model);
+        let anchor = key
+            .and_then(|k| k.at)
+            .filter(user)
+            .unwrap_or_else(|| self.report_loc(block.loc));
+        Ok(Module {
+            files: self.files,
+            own,
+            dir,
+            variables: Variables::default(),
+            auto: Vec::new(),
+            inputs: Some(inputs),
+            anchor: Some(anchor),
+            prefix: format!(
+                "{}{}.",
+                self.prefix,
+                instance_address(&format!("module.{name}"), key)
+            ),
+            depth: self.depth + 1,
+            callers,
+            active: RefCell::default(),
+            used: self.used,
+            outputs: RefCell::default(),
+        })
+    }
+
+    /// The outputs of one instance of a module call, as an object; unknown (saying why) when the module cannot be
+    /// read.
+    fn call_outputs(
+        &self,
+        ev: &Eval<'_>,
+        block: &Block,
+        name: &str,
+        key: Option<&Val>,
+        scope: &Scope,
+        at: Loc,
+    ) -> Val {
+        let address = instance_address(&format!("module.{name}"), key);
+        if let Some((_, v)) = self.outputs.borrow().iter().find(|(a, _)| *a == address) {
+            return v.clone();
+        }
+        if self.active.borrow().contains(&address) {
+            return Val::unknown(format!("`{address}` (refers to itself)"), Some(at));
+        }
+        self.active.borrow_mut().push(address.clone());
+        let out = match self.child(ev, block, name, key, scope) {
+            Ok(child) => {
+                let cev = Eval::new(&child);
+                let anchor = child.anchor.unwrap_or(block.loc);
+                let outputs = child
+                    .blocks()
+                    .filter(|(_, b)| b.ident == "output")
+                    .filter_map(|(_, b)| {
+                        let [label] = b.labels.as_slice() else {
+                            return None;
+                        };
+                        let value = b
+                            .body
+                            .attr("value")
+                            .map_or_else(Val::null, |a| cev.value(&a.expr, &Scope::default()));
+                        Some((label.clone(), relocate(value, self.files, anchor)))
+                    })
+                    .collect();
+                object(outputs, Some(at))
+            }
+            Err(why) => Val::unknown(format!("`{address}` ({why})"), Some(at)),
+        };
+        self.active.borrow_mut().pop();
+        self.outputs.borrow_mut().push((address, out.clone()));
+        out
+    }
 }
 
-impl Resolver for Module<'_> {
+/// A value leaving a model (an output): places in the model's files become the call's place.
+fn relocate(mut v: Val, files: &Files<'_>, anchor: Loc) -> Val {
+    if let Some(at) = v.at
+        && files.entries.get(at.file).is_some_and(|f| f.model)
+    {
+        v.at = Some(anchor);
+    }
+    v.v = match v.v {
+        V::List(items) => V::List(
+            items
+                .into_iter()
+                .map(|i| relocate(i, files, anchor))
+                .collect(),
+        ),
+        V::Map(entries) => V::Map(
+            entries
+                .into_iter()
+                .map(|(k, x)| (k, relocate(x, files, anchor)))
+                .collect(),
+        ),
+        V::Json(inner) => V::Json(Box::new(relocate(*inner, files, anchor))),
+        other => other,
+    };
+    v
+}
+
+impl Resolver for Module<'_, '_> {
     fn variable(&self, name: &str, at: Loc) -> Val {
-        if let Some(j) = self.variables.get(name) {
+        if let Some(inputs) = &self.inputs {
+            if let Some((_, v)) = inputs.iter().find(|(n, _)| n == name) {
+                return v.clone();
+            }
+        } else if let Some(j) = self.variables.get(name) {
             return from_json(j, at);
+        } else if let Some((_, v)) = self.auto.iter().rev().find(|(n, _)| n == name) {
+            return v.clone();
         }
         let Some(block) = self.find("variable", &[name]) else {
             return Val::unknown(
@@ -379,12 +735,21 @@ impl Resolver for Module<'_> {
             Some(d) => {
                 let ev = Eval::new(self);
                 let v = ev.value(&d.expr, &Scope::default());
-                if matches!(v.v, V::Null) {
+                // A root module's variable whose default is null is usually given at plan time (unknown here);
+                // a called module's is null when the caller leaves it out, as Terraform has it.
+                if matches!(v.v, V::Null) && self.inputs.is_none() {
                     Val::unknown(format!("`var.{name}` (its default is null)"), Some(at))
                 } else {
                     v
                 }
             }
+            None if self.inputs.is_some() => Val::unknown(
+                format!(
+                    "`var.{name}` (not given by the call of `{}`, and no default)",
+                    self.prefix.trim_end_matches('.')
+                ),
+                Some(at),
+            ),
             None => Val::unknown(
                 format!("`var.{name}` (no default; give it with --tf-var-file)"),
                 Some(at),
@@ -483,25 +848,95 @@ impl Resolver for Module<'_> {
         out
     }
 
-    fn module_call(&self, _ev: &Eval<'_>, name: &str, _key: Option<&Val>, at: Loc) -> Val {
-        let source = self
-            .find("module", &[name])
-            .and_then(|b| b.body.attr("source"))
-            .map(|a| short(self.text(a.expr.loc)));
-        Val::unknown(
-            match source {
-                Some(s) => format!("`module.{name}` (outputs of module {s})"),
-                None => format!("`module.{name}` (not in the files read)"),
+    fn module_call(&self, ev: &Eval<'_>, name: &str, key: Option<&Val>, at: Loc) -> Val {
+        let Some(block) = self.find("module", &[name]) else {
+            return Val::unknown(format!("`module.{name}` (not in the files read)"), Some(at));
+        };
+        let address = format!("module.{name}");
+        let counted = block.body.attr("for_each").is_some() || block.body.attr("count").is_some();
+        let instances = self.instances(ev, block, &address);
+        match (counted, key) {
+            (false, _) => self.call_outputs(ev, block, name, None, &Scope::default(), at),
+            (true, Some(key)) => match instances.iter().find(|(k, _)| match k {
+                Some(k) => eval::same(k, key),
+                None => true,
+            }) {
+                Some((Some(k), scope)) => self.call_outputs(ev, block, name, Some(k), scope, at),
+                Some((None, _)) | None if key.is_unknown() || eval::contains_unknown(key) => {
+                    Val::unknown(
+                        format!("`{}` (an instance chosen at apply)", short(self.text(at))),
+                        Some(at),
+                    )
+                }
+                Some((None, _)) => Val::unknown(
+                    format!("`{address}` (its instances are known after apply)"),
+                    Some(at),
+                ),
+                None => Val::unknown(
+                    format!("`{}` (no such instance)", short(self.text(at))),
+                    Some(at),
+                ),
             },
-            Some(at),
-        )
+            (true, None) => match instances.as_slice() {
+                [(None, _)] => Val::unknown(
+                    format!("`{address}` (its instances are known after apply)"),
+                    Some(at),
+                ),
+                _ if block.body.attr("count").is_some() => Val::new(
+                    V::List(
+                        instances
+                            .iter()
+                            .map(|(k, s)| self.call_outputs(ev, block, name, k.as_ref(), s, at))
+                            .collect(),
+                    ),
+                    Some(at),
+                ),
+                _ => object(
+                    instances
+                        .iter()
+                        .map(|(k, s)| {
+                            (
+                                k.as_ref()
+                                    .and_then(Val::as_str)
+                                    .unwrap_or_default()
+                                    .to_owned(),
+                                self.call_outputs(ev, block, name, k.as_ref(), s, at),
+                            )
+                        })
+                        .collect(),
+                    Some(at),
+                ),
+            },
+        }
     }
 
     fn text(&self, at: Loc) -> &str {
-        self.texts
+        self.files
+            .entries
             .get(at.file)
-            .and_then(|t| t.get(at.start..at.end))
+            .and_then(|f| f.text.get(at.start..at.end))
             .unwrap_or("")
+    }
+}
+
+/// `true` for a variables file Terraform loads by itself in a root module (`terraform.tfvars`,
+/// `terraform.tfvars.json`, `*.auto.tfvars`, `*.auto.tfvars.json`) or any other `.tfvars` named on the command line.
+pub fn is_tfvars(path: &str) -> bool {
+    path.ends_with(".tfvars") || path.ends_with(".tfvars.json")
+}
+
+/// The variables files Terraform loads by itself from a root module's directory, in the order it loads them:
+/// `terraform.tfvars`, `terraform.tfvars.json`, then `*.auto.tfvars` / `*.auto.tfvars.json` in lexical order of
+/// their names; later files win, and `-var-file` (keyless's `--tf-var-file`) wins over all of them
+/// (<https://developer.hashicorp.com/terraform/language/values/variables#variable-definition-precedence>).
+fn auto_loaded_rank(path: &str) -> Option<(u8, String)> {
+    let name = path.replace('\\', "/");
+    let name = name.rsplit('/').next().unwrap_or_default().to_owned();
+    match name.as_str() {
+        "terraform.tfvars" => Some((0, name)),
+        "terraform.tfvars.json" => Some((1, name)),
+        n if n.ends_with(".auto.tfvars") || n.ends_with(".auto.tfvars.json") => Some((2, name)),
+        _ => None,
     }
 }
 
@@ -511,9 +946,141 @@ pub fn read_module<'a>(
     variables: &Variables,
     production_names: &'a [String],
 ) -> TrustFile<'a> {
-    let module = Module::load(sources, variables);
+    let files = Files::load(sources);
+    let dir = sources.first().map(|s| dir_of(s.path)).unwrap_or_default();
+    let used = RefCell::default();
+    let module = Module::root(&files, &dir, variables.clone(), &used);
     let ev = Eval::new(&module);
     let mut file = TrustFile::default();
+    read_into(&module, &ev, production_names, &mut file);
+    for policy in &mut file.policies {
+        policy.providers.clone_from(&file.providers);
+    }
+    file
+}
+
+/// Reads every root module among the Terraform files of an audit (each directory is a module; a directory that
+/// another one calls as a local module is read through that call, with the caller's inputs, not on its own):
+/// `(index of the module's first input, what it holds)`. A root's variables take the values of its auto-loaded
+/// `.tfvars` files, then of `variables` (`--tf-var-file`), then their defaults.
+pub fn read_modules<'a>(
+    sources: &[Source<'a>],
+    variables: &Variables,
+    production_names: &'a [String],
+) -> Vec<(usize, TrustFile<'a>)> {
+    if sources.is_empty() {
+        return Vec::new();
+    }
+    let files = Files::load(sources);
+    let mut dirs: Vec<String> = Vec::new();
+    for f in files.entries.iter().filter(|f| !f.model) {
+        if !dirs.contains(&f.dir) {
+            dirs.push(f.dir.clone());
+        }
+    }
+    // Directories some other directory calls as a local module.
+    let mut called: HashSet<String> = HashSet::new();
+    for f in files.entries.iter().filter(|f| !f.model) {
+        for b in f.body.blocks.iter().filter(|b| b.ident == "module") {
+            // `source` is a literal string in Terraform (no references).
+            let source = b.body.attr("source").and_then(|a| {
+                Eval::new(&Constants)
+                    .value(&a.expr, &Scope::default())
+                    .as_str()
+                    .map(str::to_owned)
+            });
+            if let Some(source) = source.filter(|s| is_local(s)) {
+                let target = join_dir(&f.dir, &source);
+                if target != f.dir {
+                    called.insert(target);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for dir in dirs.iter().filter(|d| !called.contains(*d)) {
+        // Per root: the documents its modules read.
+        let used = RefCell::default();
+        let in_dir = files.in_dir(dir);
+        // Only `.tfvars` files: nothing to read.
+        let Some(&first) = in_dir.iter().find(|&&i| !is_tfvars(files.entries[i].path)) else {
+            continue;
+        };
+        let mut auto: Vec<(u8, String, usize)> = in_dir
+            .iter()
+            .filter_map(|&i| {
+                auto_loaded_rank(files.entries[i].path).map(|(rank, name)| (rank, name, i))
+            })
+            .collect();
+        auto.sort();
+        let mut values: Vec<(String, Val)> = Vec::new();
+        let mut problems = Vec::new();
+        for (_, _, i) in auto {
+            match tfvars_values(&files, i) {
+                Ok(v) => values.extend(v),
+                Err(why) => problems.push((i, why)),
+            }
+        }
+        let mut module = Module::root(&files, dir, variables.clone(), &used);
+        module.auto = values;
+        let ev = Eval::new(&module);
+        let mut file = TrustFile::default();
+        read_into(&module, &ev, production_names, &mut file);
+        for (i, why) in problems {
+            let f = &files.entries[i];
+            let at = At::span(f.input, 0, f.text.len());
+            file.policies.push(build(
+                RNode::unknown(format!("the values of {} ({why})", f.path), at.clone()),
+                at,
+                Format::Terraform,
+                f.path,
+                Some(f.path.to_owned()),
+                production_names,
+            ));
+        }
+        for policy in &mut file.policies {
+            policy.providers.clone_from(&file.providers);
+        }
+        out.push((files.entries[first].input, file));
+    }
+    out
+}
+
+/// The values of an auto-loaded variables file of `files`, each located where the file writes it (a
+/// `.tfvars.json` value at the file).
+fn tfvars_values(files: &Files<'_>, i: usize) -> Result<Vec<(String, Val)>, String> {
+    let f = &files.entries[i];
+    if f.path.ends_with(".json") {
+        let at = Loc {
+            file: i,
+            start: 0,
+            end: f.text.len(),
+        };
+        let parsed = Variables::parse(f.path, f.text)?;
+        return Ok(parsed
+            .values
+            .iter()
+            .map(|(n, j)| (n.clone(), from_json(j, at)))
+            .collect());
+    }
+    // The same text was parsed into `f.body` (a syntax error was refused when the input was read).
+    Variables::parse(f.path, f.text)?;
+    let ev = Eval::new(&Constants);
+    Ok(f.body
+        .attrs
+        .iter()
+        .map(|a| (a.name.clone(), ev.value(&a.expr, &Scope::default())))
+        .collect())
+}
+
+/// Reads the roles, providers and documents of one module instance into `file`, then those of the modules it
+/// calls (local directories and modelled modules, with its inputs).
+fn read_into<'a>(
+    module: &Module<'_, 'a>,
+    ev: &Eval<'_>,
+    production_names: &'a [String],
+    file: &mut TrustFile<'a>,
+) {
     let mut roles = Vec::new();
     for (fi, block) in module.blocks() {
         let (ident, kind, name) = match block.labels.as_slice() {
@@ -532,8 +1099,8 @@ pub fn read_module<'a>(
         match (data, kind) {
             (false, "aws_iam_role") => roles.push((fi, block, address)),
             (_, "aws_iam_openid_connect_provider") => {
-                for (key, scope) in module.instances(&ev, block, &address) {
-                    let v = module.instance(&ev, data, block, &scope, &address);
+                for (key, scope) in module.instances(ev, block, &address) {
+                    let v = module.instance(ev, data, block, &scope, &address);
                     let field = |n: &str| {
                         let attr = block.body.attr(n)?;
                         let value = if n == "url" {
@@ -542,10 +1109,7 @@ pub fn read_module<'a>(
                         } else {
                             v.get(n).cloned()?
                         };
-                        Some((
-                            to_rnode(&module, &value, attr.expr.loc),
-                            module.at(attr.loc),
-                        ))
+                        Some((to_rnode(module, &value, attr.expr.loc), module.at(attr.loc)))
                     };
                     let url = field("url");
                     let ids = field("client_id_list");
@@ -562,7 +1126,11 @@ pub fn read_module<'a>(
                         ids
                     };
                     file.providers.push(provider_resource(
-                        &instance_address(&address, key.as_ref()),
+                        &format!(
+                            "{}{}",
+                            module.prefix,
+                            instance_address(&address, key.as_ref())
+                        ),
                         module.at(block.loc),
                         url,
                         ids,
@@ -572,33 +1140,43 @@ pub fn read_module<'a>(
             _ => {}
         }
     }
+    // Role address → indices in `file.policies` (every instance), for attachments that name the role.
+    let mut role_indices: Vec<(String, usize)> = Vec::new();
     for (fi, block, address) in roles {
         let Some(attr) = block.body.attr("assume_role_policy") else {
             continue;
         };
-        for (key, scope) in module.instances(&ev, block, &address) {
+        for (key, scope) in module.instances(ev, block, &address) {
             let v = ev.value(&attr.expr, &scope);
-            let doc = policy_rnode(&module, &v, attr.expr.loc);
-            let name = block
-                .body
-                .attr("name")
-                .or_else(|| block.body.attr("name_prefix"))
+            let doc = policy_rnode(module, &v, attr.expr.loc);
+            let name = ["name", "name_prefix"]
+                .iter()
+                .filter_map(|n| block.body.attr(n))
                 .map(|a| ev.value(&a.expr, &scope))
-                .and_then(|n| n.as_str().map(str::to_owned))
-                .unwrap_or_else(|| instance_address(&address, key.as_ref()));
-            file.policies.push(build(
+                .find_map(|n| n.as_str().map(str::to_owned))
+                .unwrap_or_else(|| {
+                    format!(
+                        "{}{}",
+                        module.prefix,
+                        instance_address(&address, key.as_ref())
+                    )
+                });
+            let mut policy = build(
                 doc,
                 module.at(attr.loc),
                 Format::Terraform,
-                module.paths[fi],
+                module.path(fi),
                 Some(name),
                 production_names,
-            ));
+            );
+            policy.permissions = role_permissions(module, ev, block, &scope);
+            role_indices.push((address.clone(), file.policies.len()));
+            file.policies.push(policy);
         }
     }
+    attach_permissions(module, ev, &role_indices, file);
     // A policy document no role of the module uses, that allows web identity federation: a module that hands the
     // document to its caller's role (an output). Judged on its own.
-    let used = module.used.borrow().clone();
     for (fi, block) in module.blocks() {
         let [kind, name] = block.labels.as_slice() else {
             continue;
@@ -607,26 +1185,35 @@ pub fn read_module<'a>(
             continue;
         }
         let address = format!("data.{kind}.{name}");
-        if used.contains(&address) || module.referenced_outside_outputs(&address, block) {
+        let used = module
+            .used
+            .borrow()
+            .contains(&format!("{}{address}", module.prefix));
+        if used || module.referenced_outside_outputs(&address, block) {
             continue;
         }
-        for (key, scope) in module.instances(&ev, block, &address) {
-            let json = document::render(&ev, &block.body, &scope, block.loc);
+        for (key, scope) in module.instances(ev, block, &address) {
+            let json = document::render(ev, &block.body, &scope, block.loc);
             if !eval::json_text(&json).contains("AssumeRoleWithWebIdentity") {
                 continue;
             }
             file.policies.push(build(
-                policy_rnode(&module, &json, block.loc),
+                policy_rnode(module, &json, block.loc),
                 module.at(block.loc),
                 Format::Terraform,
-                module.paths[fi],
-                Some(instance_address(&address, key.as_ref())),
+                module.path(fi),
+                Some(format!(
+                    "{}{}",
+                    module.prefix,
+                    instance_address(&address, key.as_ref())
+                )),
                 production_names,
             ));
         }
     }
-    // A call of a module from elsewhere (the registry, git) that looks like it makes roles or providers: its
-    // trust is not in the files read, and keyless has no model of the module yet. Never a silent pass.
+    // The modules this one calls: a local directory among the inputs, or a module keyless has a model of, is read
+    // with this module's inputs; any other call that looks like it makes roles or providers is reported, never a
+    // silent pass.
     for (fi, block) in module.blocks() {
         let [name] = block.labels.as_slice() else {
             continue;
@@ -634,34 +1221,172 @@ pub fn read_module<'a>(
         if block.ident != "module" {
             continue;
         }
-        let Some(source) = block.body.attr("source").and_then(|a| {
-            let v = ev.value(&a.expr, &Scope::default());
-            v.as_str().map(str::to_owned)
-        }) else {
+        let source = block
+            .body
+            .attr("source")
+            .and_then(|a| {
+                ev.value(&a.expr, &Scope::default())
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let address = format!("module.{name}");
+        let mut reported = false;
+        for (key, scope) in module.instances(ev, block, &address) {
+            match module.child(ev, block, name, key.as_ref(), &scope) {
+                Ok(child) => {
+                    let cev = Eval::new(&child);
+                    read_into(&child, &cev, production_names, file);
+                }
+                Err(why) => {
+                    // Once per block: every instance has the same source.
+                    if reported || !about_trust(&source, &block.body) {
+                        continue;
+                    }
+                    reported = true;
+                    let shown = format!("{}{address}", module.prefix);
+                    file.policies.push(build(
+                        RNode::unknown(
+                            format!("the trust policies of `{shown}` ({why})"),
+                            module.at(block.loc),
+                        ),
+                        module.at(block.loc),
+                        Format::Terraform,
+                        module.path(fi),
+                        Some(shown),
+                        production_names,
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The permissions written on an `aws_iam_role`: `managed_policy_arns` and `inline_policy` blocks.
+fn role_permissions(
+    module: &Module<'_, '_>,
+    ev: &Eval<'_>,
+    block: &Block,
+    scope: &Scope,
+) -> Vec<super::permissions::Attached> {
+    use super::permissions::Attached;
+    let mut out = Vec::new();
+    if let Some(attr) = block.body.attr("managed_policy_arns") {
+        let v = ev.value(&attr.expr, scope);
+        let node = to_rnode(module, &v, attr.expr.loc);
+        for item in node.items() {
+            out.push(Attached::Managed(super::cvalue(item)));
+        }
+    }
+    for inline in block.body.blocks("inline_policy") {
+        let Some(policy) = inline.body.attr("policy") else {
             continue;
         };
-        if source.starts_with("./")
-            || source.starts_with("../")
-            || !about_trust(&source, &block.body)
+        let name = inline
+            .body
+            .attr("name")
+            .map(|a| ev.value(&a.expr, scope))
+            .and_then(|n| n.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "inline_policy".to_owned());
+        let v = ev.value(&policy.expr, scope);
+        out.push(Attached::Inline {
+            name,
+            doc: policy_rnode(module, &v, policy.expr.loc),
+        });
+    }
+    out
+}
+
+/// `aws_iam_role_policy_attachment` and `aws_iam_role_policy` resources whose `role` names a role of the module
+/// (`aws_iam_role.<name>.name` or `.id`): their policy is added to that role's permissions. An attached
+/// `aws_iam_policy.<name>.arn` of the same module is judged by its document.
+fn attach_permissions(
+    module: &Module<'_, '_>,
+    ev: &Eval<'_>,
+    role_indices: &[(String, usize)],
+    file: &mut TrustFile<'_>,
+) {
+    use super::permissions::Attached;
+    let reference = |text: &str, kind: &str, attrs: &[&str]| -> Option<String> {
+        // Native syntax writes the reference bare; JSON syntax as a `"${...}"` template.
+        let text = text.trim().trim_matches('"');
+        let text = text
+            .strip_prefix("${")
+            .and_then(|t| t.strip_suffix('}'))
+            .unwrap_or(text)
+            .trim();
+        let rest = text.strip_prefix(kind)?.strip_prefix('.')?;
+        let (name, attr) = rest.split_once('.')?;
+        (attrs.contains(&attr)
+            && !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .then(|| format!("{kind}.{name}"))
+    };
+    for (_, block) in module.blocks() {
+        let [kind, name] = block.labels.as_slice() else {
+            continue;
+        };
+        if block.ident != "resource"
+            || !matches!(
+                kind.as_str(),
+                "aws_iam_role_policy_attachment" | "aws_iam_role_policy"
+            )
         {
             continue;
         }
-        file.policies.push(build(
-            RNode::unknown(
-                format!("the trust policies of `module.{name}` (source \"{source}\": modules are not read)"),
-                module.at(block.loc),
-            ),
-            module.at(block.loc),
-            Format::Terraform,
-            module.paths[fi],
-            Some(format!("module.{name}")),
-            production_names,
-        ));
+        let Some(role_attr) = block.body.attr("role") else {
+            continue;
+        };
+        let Some(role_address) = reference(
+            module.text(role_attr.expr.loc),
+            "aws_iam_role",
+            &["name", "id"],
+        ) else {
+            continue;
+        };
+        let scope = Scope::default();
+        let attached = if kind == "aws_iam_role_policy" {
+            let Some(policy) = block.body.attr("policy") else {
+                continue;
+            };
+            let v = ev.value(&policy.expr, &scope);
+            Attached::Inline {
+                name: format!("{kind}.{name}"),
+                doc: policy_rnode(module, &v, policy.expr.loc),
+            }
+        } else {
+            let Some(arn) = block.body.attr("policy_arn") else {
+                continue;
+            };
+            let own_policy = reference(module.text(arn.expr.loc), "aws_iam_policy", &["arn", "id"])
+                .and_then(|address| {
+                    let (_, policy_name) = address.split_once('.')?;
+                    let policy_block = module.find("resource", &["aws_iam_policy", policy_name])?;
+                    let attr = policy_block.body.attr("policy")?;
+                    let v = ev.value(&attr.expr, &scope);
+                    Some(Attached::Inline {
+                        name: address.clone(),
+                        doc: policy_rnode(module, &v, attr.expr.loc),
+                    })
+                });
+            match own_policy {
+                Some(inline) => inline,
+                None => {
+                    let v = ev.value(&arn.expr, &scope);
+                    Attached::Managed(super::cvalue(&to_rnode(module, &v, arn.expr.loc)))
+                }
+            }
+        };
+        for (address, index) in role_indices {
+            if *address == role_address
+                && let Some(policy) = file.policies.get_mut(*index)
+            {
+                policy.permissions.push(attached.clone());
+            }
+        }
     }
-    for policy in &mut file.policies {
-        policy.providers.clone_from(&file.providers);
-    }
-    file
 }
 
 /// A module call that makes IAM roles or OIDC providers: its source or its inputs say so.
@@ -686,7 +1411,7 @@ fn instance_address(address: &str, key: Option<&Val>) -> String {
 }
 
 /// The trust policy a role's `assume_role_policy` value gives IAM.
-fn policy_rnode(module: &Module<'_>, v: &Val, loc: Loc) -> RNode {
+fn policy_rnode(module: &Module<'_, '_>, v: &Val, loc: Loc) -> RNode {
     match &v.v {
         V::Json(inner) => to_rnode(module, inner, loc),
         V::Str { text, holes } => json_string(module, text, *holes, v.at.unwrap_or(loc)),
@@ -700,7 +1425,7 @@ fn policy_rnode(module: &Module<'_>, v: &Val, loc: Loc) -> RNode {
 
 /// A policy written as a string of JSON (a heredoc, `file()`d text, a quoted string): each value located by its
 /// line of the text, found in the expression the user wrote.
-fn json_string(module: &Module<'_>, text: &str, holes: bool, loc: Loc) -> RNode {
+fn json_string(module: &Module<'_, '_>, text: &str, holes: bool, loc: Loc) -> RNode {
     let source = module.text(loc);
     let at = |line: usize| {
         let wanted = text
@@ -763,7 +1488,7 @@ fn from_spanned(s: &keyless_iam::json::Spanned, holes: bool, at: &dyn Fn(usize) 
 }
 
 /// A value as a policy's node, located where its parts were written.
-fn to_rnode(module: &Module<'_>, v: &Val, parent: Loc) -> RNode {
+fn to_rnode(module: &Module<'_, '_>, v: &Val, parent: Loc) -> RNode {
     let loc = v.at.unwrap_or(parent);
     let at = module.at(loc);
     let value = match &v.v {
@@ -981,7 +1706,10 @@ fn plan_json(text: &str, route: &Route) -> RNode {
 /// Renders every `data "aws_iam_policy_document"` of a module as the provider's `json` (the differential test
 /// compares it with Terraform's): `(address, json)`; a document with parts known only at apply is left out.
 pub fn render_documents(sources: &[Source<'_>], variables: &Variables) -> Vec<(String, String)> {
-    let module = Module::load(sources, variables);
+    let files = Files::load(sources);
+    let dir = sources.first().map(|s| dir_of(s.path)).unwrap_or_default();
+    let used = RefCell::default();
+    let module = Module::root(&files, &dir, variables.clone(), &used);
     let ev = Eval::new(&module);
     let mut out = Vec::new();
     for (_, block) in module.blocks() {
@@ -1001,6 +1729,53 @@ pub fn render_documents(sources: &[Source<'_>], variables: &Variables) -> Vec<(S
                 instance_address(&address, key.as_ref()),
                 document::marshal_indent(&json),
             ));
+        }
+    }
+    out
+}
+
+/// Renders the `aws_iam_policy_document`s of every module the root module of `sources` calls (a local directory
+/// among `sources` or a modelled module), with the caller's inputs, as the provider's `json`:
+/// `(module.NAME.data.aws_iam_policy_document.X[KEY], json)`; an unknown part is written `${expression}`. The
+/// models' differential test compares them with what Terraform renders running the real module.
+pub fn render_called_documents(
+    sources: &[Source<'_>],
+    variables: &Variables,
+) -> Vec<(String, String)> {
+    let files = Files::load(sources);
+    let dir = sources.first().map(|s| dir_of(s.path)).unwrap_or_default();
+    let used = RefCell::default();
+    let root = Module::root(&files, &dir, variables.clone(), &used);
+    let ev = Eval::new(&root);
+    let mut out = Vec::new();
+    for (_, block) in root.blocks() {
+        let [name] = block.labels.as_slice() else {
+            continue;
+        };
+        if block.ident != "module" {
+            continue;
+        }
+        for (key, scope) in root.instances(&ev, block, &format!("module.{name}")) {
+            let Ok(child) = root.child(&ev, block, name, key.as_ref(), &scope) else {
+                continue;
+            };
+            let cev = Eval::new(&child);
+            for (_, b) in child.blocks() {
+                let [kind, document_name] = b.labels.as_slice() else {
+                    continue;
+                };
+                if b.ident != "data" || kind != "aws_iam_policy_document" {
+                    continue;
+                }
+                let address = format!("data.{kind}.{document_name}");
+                for (k, s) in child.instances(&cev, b, &address) {
+                    let json = document::render(&cev, &b.body, &s, b.loc);
+                    out.push((
+                        format!("{}{}", child.prefix, instance_address(&address, k.as_ref())),
+                        document::marshal_indent(&json),
+                    ));
+                }
+            }
         }
     }
     out
