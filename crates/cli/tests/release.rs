@@ -5,10 +5,12 @@
 //! loopback DNS responder answers) and, in a minimal Debian root made by debootstrap, the README's step script
 //! from download to credentials.
 //!
-//! The artifact tests read `KEYLESS_DIST_DIR` (`KEYLESS_DIST=1 scripts/test` runs scripts/dist first and sets
-//! it, with a throwaway minisign key whose public half is `KEYLESS_DIST_PUBKEY`); without it they say so and skip,
-//! since building the dist binary is a release build of everything. Root (chroot, port 53), debootstrap's root and minisign are
-//! tools: missing ones fail the tests under `KEYLESS_REQUIRE_TOOLS=1` and skip them otherwise.
+//! The artifact tests read `KEYLESS_DIST_DIR` (`KEYLESS_DIST=1 scripts/test` runs scripts/dist first and sets it,
+//! with a throwaway minisign key whose public half is `KEYLESS_DIST_PUBKEY`); without it they say so and skip
+//! (building the dist binary is a release build of everything), except under `KEYLESS_DIST=1` with
+//! `KEYLESS_REQUIRE_TOOLS=1`, where they fail. Root (chroot, port 53),
+//! debootstrap's root and minisign are tools: missing ones fail the tests under `KEYLESS_REQUIRE_TOOLS=1` and skip
+//! them otherwise.
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 #[path = "assume_support.rs"]
@@ -79,9 +81,16 @@ fn dist_dir() -> Option<PathBuf> {
             Some(dir)
         }
         None => {
+            // Under KEYLESS_DIST=1 (scripts/test then builds them) the artifacts must be there: with
+            // KEYLESS_REQUIRE_TOOLS=1 their absence fails rather than passing by skipping.
+            assert!(
+                !(require_tools() && std::env::var("KEYLESS_DIST").as_deref() == Ok("1")),
+                "KEYLESS_DIST=1 but KEYLESS_DIST_DIR is not set: scripts/test runs scripts/dist and sets it \
+                 (KEYLESS_REQUIRE_TOOLS=1)"
+            );
             println!(
-                "skip: KEYLESS_DIST_DIR is not set (`KEYLESS_DIST=1 scripts/test` runs scripts/dist and sets it; a dist build is a \
-                 release build of everything)"
+                "skip: KEYLESS_DIST_DIR is not set (`KEYLESS_DIST=1 scripts/test` runs scripts/dist and sets it; a dist build \
+                 is a release build of everything)"
             );
             None
         }
@@ -740,8 +749,20 @@ fn empty_root(binary: &Path, nameserver: Option<Ipv4Addr>) -> tempfile::TempDir 
     root
 }
 
+/// `chroot`, found on the test's own PATH: the commands below clear the environment, and with it the PATH a
+/// bare `chroot` would be looked up on (it lives in /usr/sbin, which the default search path leaves out).
+fn chroot() -> Command {
+    let found = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|dir| dir.join("chroot"))
+        .find(|path| path.is_file());
+    Command::new(found.unwrap_or_else(|| PathBuf::from("chroot")))
+}
+
 fn in_root(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new("chroot")
+    chroot()
         .arg(root)
         .args(args)
         .env_clear()
@@ -1060,8 +1081,12 @@ fn readme_step_script_gets_credentials_in_a_minimal_debian_root() {
         .iter()
         .map(|l| l.replace(README_DOWNLOADS, &downloads))
         .collect();
-    // Bitbucket runs a step's script lines in order and stops at the first that fails.
-    let body = format!("cd /build-release-test\n{}\n", lines.join("\n"));
+    // Bitbucket runs a step's script lines in order and stops at the first that fails (a line, not a command:
+    // `bash -e` would go on after a failed `a && b` list, so each line's status is checked).
+    let body = std::iter::once("cd /build-release-test".to_owned())
+        .chain(lines.iter().cloned())
+        .map(|line| format!("{line}\nstatus=$?; if [ $status -ne 0 ]; then exit $status; fi\n"))
+        .collect::<String>();
     let env = [
         (
             "PATH",
@@ -1078,9 +1103,9 @@ fn readme_step_script_gets_credentials_in_a_minimal_debian_root() {
         ("KEYLESS_SHA256", sha256.clone()),
     ];
     let start = Instant::now();
-    let output = Command::new("chroot")
+    let output = chroot()
         .arg(&debian)
-        .args(["/bin/bash", "-e", "-c", &body])
+        .args(["/bin/bash", "-c", &body])
         .env_clear()
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
@@ -1112,12 +1137,13 @@ fn readme_step_script_gets_credentials_in_a_minimal_debian_root() {
 
     // A tarball that does not match the pinned checksum is never unpacked.
     let _ = std::fs::remove_file(&installed);
-    let bad = body.replace(&sha256, &"0".repeat(64));
-    let output = Command::new("chroot")
+    let wrong = "0".repeat(64);
+    let output = chroot()
         .arg(&debian)
-        .args(["/bin/bash", "-e", "-c", &bad])
+        .args(["/bin/bash", "-c", &body])
         .env_clear()
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("KEYLESS_SHA256", &wrong)
         .output()
         .unwrap();
     assert!(
@@ -1126,8 +1152,14 @@ fn readme_step_script_gets_credentials_in_a_minimal_debian_root() {
         text(&output)
     );
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("FAILED"),
+        String::from_utf8_lossy(&output.stdout).contains("FAILED")
+            && String::from_utf8_lossy(&output.stderr).contains("did NOT match"),
         "{}",
+        text(&output)
+    );
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("keyless: command not found"),
+        "the step went on after the failed checksum line:\n{}",
         text(&output)
     );
     assert!(
