@@ -133,26 +133,7 @@ fn real_pipelines_are_audited_and_refused_only_where_bitbucket_refuses() {
     insta::assert_snapshot!("corpus_pipelines_findings", text);
     // Every finding is on the line that holds what its rule matched (`common/lines.rs`): none one line early, at a
     // block's first line, or at an earlier mention of the same word in a `- |` block.
-    let mut misplaced = Vec::new();
-    let mut checked = 0;
-    for f in &report.findings {
-        let line = f
-            .source
-            .lines()
-            .nth(f.location.line - 1)
-            .unwrap_or_default();
-        match lines::names_what_matched(f.rule, &f.message, line) {
-            Ok(true) => checked += 1,
-            Ok(false) => {}
-            Err(why) => misplaced.push(format!(
-                "{}:{} {} {}: {why}: {line:?}",
-                file_of(f),
-                f.location.line,
-                f.rule,
-                f.message
-            )),
-        }
-    }
+    let (misplaced, checked) = lines::misplaced(&report.findings);
     assert!(misplaced.is_empty(), "{misplaced:#?}");
     assert!(
         checked * 10 >= report.findings.len() * 9,

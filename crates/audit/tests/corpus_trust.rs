@@ -314,6 +314,135 @@ const EXPECTED: &[(&str, &[&str], &str)] = &[
     ),
 ];
 
+/// The files of `trust/sources` that are not Terraform (the Terraform ones are audited as modules in
+/// corpus_terraform.rs): CDK TypeScript programs, Markdown docs (one a Jekyll post holding a CloudFormation
+/// template), a shell script. Issue 19 asks keyless to read trust where tools write it: CloudFormation/SAM
+/// templates, CDK *synth output*, `aws iam get-role` output and Terraform; a TypeScript program or prose is none of
+/// those (the trust policy a CDK app makes exists only once `cdk synth` has run it). Each file is therefore judged
+/// in the forms keyless reads: the policy the corpus extracted from it (`trust/NNN__*.json`, judged in EXPECTED)
+/// and, where the corpus holds it, the file its tool writes (`asis/`). (file, forms, reasoning)
+const SOURCES_READ_AS: &[(&str, &[&str], &str)] = &[
+    (
+        "013__bitbucket-oidc-cdk-stack.ts",
+        &[
+            "013__johnf__gitlab-aws-cdk-example.json",
+            "asis/A2_013_cdk_synth_ref.json",
+        ],
+        "A CDK stack (TypeScript): its synth output (the provider referenced with `Ref`) is asis/A2.",
+    ),
+    (
+        "014__README.md",
+        &["014__dev-sareno__devops.json"],
+        "A README's JSON snippet with `<placeholders>`: the extracted policy fills them in.",
+    ),
+    (
+        "019__idx2430386991.md",
+        &[
+            "019__unresolved__idx2430386991.json",
+            "asis/A1_019_cfn_fnsub_string.yaml",
+        ],
+        "A Jekyll post holding a CloudFormation template (`Fn::Sub` over a JSON string): the template as a file is \
+         asis/A1.",
+    ),
+    (
+        "021__idx51919137193.sh",
+        &["021__unresolved__idx51919137193.json"],
+        "A shell script writing the policy in a heredoc with `${VARIABLES}`.",
+    ),
+    (
+        "022__idx58746395527.md",
+        &["022__unresolved__idx58746395527.json"],
+        "Docs with a JSON snippet.",
+    ),
+    (
+        "025__idx17292658605.md",
+        &["025__unresolved__idx17292658605.json"],
+        "Docs with a policy snippet.",
+    ),
+    (
+        "026__idx2164856624.md",
+        &["026__unresolved__idx2164856624.json"],
+        "Docs with a policy snippet.",
+    ),
+    (
+        "027__idx56557210586.md",
+        &["027__unresolved__idx56557210586.json"],
+        "Docs with CDKTF Python: a program, like a CDK app.",
+    ),
+    (
+        "029__idx70812092320.md",
+        &["029__unresolved__idx70812092320.json"],
+        "Docs with a JSON snippet.",
+    ),
+    (
+        "030__idx55572777629.md",
+        &["030__unresolved__idx55572777629.json"],
+        "Docs with HCL and JSONC snippets.",
+    ),
+    (
+        "031__idx55170398130.md",
+        &["031__unresolved__idx55170398130.json"],
+        "Design notes with Python snippets.",
+    ),
+    (
+        "033__idx58684781274.ts",
+        &[
+            "033__unresolved__idx58684781274.json",
+            "asis/A10_033_live_get_role.json",
+        ],
+        "A CDK stack (TypeScript): the role it deploys, as `aws iam get-role` returns it, is asis/A10.",
+    ),
+    (
+        "038__bitbucket.md",
+        &["038__DNXLabs__terraform-aws-vcs-oidc.json"],
+        "A module's docs page; the module's Terraform (038__iam-role.tf) is audited in corpus_terraform.rs.",
+    ),
+];
+
+/// Every source file that is not Terraform is judged in a form keyless reads (SOURCES_READ_AS), each with an
+/// expectation, and each form is the policy extracted from that file (`trust/SOURCES.tsv`).
+#[test]
+fn every_corpus_source_is_judged_in_a_form_keyless_reads() {
+    let sources = corpus().join("sources");
+    if !sources.is_dir() {
+        return;
+    }
+    let tsv = std::fs::read_to_string(sources.join("SOURCES.tsv")).unwrap();
+    let rows: Vec<Vec<&str>> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    let mut others: Vec<&str> = rows
+        .iter()
+        .map(|r| r[0])
+        .filter(|f| !f.ends_with(".tf"))
+        .collect();
+    others.sort_unstable();
+    let listed: Vec<&str> = SOURCES_READ_AS.iter().map(|(f, _, _)| *f).collect();
+    assert_eq!(
+        others, listed,
+        "a source file that is not Terraform without its forms"
+    );
+    for (file, forms, _) in SOURCES_READ_AS {
+        let extracted = rows.iter().find(|r| r[0] == *file).map(|r| r[1]).unwrap();
+        assert!(
+            forms.contains(&extracted),
+            "{file}: its extracted policy {extracted} is not among its forms"
+        );
+        for form in *forms {
+            assert!(
+                corpus().join(form).is_file(),
+                "{file}: {form} is not in the corpus"
+            );
+            assert!(
+                EXPECTED.iter().any(|(f, _, _)| f == form),
+                "{file}: {form} has no expectation"
+            );
+        }
+    }
+}
+
 fn audit(path: &Path, shown: &str) -> Vec<keyless_audit::Finding> {
     let text = std::fs::read_to_string(path).unwrap();
     let input = Input::parse(shown, &text).unwrap_or_else(|e| panic!("{shown}: {e}"));

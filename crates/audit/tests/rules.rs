@@ -151,21 +151,9 @@ fn findings_point_at_the_line_that_matched() {
     for rule in registry() {
         let id = rule.meta().id;
         for case in cases(id, "bad").into_iter().chain(cases(id, "good")) {
-            for f in audit(&load(&case)) {
-                let line = f
-                    .source
-                    .lines()
-                    .nth(f.location.line - 1)
-                    .unwrap_or_default();
-                match lines::names_what_matched(f.rule, &f.message, line) {
-                    Ok(true) => checked += 1,
-                    Ok(false) => {}
-                    Err(why) => failures.push(format!(
-                        "{}:{}: {} {}: {why}: {line:?}",
-                        f.location.path, f.location.line, f.rule, f.message
-                    )),
-                }
-            }
+            let (misplaced, n) = lines::misplaced(&audit(&load(&case)));
+            failures.extend(misplaced);
+            checked += n;
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");

@@ -5,26 +5,12 @@
 #![allow(clippy::unwrap_used)]
 
 use keyless_audit::policy::terraform::Variables;
-use keyless_audit::{AuditConfig, Auditor, Finding, Input, InputKind, Options, Severity};
+use keyless_audit::{Finding, Input, InputKind, Severity};
 
-fn audit_with(files: &[(&str, &str)], variables: Variables) -> Vec<Finding> {
-    let inputs: Vec<Input> = files
-        .iter()
-        .map(|(p, t)| Input::parse(p, t).unwrap())
-        .collect();
-    Auditor::new(AuditConfig::default(), Options::default())
-        .with_terraform_variables(variables)
-        .audit(&inputs)
-        .findings
-}
+#[path = "common/terraform.rs"]
+mod common;
 
-fn audit(files: &[(&str, &str)]) -> Vec<Finding> {
-    audit_with(files, Variables::default())
-}
-
-fn rules(findings: &[Finding]) -> Vec<&str> {
-    findings.iter().map(|f| f.rule).collect()
-}
+use common::{audit, audit_with, rules};
 
 const ISSUER: &str = "api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc";
 
@@ -236,6 +222,123 @@ data "aws_iam_policy_document" "d" {
             .any(|f| f.message.contains("var.provider_arn")),
         "{unresolved:#?}"
     );
+}
+
+/// A statement list that is a union of known statements with ones known only at apply: the known statements are
+/// judged (an operand of `concat`/`setunion` can add statements, never remove one), the unknown ones are
+/// `unresolved-reference` where they are written, never passed.
+#[test]
+fn the_known_part_of_a_partly_unknown_statement_list_is_judged() {
+    let oidc = format!(
+        r#"{{
+    Effect    = "Allow"
+    Action    = "sts:AssumeRoleWithWebIdentity"
+    Principal = {{ Federated = "arn:aws:iam::123456789012:oidc-provider/{ISSUER}" }}
+    Condition = {{ StringEquals = {{ "{ISSUER}:aud" = "ari:cloud:bitbucket::workspace/5c2b7f1e-8a4d-4c3b-9e21-0f6a7d3b9c11" }} }}
+  }}"#
+    );
+    for (name, statements) in [
+        ("concat", "concat([local.oidc], var.extra_statements)"),
+        (
+            "setunion",
+            "setunion([local.oidc], var.account != \"\" ? [local.other] : [])",
+        ),
+        ("flatten", "flatten([[local.oidc], var.extra_statements])"),
+        (
+            "for",
+            "[for s in concat([local.oidc], var.extra_statements) : s]",
+        ),
+    ] {
+        let tf = format!(
+            r#"locals {{
+  oidc = {oidc}
+  other = {{ Effect = "Allow", Action = "sts:AssumeRole", Principal = {{ AWS = "arn:aws:iam::${{var.account}}:root" }} }}
+}}
+
+resource "aws_iam_role" "r" {{
+  name = "deploy"
+  assume_role_policy = jsonencode({{
+    Version   = "2012-10-17"
+    Statement = {statements}
+  }})
+}}
+"#
+        );
+        let findings = audit(&[("main.tf", &tf)]);
+        let got = rules(&findings);
+        assert!(
+            got.contains(&"missing-sub-condition"),
+            "{name}: {findings:#?}"
+        );
+        let unresolved: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| f.rule == "unresolved-reference")
+            .collect();
+        assert_eq!(unresolved.len(), 1, "{name}: {findings:#?}");
+        assert!(
+            unresolved[0].message.contains("var.")
+                && unresolved[0].message.contains("missing-sub-condition"),
+            "{name}: {unresolved:#?}"
+        );
+        let line = tf.lines().position(|l| l.contains("Statement =")).unwrap() + 1;
+        assert_eq!(unresolved[0].location.line, line, "{name}");
+    }
+
+    // `dynamic "statement"` blocks over a partly known list: the known element's statement is rendered.
+    let tf = format!(
+        r#"locals {{
+  subjects = [{{ aud = "ari:cloud:bitbucket::workspace/5c2b7f1e-8a4d-4c3b-9e21-0f6a7d3b9c11" }}]
+}}
+
+data "aws_iam_policy_document" "trust" {{
+  dynamic "statement" {{
+    for_each = concat(local.subjects, var.more)
+    content {{
+      actions = ["sts:AssumeRoleWithWebIdentity"]
+      principals {{
+        type        = "Federated"
+        identifiers = ["arn:aws:iam::123456789012:oidc-provider/{ISSUER}"]
+      }}
+      condition {{
+        test     = "StringEquals"
+        variable = "{ISSUER}:aud"
+        values   = [statement.value.aud]
+      }}
+    }}
+  }}
+}}
+
+resource "aws_iam_role" "r" {{
+  name               = "deploy"
+  assume_role_policy = data.aws_iam_policy_document.trust.json
+}}
+"#
+    );
+    let findings = audit(&[("main.tf", &tf)]);
+    let got = rules(&findings);
+    assert!(got.contains(&"missing-sub-condition"), "{findings:#?}");
+    assert!(got.contains(&"unresolved-reference"), "{findings:#?}");
+
+    // A merge of maps is not a union: a later unknown map may replace a known key, so nothing is judged as known.
+    let tf = format!(
+        r#"resource "aws_iam_role" "r" {{
+  name = "deploy"
+  assume_role_policy = jsonencode({{
+    Version   = "2012-10-17"
+    Statement = [{{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Principal = {{ Federated = "arn:aws:iam::123456789012:oidc-provider/{ISSUER}" }}
+      Condition = merge({{ StringEquals = {{ "{ISSUER}:aud" = "ari:cloud:bitbucket::workspace/5c2b7f1e-8a4d-4c3b-9e21-0f6a7d3b9c11" }} }}, var.extra_conditions)
+    }}]
+  }})
+}}
+"#
+    );
+    let findings = audit(&[("main.tf", &tf)]);
+    let got = rules(&findings);
+    assert!(!got.contains(&"missing-sub-condition"), "{findings:#?}");
+    assert!(got.contains(&"unresolved-reference"), "{findings:#?}");
 }
 
 #[test]

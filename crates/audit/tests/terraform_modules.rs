@@ -4,38 +4,13 @@
 //! caller's inputs; `terraform.tfvars` and `*.auto.tfvars` loaded in Terraform's order, `--tf-var-file` last.
 #![allow(clippy::unwrap_used)]
 
+use keyless_audit::Finding;
 use keyless_audit::policy::terraform::Variables;
-use keyless_audit::{AuditConfig, Auditor, Finding, Input, Options};
 
-fn audit_with(files: &[(&str, &str)], variables: Variables) -> Vec<Finding> {
-    let inputs: Vec<Input> = files
-        .iter()
-        .map(|(p, t)| Input::parse(p, t).unwrap())
-        .collect();
-    Auditor::new(AuditConfig::default(), Options::default())
-        .with_terraform_variables(variables)
-        .audit(&inputs)
-        .findings
-}
+#[path = "common/terraform.rs"]
+mod common;
 
-fn audit(files: &[(&str, &str)]) -> Vec<Finding> {
-    audit_with(files, Variables::default())
-}
-
-fn rules(findings: &[Finding]) -> Vec<&str> {
-    findings.iter().map(|f| f.rule).collect()
-}
-
-fn one<'a>(findings: &'a [Finding], rule: &str) -> &'a Finding {
-    let found: Vec<&Finding> = findings.iter().filter(|f| f.rule == rule).collect();
-    assert_eq!(found.len(), 1, "one {rule} expected: {findings:#?}");
-    found[0]
-}
-
-/// 1-based line of the first line of `text` containing `needle`.
-fn line_of(text: &str, needle: &str) -> usize {
-    text.lines().position(|l| l.contains(needle)).unwrap() + 1
-}
+use common::{audit, audit_with, line_of, one, rules};
 
 const V6: &str = r#"module "deploy" {
   source  = "terraform-aws-modules/iam/aws//modules/iam-role"

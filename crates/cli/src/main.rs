@@ -53,7 +53,8 @@ enum Command {
     /// Work with IAM policy documents: evaluate a request against a trust policy, like AWS would.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
-    /// What each role may do: infer its IAM permissions from the pipelines that run with it.
+    /// What each role may do: infer its IAM permissions from the pipelines, record the calls its steps make, and
+    /// prove its policy against them.
     #[command(subcommand)]
     Permissions(cmd::permissions::PermissionsCommand),
     /// Deploy a built site: sync to S3 by content, invalidate CloudFront.

@@ -49,6 +49,8 @@ const COVERED_HERE: &[&str] = &[
     "permissions infer",
     "token mint",
     "token decode",
+    "permissions from-record",
+    "permissions check",
     "render",
     "serve",
     "emulate",
@@ -650,6 +652,31 @@ fn audit_plain() {
         ],
         &[],
     );
+}
+
+#[test]
+fn permissions_from_record_and_check() {
+    let setup = Setup::new();
+    let recording = setup.write(
+        "calls.jsonl",
+        "{\"v\":1,\"service\":\"S3\",\"api\":\"PutObject\",\"region\":\"eu-west-1\",\"fqdn\":null,\"count\":1}\n",
+    );
+    let recording = recording.to_str().unwrap();
+    let output = setup.clean(&["permissions", "from-record", recording], &[]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/keyless.yml");
+    let output = setup.clean(
+        &[
+            "permissions",
+            "check",
+            "-c",
+            config.to_str().unwrap(),
+            "--record",
+            &format!("production={recording}"),
+        ],
+        &[],
+    );
+    assert!(output.status.code().is_some_and(|c| c <= 1), "{output:?}");
 }
 
 #[test]

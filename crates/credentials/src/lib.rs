@@ -20,6 +20,7 @@ pub mod doctor;
 pub mod duration;
 pub mod env;
 pub mod ini;
+pub mod record;
 pub mod render;
 pub mod retry;
 pub mod secret;

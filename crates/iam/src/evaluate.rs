@@ -83,6 +83,11 @@ impl PolicyDocument {
     /// The decision only: no allocation for policies without policy variables. Agrees with
     /// [`PolicyDocument::evaluate`].
     pub fn decide(&self, request: &Request) -> Decision {
+        self.decide_where(|statement| statement_applies(statement, request))
+    }
+
+    /// Explicit deny wins, then any allow, else implicit deny, over the statements for which `applies` holds.
+    fn decide_where(&self, applies: impl Fn(&Statement) -> bool) -> Decision {
         let mut allowed = false;
         for statement in &self.statements {
             let Some(effect) = statement.effect else {
@@ -91,7 +96,7 @@ impl PolicyDocument {
             if effect == Effect::Allow && allowed {
                 continue;
             }
-            if statement_applies(statement, request) {
+            if applies(statement) {
                 match effect {
                     Effect::Deny => return Decision::ExplicitDeny,
                     Effect::Allow => allowed = true,
@@ -132,6 +137,60 @@ impl PolicyDocument {
             principal: request.principal.to_string(),
         }
     }
+}
+
+impl PolicyDocument {
+    /// The decision for `request` on `resource` (an ARN, or `*` for an action without resource-level
+    /// permissions), as AWS evaluates an identity policy: like [`PolicyDocument::decide`], and a statement applies
+    /// only when one of its `Resource` patterns matches `resource` (or none of its `NotResource` patterns does). A
+    /// statement with neither element never applies: IAM rejects such an identity policy.
+    ///
+    /// ```
+    /// use keyless_iam::{parse, Context, Decision, Principal, Request};
+    ///
+    /// let policy = parse(r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow",
+    ///     "Action": "s3:PutObject", "Resource": "arn:aws:s3:::site/*"}}"#).unwrap();
+    /// let put = Request {
+    ///     principal: Principal::aws("arn:aws:iam::123456789012:role/deploy"),
+    ///     action: "s3:PutObject".into(),
+    ///     context: Context::new(),
+    /// };
+    /// assert_eq!(policy.decide_on(&put, "arn:aws:s3:::site/index.html"), Decision::Allow);
+    /// assert_eq!(policy.decide_on(&put, "arn:aws:s3:::other/index.html"), Decision::ImplicitDeny);
+    /// ```
+    pub fn decide_on(&self, request: &Request, resource: &str) -> Decision {
+        self.decide_where(|statement| {
+            resource_applies(statement, resource) && statement_applies(statement, request)
+        })
+    }
+}
+
+fn resource_applies(statement: &Statement, resource: &str) -> bool {
+    match (&statement.resource, &statement.not_resource) {
+        (Some(patterns), _) => patterns.iter().any(|p| resource_matches(p, resource)),
+        (None, Some(patterns)) => !patterns.iter().any(|p| resource_matches(p, resource)),
+        (None, None) => false,
+    }
+}
+
+/// Whether a `Resource` pattern matches an ARN, as IAM compares them: `*` alone matches everything; otherwise the
+/// first five colon-separated segments (`arn`, partition, service, region, account) are matched one by one, and
+/// the resource part (which may itself hold colons and slashes) as a whole; `*` and `?` never cross a segment, and
+/// matching is case-sensitive. A request resource of `*` (an action without resource-level permissions) is
+/// matched only by a pattern that matches the text `*`.
+pub fn resource_matches(pattern: &str, resource: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    let pattern_parts: Vec<&str> = pattern.splitn(6, ':').collect();
+    let resource_parts: Vec<&str> = resource.splitn(6, ':').collect();
+    if pattern_parts.len() != 6 || resource_parts.len() != 6 {
+        return crate::condition::glob::Glob::new(pattern).matches(resource);
+    }
+    pattern_parts
+        .iter()
+        .zip(&resource_parts)
+        .all(|(p, r)| crate::condition::glob::Glob::new(p).matches(r))
 }
 
 fn statement_applies(statement: &Statement, request: &Request) -> bool {
@@ -478,5 +537,93 @@ fn describe_held(c: &ConditionTrace) -> String {
         None => format!("{requirement} holds when the key is absent"),
         Some(values) if values.len() == 1 => format!("{requirement} holds for `{}`", values[0]),
         Some(values) => format!("{requirement} holds for {}", list(values)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::{Context, parse};
+
+    #[test]
+    fn resource_patterns_match_segment_by_segment() {
+        for (pattern, resource, expected) in [
+            ("*", "arn:aws:s3:::b/k", true),
+            ("*", "*", true),
+            ("arn:aws:s3:::b/*", "arn:aws:s3:::b/dir/k", true),
+            ("arn:aws:s3:::b/*", "arn:aws:s3:::b", false),
+            ("arn:aws:s3:::b*", "arn:aws:s3:::bucket/k", true),
+            // Case-sensitive, unlike actions.
+            ("arn:aws:s3:::B/*", "arn:aws:s3:::b/k", false),
+            // A wildcard does not cross a segment: a region `*` matches the region only.
+            (
+                "arn:aws:dynamodb:*:1:table/t",
+                "arn:aws:dynamodb:eu-west-1:2:table/t",
+                false,
+            ),
+            (
+                "arn:aws:dynamodb:*:*:table/t",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/t",
+                true,
+            ),
+            (
+                "arn:aws:dynamodb:eu-?est-1:*:table/*",
+                "arn:aws:dynamodb:eu-west-1:1:table/x",
+                true,
+            ),
+            // The resource part keeps its colons.
+            (
+                "arn:aws:logs:*:*:log-group:/ci:*",
+                "arn:aws:logs:eu-west-1:1:log-group:/ci:log-stream:x",
+                true,
+            ),
+            // A request for `*` (no resource-level permissions) is matched only by a pattern matching `*`.
+            ("arn:aws:s3:::b/*", "*", false),
+        ] {
+            assert_eq!(
+                resource_matches(pattern, resource),
+                expected,
+                "{pattern} ~ {resource}"
+            );
+        }
+    }
+
+    #[test]
+    fn decide_on_honours_resource_and_not_resource() {
+        let policy = parse(
+            r#"{"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "s3:*", "NotResource": "arn:aws:s3:::secret/*"},
+                {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::site/keep"},
+                {"Effect": "Allow", "Action": "sts:GetCallerIdentity"}]}"#,
+        )
+        .unwrap();
+        let request = |action: &str| Request {
+            principal: Principal::aws("arn:aws:iam::123456789012:role/r"),
+            action: action.into(),
+            context: Context::new(),
+        };
+        let put = request("s3:PutObject");
+        assert_eq!(
+            policy.decide_on(&put, "arn:aws:s3:::site/a"),
+            Decision::Allow
+        );
+        assert_eq!(
+            policy.decide_on(&put, "arn:aws:s3:::secret/a"),
+            Decision::ImplicitDeny
+        );
+        let delete = request("s3:DeleteObject");
+        assert_eq!(
+            policy.decide_on(&delete, "arn:aws:s3:::site/keep"),
+            Decision::ExplicitDeny
+        );
+        // No Resource and no NotResource: the statement never applies to an identity request.
+        assert_eq!(
+            policy.decide_on(&request("sts:GetCallerIdentity"), "*"),
+            Decision::ImplicitDeny
+        );
+        // `decide` (trust policies) still ignores Resource.
+        assert_eq!(policy.decide(&put), Decision::Allow);
     }
 }

@@ -17,6 +17,7 @@
 //! assert_eq!(policy.evaluate(&request).decision, Decision::Allow);
 //! ```
 
+pub mod actions;
 pub mod arn;
 pub mod condition;
 mod error;
@@ -25,6 +26,7 @@ pub mod json;
 pub mod network;
 mod policy;
 pub mod privilege;
+pub mod record;
 mod request;
 pub mod sts;
 pub mod tag;
@@ -33,7 +35,9 @@ pub mod web_identity;
 
 pub use condition::{BaseOperator, Condition, Operator, SetOperator};
 pub use error::ParseError;
-pub use evaluate::{ConditionTrace, Decision, ElementTrace, Evaluation, StatementTrace};
+pub use evaluate::{
+    ConditionTrace, Decision, ElementTrace, Evaluation, StatementTrace, resource_matches,
+};
 pub use policy::{
     ActionPattern, ActionSet, Effect, LocatedCondition, PolicyDocument, PrincipalEntry,
     PrincipalSet, SourceLocation, Statement, UnknownOperator, parse,

@@ -539,15 +539,71 @@ fn simulate(node_modules: &std::path::Path, cases: &[Case]) -> Vec<Value> {
     results
 }
 
+/// The `node_modules` holding iam-simulate, or `None` (the test is skipped, saying why) when `node` or the package
+/// is missing and `KEYLESS_REQUIRE_TOOLS` does not require them.
+fn oracle(test: &str) -> Option<PathBuf> {
+    if let (Some(node_modules), true) = (node_modules(), node_available()) {
+        return Some(node_modules);
+    }
+    let message = "differential test needs `node` on PATH and @cloud-copilot/iam-simulate in node_modules \
+                   (run scripts/setup-tools, or set KEYLESS_NODE_MODULES)";
+    assert!(!require_tools(), "{message}");
+    println!("SKIP {test}: {message}");
+    None
+}
+
+/// iam-simulate's decision on one case, and the disagreement when keyless decides otherwise (`show` describes the
+/// case). Fails when the oracle refused the case or ignored a context key (the comparison would prove nothing), or
+/// when keyless's fast path (`decide`) and its explained evaluation disagree.
+fn judge(case: &Case, result: &Value, show: &dyn Fn() -> String) -> (Decision, Option<String>) {
+    if let Some(error) = result.get("error") {
+        panic!("iam-simulate rejected {}\nerror: {error}", show());
+    }
+    let ignored = result["ignored"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no ignoredContextKeys for {}", show()));
+    assert!(
+        ignored.is_empty(),
+        "iam-simulate ignored context keys {ignored:?}: the comparison would prove nothing\n{}",
+        show()
+    );
+    let expected = from_simulator(result["result"].as_str().unwrap());
+    let policy = keyless_iam::parse(&case.policy.to_string()).unwrap();
+    let request = Request {
+        principal: Principal::federated(case.principal.clone()),
+        action: ACTION.into(),
+        context: case.context.clone(),
+    };
+    let evaluation = policy.evaluate(&request);
+    assert_eq!(
+        policy.decide(&request),
+        evaluation.decision,
+        "decide and evaluate disagree on {}",
+        show()
+    );
+    let disagreement = (evaluation.decision != expected).then(|| {
+        format!(
+            "{}\nkeyless: {:?} ({})\niam-simulate: {expected:?}",
+            show(),
+            evaluation.decision,
+            evaluation.explain()
+        )
+    });
+    (expected, disagreement)
+}
+
+fn assert_agreement(disagreements: &[String]) {
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreement(s); first ones:\n\n{}",
+        disagreements.len(),
+        disagreements[..disagreements.len().min(5)].join("\n\n")
+    );
+}
+
 #[test]
 fn keyless_agrees_with_iam_simulate() {
-    let (Some(node_modules), true) = (node_modules(), node_available()) else {
-        let message = "differential test needs `node` on PATH and @cloud-copilot/iam-simulate in node_modules \
-                       (run scripts/setup-tools, or set KEYLESS_NODE_MODULES)";
-        if require_tools() {
-            panic!("{message}");
-        }
-        println!("SKIP keyless_agrees_with_iam_simulate: {message}");
+    let Some(node_modules) = oracle("keyless_agrees_with_iam_simulate") else {
         return;
     };
     let count: usize = std::env::var("KEYLESS_DIFF_CASES")
@@ -573,44 +629,13 @@ fn keyless_agrees_with_iam_simulate() {
                 serde_json::to_string(&case.context).unwrap()
             )
         };
-        if let Some(error) = result.get("error") {
-            panic!("iam-simulate rejected {}\nerror: {error}", show());
-        }
-        let ignored = result["ignored"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no ignoredContextKeys for {}", show()));
-        assert!(
-            ignored.is_empty(),
-            "iam-simulate ignored context keys {ignored:?}: the comparison would prove nothing\n{}",
-            show()
-        );
-        let expected = from_simulator(result["result"].as_str().unwrap());
-        let policy = keyless_iam::parse(&case.policy.to_string()).unwrap();
-        let request = Request {
-            principal: Principal::federated(case.principal.clone()),
-            action: ACTION.into(),
-            context: case.context.clone(),
-        };
-        let evaluation = policy.evaluate(&request);
-        assert_eq!(
-            policy.decide(&request),
-            evaluation.decision,
-            "decide and evaluate disagree on {}",
-            show()
-        );
+        let (expected, disagreement) = judge(case, result, &show);
         tally[match expected {
             Decision::Allow => 0,
             Decision::ExplicitDeny => 1,
             Decision::ImplicitDeny => 2,
         }] += 1;
-        if evaluation.decision != expected {
-            disagreements.push(format!(
-                "{}\nkeyless: {:?} ({})\niam-simulate: {expected:?}",
-                show(),
-                evaluation.decision,
-                evaluation.explain()
-            ));
-        }
+        disagreements.extend(disagreement);
     }
     println!(
         "{count} cases (seed {seed}): {} allow, {} explicit deny, {} implicit deny; {} disagreements",
@@ -624,17 +649,7 @@ fn keyless_agrees_with_iam_simulate() {
         count < 1000 || (tally[0] > count / 20 && tally[1] > count / 50),
         "too few allows or explicit denies: {tally:?}"
     );
-    assert!(
-        disagreements.is_empty(),
-        "{} disagreement(s); first ones:\n\n{}",
-        disagreements.len(),
-        disagreements
-            .iter()
-            .take(5)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n\n")
-    );
+    assert_agreement(&disagreements);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -894,13 +909,7 @@ fn corpus_cases(rng: &mut Rng, policy: &Value, count: usize) -> Vec<Case> {
 
 #[test]
 fn keyless_agrees_with_iam_simulate_on_the_corpus() {
-    let (Some(node_modules), true) = (node_modules(), node_available()) else {
-        let message = "differential test needs `node` on PATH and @cloud-copilot/iam-simulate in node_modules \
-                       (run scripts/setup-tools, or set KEYLESS_NODE_MODULES)";
-        if require_tools() {
-            panic!("{message}");
-        }
-        println!("SKIP keyless_agrees_with_iam_simulate_on_the_corpus: {message}");
+    let Some(node_modules) = oracle("keyless_agrees_with_iam_simulate_on_the_corpus") else {
         return;
     };
     if !corpus_dir().is_dir() {
@@ -937,23 +946,7 @@ fn keyless_agrees_with_iam_simulate_on_the_corpus() {
                 serde_json::to_string(&case.context).unwrap()
             )
         };
-        if let Some(error) = result.get("error") {
-            panic!("iam-simulate rejected {}\nerror: {error}", show());
-        }
-        let ignored = result["ignored"].as_array().unwrap();
-        assert!(
-            ignored.is_empty(),
-            "iam-simulate ignored context keys {ignored:?}: the comparison would prove nothing\n{}",
-            show()
-        );
-        let expected = from_simulator(result["result"].as_str().unwrap());
-        let policy = keyless_iam::parse(&case.policy.to_string()).unwrap();
-        let request = Request {
-            principal: Principal::federated(case.principal.clone()),
-            action: ACTION.into(),
-            context: case.context.clone(),
-        };
-        let evaluation = policy.evaluate(&request);
+        let (expected, disagreement) = judge(case, result, &show);
         tally[match expected {
             Decision::Allow => {
                 allowed_by.insert(owner);
@@ -962,14 +955,7 @@ fn keyless_agrees_with_iam_simulate_on_the_corpus() {
             Decision::ExplicitDeny => 1,
             Decision::ImplicitDeny => 2,
         }] += 1;
-        if evaluation.decision != expected {
-            disagreements.push(format!(
-                "{}\nkeyless: {:?} ({})\niam-simulate: {expected:?}",
-                show(),
-                evaluation.decision,
-                evaluation.explain()
-            ));
-        }
+        disagreements.extend(disagreement);
     }
     println!(
         "{} corpus policies ({} refused by IAM's grammar: {refused:?}), {} tokens: {} allow, {} explicit deny, {} \
@@ -990,15 +976,5 @@ fn keyless_agrees_with_iam_simulate_on_the_corpus() {
         allowed_by.len(),
         policies.len()
     );
-    assert!(
-        disagreements.is_empty(),
-        "{} disagreement(s); first ones:\n\n{}",
-        disagreements.len(),
-        disagreements
-            .iter()
-            .take(5)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n\n")
-    );
+    assert_agreement(&disagreements);
 }

@@ -21,6 +21,7 @@
 
 pub mod anchor_holder;
 pub mod consumers;
+pub mod de;
 mod edit;
 pub mod glob;
 pub mod model;

@@ -13,7 +13,7 @@ fn forge_dir() -> PathBuf {
 
 fn manifest() -> Value {
     let text = std::fs::read_to_string(forge_dir().join("manifest.yml")).unwrap();
-    serde_saphyr::from_str(&text).unwrap()
+    keyless_pipelines::parse_document(&text).unwrap().to_json()
 }
 
 fn key_ok(key: &str) -> bool {

@@ -16,19 +16,23 @@ pub mod diff;
 pub mod glob;
 pub mod infer;
 pub mod init;
+#[cfg(feature = "live")]
 pub mod live;
 pub mod load;
 pub mod location;
 pub mod matrix;
 pub mod model;
 pub mod permissions;
+pub mod permissions_check;
 pub mod plan;
 pub mod policy;
 pub mod raw;
 pub mod render;
 pub mod report;
+#[cfg(feature = "live")]
 pub mod resolve;
 pub mod schema;
+#[cfg(feature = "live")]
 pub mod thumbprint;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
@@ -36,6 +40,7 @@ pub use diagnostic::{Diagnostic, Diagnostics};
 /// An error and its sources, `: `-separated, each said once. reqwest's Display hides the cause ("error sending
 /// request") and the AWS SDK's `DisplayErrorContext` appends a `Debug` dump; the chain names the cause (refused,
 /// certificate, empty credential chain...) in words.
+#[cfg(feature = "live")]
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -49,7 +54,7 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
-pub use load::{LoadError, load, parse, parse_raw};
+pub use load::{LoadError, load, parse, parse_raw, raw_from_tree};
 pub use location::{Location, Spanned};
 pub use model::{Config, Environment, ExtraRole, Permissions, Repository, Role, Workspace};
 pub use plan::{

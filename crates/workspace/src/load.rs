@@ -67,50 +67,197 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, LoadError> {
 
 /// Parse `text` into the as-written types, checking YAML syntax, key names and value types only. `keyless
 /// resolve` uses this to work on files whose UUIDs are still missing.
+///
+/// The YAML is read by `keyless-pipelines` (the one YAML front end: YAML 1.2 core scalars, duplicate keys refused)
+/// and deserialized from its located tree ([`raw_from_tree`]), so every error is typed and located, never
+/// recognised by its text.
 pub fn parse_raw(text: &str, origin: &str) -> Result<RawConfig, LoadError> {
-    serde_saphyr::from_str::<RawConfig>(text).map_err(|error| {
+    let invalid = |diagnostic: Diagnostic| {
         LoadError::Invalid(Diagnostics {
             origin: origin.to_owned(),
             source: text.to_owned(),
-            items: vec![yaml_diagnostic(&error)],
+            items: vec![diagnostic],
         })
-    })
+    };
+    let parsed = keyless_pipelines::parse_with(text, keyless_pipelines::ParseOptions::STRICT)
+        .map_err(|error| invalid(yaml_diagnostic(&error)))?;
+    raw_from_tree(&parsed.root, text).map_err(invalid)
 }
 
-/// Turn a YAML/serde error into a diagnostic whose message names the cause and whose help names the fix.
-fn yaml_diagnostic(error: &serde_saphyr::Error) -> Diagnostic {
-    let location = error.location().map(Location::from).unwrap_or_default();
-    let mut message = error.without_snippet().to_string();
-    // The library appends " at line L, column C"; we print the location ourselves.
-    if let Some(index) = message.rfind(" at line ") {
-        message.truncate(index);
-    }
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let (field, expected) = rest.split_once("`, expected ").unwrap_or((rest, ""));
-        let field = field.trim_end_matches('`');
-        let allowed: Vec<&str> = expected
-            .trim_start_matches("one of ")
-            .split(", ")
-            .map(|key| key.trim_matches('`'))
-            .filter(|key| !key.is_empty())
-            .collect();
-        let mut help = format!("allowed keys here: {}", allowed.join(", "));
-        if let Some(closest) = closest(field, allowed.iter().copied()) {
-            help = format!("did you mean `{closest}`? ({help})");
+/// The as-written types from a tree `keyless-pipelines` already parsed from `text` (with
+/// [`keyless_pipelines::ParseOptions::STRICT`]): what `keyless audit` does with the keyless.yml it read, so the audit
+/// and every other command see one model of the file.
+pub fn raw_from_tree(root: &keyless_pipelines::Node, text: &str) -> Result<RawConfig, Diagnostic> {
+    let start = Location { line: 1, column: 1 };
+    match &root.value {
+        keyless_pipelines::Value::Map(_) => {}
+        keyless_pipelines::Value::Null => {
+            return Err(Diagnostic::new(start, "keyless.yml is empty").help(
+                "write `version: 1`, `workspace:` and `environments:` (`keyless init` writes a starter file; see docs/config.md)",
+            ));
         }
-        return Diagnostic::new(location, format!("unknown key `{field}`")).help(help);
+        _ => {
+            let location = root.span().map(Location::from).unwrap_or(start);
+            return Err(Diagnostic::new(
+                location,
+                format!("the top level must be a mapping, found {}", root.kind()),
+            )
+            .help("write `version: 1`, `workspace:` and `environments:` as top-level keys (see docs/config.md)"));
+        }
     }
-    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
-        let key = rest.split(',').next().unwrap_or(rest);
-        return Diagnostic::new(location, format!("duplicate key `{key}`"))
-            .help("each key may appear once in a mapping; merge the two entries");
+    keyless_pipelines::de::from_node::<RawConfig>(root, text)
+        .map_err(|error| shape_diagnostic(&error))
+}
+
+/// A YAML syntax error (or a duplicate key) as a diagnostic.
+fn yaml_diagnostic(error: &keyless_pipelines::ParseError) -> Diagnostic {
+    use keyless_pipelines::ParseErrorKind;
+    let location = Location {
+        line: error.line as u64,
+        column: error.column as u64,
+    };
+    let (message, help): (String, String) = match &error.kind {
+        ParseErrorKind::DuplicateKey { key, first_line } => (
+            format!("duplicate key `{key}`"),
+            format!(
+                "each key may appear once in a mapping (first written at line {first_line}); merge the two entries"
+            ),
+        ),
+        ParseErrorKind::Syntax { message, hint } => {
+            (format!("invalid YAML: {message}"), (*hint).to_owned())
+        }
+        ParseErrorKind::MultipleDocuments => (
+            "the file holds more than one YAML document".to_owned(),
+            "keyless.yml is one document: remove the `---` separator and merge the parts"
+                .to_owned(),
+        ),
+        ParseErrorKind::RecursiveAlias { name } => (
+            format!("alias `*{name}` refers to its own anchor"),
+            "move the shared part into a separate anchor".to_owned(),
+        ),
+        ParseErrorKind::BadMerge { found } => (
+            format!("the merge key `<<` takes a mapping or a list of mappings, found {found}"),
+            "write `<<: *anchor` or `<<: [*a, *b]`".to_owned(),
+        ),
+        ParseErrorKind::ComplexKey { found } => (
+            format!("a mapping key must be a plain value, found {found}"),
+            "use a string key".to_owned(),
+        ),
+        ParseErrorKind::TooDeep { limit } => (
+            format!("nesting deeper than {limit} levels"),
+            "flatten the document".to_owned(),
+        ),
+        ParseErrorKind::TooLarge { limit } => (
+            format!("aliases expand to more than {limit} nodes"),
+            "reduce nested aliases".to_owned(),
+        ),
+        // Not produced when reading YAML text with `parse_with`; kept whole should that change.
+        other @ (ParseErrorKind::Empty
+        | ParseErrorKind::NotAMapping { .. }
+        | ParseErrorKind::JsonNotObject { .. }) => (
+            other.to_string(),
+            "see docs/config.md for the expected shape".to_owned(),
+        ),
+    };
+    Diagnostic::new(location, message).help(help)
+}
+
+/// A value of the wrong shape as a diagnostic whose message names the cause and whose help names the fix.
+fn shape_diagnostic(error: &keyless_pipelines::de::DeError) -> Diagnostic {
+    use keyless_pipelines::de::DeErrorKind;
+    const SHAPE: &str = "see docs/config.md for the expected shape";
+    let location = error.span.map(Location::from).unwrap_or_default();
+    match &error.kind {
+        DeErrorKind::UnknownField { field, expected } => {
+            let mut help = format!("allowed keys here: {}", expected.join(", "));
+            if let Some(closest) = closest(field, expected.iter().copied()) {
+                help = format!("did you mean `{closest}`? ({help})");
+            }
+            Diagnostic::new(location, format!("unknown key `{field}`")).help(help)
+        }
+        DeErrorKind::DuplicateField { field } => {
+            Diagnostic::new(location, format!("duplicate key `{field}`"))
+                .help("each key may appear once in a mapping; merge the two entries")
+        }
+        DeErrorKind::MissingField { field } => {
+            Diagnostic::new(location, format!("missing required key `{field}`"))
+                .help(format!("add `{field}:` here (see docs/config.md)"))
+        }
+        DeErrorKind::UnknownVariant { variant, expected } => {
+            Diagnostic::new(location, format!("unknown value `{variant}`"))
+                .help(format!("write one of: {}", expected.join(", ")))
+        }
+        DeErrorKind::InvalidType { found, expected } => {
+            let (expected, help) = expected_shape(expected);
+            Diagnostic::new(
+                location,
+                format!("expected {expected}, found {}", found_shape(found)),
+            )
+            .help(help)
+        }
+        DeErrorKind::InvalidValue { found, expected } => {
+            let (expected, help) = expected_shape(expected);
+            Diagnostic::new(
+                location,
+                format!(
+                    "invalid value: expected {expected}, found {}",
+                    found_shape(found)
+                ),
+            )
+            .help(help)
+        }
+        DeErrorKind::InvalidLength { length, expected } => {
+            Diagnostic::new(location, format!("{length} values, expected {expected}")).help(SHAPE)
+        }
+        DeErrorKind::Custom(message) => Diagnostic::new(location, message.clone()).help(SHAPE),
     }
-    if let Some(rest) = message.strip_prefix("missing field `") {
-        let field = rest.trim_end_matches('`');
-        return Diagnostic::new(location, format!("missing required key `{field}`"))
-            .help(format!("add `{field}:` here (see docs/config.md)"));
+}
+
+/// What serde says a type expects (`struct RawWorkspace`, `a sequence`, `u32`), in the file's words, and how to
+/// write it.
+fn expected_shape(expected: &str) -> (String, String) {
+    let (words, help) = match expected {
+        "a sequence" => (
+            "a list",
+            "write a list: `[a, b]`, or one `- item` per line below the key",
+        ),
+        "a map" => (
+            "a mapping",
+            "write `key: value` lines, indented below the key",
+        ),
+        "a string" => (
+            "a string",
+            "write text here; quote it (`\"...\"`) if YAML reads it as something else",
+        ),
+        "a boolean" => (
+            "`true` or `false`",
+            "write `true` or `false` (YAML 1.2: `yes`/`no` are strings)",
+        ),
+        "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" => {
+            ("a whole number", "write the number without quotes")
+        }
+        other if other.starts_with("struct ") => (
+            "a mapping",
+            "write `key: value` lines, indented below the key",
+        ),
+        other => {
+            return (
+                other.to_owned(),
+                "see docs/config.md for the expected shape".to_owned(),
+            );
+        }
+    };
+    (words.to_owned(), help.to_owned())
+}
+
+/// What serde says was found (`unit value`, `map`, `string "main"`), in the file's words.
+fn found_shape(found: &str) -> String {
+    match found {
+        "unit value" => "nothing (an empty value)".to_owned(),
+        "map" => "a mapping".to_owned(),
+        "sequence" => "a list".to_owned(),
+        other => other.to_owned(),
     }
-    Diagnostic::new(location, message).help("see docs/config.md for the expected shape")
 }
 
 static UUID: LazyLock<Regex> = LazyLock::new(|| {

@@ -27,11 +27,11 @@ impl fmt::Display for Location {
     }
 }
 
-impl From<serde_saphyr::Location> for Location {
-    fn from(location: serde_saphyr::Location) -> Self {
+impl From<keyless_pipelines::Span> for Location {
+    fn from(span: keyless_pipelines::Span) -> Self {
         Location {
-            line: location.line(),
-            column: location.column(),
+            line: span.start.line as u64,
+            column: span.start.column as u64,
         }
     }
 }
@@ -93,10 +93,11 @@ impl<T> std::ops::Deref for Spanned<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
+        // Read by `keyless_pipelines::de` (the one YAML front end), which hands every value its span.
+        let spanned = keyless_pipelines::de::Spanned::<T>::deserialize(deserializer)?;
         Ok(Spanned {
             value: spanned.value,
-            location: spanned.referenced.into(),
+            location: spanned.span.map(Location::from).unwrap_or_default(),
         })
     }
 }

@@ -262,3 +262,73 @@ fn role_names_are_ascii_like_iam() {
     );
     assert_eq!(d.location.line, 9);
 }
+
+/// The YAML front end is `keyless-pipelines` (one parser for every file keyless reads); its errors reach the user
+/// typed, at the node they are about, in the file's words, each with a fix.
+#[test]
+fn shapes_and_documents_are_named_in_the_files_words() {
+    let d = single(&BASE.replace(
+        "branches: [main]\n  production",
+        "branches: main\n  production",
+    ));
+    assert_eq!((d.location.line, d.location.column), (8, 15));
+    assert_eq!(d.message, r#"expected a list, found string "main""#);
+    assert!(d.help.unwrap().contains("`[a, b]`"));
+
+    let d = single(&BASE.replace("  slug: acme\n", "  slug: acme\n  thumbprints: {a: b}\n"));
+    assert_eq!((d.location.line, d.location.column), (3, 16));
+    assert_eq!(d.message, "expected a list, found a mapping");
+
+    let d = single(&BASE.replace(
+        "environments:\n  staging:",
+        "environments:\n  staging: ~\n  other:",
+    ));
+    assert_eq!(d.location.line, 5);
+    assert_eq!(
+        d.message,
+        "expected a mapping, found nothing (an empty value)"
+    );
+
+    let d = single(&BASE.replace("workspace:\n  slug: acme\n", "workspace:\n"));
+    assert_eq!((d.location.line, d.location.column), (2, 3));
+    assert_eq!(d.message, "missing required key `slug`");
+
+    let d = single(&format!("{BASE}    trigger: later\n").replace(
+        "    source_ips: [203.0.113.0/24]\n",
+        "    source_ips: [203.0.113.0/24]\n    trigger: later\n",
+    ));
+    assert_eq!(d.message, "unknown value `later`");
+    assert_eq!(d.help.as_deref(), Some("write one of: manual, automatic"));
+
+    let d = single("");
+    assert_eq!((d.location.line, d.location.column), (1, 1));
+    assert_eq!(d.message, "keyless.yml is empty");
+    let d = single("- workspace\n");
+    assert_eq!(d.message, "the top level must be a mapping, found a list");
+    let d = single(&format!("{BASE}---\nversion: 1\n"));
+    assert_eq!(d.location.line, 20);
+    assert_eq!(d.message, "the file holds more than one YAML document");
+    assert!(d.help.unwrap().contains("remove the `---`"));
+    let d = single(&BASE.replace("  slug: acme\n", "  slug: acme\n\tuuid: x\n"));
+    assert!(d.message.starts_with("invalid YAML: "), "{}", d.message);
+    // saphyr-parser stops at the end of the scalar before the tab (2:9) or at the tab itself.
+    assert!((2..=3).contains(&d.location.line), "{d:?}");
+    assert!(d.help.unwrap().contains("spaces, not tabs"));
+}
+
+/// keyless.yml reads with the YAML 1.2 core schema, and a value read into a string is the text as written: an
+/// unquoted account ID keeps its leading zero, `yes` is a string (not YAML 1.1's true).
+#[test]
+fn scalars_are_read_as_written() {
+    let config = keyless_workspace::parse(
+        &BASE.replace("account: \"111111111111\"", "account: 011111111111"),
+        "keyless.yml",
+    )
+    .unwrap();
+    assert_eq!(config.environments["staging"].account, "011111111111");
+    let d = single(&BASE.replace("  web:\n", "  web:\n    dangerously_allow_any_step: yes\n"));
+    assert_eq!(
+        d.message,
+        r#"expected `true` or `false`, found string "yes""#
+    );
+}

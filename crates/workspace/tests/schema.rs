@@ -27,7 +27,7 @@ fn validate(text: &str) -> Vec<String> {
     let schema: serde_json::Value =
         serde_json::from_str(&keyless_workspace::schema::json_schema()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let instance: serde_json::Value = serde_saphyr::from_str(text).unwrap();
+    let instance = keyless_pipelines::parse_document(text).unwrap().to_json();
     validator
         .iter_errors(&instance)
         .map(|e| format!("{} at {}", e, e.instance_path()))

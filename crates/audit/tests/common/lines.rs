@@ -117,3 +117,26 @@ pub fn names_what_matched(rule: &str, message: &str, line: &str) -> Result<bool,
         Err(format!("the line holds none of {want:?}"))
     }
 }
+
+/// Checks every finding: the findings whose line does not hold what their rule matched (described), and how many
+/// findings were checked at all.
+pub fn misplaced(findings: &[keyless_audit::Finding]) -> (Vec<String>, usize) {
+    let mut out = Vec::new();
+    let mut checked = 0;
+    for f in findings {
+        let line = f
+            .source
+            .lines()
+            .nth(f.location.line.saturating_sub(1))
+            .unwrap_or_default();
+        match names_what_matched(f.rule, &f.message, line) {
+            Ok(true) => checked += 1,
+            Ok(false) => {}
+            Err(why) => out.push(format!(
+                "{}:{} {} {}: {why}: {line:?}",
+                f.location.path, f.location.line, f.rule, f.message
+            )),
+        }
+    }
+    (out, checked)
+}

@@ -163,6 +163,11 @@ pub fn report_aws_error(error: &AssumeError) -> ExitCode {
 pub struct AssumeArgs {
     #[command(flatten)]
     pub options: CredentialOptions,
+    /// Record the AWS API calls COMMAND makes (through the SDKs' client-side monitoring on a loopback UDP port)
+    /// into FILE as JSON Lines, merged with the calls already there; `keyless permissions from-record FILE` turns
+    /// them into a policy. Keys and tokens are never written.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
     /// The command to run with the credentials, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
@@ -182,7 +187,71 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
     for (name, value) in render::variables(&session) {
         command.env(name, value);
     }
-    exec(command, program)
+    match &args.record {
+        Some(path) => run_recorded(command, program, path),
+        None => exec(command, program),
+    }
+}
+
+/// Runs the command as a child with client-side monitoring pointed at a loopback listener, waits for it, writes
+/// the recording (even when the command failed: its calls are still what it needs) and passes its exit code on.
+fn run_recorded(
+    mut command: std::process::Command,
+    program: &OsString,
+    path: &std::path::Path,
+) -> Result<ExitCode> {
+    use keyless_credentials::record::{Recorder, write_merged};
+    let recorder = Recorder::start().context("starting the loopback listener for --record")?;
+    for (name, value) in recorder.variables() {
+        command.env(name, value);
+    }
+    let status = match command.status() {
+        Ok(status) => status,
+        Err(error) => {
+            eprintln!("error: cannot run `{}`: {error}", program.to_string_lossy());
+            let _ = recorder.finish();
+            return Ok(ExitCode::from(
+                if error.kind() == std::io::ErrorKind::NotFound {
+                    127
+                } else {
+                    126
+                },
+            ));
+        }
+    };
+    let (recording, ignored) = recorder.finish().context("reading the recorded calls")?;
+    let calls = recording.total();
+    let merged = write_merged(path, recording)
+        .with_context(|| format!("writing the recording {}", path.display()))?;
+    eprintln!(
+        "keyless: recorded {calls} AWS call(s) into {} ({} distinct in the file){}",
+        path.display(),
+        merged.calls().count(),
+        if ignored > 0 {
+            format!("; {ignored} datagram(s) that were not client-side-monitoring events ignored")
+        } else {
+            String::new()
+        }
+    );
+    if calls == 0 {
+        eprintln!(
+            "keyless: warning: no calls recorded: the command made none, or its AWS SDK does not emit client-side \
+             monitoring (botocore does: the AWS CLI v1 and boto3; see docs/permissions.md)"
+        );
+    }
+    Ok(exit_code(status))
+}
+
+/// The child's exit code, or 128 + the signal that ended it (as a shell reports it).
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        if let Some(signal) = status.signal() {
+            return ExitCode::from(u8::try_from(128 + signal).unwrap_or(255));
+        }
+    }
+    ExitCode::from(u8::try_from(status.code().unwrap_or(1)).unwrap_or(1))
 }
 
 /// On Unix the command replaces keyless (exec): signals reach it directly and its exit status is keyless's.

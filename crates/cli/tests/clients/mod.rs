@@ -82,6 +82,37 @@ pub fn node() -> Option<PathBuf> {
     require(found.unwrap_or_else(|| PathBuf::from("node")), "node")
 }
 
+/// `moto_server` from the venv on an ephemeral 127.0.0.1 port, killed on drop, and its URL; skips/fails when
+/// missing.
+pub fn moto_server() -> Option<(Guard, String)> {
+    use std::time::{Duration, Instant};
+    let binary = venv_tool("moto_server")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(binary)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = Guard(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = guard.0.try_wait().unwrap() {
+            panic!("moto_server exited early: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "moto_server not ready within 30s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some((guard, format!("http://127.0.0.1:{port}")))
+}
+
 /// A workspace UUID and the audience Bitbucket derives from it.
 pub const WORKSPACE_UUID: &str = "{44444444-4444-4444-8444-444444444444}";
 /// `ari:cloud:bitbucket::workspace/<uuid without braces>`.

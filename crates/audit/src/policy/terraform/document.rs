@@ -20,7 +20,7 @@
 //! the array can differ. Conditions whose values are known only at apply keep source order.
 
 use super::ast::{Block, Body, Loc};
-use super::eval::{Eval, Scope, V, Val, go_quote, iterate, number_text, object};
+use super::eval::{Eval, Scope, V, Val, go_quote, iterate_partial, number_text, object};
 
 /// The statements' blocks, `dynamic` ones expanded: `(body, scope)` per block, or an unknown for a `dynamic` whose
 /// `for_each` is not known.
@@ -65,9 +65,18 @@ fn expand_dynamic<'b>(
         return;
     };
     let coll = ev.value(&for_each.expr, scope);
-    match iterate(&coll) {
+    // A partly known list (`concat(local.known, var.extra)`): the known elements' blocks, and one unknown for the
+    // rest.
+    match iterate_partial(&coll) {
         Some(items) => {
             for (k, v) in items {
+                if let V::More(why) = &v.v {
+                    out.push(Err(Val::unknown(
+                        format!("the `{ident}` blocks of `dynamic \"{ident}\"` for {why}"),
+                        Some(block.loc),
+                    )));
+                    continue;
+                }
                 let it = object(vec![("key".into(), k), ("value".into(), v)], None);
                 out.push(Ok((&content.body, scope.with(&iterator, it), block.loc)));
             }

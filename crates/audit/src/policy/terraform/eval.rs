@@ -38,6 +38,11 @@ pub enum V {
     Json(Box<Val>),
     /// Known only at apply; what it depends on.
     Unknown(String),
+    /// Inside a list only: zero or more elements known only at apply (what they depend on). A union of a known
+    /// list with an unknown one (`concat([a], var.extra)`, `setunion([a], c ? [b] : [])`) keeps its known
+    /// elements: the unknown operand can add elements, never remove one, so what is known is certainly there.
+    /// Terraform itself makes the whole list unknown; keyless keeps the known part so rules still judge it.
+    More(String),
 }
 
 impl Val {
@@ -81,10 +86,15 @@ impl Val {
         }
     }
 
+    /// Zero or more elements known only at apply (see [`V::More`]).
+    pub fn more(why: impl Into<String>, at: Option<Loc>) -> Self {
+        Val::new(V::More(why.into()), at)
+    }
+
     /// The first unknown inside (what it depends on).
     pub fn first_unknown(&self) -> Option<&str> {
         match &self.v {
-            V::Unknown(why) => Some(why),
+            V::Unknown(why) | V::More(why) => Some(why),
             V::List(items) => items.iter().find_map(Val::first_unknown),
             V::Map(entries) => entries.iter().find_map(|(_, v)| v.first_unknown()),
             V::Json(inner) => inner.first_unknown(),
@@ -152,7 +162,7 @@ fn write_json(v: &Val, out: &mut String) {
         V::Num(n) => out.push_str(&number_text(*n)),
         V::Str { text, .. } => out.push_str(&go_quote(text)),
         V::Json(inner) => out.push_str(&go_quote(&json_text(inner))),
-        V::Unknown(why) => out.push_str(&go_quote(&format!("${{{why}}}"))),
+        V::Unknown(why) | V::More(why) => out.push_str(&go_quote(&format!("${{{why}}}"))),
         V::List(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -579,7 +589,8 @@ impl<'r> Eval<'r> {
 
     fn apply_ops(&self, mut v: Val, ops: &[Op], scope: &Scope, at: Loc) -> R {
         for (i, op) in ops.iter().enumerate() {
-            if v.is_unknown() {
+            // Unknown elements stay unknown (a splat over a partly known list maps the known ones).
+            if matches!(v.v, V::Unknown(_) | V::More(_)) {
                 return Ok(v);
             }
             v = match op {
@@ -721,7 +732,15 @@ impl<'r> Eval<'r> {
 
     fn for_expr(&self, f: &ForExpr, scope: &Scope, at: Loc) -> R {
         let coll = self.eval(&f.collection, scope)?;
-        let Some(items) = iterate(&coll) else {
+        // A list with unknown elements (`V::More`) still yields a list: the known elements mapped, the unknown
+        // ones kept unknown. An object's keys would be unknown: the whole result is.
+        let partial =
+            f.key.is_none() && matches!(&coll.v, V::List(items) if items.iter().any(is_more));
+        let Some(items) = (if partial {
+            iterate_partial(&coll)
+        } else {
+            iterate(&coll)
+        }) else {
             return Ok(Val::unknown(
                 self.unknown_reason(&coll, &f.collection),
                 Some(at),
@@ -731,6 +750,10 @@ impl<'r> Eval<'r> {
         let mut groups: Vec<(String, Vec<Val>)> = Vec::new();
         let mut pairs: Vec<(String, Val)> = Vec::new();
         for (k, v) in items {
+            if is_more(&v) {
+                list.push(v);
+                continue;
+            }
             let mut inner = scope.with(&f.value_var, v);
             if let Some(kv) = &f.key_var {
                 inner = inner.with(kv, k);
@@ -844,8 +867,23 @@ pub fn short(text: &str) -> String {
     }
 }
 
-/// `(key, value)` pairs of a collection: list indices or map keys; `None` when unknown.
+/// `(key, value)` pairs of a collection: list indices or map keys; `None` when unknown, also when a list has an
+/// unknown number of elements (a `V::More`: indices and keys past it are unknown).
 pub fn iterate(v: &Val) -> Option<Vec<(Val, Val)>> {
+    match &v.v {
+        V::List(items) if items.iter().any(is_more) => None,
+        _ => iterate_partial(v),
+    }
+}
+
+/// `true` for zero or more elements known only at apply ([`V::More`]).
+pub fn is_more(v: &Val) -> bool {
+    matches!(v.v, V::More(_))
+}
+
+/// [`iterate`], with a list's unknown elements ([`V::More`]) among the pairs (their keys are not meaningful):
+/// for callers that keep the known elements and report the unknown ones.
+pub fn iterate_partial(v: &Val) -> Option<Vec<(Val, Val)>> {
     match &v.v {
         V::List(items) => Some(
             items
@@ -867,7 +905,7 @@ pub fn iterate(v: &Val) -> Option<Vec<(Val, Val)>> {
 
 pub fn contains_unknown(v: &Val) -> bool {
     match &v.v {
-        V::Unknown(_) | V::Str { holes: true, .. } => true,
+        V::Unknown(_) | V::More(_) | V::Str { holes: true, .. } => true,
         V::List(items) => items.iter().any(contains_unknown),
         V::Map(entries) => entries.iter().any(|(_, x)| contains_unknown(x)),
         V::Json(inner) => contains_unknown(inner),
@@ -887,7 +925,7 @@ pub fn same(a: &Val, b: &Val) -> bool {
         }
         (V::Json(x), V::Json(y)) => same(x, y),
         (V::Null, V::Null) => true,
-        (V::Unknown(_), _) | (_, V::Unknown(_)) => false,
+        (V::Unknown(_) | V::More(_), _) | (_, V::Unknown(_) | V::More(_)) => false,
         _ => match (a.to_text(), b.to_text()) {
             (Some((x, false)), Some((y, false))) => x == y,
             _ => false,
@@ -905,6 +943,10 @@ pub fn index(v: &Val, key: &Val) -> Result<Option<Val>, String> {
             let n = key.number()?.unwrap_or(-1.0);
             if n < 0.0 || n.fract() != 0.0 {
                 return Err("an index must be a whole number".into());
+            }
+            // Past an unknown number of elements, the element at an index is unknown.
+            if items.iter().take(n as usize + 1).any(is_more) {
+                return Ok(None);
             }
             items.get(n as usize).cloned().map(Some).ok_or_else(|| {
                 format!(

@@ -5,7 +5,7 @@
 //! evaluated: their result is unknown, and says so.
 
 use super::ast::Loc;
-use super::eval::{V, Val, contains_unknown, number_text, object, same};
+use super::eval::{V, Val, contains_unknown, is_more, number_text, object, same};
 
 /// Why a call has no known result.
 pub enum Error {
@@ -26,7 +26,7 @@ fn invalid<T>(why: impl Into<String>) -> Result<T, Error> {
 /// Fails with `Unknown` when a value is (wholly) unknown.
 fn known(v: &Val) -> Result<&Val, Error> {
     match &v.v {
-        V::Unknown(why) => Err(Error::Unknown(why.clone())),
+        V::Unknown(why) | V::More(why) => Err(Error::Unknown(why.clone())),
         _ => Ok(v),
     }
 }
@@ -55,7 +55,29 @@ fn num(v: &Val) -> Result<f64, Error> {
         .map_err(|_| Error::Invalid(format!("`{t}` is not a number")))
 }
 
+/// A list's elements, all of them: fails with `Unknown` when some are unknown in number ([`V::More`]), since
+/// positions, lengths and membership then are.
 fn list(v: &Val) -> Result<Vec<Val>, Error> {
+    let items = partial_list(v)?;
+    match items.iter().find(|i| is_more(i)) {
+        Some(more) => Err(Error::Unknown(
+            more.first_unknown().unwrap_or_default().to_owned(),
+        )),
+        None => Ok(items),
+    }
+}
+
+/// The elements of one operand of a union (`concat`, `setunion`, `flatten`): a wholly unknown list becomes
+/// zero or more unknown elements ([`V::More`]), so the known operands are still judged.
+fn union_operand(v: &Val) -> Result<Vec<Val>, Error> {
+    match &v.v {
+        V::Unknown(why) | V::More(why) => Ok(vec![Val::more(why.clone(), v.at)]),
+        _ => partial_list(v),
+    }
+}
+
+/// A list's elements, the unknown ones ([`V::More`]) among them.
+fn partial_list(v: &Val) -> Result<Vec<Val>, Error> {
     match &known(v)?.v {
         V::List(items) => Ok(items.clone()),
         V::Map(entries) => Ok(entries.iter().map(|(_, x)| x.clone()).collect()),
@@ -135,8 +157,10 @@ fn format(spec: &str, args: &[Val], at: Loc) -> R {
     Ok(s(out, holes, at))
 }
 
+/// `flatten`: an unknown element may be a list of any length or one value: zero or more unknown elements.
 fn flatten_into(v: &Val, out: &mut Vec<Val>) -> Result<(), Error> {
-    match &known(v)?.v {
+    match &v.v {
+        V::Unknown(why) | V::More(why) => out.push(Val::more(why.clone(), v.at)),
         V::List(items) => {
             for i in items {
                 flatten_into(i, out)?;
@@ -352,7 +376,7 @@ pub fn call(name: &str, args: Vec<Val>, at: Loc) -> R {
         }
         // Collections.
         "length" => match &known(a(0)?)?.v {
-            V::List(items) => Ok(Val::new(V::Num(items.len() as f64), Some(at))),
+            V::List(_) => Ok(Val::new(V::Num(list(a(0)?)?.len() as f64), Some(at))),
             V::Map(entries) => Ok(Val::new(V::Num(entries.len() as f64), Some(at))),
             V::Str { text, holes: false } => {
                 Ok(Val::new(V::Num(text.chars().count() as f64), Some(at)))
@@ -380,25 +404,30 @@ pub fn call(name: &str, args: Vec<Val>, at: Loc) -> R {
         "concat" => {
             let mut out = Vec::new();
             for l in &args {
-                out.extend(list(l)?);
+                out.extend(union_operand(l)?);
             }
             Ok(Val::new(V::List(out), Some(at)))
         }
         "compact" => {
-            let items = list(a(0)?)?;
+            let items = partial_list(a(0)?)?;
             let mut out = Vec::new();
             for i in items {
                 match &i.v {
                     V::Null => {}
                     V::Str { text, holes: false } if text.is_empty() => {}
-                    V::Unknown(why) => return Err(Error::Unknown(why.clone())),
+                    // Removed if it turns out empty: zero or one element.
+                    V::Unknown(why) => out.push(Val::more(why.clone(), i.at)),
                     _ => out.push(i),
                 }
             }
             Ok(Val::new(V::List(out), Some(at)))
         }
         "distinct" | "toset" => {
-            let items = list(a(0)?)?;
+            let items = if name == "distinct" {
+                partial_list(a(0)?)?
+            } else {
+                list(a(0)?)?
+            };
             if name == "toset" && items.iter().any(contains_unknown) {
                 // A set's order depends on its values.
                 return Err(Error::Unknown(
@@ -423,15 +452,16 @@ pub fn call(name: &str, args: Vec<Val>, at: Loc) -> R {
             }
             Ok(Val::new(V::List(out), Some(at)))
         }
+        // The union of sets: what a known operand holds is in it whatever the unknown ones hold (an unknown
+        // element may equal a known one, so it is zero or one more element).
         "setunion" => {
             let mut out: Vec<Val> = Vec::new();
             for l in &args {
-                for i in list(l)? {
-                    if i.is_unknown() {
-                        return Err(Error::Unknown(
-                            i.first_unknown().unwrap_or_default().to_owned(),
-                        ));
-                    }
+                for i in union_operand(l)? {
+                    let i = match &i.v {
+                        V::Unknown(why) => Val::more(why.clone(), i.at),
+                        _ => i,
+                    };
                     if !out.iter().any(|o| same(o, &i)) {
                         out.push(i);
                     }
@@ -460,6 +490,11 @@ pub fn call(name: &str, args: Vec<Val>, at: Loc) -> R {
                 match &v.v {
                     V::Unknown(why) => return Err(Error::Unknown(why.clone())),
                     V::List(items) if items.is_empty() => {}
+                    V::List(items) if items.iter().all(is_more) => {
+                        return Err(Error::Unknown(
+                            v.first_unknown().unwrap_or_default().to_owned(),
+                        ));
+                    }
                     V::List(_) => return Ok(v.clone()),
                     _ => return invalid("coalescelist takes lists"),
                 }

@@ -643,6 +643,76 @@ impl<'f, 'a> Module<'f, 'a> {
 
     /// The outputs of one instance of a module call, as an object; unknown (saying why) when the module cannot be
     /// read.
+    /// A reference to a block with `count` or `for_each` (a resource or a module call): the instance `key` names
+    /// (`x[0]`, `x["a"]`), or every instance (a list for `count`, an object for `for_each`) when not indexed.
+    /// `instance(key, scope)` is one instance's value; its key is `None` when the instances are known only after
+    /// apply (`each`/`count` unknown in the scope), and it may then give nothing.
+    fn counted(
+        &self,
+        ev: &Eval<'_>,
+        block: &Block,
+        address: &str,
+        key: Option<&Val>,
+        at: Loc,
+        instance: &dyn Fn(Option<&Val>, &Scope) -> Option<Val>,
+    ) -> Val {
+        let instances = self.instances(ev, block, address);
+        let after_apply = || {
+            Val::unknown(
+                format!("`{address}` (its instances are known after apply)"),
+                Some(at),
+            )
+        };
+        let value = |k: Option<&Val>, scope: &Scope| instance(k, scope).unwrap_or_else(after_apply);
+        let Some(key) = key else {
+            return match instances.as_slice() {
+                [(None, scope)] => {
+                    // Not known how many: every instance has these attributes.
+                    let why = instance(None, scope)
+                        .and_then(|one| one.first_unknown().map(|u| format!("; {u}")))
+                        .unwrap_or_default();
+                    Val::unknown(
+                        format!("`{address}` (its instances are known after apply){why}"),
+                        Some(at),
+                    )
+                }
+                _ if block.body.attr("count").is_some() => Val::new(
+                    V::List(
+                        instances
+                            .iter()
+                            .map(|(k, s)| value(k.as_ref(), s))
+                            .collect(),
+                    ),
+                    Some(at),
+                ),
+                _ => object(
+                    instances
+                        .iter()
+                        .map(|(k, s)| {
+                            let name = k.as_ref().and_then(Val::as_str).unwrap_or_default();
+                            (name.to_owned(), value(k.as_ref(), s))
+                        })
+                        .collect(),
+                    Some(at),
+                ),
+            };
+        };
+        match instances
+            .iter()
+            .find(|(k, _)| k.as_ref().is_none_or(|k| eval::same(k, key)))
+        {
+            Some((k, scope)) => value(k.as_ref(), scope),
+            None if key.is_unknown() || eval::contains_unknown(key) => Val::unknown(
+                format!("`{}` (an instance chosen at apply)", short(self.text(at))),
+                Some(at),
+            ),
+            None => Val::unknown(
+                format!("`{}` (no such instance)", short(self.text(at))),
+                Some(at),
+            ),
+        }
+    }
+
     fn call_outputs(
         &self,
         ev: &Eval<'_>,
@@ -786,63 +856,12 @@ impl Resolver for Module<'_, '_> {
             return Val::unknown(format!("`{address}` (refers to itself)"), Some(at));
         }
         self.active.borrow_mut().push(address.clone());
-        let counted = block.body.attr("for_each").is_some() || block.body.attr("count").is_some();
-        let instances = self.instances(ev, block, &address);
-        let out = match (counted, key) {
-            (false, _) => self.instance(ev, data, block, &Scope::default(), &address),
-            (true, Some(key)) => match instances.iter().find(|(k, _)| match k {
-                Some(k) => eval::same(k, key),
-                None => true,
-            }) {
-                Some((_, scope)) => self.instance(ev, data, block, scope, &address),
-                None if key.is_unknown() || eval::contains_unknown(key) => Val::unknown(
-                    format!("`{}` (an instance chosen at apply)", short(self.text(at))),
-                    Some(at),
-                ),
-                None => Val::unknown(
-                    format!("`{}` (no such instance)", short(self.text(at))),
-                    Some(at),
-                ),
-            },
-            (true, None) => match instances.as_slice() {
-                [(None, scope)] => {
-                    // Not known how many: every instance has these attributes.
-                    let one = self.instance(ev, data, block, scope, &address);
-                    Val::unknown(
-                        format!(
-                            "`{address}` (its instances are known after apply){}",
-                            one.first_unknown()
-                                .map(|u| format!("; {u}"))
-                                .unwrap_or_default()
-                        ),
-                        Some(at),
-                    )
-                }
-                _ if block.body.attr("count").is_some() => Val::new(
-                    V::List(
-                        instances
-                            .iter()
-                            .map(|(_, s)| self.instance(ev, data, block, s, &address))
-                            .collect(),
-                    ),
-                    Some(at),
-                ),
-                _ => object(
-                    instances
-                        .iter()
-                        .map(|(k, s)| {
-                            (
-                                k.as_ref()
-                                    .and_then(Val::as_str)
-                                    .unwrap_or_default()
-                                    .to_owned(),
-                                self.instance(ev, data, block, s, &address),
-                            )
-                        })
-                        .collect(),
-                    Some(at),
-                ),
-            },
+        let out = if is_counted(block) {
+            self.counted(ev, block, &address, key, at, &|_, scope| {
+                Some(self.instance(ev, data, block, scope, &address))
+            })
+        } else {
+            self.instance(ev, data, block, &Scope::default(), &address)
         };
         self.active.borrow_mut().pop();
         out
@@ -852,62 +871,18 @@ impl Resolver for Module<'_, '_> {
         let Some(block) = self.find("module", &[name]) else {
             return Val::unknown(format!("`module.{name}` (not in the files read)"), Some(at));
         };
-        let address = format!("module.{name}");
-        let counted = block.body.attr("for_each").is_some() || block.body.attr("count").is_some();
-        let instances = self.instances(ev, block, &address);
-        match (counted, key) {
-            (false, _) => self.call_outputs(ev, block, name, None, &Scope::default(), at),
-            (true, Some(key)) => match instances.iter().find(|(k, _)| match k {
-                Some(k) => eval::same(k, key),
-                None => true,
-            }) {
-                Some((Some(k), scope)) => self.call_outputs(ev, block, name, Some(k), scope, at),
-                Some((None, _)) | None if key.is_unknown() || eval::contains_unknown(key) => {
-                    Val::unknown(
-                        format!("`{}` (an instance chosen at apply)", short(self.text(at))),
-                        Some(at),
-                    )
-                }
-                Some((None, _)) => Val::unknown(
-                    format!("`{address}` (its instances are known after apply)"),
-                    Some(at),
-                ),
-                None => Val::unknown(
-                    format!("`{}` (no such instance)", short(self.text(at))),
-                    Some(at),
-                ),
-            },
-            (true, None) => match instances.as_slice() {
-                [(None, _)] => Val::unknown(
-                    format!("`{address}` (its instances are known after apply)"),
-                    Some(at),
-                ),
-                _ if block.body.attr("count").is_some() => Val::new(
-                    V::List(
-                        instances
-                            .iter()
-                            .map(|(k, s)| self.call_outputs(ev, block, name, k.as_ref(), s, at))
-                            .collect(),
-                    ),
-                    Some(at),
-                ),
-                _ => object(
-                    instances
-                        .iter()
-                        .map(|(k, s)| {
-                            (
-                                k.as_ref()
-                                    .and_then(Val::as_str)
-                                    .unwrap_or_default()
-                                    .to_owned(),
-                                self.call_outputs(ev, block, name, k.as_ref(), s, at),
-                            )
-                        })
-                        .collect(),
-                    Some(at),
-                ),
-            },
+        if !is_counted(block) {
+            return self.call_outputs(ev, block, name, None, &Scope::default(), at);
         }
+        // An instance of a call whose instances are known only after apply has no outputs to read.
+        self.counted(
+            ev,
+            block,
+            &format!("module.{name}"),
+            key,
+            at,
+            &|k, scope| k.map(|k| self.call_outputs(ev, block, name, Some(k), scope, at)),
+        )
     }
 
     fn text(&self, at: Loc) -> &str {
@@ -1389,6 +1364,11 @@ fn attach_permissions(
     }
 }
 
+/// The block has `count` or `for_each`.
+fn is_counted(block: &Block) -> bool {
+    block.body.attr("for_each").is_some() || block.body.attr("count").is_some()
+}
+
 /// A module call that makes IAM roles or OIDC providers: its source or its inputs say so.
 fn about_trust(source: &str, body: &Body) -> bool {
     const WORDS: [&str; 6] = ["iam", "oidc", "role", "bitbucket", "assume", "trust"];
@@ -1519,7 +1499,7 @@ fn to_rnode(module: &Module<'_, '_>, v: &Val, parent: Loc) -> RNode {
                 })
                 .collect(),
         ),
-        V::Unknown(why) => RValue::Unknown(super::value::Unknown {
+        V::Unknown(why) | V::More(why) => RValue::Unknown(super::value::Unknown {
             depends_on: why.clone(),
         }),
     };
@@ -1710,7 +1690,13 @@ pub fn render_documents(sources: &[Source<'_>], variables: &Variables) -> Vec<(S
     let dir = sources.first().map(|s| dir_of(s.path)).unwrap_or_default();
     let used = RefCell::default();
     let module = Module::root(&files, &dir, variables.clone(), &used);
-    let ev = Eval::new(&module);
+    module_documents(&module, true)
+}
+
+/// Every `data "aws_iam_policy_document"` instance of one module rendered as the provider's `json`, by address
+/// (with the module's prefix); `known_only` leaves out a document with parts known only at apply.
+fn module_documents(module: &Module<'_, '_>, known_only: bool) -> Vec<(String, String)> {
+    let ev = Eval::new(module);
     let mut out = Vec::new();
     for (_, block) in module.blocks() {
         let [kind, name] = block.labels.as_slice() else {
@@ -1722,11 +1708,15 @@ pub fn render_documents(sources: &[Source<'_>], variables: &Variables) -> Vec<(S
         let address = format!("data.{kind}.{name}");
         for (key, scope) in module.instances(&ev, block, &address) {
             let json = document::render(&ev, &block.body, &scope, block.loc);
-            if eval::contains_unknown(&json) {
+            if known_only && eval::contains_unknown(&json) {
                 continue;
             }
             out.push((
-                instance_address(&address, key.as_ref()),
+                format!(
+                    "{}{}",
+                    module.prefix,
+                    instance_address(&address, key.as_ref())
+                ),
                 document::marshal_indent(&json),
             ));
         }
@@ -1759,23 +1749,7 @@ pub fn render_called_documents(
             let Ok(child) = root.child(&ev, block, name, key.as_ref(), &scope) else {
                 continue;
             };
-            let cev = Eval::new(&child);
-            for (_, b) in child.blocks() {
-                let [kind, document_name] = b.labels.as_slice() else {
-                    continue;
-                };
-                if b.ident != "data" || kind != "aws_iam_policy_document" {
-                    continue;
-                }
-                let address = format!("data.{kind}.{document_name}");
-                for (k, s) in child.instances(&cev, b, &address) {
-                    let json = document::render(&cev, &b.body, &s, b.loc);
-                    out.push((
-                        format!("{}{}", child.prefix, instance_address(&address, k.as_ref())),
-                        document::marshal_indent(&json),
-                    ));
-                }
-            }
+            out.extend(module_documents(&child, false));
         }
     }
     out
