@@ -58,7 +58,7 @@ fn render(rule: &dyn keyless_audit::Rule) -> String {
     let kind = match m.kind {
         RuleKind::Pipeline => "bitbucket-pipelines.yml",
         RuleKind::TrustPolicy => {
-            "IAM trust policies (policy JSON, `aws iam get-role` output, CloudFormation)"
+            "IAM trust policies and OIDC providers (policy JSON, `aws iam get-role` output, CloudFormation/SAM, CDK synth output, Terraform `.tf`/`.tf.json`/`terraform show -json`)"
         }
         RuleKind::Permissions => {
             "deployment roles' permissions (keyless.yml; policies attached in CloudFormation, Terraform, `aws iam get-role` output)"

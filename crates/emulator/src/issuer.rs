@@ -227,8 +227,7 @@ async fn discovery(
     if let Err(response) = known_workspace(&shared, &slug) {
         return *response;
     }
-    let issuer =
-        format!("{BITBUCKET_API_BASE}/2.0/workspaces/{slug}/pipelines-config/identity/oidc");
+    let issuer = keyless_oidc::workspace_issuer(BITBUCKET_API_BASE, &slug);
     let mut document = DiscoveryDocument::bitbucket(&issuer);
     // `issuer` stays the real one (it must equal the tokens' `iss`); the keys are served here.
     if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {

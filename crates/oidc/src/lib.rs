@@ -54,4 +54,5 @@ pub use uuid::{BracedUuid, UuidError};
 pub use verify::{TimeClaim, VerifiedToken, VerifyError, VerifyOptions, verify};
 pub use workspace::{
     AUDIENCE_PREFIX, BITBUCKET_API_BASE, IssuerParts, WorkspaceError, WorkspaceRef, parse_issuer,
+    workspace_audience, workspace_issuer,
 };

@@ -92,15 +92,12 @@ impl WorkspaceRef {
 
     /// `<base>/2.0/workspaces/<slug>/pipelines-config/identity/oidc`, the `iss` claim and the IAM provider URL.
     pub fn issuer_url(&self) -> String {
-        format!(
-            "{}{ISSUER_PREFIX}{}{ISSUER_SUFFIX}",
-            self.issuer_base, self.slug
-        )
+        workspace_issuer(&self.issuer_base, &self.slug)
     }
 
     /// `ari:cloud:bitbucket::workspace/<uuid without braces>`, the default `aud`.
     pub fn audience(&self) -> String {
-        format!("{AUDIENCE_PREFIX}{}", self.uuid.unbraced())
+        workspace_audience(&self.uuid)
     }
 
     /// `<issuer>/.well-known/openid-configuration`.
@@ -118,6 +115,17 @@ impl fmt::Display for WorkspaceRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.slug, self.uuid)
     }
+}
+
+/// `<base>/2.0/workspaces/<slug>/pipelines-config/identity/oidc`: the issuer of a workspace (the one place this
+/// string is built; [`WorkspaceRef::issuer_url`] for a validated workspace, [`parse_issuer`] reads one back).
+pub fn workspace_issuer(base: &str, slug: &str) -> String {
+    format!("{base}{ISSUER_PREFIX}{slug}{ISSUER_SUFFIX}")
+}
+
+/// `ari:cloud:bitbucket::workspace/<uuid without braces>`: a workspace's default audience.
+pub fn workspace_audience(uuid: &BracedUuid) -> String {
+    format!("{AUDIENCE_PREFIX}{}", uuid.unbraced())
 }
 
 /// An issuer URL split into its API base and workspace slug; see [`parse_issuer`].

@@ -10,7 +10,8 @@ use crate::policy::Policy;
 
 /// The host and path of Bitbucket's Pipelines OIDC issuer for a workspace, without the scheme.
 pub fn issuer_host_path(slug: &str) -> String {
-    format!("api.bitbucket.org/2.0/workspaces/{slug}/pipelines-config/identity/oidc")
+    let issuer = keyless_oidc::workspace_issuer(keyless_oidc::BITBUCKET_API_BASE, slug);
+    issuer.trim_start_matches("https://").to_owned()
 }
 
 /// A validated `keyless.yml`.
@@ -52,7 +53,7 @@ pub struct Workspace {
 impl Workspace {
     /// `https://api.bitbucket.org/2.0/workspaces/<slug>/pipelines-config/identity/oidc`.
     pub fn issuer_url(&self) -> String {
-        format!("https://{}", issuer_host_path(&self.slug))
+        keyless_oidc::workspace_issuer(keyless_oidc::BITBUCKET_API_BASE, &self.slug)
     }
 
     /// The issuer without `https://`: the IAM provider URL as IAM stores it and the condition-key prefix.
@@ -63,7 +64,8 @@ impl Workspace {
     /// `ari:cloud:bitbucket::workspace/<uuid without braces>`: the default audience of every token.
     pub fn audience(&self) -> String {
         format!(
-            "ari:cloud:bitbucket::workspace/{}",
+            "{}{}",
+            keyless_oidc::AUDIENCE_PREFIX,
             self.uuid.trim_start_matches('{').trim_end_matches('}')
         )
     }

@@ -51,12 +51,11 @@ impl Rule for AudFormat {
                         Some(
                             "is GitHub Actions' audience; Bitbucket tokens carry `ari:cloud:bitbucket::workspace/<uuid>`",
                         )
-                    } else if value.starts_with("ari:cloud:bitbucket::workspace/")
+                    } else if value.starts_with(keyless_oidc::AUDIENCE_PREFIX)
                         && (value.contains('{') || value.contains('}'))
                     {
                         Some("has braces around the workspace UUID; the token's audience has none")
-                    } else if let Some(rest) = value.strip_prefix("ari:cloud:bitbucket::workspace/")
-                    {
+                    } else if let Some(rest) = value.strip_prefix(keyless_oidc::AUDIENCE_PREFIX) {
                         (super::provider_client_id::audience_uuid(value).is_none())
                             .then_some(rest)
                             .map(|_| "names the workspace by something other than its UUID; the audience is `ari:cloud:bitbucket::workspace/<workspace-uuid>`")

@@ -105,6 +105,7 @@ impl Rule for BroadSub {
             let Some(reach) = statement_reach(s) else {
                 continue;
             };
+            let workspace = super::sub_never_matches::workspace_uuid(s);
             if !reach.other_repositories && !reach.non_deployment_steps && !reach.other_environments
             {
                 continue;
@@ -113,7 +114,14 @@ impl Rule for BroadSub {
                 let like = c.base_operator().starts_with("StringLike");
                 for v in &c.values {
                     // Patterns that can never match are sub-never-matches' (and sub-without-braces') to report.
-                    if !subject::can_match(&v.text, like, c.base_operator().contains("IgnoreCase"))
+                    let ignore_case = c.base_operator().contains("IgnoreCase");
+                    if !subject::can_match(&v.text, like, ignore_case)
+                        || super::sub_never_matches::reports(
+                            &v.text,
+                            like,
+                            ignore_case,
+                            workspace.as_deref(),
+                        )
                     {
                         continue;
                     }
@@ -153,5 +161,41 @@ impl Rule for BroadSub {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use crate::{AuditConfig, Auditor, Input, Options};
+
+    /// `{workspace}:*` on a production role admits nobody (no subject starts with the workspace UUID):
+    /// sub-never-matches reports it, with a pattern that pins the repository; broad-sub does not call it broad.
+    #[test]
+    fn a_subject_starting_with_the_workspace_uuid_is_not_broad() {
+        let p = "api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc";
+        let ws = "5c2b7f1e-8a4d-4c3b-9e21-0f6a7d3b9c11";
+        let policy = format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow",
+              "Principal": {{"Federated": "arn:aws:iam::123456789012:oidc-provider/{p}"}},
+              "Action": "sts:AssumeRoleWithWebIdentity",
+              "Condition": {{"StringEquals": {{"{p}:aud": "ari:cloud:bitbucket::workspace/{ws}"}},
+                            "StringLike": {{"{p}:sub": "{{{ws}}}:*"}}}}}}]}}"#
+        );
+        let input = Input::parse("prod-deploy.json", &policy).unwrap();
+        let findings = Auditor::new(AuditConfig::default(), Options::default())
+            .audit(&[input])
+            .findings;
+        let rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+        assert_eq!(rules, ["sub-never-matches"], "{findings:#?}");
+        assert!(
+            findings[0]
+                .help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("{REPO_UUID}"),
+            "{findings:#?}"
+        );
     }
 }

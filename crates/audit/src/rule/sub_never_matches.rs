@@ -30,7 +30,7 @@ static META: RuleMeta = RuleMeta {
 };
 
 /// The workspace UUID the statement's `aud` conditions name (`ari:cloud:bitbucket::workspace/<uuid>`), braced.
-fn workspace_uuid(s: &crate::policy::Statement) -> Option<String> {
+pub(crate) fn workspace_uuid(s: &crate::policy::Statement) -> Option<String> {
     s.conditions_on("aud")
         .flat_map(|c| c.values.iter())
         .filter(|v| v.known)
@@ -52,7 +52,12 @@ fn diagnose(
         && value.starts_with(ws)
     {
         let rest = value[ws.len()..].trim_start_matches(':');
-        let suggestion = if subject::can_match(rest, like, ignore_case) && !rest.is_empty() {
+        // What follows the workspace UUID works on its own only when it starts with the repository's UUID
+        // (`{workspace}:*` without it would admit every repository).
+        let pins_repository = subject::uuids(rest)
+            .first()
+            .is_some_and(|repo| rest.starts_with(repo));
+        let suggestion = if pins_repository && subject::can_match(rest, like, ignore_case) {
             rest.to_owned()
         } else {
             "{REPO_UUID}:{ENV_UUID}:*".to_owned()
@@ -110,6 +115,12 @@ fn diagnose(
         "does not have the shape {repository}:{step} or {repository}:{environment}:{step}"
     };
     Some((why.to_owned(), suggestion))
+}
+
+/// Whether this rule reports `value` (a `sub` condition value of a statement whose audience names `workspace`):
+/// broad-sub then says nothing of it, since a pattern no token matches admits nobody.
+pub(crate) fn reports(value: &str, like: bool, ignore_case: bool, workspace: Option<&str>) -> bool {
+    bare_uuid(value).is_none() && diagnose(value, like, ignore_case, workspace).is_some()
 }
 
 impl Rule for SubNeverMatches {
@@ -183,6 +194,11 @@ mod tests {
         let (why, fix) = diagnose(&format!("{W}:{R}:*"), true, false, Some(W)).unwrap();
         assert!(why.contains("workspace UUID"), "{why}");
         assert_eq!(fix, format!("{R}:*"));
+        // `{workspace}:*` never matches, and `*` (what follows the workspace UUID) is not the fix: it admits every
+        // repository.
+        let (why, fix) = diagnose(&format!("{W}:*"), true, false, Some(W)).unwrap();
+        assert!(why.contains("workspace UUID"), "{why}");
+        assert_eq!(fix, "{REPO_UUID}:{ENV_UUID}:*");
         let (why, fix) = diagnose(&format!("{R}:{E}"), false, false, None).unwrap();
         assert!(why.contains("step run"), "{why}");
         assert!(

@@ -26,7 +26,14 @@ static META: RuleMeta = RuleMeta {
           `terraform-aws-modules/iam/aws//modules/iam-role` 6.x (the call's `version`, or a git source's `?ref=`, \
           must allow no other major release), `calidae/bitbucket-oidc/aws` and `pelotech/oidc-bitbucket/aws` \
           (also as git sources of their GitHub repositories). Any other module call that makes roles or OIDC \
-          providers is reported here, never passed.",
+          providers is reported here, never passed. A statement list built as a union of known statements and \
+          ones known only at apply (`concat`, `setunion`, `flatten`, `compact`, a `for` or `dynamic \"statement\"` \
+          over one: `setunion([local.oidc], var.account != \"\" ? [local.other] : [])`) keeps the known \
+          statements, since the other operand can add statements but never remove one: they are judged, and the \
+          unknown part is reported here (Terraform itself makes the whole list unknown). A `Deny` among the \
+          unknown statements could narrow a known `Allow`; keyless judges the `Allow` as written, and this \
+          finding says what it could not see. A `merge` of objects is not a union (a later object may replace a \
+          known key), so a `Condition` block built with `merge(known, var.x)` stays unknown as a whole.",
     fix: "Give the parameter or variable a default (or pass `--tf-var-file`), or audit the deployed role with \
           `aws iam get-role --role-name NAME > role.json && keyless audit role.json`.",
     autofix: false,
@@ -54,8 +61,14 @@ const CONDITION_RULES: [&str; 10] = [
     "issuer-mismatch",
 ];
 
-/// The `${Name}` parts of a value.
+/// The `${Name}` parts of a value. A value unknown as a whole is written `${what it depends on}`, already quoted
+/// where it names expressions: that is said as it is.
 fn holes(text: &str) -> String {
+    if let Some(inner) = text.strip_prefix("${").and_then(|t| t.strip_suffix('}'))
+        && inner.contains('`')
+    {
+        return inner.to_owned();
+    }
     let mut names = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -245,5 +258,23 @@ impl Rule for UnresolvedReference {
             provider_blocked(p, &mut blocked);
         }
         self.report(blocked, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holes;
+
+    #[test]
+    fn holes_name_what_a_value_depends_on() {
+        assert_eq!(
+            holes("arn:aws:iam::${AWS::AccountId}:oidc-provider/${Host}"),
+            "`${AWS::AccountId}`, `${Host}`"
+        );
+        // A value unknown as a whole already quotes what it depends on.
+        assert_eq!(
+            holes("${`var.audiences` (no `variable \"audiences\"` in the files read)}"),
+            "`var.audiences` (no `variable \"audiences\"` in the files read)"
+        );
     }
 }

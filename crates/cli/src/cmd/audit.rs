@@ -175,7 +175,8 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         keyless_audit::discover::discover(&args.paths).context("collecting files to audit")?;
     if files.is_empty() {
         bail!(
-            "no bitbucket-pipelines.yml, keyless.yml, CloudFormation template or IAM policy found under the given paths"
+            "no bitbucket-pipelines.yml, keyless.yml, CloudFormation/SAM template, CDK synth output, Terraform file \
+             or IAM policy found under the given paths"
         );
     }
     let mut files = files;
