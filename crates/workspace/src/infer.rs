@@ -12,8 +12,11 @@
 //! - `cdk deploy`/`diff`/`destroy` (`sts:AssumeRole` on the four CDK bootstrap roles of the environment's account,
 //!   region and qualifier) and `cdk synth`/`ls` (the lookup role only);
 //! - Atlassian's `aws-s3-deploy` and `aws-cloudfront-invalidate` pipes, from their variables;
-//! - everything else that calls AWS (the AWS CLI until the operation table lands, Terraform, SAM, Serverless,
-//!   Pulumi, scripts, pipes, values from variables the pipeline does not set) is unknown.
+//! - AWS CLI commands (`aws <service> <command>` through the generated table of botocore's commands and the dataset's
+//!   actions, `aws s3`'s high-level commands explicitly; resources from the arguments, else `"Resource": "*"` listed
+//!   in [`Inference::narrow_by_hand`]);
+//! - everything else that calls AWS (Terraform, SAM, Serverless, Pulumi, scripts, other pipes, values from variables
+//!   the pipeline does not set, CLI commands the table lacks) is unknown.
 //!
 //! Pure: the caller reads the files (pipelines, `cdk.json`) and hands in their text.
 
@@ -100,13 +103,32 @@ pub struct UnknownUse {
     pub advice: &'static str,
 }
 
+/// An action a line needs on resources its arguments do not name: it is granted on `"Resource": "*"` in a statement
+/// whose Sid starts with [`NARROW_BY_HAND_SID`]; scope it by hand.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NarrowByHand {
+    pub repository: String,
+    pub file: String,
+    pub line: usize,
+    pub text: String,
+    pub role: String,
+    pub action: String,
+    /// The ARN formats the action accepts (from the IAM action table).
+    pub resource_arns: Vec<String>,
+}
+
 /// The result (`keyless permissions infer --format json`, version 1).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Inference {
     pub version: u32,
     pub roles: Vec<RoleNeeds>,
     pub unknown: Vec<UnknownUse>,
+    /// Actions granted on `"Resource": "*"` that could be scoped to resources (listed, never silent).
+    pub narrow_by_hand: Vec<NarrowByHand>,
 }
+
+/// The Sid prefix of statements granted on `"Resource": "*"` that a person should narrow.
+pub const NARROW_BY_HAND_SID: &str = "AwsCliNarrowByHand";
 
 const ADVICE: &str = "unknown, record it";
 
@@ -173,6 +195,7 @@ pub fn infer(config: &Config, sources: &[PipelineSource]) -> Result<Inference, I
     let mut needs: IndexMap<String, Vec<Need>> = IndexMap::new();
     let mut unknown_counts: HashMap<String, usize> = HashMap::new();
     let mut unknown = Vec::new();
+    let mut narrow_by_hand = Vec::new();
     for source in sources {
         if !config.repositories.contains_key(&source.repository) {
             return Err(InferError::UnknownRepository {
@@ -197,6 +220,7 @@ pub fn infer(config: &Config, sources: &[PipelineSource]) -> Result<Inference, I
             needs: &mut needs,
             unknown: &mut unknown,
             unknown_counts: &mut unknown_counts,
+            narrow_by_hand: &mut narrow_by_hand,
         };
         for step in file.steps() {
             reader.step(&step);
@@ -222,6 +246,7 @@ pub fn infer(config: &Config, sources: &[PipelineSource]) -> Result<Inference, I
         version: 1,
         roles: out,
         unknown,
+        narrow_by_hand,
     })
 }
 
@@ -253,6 +278,7 @@ struct StepReader<'a, 'c> {
     needs: &'a mut IndexMap<String, Vec<Need>>,
     unknown: &'a mut Vec<UnknownUse>,
     unknown_counts: &'a mut HashMap<String, usize>,
+    narrow_by_hand: &'a mut Vec<NarrowByHand>,
 }
 
 /// One simple command of a script line: its words, and the variables set before it in the step.
@@ -580,15 +606,7 @@ impl<'a, 'c> StepReader<'a, 'c> {
                 );
             }
             "cdk" => self.cdk(&words[1..], text, line, step_role, no_role),
-            "aws" => self.unknown(
-                line,
-                text,
-                step_role.map(|r| r.arn.clone()),
-                format!(
-                    "`aws {}`: the AWS CLI command → IAM action table is not in keyless yet",
-                    words.get(1).map_or("", String::as_str)
-                ),
-            ),
+            "aws" => self.aws(&words[1..], text, line, step_role, no_role, variables),
             "terraform" | "terragrunt" | "tofu" | "sam" | "serverless" | "sls" | "pulumi" | "copilot"
             | "eb" | "cdktf" | "chalice" | "zappa" => self.unknown(
                 line,
@@ -616,6 +634,103 @@ impl<'a, 'c> StepReader<'a, 'c> {
             }
             _ => {}
         }
+    }
+
+    /// An AWS CLI line: the actions from the generated table (`keyless_iam::actions::cli`), on the resources its
+    /// arguments name once the step's variables are resolved; `"Resource": "*"` listed as narrow by hand where they
+    /// do not; unknown where a variable is not set in the step or the CLI command is not in the table.
+    fn aws(
+        &mut self,
+        args: &[String],
+        text: &str,
+        line: usize,
+        step_role: Option<&'a RoleRef<'c>>,
+        no_role: Option<&String>,
+        variables: &HashMap<String, String>,
+    ) {
+        let Some(role) = step_role else {
+            let reason = no_role.cloned().unwrap_or_default();
+            self.unknown(
+                line,
+                text,
+                None,
+                format!("`aws` runs with no known role: {reason}"),
+            );
+            return;
+        };
+        // A word with a variable the step does not set keeps its `$`: the table refuses to use it. Bitbucket sets
+        // `BITBUCKET_CLONE_DIR` to the clone's absolute path (docs: a local directory, never an `s3://` URL).
+        let mut variables = variables.clone();
+        variables
+            .entry("BITBUCKET_CLONE_DIR".to_owned())
+            .or_insert_with(|| "/opt/atlassian/pipelines/agent/build".to_owned());
+        let words: Vec<String> = without_redirections(args)
+            .iter()
+            .map(|w| expand(w, &variables).unwrap_or_else(|| w.clone()))
+            .collect();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|v| variables.get(*v))
+            .cloned()
+            .unwrap_or_else(|| role.region.clone());
+        let context = keyless_iam::actions::cli::Context {
+            account: &role.account,
+            region: &region,
+        };
+        let call = match keyless_iam::actions::cli::command(&words, context) {
+            Ok(call) => call,
+            Err(e) => {
+                self.unknown(line, text, Some(role.arn.clone()), format!("`aws`: {e}"));
+                return;
+            }
+        };
+        if call.needs.is_empty() {
+            return;
+        }
+        let sid = format!("AwsCli{}{}", pascal(&call.service), pascal(&call.command));
+        // One statement per resource (its actions together); the unscoped ones in one narrow-by-hand statement.
+        let mut by_resource: IndexMap<(String, bool), Vec<String>> = IndexMap::new();
+        for need in &call.needs {
+            let actions = by_resource
+                .entry((need.resource.clone(), need.narrow_by_hand))
+                .or_default();
+            if !actions.contains(&need.action) {
+                actions.push(need.action.clone());
+            }
+            if need.narrow_by_hand {
+                self.narrow_by_hand.push(NarrowByHand {
+                    repository: self.source.repository.clone(),
+                    file: self.source.path.clone(),
+                    line,
+                    text: text.trim().to_owned(),
+                    role: role.arn.clone(),
+                    action: need.action.clone(),
+                    resource_arns: keyless_iam::actions::action(&need.action)
+                        .map(|a| a.resource_arns().iter().map(|r| r.arn.to_owned()).collect())
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        let statements = by_resource
+            .into_iter()
+            .map(|((resource, narrow), mut actions)| {
+                actions.sort();
+                let action = match actions.as_slice() {
+                    [one] => json!(one),
+                    _ => json!(actions),
+                };
+                json!({
+                    "Sid": if narrow { format!("{NARROW_BY_HAND_SID}{}", &sid["AwsCli".len()..]) } else { sid.clone() },
+                    "Effect": "Allow",
+                    "Action": action,
+                    "Resource": resource,
+                })
+            })
+            .collect();
+        let source = format!("aws {} {}", call.service, call.command);
+        let origin = self.origin(line, text, &source);
+        self.need(role, statements, origin);
     }
 
     /// `keyless assume|deploy ...`.
@@ -828,6 +943,36 @@ enum Named<'a, 'c> {
     Failed,
 }
 
+/// The words without shell redirections (`> file`, `2>/dev/null`, `2>&1`, `< in`), which are not arguments.
+fn without_redirections(words: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut iter = words.iter();
+    while let Some(word) = iter.next() {
+        let operator = word.trim_start_matches(|c: char| c.is_ascii_digit() || c == '&');
+        let rest = operator.trim_start_matches(['>', '<']);
+        if rest.len() == operator.len() {
+            out.push(word.clone());
+        } else if rest.is_empty() {
+            // `> file`: the target is the next word.
+            iter.next();
+        }
+    }
+    out
+}
+
+/// `create-invalidation` → `CreateInvalidation`, `s3api` → `S3api` (for Sids, which are alphanumeric).
+fn pascal(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
+}
+
 /// `NAME=value` (a shell assignment word), with `value` literal.
 fn assignment(word: &str) -> Option<(String, String)> {
     let (name, value) = word.split_once('=')?;
@@ -965,6 +1110,28 @@ mod tests {
             Some("s3://acme/x")
         );
         assert_eq!(expand("$OTHER", &vars), None);
+    }
+
+    #[test]
+    fn drops_redirections() {
+        let words: Vec<String> = [
+            "s3",
+            "cp",
+            "a",
+            "s3://b/k",
+            ">",
+            "log",
+            "2>/dev/null",
+            "2>&1",
+            "<in",
+        ]
+        .iter()
+        .map(|w| (*w).to_owned())
+        .collect();
+        assert_eq!(
+            without_redirections(&words),
+            vec!["s3", "cp", "a", "s3://b/k"]
+        );
     }
 
     #[test]

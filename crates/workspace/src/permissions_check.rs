@@ -25,6 +25,10 @@ pub struct Needed {
     /// policy allows the action on some resource.
     pub resource: Option<String>,
     pub region: Option<String>,
+    /// Request context the call carries (an inferred statement's condition, e.g. `s3:prefix` = `www/*` for a
+    /// listing under a prefix).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub context: BTreeMap<String, String>,
     /// Where the need comes from, e.g. `recording calls.jsonl: S3 PutObject`.
     pub from: String,
 }
@@ -95,6 +99,7 @@ pub fn needs_from_recording(recording: &Recording, source: &str) -> (Vec<Needed>
                 action: action.clone(),
                 resource: None,
                 region: call.region.clone(),
+                context: BTreeMap::new(),
                 from: format!("{source}: {} {}", call.service, call.api),
             });
         }
@@ -109,7 +114,10 @@ pub fn needs_from_recording(recording: &Recording, source: &str) -> (Vec<Needed>
 
 /// The needed calls of an inferred IAM statement (`{"Action": [...], "Resource": [...]}`, as `keyless permissions
 /// infer` writes them): one per action and resource. Wildcard actions or resources are kept as written (a wildcard
-/// resource is a pattern the request is evaluated on as is).
+/// resource is a pattern the request is evaluated on as is), except `"Resource": "*"`, which says the resource is
+/// not known: such a call is allowed when the policy allows the action on some resource, like a recorded call. The
+/// statement's `StringEquals`/`StringLike`/`ArnEquals`/`ArnLike` conditions become the call's context (its first
+/// value per key), so the policy is asked about the call the statement describes.
 pub fn needs_from_statement(statement: &Value, from: &str) -> Vec<Needed> {
     let strings = |value: Option<&Value>| -> Vec<String> {
         match value {
@@ -121,7 +129,28 @@ pub fn needs_from_statement(statement: &Value, from: &str) -> Vec<Needed> {
             _ => Vec::new(),
         }
     };
-    let resources = strings(statement.get("Resource"));
+    let resources: Vec<String> = strings(statement.get("Resource"))
+        .into_iter()
+        .filter(|r| r != "*")
+        .collect();
+    let mut context = BTreeMap::new();
+    if let Some(Value::Object(operators)) = statement.get("Condition") {
+        for (operator, keys) in operators {
+            if !matches!(
+                operator.as_str(),
+                "StringEquals" | "StringLike" | "ArnEquals" | "ArnLike"
+            ) {
+                continue;
+            }
+            if let Value::Object(keys) = keys {
+                for (key, values) in keys {
+                    if let Some(first) = strings(Some(values)).into_iter().next() {
+                        context.insert(key.clone(), first);
+                    }
+                }
+            }
+        }
+    }
     let mut out = Vec::new();
     for action in strings(statement.get("Action")) {
         if resources.is_empty() {
@@ -129,6 +158,7 @@ pub fn needs_from_statement(statement: &Value, from: &str) -> Vec<Needed> {
                 action: action.clone(),
                 resource: None,
                 region: None,
+                context: context.clone(),
                 from: from.to_string(),
             });
         }
@@ -137,6 +167,7 @@ pub fn needs_from_statement(statement: &Value, from: &str) -> Vec<Needed> {
                 action: action.clone(),
                 resource: Some(resource.clone()),
                 region: None,
+                context: context.clone(),
                 from: from.to_string(),
             });
         }
@@ -292,10 +323,14 @@ fn check_role(
     let mut calls = Vec::new();
     for need in wanted {
         let region = need.region.clone().unwrap_or_else(|| role.region.clone());
+        let mut context = Context::new().with("aws:RequestedRegion", region.as_str());
+        for (key, value) in &need.context {
+            context = context.with(key, value.as_str());
+        }
         let request = Request {
             principal: Principal::aws(role.arn.clone()),
             action: need.action.clone(),
-            context: Context::new().with("aws:RequestedRegion", region.as_str()),
+            context,
         };
         let resources: Vec<String> = match &need.resource {
             Some(resource) => vec![resource.clone()],
@@ -451,6 +486,7 @@ repositories:
 
     fn needed(action: &str, resource: Option<&str>) -> Needed {
         Needed {
+            context: BTreeMap::new(),
             action: action.into(),
             resource: resource.map(str::to_string),
             region: Some("eu-west-1".into()),
@@ -519,6 +555,21 @@ repositories:
         assert_eq!(needs[1].action, "s3:DeleteObject");
         assert_eq!(needs[1].resource.as_deref(), Some("arn:aws:s3:::site/*"));
         assert_eq!(needs[1].from, "bitbucket-pipelines.yml:12");
+        // `*`: the resource is not known; a condition becomes the call's context.
+        let needs = needs_from_statement(
+            &json!({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::site",
+                    "Condition": {"StringLike": {"s3:prefix": ["www/*"]}}}),
+            "x",
+        );
+        assert_eq!(
+            needs[0].context.get("s3:prefix").map(String::as_str),
+            Some("www/*")
+        );
+        let needs = needs_from_statement(
+            &json!({"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"}),
+            "x",
+        );
+        assert_eq!(needs[0].resource, None);
     }
 
     #[test]

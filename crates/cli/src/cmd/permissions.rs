@@ -5,8 +5,9 @@
 //! merged) into the identity policy they need (`keyless_iam::record::policy`): actions from the generated IAM
 //! action table, scoped by region where the events carry it, `"Resource": "*"` listed as "narrow by hand" where the
 //! action could be scoped to resources. Exit codes: 0 policy written, 1 some recorded calls have no known IAM action
-//! (listed; the policy holds the rest), 2 bad input. `keyless permissions check -c keyless.yml` proves each role's
-//! planned policy against the calls its steps need (`keyless_workspace::permissions_check`).
+//! (listed; the policy holds the rest), 2 bad input. `keyless permissions check -c keyless.yml [PIPELINE…]` proves
+//! each role's planned policy against the calls its steps need, inferred from the pipelines and recorded
+//! (`keyless_workspace::permissions_check`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,9 +23,9 @@ const EXIT_UNKNOWN_CALLS: u8 = 1;
 
 #[derive(Debug, Subcommand)]
 pub enum PermissionsCommand {
-    /// Derive each role's IAM statements from the pipelines that run with it (`keyless deploy s3`, `cdk deploy`),
-    /// each traceable to a line; list what cannot be derived as "unknown, record it". Exit 1 when some lines are
-    /// unknown, 2 on bad input.
+    /// Derive each role's IAM statements from the pipelines that run with it (`keyless deploy s3`, `cdk deploy`,
+    /// AWS CLI commands, Atlassian's S3 and CloudFront pipes), each traceable to a line; list what cannot be
+    /// derived as "unknown, record it". Exit 1 when some lines are unknown, 2 on bad input.
     Infer(permissions_infer::InferArgs),
     /// Turn recordings of `keyless assume --record FILE -- CMD` into the IAM policy those calls need.
     ///
@@ -39,10 +40,12 @@ pub enum PermissionsCommand {
     ///
     /// A role's policy is its planned inline policies (keyless.yml) plus the managed policies whose documents you
     /// pass with --policy-document, intersected with its permissions boundary when one is set, evaluated by
-    /// keyless-iam with resources. Needed calls come from recordings (`--record ENV=FILE`: a keyless.yml
-    /// environment or a role ARN, and a file of `keyless assume --record`). A call a managed policy or boundary
-    /// keyless cannot read might decide is `unknown`. Exit 0 when every needed call is allowed, 1 when one is
-    /// denied or unknown, 2 on bad input.
+    /// keyless-iam with resources. Needed calls come from the pipelines (PIPELINE… / --repo NAME=PIPELINE: what
+    /// `keyless permissions infer` derives, each call on its inferred resource) and from recordings (`--record
+    /// ENV=FILE`: a keyless.yml environment or a role ARN, and a file of `keyless assume --record`). A call a
+    /// managed policy or boundary keyless cannot read might decide is `unknown`; a pipeline line infer cannot
+    /// derive is listed, and counts as unproven unless a recording covers its role. Exit 0 when every needed call
+    /// is allowed, 1 when one is denied or unknown (or a line is unproven), 2 on bad input.
     Check(CheckArgs),
 }
 
@@ -51,6 +54,15 @@ pub struct CheckArgs {
     /// The workspace file.
     #[arg(short, long, env = "KEYLESS_CONFIG", default_value = "keyless.yml")]
     config: PathBuf,
+
+    /// Pipeline files whose inferred calls each role must allow; each belongs to the repository named by its
+    /// folder, or to the only repository in keyless.yml.
+    #[arg(value_name = "PIPELINE")]
+    pipelines: Vec<PathBuf>,
+
+    /// A pipeline file of a named repository: NAME=PIPELINE (repeatable).
+    #[arg(long = "repo", value_name = "NAME=PIPELINE")]
+    repos: Vec<String>,
 
     /// Calls a role needs: ENV=FILE, where ENV is a keyless.yml environment (or a role ARN) and FILE a recording
     /// of `keyless assume --record` (repeatable).
@@ -158,9 +170,44 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         needs.entry(target.clone()).or_default().extend(list);
         unmapped.extend(unknown);
     }
-    if needs.is_empty() {
+    // The pipelines: every inferred statement's calls, keyed by the role; the lines infer cannot derive are
+    // unproven unless a recording covers their role.
+    let sources = permissions_infer::sources(&config, &args.pipelines, &args.repos)?;
+    let mut unproven = Vec::new();
+    if !sources.is_empty() {
+        let inference = permissions_infer::inferred(&config, &sources)?;
+        for role in &inference.roles {
+            for need in &role.statements {
+                let from = need
+                    .from
+                    .iter()
+                    .map(|o| format!("{}:{}: {}", o.file, o.line, o.text))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                needs.entry(role.role.clone()).or_default().extend(
+                    permissions_check::needs_from_statement(&need.statement, &from),
+                );
+            }
+        }
+        let recorded = |role: &str| {
+            args.records.iter().any(|(target, _)| {
+                target == role
+                    || config
+                        .environments
+                        .get(target)
+                        .is_some_and(|env| env.role_arn() == role)
+            })
+        };
+        for unknown in inference.unknown {
+            if unknown.role.as_deref().is_some_and(recorded) {
+                continue;
+            }
+            unproven.push(unknown);
+        }
+    }
+    if needs.is_empty() && unproven.is_empty() {
         anyhow::bail!(
-            "no needed calls to check\n  fix: pass --record ENV=FILE with a recording of `keyless assume --record`"
+            "no needed calls to check\n  fix: pass the pipelines (PIPELINE… or --repo NAME=PIPELINE) or --record ENV=FILE with a recording of `keyless assume --record`"
         );
     }
     let mut documents = BTreeMap::new();
@@ -181,6 +228,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         CheckFormat::Json => {
             let mut value = serde_json::to_value(&result)?;
             value["unmapped_calls"] = serde_json::json!(unmapped);
+            value["unproven_lines"] = serde_json::to_value(&unproven)?;
             println!("{}", serde_json::to_string_pretty(&value)?);
         }
         CheckFormat::Text => {
@@ -230,10 +278,17 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             for call in &unmapped {
                 let _ = writeln!(out, "unknown, no IAM action known: {call}");
             }
+            for line in &unproven {
+                let _ = writeln!(
+                    out,
+                    "unproven, record it: {} {}:{}: {} ({})",
+                    line.repository, line.file, line.line, line.text, line.reason
+                );
+            }
             print!("{out}");
         }
     }
-    Ok(if result.ok && unmapped.is_empty() {
+    Ok(if result.ok && unmapped.is_empty() && unproven.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_UNKNOWN_CALLS)

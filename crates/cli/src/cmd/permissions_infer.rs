@@ -96,15 +96,22 @@ fn redact(inference: &mut infer::Inference) {
         hide(&mut unknown.text);
         hide(&mut unknown.reason);
     }
+    for narrow in &mut inference.narrow_by_hand {
+        hide(&mut narrow.text);
+    }
 }
 
-pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
-    let config = keyless_workspace::load(&args.config)?;
+/// The pipeline files named on the command line (`PIPELINE…`, `--repo NAME=PIPELINE`), read.
+pub(crate) fn sources(
+    config: &keyless_workspace::Config,
+    pipelines: &[PathBuf],
+    repos: &[String],
+) -> anyhow::Result<Vec<PipelineSource>> {
     let mut sources = Vec::new();
-    for path in &args.pipelines {
-        sources.push(read_source(repository_of(path, &config)?, path)?);
+    for path in pipelines {
+        sources.push(read_source(repository_of(path, config)?, path)?);
     }
-    for pair in &args.repos {
+    for pair in repos {
         let Some((name, path)) = pair.split_once('=') else {
             bail!(
                 "--repo {pair}: write NAME=PIPELINE, e.g. --repo web=web/bitbucket-pipelines.yml"
@@ -112,13 +119,28 @@ pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
         };
         sources.push(read_source(name.to_owned(), Path::new(path))?);
     }
+    Ok(sources)
+}
+
+/// Infers from `sources`, with pipeline text in the result redacted.
+pub(crate) fn inferred(
+    config: &keyless_workspace::Config,
+    sources: &[PipelineSource],
+) -> anyhow::Result<infer::Inference> {
+    let mut inference = infer::infer(config, sources)?;
+    redact(&mut inference);
+    Ok(inference)
+}
+
+pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
+    let config = keyless_workspace::load(&args.config)?;
+    let sources = sources(&config, &args.pipelines, &args.repos)?;
     if sources.is_empty() {
         bail!(
             "no pipeline given: pass bitbucket-pipelines.yml files (PIPELINE or --repo NAME=PIPELINE)"
         );
     }
-    let mut inference = infer::infer(&config, &sources)?;
-    redact(&mut inference);
+    let inference = inferred(&config, &sources)?;
     if args.write {
         let text = std::fs::read_to_string(&args.config)
             .with_context(|| format!("cannot read {}", args.config.display()))?;
@@ -155,6 +177,26 @@ pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
             )
         }
         InferFormat::KeylessYml => print!("{}", output::keyless_yml(&inference)),
+    }
+    if !inference.narrow_by_hand.is_empty() && args.format != InferFormat::Json {
+        eprintln!(
+            "narrow by hand: these lines do not name the resources, so the actions are granted on \"Resource\": \"*\":"
+        );
+        for narrow in &inference.narrow_by_hand {
+            eprintln!(
+                "  {} {}:{}: {} on {} ({})",
+                narrow.repository,
+                narrow.file,
+                narrow.line,
+                narrow.action,
+                if narrow.resource_arns.is_empty() {
+                    "*".to_owned()
+                } else {
+                    narrow.resource_arns.join(" or ")
+                },
+                narrow.text
+            );
+        }
     }
     if inference.unknown.is_empty() {
         return Ok(ExitCode::SUCCESS);

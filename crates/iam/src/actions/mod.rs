@@ -24,6 +24,7 @@
 //! assert_eq!(cli.needs, Needs::Actions(vec!["s3:GetObject".into()]));
 //! ```
 
+pub mod cli;
 pub mod s3;
 
 use std::collections::HashMap;
@@ -296,6 +297,16 @@ fn parse(text: &'static str) -> Table {
                     table.by_cli.insert((service, cli.to_string()), index);
                 }
             }
+            // The previous operation's wire name (CSM's `Api`): CloudFront's `CreateInvalidation2020_05_31`.
+            ["n", wire] => {
+                if let (Some(service), Some(index)) =
+                    (service, table.operations.len().checked_sub(1))
+                {
+                    table
+                        .by_operation
+                        .insert((service, wire.to_ascii_lowercase()), index);
+                }
+            }
             ["w", waiter, operation] => {
                 if let Some(service) = service {
                     table
@@ -393,7 +404,9 @@ fn operation_at(index: usize) -> Operation {
     }
 }
 
-/// The API operation `operation` (case-insensitive) of `service` (botocore name, CLI name or CSM service id).
+/// The API operation `operation` (case-insensitive; its name or its wire name, which CSM events carry:
+/// `CreateInvalidation2020_05_31` is CloudFront's `CreateInvalidation`) of `service` (botocore name, CLI name or CSM
+/// service id).
 pub fn operation(service: &str, operation: &str) -> Option<Operation> {
     let service = service_index(service)?;
     table()

@@ -132,6 +132,14 @@ fn parse_words<'a>(words: &[&'a str]) -> Result<Parsed<'a>, Error> {
     Ok(Parsed { paths, options })
 }
 
+/// The paths (positional words) of `aws s3 <words…>`, option values skipped as the CLI's argument tables say.
+pub fn paths<'a>(words: &[&'a str]) -> Result<Vec<&'a str>, Error> {
+    match words.split_first() {
+        Some((_, rest)) => Ok(parse_words(rest)?.paths),
+        None => Err(Error::UnknownCommand(String::new())),
+    }
+}
+
 /// What `aws s3 <words…>` needs, e.g. `command(&["sync", "dist/", "s3://site/", "--delete"])`. Paths are used as
 /// written: resolve `$VARIABLES` first (an unresolved one ends up in the ARN as is).
 pub fn command(words: &[&str]) -> Result<Vec<Need>, Error> {

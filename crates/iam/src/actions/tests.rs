@@ -70,6 +70,13 @@ fn operations_map_to_actions_by_name_or_by_hand() {
         operation("dynamodb", "GetItem").unwrap().needs,
         actions(&["dynamodb:GetItem"])
     );
+    // CSM events carry the wire name: CloudFront's is versioned (found by the real AWS CLI under `assume --record`).
+    let invalidation = operation("CloudFront", "CreateInvalidation2020_05_31").unwrap();
+    assert_eq!(invalidation.name, "CreateInvalidation");
+    assert_eq!(
+        invalidation.needs,
+        actions(&["cloudfront:CreateInvalidation"])
+    );
     // By hand: the S3 User Guide's table.
     assert_eq!(
         operation("S3", "ListObjectsV2").unwrap().needs,

@@ -118,7 +118,8 @@ pub fn permissions_block(role: &RoleNeeds, indent: usize) -> String {
 
 fn comment(need: &Need, indent: usize) -> String {
     let pad = " ".repeat(indent);
-    need.from
+    let mut out: String = need
+        .from
         .iter()
         .map(|o| {
             format!(
@@ -126,7 +127,18 @@ fn comment(need: &Need, indent: usize) -> String {
                 o.source, o.repository, o.file, o.line
             )
         })
-        .collect()
+        .collect();
+    if need
+        .statement
+        .get("Sid")
+        .and_then(Value::as_str)
+        .is_some_and(|sid| sid.starts_with(super::NARROW_BY_HAND_SID))
+    {
+        out.push_str(&format!(
+            "{pad}# narrow by hand: the command line does not name the resources, so this is \"Resource\": \"*\"\n"
+        ));
+    }
+    out
 }
 
 /// `--format keyless-yml`: every role's block, headed by where it goes.
@@ -375,6 +387,7 @@ mod tests {
                 unknown: 0,
             }],
             unknown: Vec::new(),
+            narrow_by_hand: Vec::new(),
         }
     }
 
