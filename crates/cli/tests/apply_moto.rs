@@ -221,3 +221,89 @@ fn apply_is_idempotent_detects_drift_and_prunes_only_when_asked() {
     let (_, out, _) = keyless(&moto, &config, &["apply", "--yes", "--prune"]);
     assert!(out.contains("No changes"), "{out}");
 }
+
+/// Issue 22's contract: a customer managed policy is `unknown` offline and read with `--live` (`GetPolicy` +
+/// `GetPolicyVersion` of its default version), here against moto_server, a third-party IAM implementation: the
+/// role's `can_then_do` follows the policy's default version as it changes.
+#[test]
+fn check_live_reads_customer_managed_policies() {
+    let Some(binary) = moto_server() else { return };
+    let moto = start_moto(&binary);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keyless.yml");
+    let fixture = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/workspace/moto.yml"),
+    )
+    .unwrap();
+    let policy_arn = "arn:aws:iam::123456789012:policy/deploy-site";
+    let text = fixture.replace(
+        "managed_policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]",
+        &format!("managed_policies: [{policy_arn}]"),
+    );
+    assert_ne!(
+        text, fixture,
+        "the fixture's production role lists ReadOnlyAccess"
+    );
+    std::fs::write(&config, text).unwrap();
+    let production = "arn:aws:iam::123456789012:role/keyless/bitbucket-production-deploy";
+    let reach = |json: &str| -> String {
+        let value: serde_json::Value = serde_json::from_str(json).unwrap();
+        let role = value["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["role"] == production)
+            .unwrap_or_else(|| panic!("no {production} in roles: {json}"));
+        role["can_then_do"].as_str().unwrap().to_owned()
+    };
+
+    // Offline, keyless cannot read the policy.
+    let (_, out, err) = keyless(&moto, &config, &["check", "--format", "json"]);
+    assert_eq!(reach(&out), "unknown", "{out}{err}");
+
+    let document = |statement: serde_json::Value| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [statement]}).to_string()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        iam(&moto)
+            .await
+            .create_policy()
+            .policy_name("deploy-site")
+            .policy_document(document(serde_json::json!({"Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:GetObject"], "Resource": "arn:aws:s3:::site-bucket/*"})))
+            .send()
+            .await
+            .unwrap();
+    });
+    let (code, out, err) = keyless(&moto, &config, &["apply", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, err) = keyless(&moto, &config, &["check", "--live", "--format", "json"]);
+    assert_eq!(reach(&out), "minimal", "{out}{err}");
+
+    // A new default version widens the same policy: read again, judged again.
+    for (statement, expected) in [
+        (
+            serde_json::json!({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}),
+            "broad",
+        ),
+        (
+            serde_json::json!({"Effect": "Allow", "Action": "*", "Resource": "*"}),
+            "admin",
+        ),
+    ] {
+        runtime.block_on(async {
+            let client = iam(&moto).await;
+            client
+                .create_policy_version()
+                .policy_arn(policy_arn)
+                .policy_document(document(statement.clone()))
+                .set_as_default(true)
+                .send()
+                .await
+                .unwrap();
+        });
+        let (_, out, err) = keyless(&moto, &config, &["check", "--live", "--format", "json"]);
+        assert_eq!(reach(&out), expected, "{statement}: {out}{err}");
+    }
+}
