@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 //! The Dockerfiles cannot be built here (CI has no Docker engine), so their invariants are checked by reading
-//! them: pinned base images, a builder on the pinned toolchain and the same Debian release as the runtime (the
-//! binary links glibc dynamically), `cargo build --release --locked`, a non-root user, exec-form CMD/ENTRYPOINT,
-//! a .dockerignore that keeps build output out of the context. hadolint (pinned in requirements-dev.lock) lints
+//! them: pinned base images, a builder on the pinned toolchain that builds the static release binary with
+//! `scripts/dist --binary-only`, a FROM scratch stage with only that binary and a CA bundle, a Debian-slim step
+//! image that copies it, a non-root user, exec-form CMD/ENTRYPOINT, a .dockerignore that keeps build output out
+//! of the context. hadolint (pinned in requirements-dev.lock) lints
 //! both files when it is installed.
 
 mod cli_tree;
@@ -96,17 +97,18 @@ fn exec_form(file: &str, instruction: &Instruction) -> Vec<String> {
 }
 
 #[test]
-fn root_dockerfile_builds_a_pinned_locked_non_root_image() {
+fn root_dockerfile_builds_the_dist_binary_into_scratch_and_debian_slim_images() {
     let file = "Dockerfile";
     let (_, instructions) = read(file);
-    let froms: Vec<&Instruction> = instructions
+    let froms: Vec<(usize, &Instruction)> = instructions
         .iter()
-        .filter(|i| i.keyword == "FROM")
+        .enumerate()
+        .filter(|(_, i)| i.keyword == "FROM")
         .collect();
     assert_eq!(
         froms.len(),
-        2,
-        "{file}: a builder stage and a runtime stage"
+        3,
+        "{file}: a builder stage, a FROM scratch stage (`dist`) and the Debian-slim step image, last"
     );
 
     let toolchain = std::fs::read_to_string(repo_root().join("rust-toolchain.toml")).unwrap();
@@ -116,69 +118,98 @@ fn root_dockerfile_builds_a_pinned_locked_non_root_image() {
         .unwrap()
         .trim_matches('"');
 
+    // Each stage: (image, name, its instructions).
     let mut stages = Vec::new();
-    let mut releases = Vec::new();
-    for from in &froms {
+    for (n, (at, from)) in froms.iter().enumerate() {
         let words: Vec<&str> = from.args.split_whitespace().collect();
-        let (name, tag) = pinned_tag(file, words[0], from.line);
         assert!(
             words.len() == 3 && words[1].eq_ignore_ascii_case("AS"),
             "{file}:{}: name every stage (FROM image AS name)",
             from.line
         );
-        stages.push(words[2].to_owned());
-        releases.push(debian_release(tag).unwrap_or_else(|| {
-            panic!(
-                "{file}:{}: `{name}:{tag}` names no Debian release",
-                from.line
-            )
-        }));
-        if name == "rust" {
-            assert!(
-                tag.starts_with(&format!("{channel}-")),
-                "{file}:{}: the builder `rust:{tag}` must match rust-toolchain.toml's channel {channel}",
-                from.line
-            );
-        }
+        let end = froms
+            .get(n + 1)
+            .map_or(instructions.len(), |(next, _)| *next);
+        stages.push((words[0], words[2], &instructions[at + 1..end]));
     }
-    assert!(
-        froms[0].args.starts_with("rust:"),
+
+    let (image, build, build_body) = stages[0];
+    let (name, tag) = pinned_tag(file, image, froms[0].1.line);
+    assert_eq!(
+        name, "rust",
         "{file}: the first stage builds with the rust image"
     );
-    assert_eq!(
-        releases[0], releases[1],
-        "{file}: builder and runtime must be the same Debian release (the binary links that glibc)"
-    );
-
-    let runs: Vec<&Instruction> = instructions.iter().filter(|i| i.keyword == "RUN").collect();
     assert!(
-        runs.iter()
-            .any(|r| r.args.contains("cargo build --release --locked -p keyless")),
-        "{file}: build with `cargo build --release --locked -p keyless`"
+        tag.starts_with(&format!("{channel}-")),
+        "{file}: the builder `rust:{tag}` must match rust-toolchain.toml's channel {channel}"
     );
+    assert!(
+        build_body
+            .iter()
+            .any(|r| r.keyword == "RUN" && r.args.contains("scripts/dist --binary-only")),
+        "{file}: build the release binary with `scripts/dist --binary-only` (the static dist profile)"
+    );
+    let dist_script = std::fs::read_to_string(repo_root().join("scripts/dist")).unwrap();
+    for needed in [
+        "cargo build --profile dist --target \"$target\" --locked -p keyless",
+        "target=x86_64-unknown-linux-gnu",
+        "-C target-feature=+crt-static",
+    ] {
+        assert!(
+            dist_script.contains(needed),
+            "scripts/dist must run `{needed}`"
+        );
+    }
 
-    // The runtime stage: everything after the last FROM.
-    let last_from = instructions
+    // FROM scratch: the binary and a CA bundle, nothing else.
+    let (image, dist, dist_body) = stages[1];
+    assert_eq!(
+        (image, dist),
+        ("scratch", "dist"),
+        "{file}: the second stage is `FROM scratch AS dist`"
+    );
+    let copies: Vec<&str> = dist_body
         .iter()
-        .rposition(|i| i.keyword == "FROM")
+        .filter(|i| i.keyword == "COPY")
+        .map(|i| i.args.as_str())
+        .collect();
+    assert_eq!(
+        copies,
+        [
+            format!("--from={build} /out/keyless /keyless"),
+            format!("--from={build} /out/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt"),
+        ],
+        "{file}: the scratch stage holds /keyless and the CA bundle where rustls looks for it"
+    );
+    assert!(
+        dist_body.iter().all(|i| i.keyword != "RUN"),
+        "{file}: a scratch image has no shell to RUN anything"
+    );
+    let entrypoint = dist_body
+        .iter()
+        .find(|i| i.keyword == "ENTRYPOINT")
         .unwrap();
-    let runtime = &instructions[last_from + 1..];
+    assert_eq!(exec_form(file, entrypoint), ["/keyless"]);
+
+    // The step image, last (so a plain `docker build .` makes it): Debian slim with the static binary.
+    let (image, _, runtime) = stages[2];
+    let (name, tag) = pinned_tag(file, image, froms[2].1.line);
+    assert_eq!(
+        name, "debian",
+        "{file}: the step image is Debian (a step needs a shell)"
+    );
+    assert!(
+        tag.ends_with("-slim") && debian_release(tag).is_some(),
+        "{file}: the step image is a Debian slim release, not `{tag}`"
+    );
     let copy = runtime
         .iter()
         .find(|i| i.keyword == "COPY" && i.args.starts_with("--from="))
-        .unwrap_or_else(|| panic!("{file}: the runtime stage copies the binary from the builder"));
-    let from_stage = copy.args["--from=".len()..]
-        .split_whitespace()
-        .next()
-        .unwrap();
+        .unwrap_or_else(|| panic!("{file}: the step image copies the dist binary"));
     assert_eq!(
-        from_stage, stages[0],
-        "{file}:{}: COPY --from names the builder stage",
-        copy.line
-    );
-    assert!(
-        copy.args.ends_with("/usr/local/bin/keyless"),
-        "{file}:{}: keyless goes on PATH",
+        copy.args,
+        format!("--from={dist} /keyless /usr/local/bin/keyless"),
+        "{file}:{}: the step image copies the dist binary onto PATH",
         copy.line
     );
     assert!(
