@@ -157,35 +157,75 @@ fn audit_md_lists_every_rule() {
     }
 }
 
-/// Every pipeline rule argues its severity and confidence with what it finds (or does not find) in the real pipelines
-/// of `../shared/corpus/pipelines`, citing the file (sources in its `SOURCES.tsv`).
+/// Every rule argues its severity and confidence with what it finds (or does not find) in the real files of
+/// `../shared/corpus`: the argument names the rule's default severity and confidence (so changing either in the
+/// rule's metadata means revisiting the argument), and every file it cites exists in the corpus and is listed in the
+/// `SOURCES.tsv` of its folder (`trust/asis` has none). Pipelines are cited by name without `.yml`
+/// (`059__23__youbora-debug`), trust files and folders by their path from the corpus root
+/// (`trust/asis/A6_016_get_role.json`, `trust/sources`).
 #[test]
-fn every_pipeline_rule_argues_its_calibration_from_the_corpus() {
-    let sources = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/pipelines/SOURCES.tsv"),
-    )
-    .unwrap();
+fn every_rule_argues_its_calibration_from_the_corpus() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
+    let tsv = |dir: &str| {
+        std::fs::read_to_string(corpus.join(dir).join("SOURCES.tsv"))
+            .unwrap_or_else(|e| panic!("{}: {e}", corpus.join(dir).display()))
+    };
+    let (pipelines, trust, trust_sources) = (tsv("pipelines"), tsv("trust"), tsv("trust/sources"));
+    let listed = |tsv: &str, file: &str| tsv.lines().any(|l| l.starts_with(&format!("{file}\t")));
+    for (i, (id, _)) in calibration::CALIBRATION.iter().enumerate() {
+        assert!(
+            keyless_audit::rule::by_id(id).is_some(),
+            "calibration for `{id}`, which is not a rule"
+        );
+        assert!(
+            calibration::CALIBRATION[..i]
+                .iter()
+                .all(|(other, _)| other != id),
+            "`{id}` is argued twice"
+        );
+    }
     for rule in registry() {
         let m = rule.meta();
-        let entry = calibration::CALIBRATION.iter().find(|(id, _)| *id == m.id);
-        if m.kind == RuleKind::Pipeline {
-            assert!(entry.is_some(), "{} has no calibration argument", m.id);
-        }
-        let Some((_, text)) = entry else { continue };
-        // Every corpus file cited (`NNN__owner__repo…`) is in SOURCES.tsv.
-        for cited in text
-            .split('`')
-            .skip(1)
-            .step_by(2)
-            .filter(|c| c.contains("__"))
-        {
-            assert!(
-                sources
-                    .lines()
-                    .any(|l| l.starts_with(&format!("{cited}.yml\t"))),
-                "{}: `{cited}` is not a corpus file in SOURCES.tsv",
-                m.id
-            );
+        let Some((_, text)) = calibration::CALIBRATION.iter().find(|(id, _)| *id == m.id) else {
+            panic!("{} has no calibration argument", m.id);
+        };
+        let default = format!("{}, {} confidence", m.severity, m.confidence);
+        assert!(
+            text.to_lowercase().contains(&default),
+            "{}: the argument does not name the rule's default `{default}`",
+            m.id
+        );
+        for cited in text.split('`').skip(1).step_by(2) {
+            if let Some(rest) = cited.strip_prefix("trust/") {
+                // A folder of the corpus (`trust/asis/`) names the folder, not a file.
+                if corpus.join(cited).is_dir() {
+                    continue;
+                }
+                assert!(
+                    corpus.join(cited).is_file(),
+                    "{}: `{cited}` is not a file of the corpus",
+                    m.id
+                );
+                let (sources, name) = match rest.split_once('/') {
+                    None => (Some(&trust), rest),
+                    Some(("sources", name)) => (Some(&trust_sources), name),
+                    Some(("asis", _)) => (None, rest),
+                    Some(_) => panic!("{}: `{cited}` is in no folder of the trust corpus", m.id),
+                };
+                if let Some(sources) = sources {
+                    assert!(
+                        listed(sources, name),
+                        "{}: `{cited}` is not in its folder's SOURCES.tsv",
+                        m.id
+                    );
+                }
+            } else if cited.contains("__") {
+                assert!(
+                    listed(&pipelines, &format!("{cited}.yml")),
+                    "{}: `{cited}` is not a corpus pipeline in pipelines/SOURCES.tsv",
+                    m.id
+                );
+            }
         }
     }
 }
