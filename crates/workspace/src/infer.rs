@@ -512,6 +512,28 @@ impl<'a, 'c> StepReader<'a, 'c> {
         self.need(role, statements, origin);
     }
 
+    /// The step's role for `what` (`\`aws\``, `\`cdk deploy\``, ...), or `None` after listing the line as unknown
+    /// ("`what` runs with no known role: why").
+    fn step_role_or_unknown(
+        &mut self,
+        step_role: Option<&'a RoleRef<'c>>,
+        no_role: Option<&String>,
+        line: usize,
+        text: &str,
+        what: &str,
+    ) -> Option<&'a RoleRef<'c>> {
+        if step_role.is_none() {
+            let reason = no_role.cloned().unwrap_or_default();
+            self.unknown(
+                line,
+                text,
+                None,
+                format!("{what} runs with no known role: {reason}"),
+            );
+        }
+        step_role
+    }
+
     fn unknown(&mut self, line: usize, text: &str, role: Option<String>, reason: String) {
         if let Some(role) = &role {
             *self.unknown_counts.entry(role.clone()).or_insert(0) += 1;
@@ -648,14 +670,7 @@ impl<'a, 'c> StepReader<'a, 'c> {
         no_role: Option<&String>,
         variables: &HashMap<String, String>,
     ) {
-        let Some(role) = step_role else {
-            let reason = no_role.cloned().unwrap_or_default();
-            self.unknown(
-                line,
-                text,
-                None,
-                format!("`aws` runs with no known role: {reason}"),
-            );
+        let Some(role) = self.step_role_or_unknown(step_role, no_role, line, text, "`aws`") else {
             return;
         };
         // A word with a variable the step does not set keeps its `$`: the table refuses to use it. Bitbucket sets
@@ -772,18 +787,15 @@ impl<'a, 'c> StepReader<'a, 'c> {
                 let flags = &args[2..];
                 let role = match self.named_role(flags, text, line, variables) {
                     Named::Role(role) => role,
-                    Named::None => match step_role {
+                    Named::None => match self.step_role_or_unknown(
+                        step_role,
+                        no_role,
+                        line,
+                        text,
+                        "`keyless deploy s3`",
+                    ) {
                         Some(role) => role,
-                        None => {
-                            let reason = no_role.cloned().unwrap_or_default();
-                            self.unknown(
-                                line,
-                                text,
-                                None,
-                                format!("`keyless deploy s3` runs with no known role: {reason}"),
-                            );
-                            return;
-                        }
+                        None => return,
                     },
                     Named::Failed => return,
                 };
@@ -901,14 +913,9 @@ impl<'a, 'c> StepReader<'a, 'c> {
             "synth" | "synthesize" | "ls" | "list" => &["lookup"],
             _ => return,
         };
-        let Some(role) = step_role else {
-            let reason = no_role.cloned().unwrap_or_default();
-            self.unknown(
-                line,
-                text,
-                None,
-                format!("`cdk {sub}` runs with no known role: {reason}"),
-            );
+        let Some(role) =
+            self.step_role_or_unknown(step_role, no_role, line, text, &format!("`cdk {sub}`"))
+        else {
             return;
         };
         let qualifier = flag_values(args, "--qualifier")
