@@ -93,19 +93,24 @@ pub fn oidc_uses(step: &Step<'_>) -> Vec<(Route, String)> {
 /// identity, or reads the token in a step that sends it to no other service (Vault, Conjur, Google Cloud, Azure:
 /// `keyless_pipelines::consumers`, the one table of token consumers).
 pub fn script_web_identity(step: &Step<'_>) -> Option<Route> {
-    script_web_identity_at(step).map(|(r, _)| r)
+    step.web_identity().map(|(r, _)| r.clone())
 }
 
 /// [`script_web_identity`] with where in the line: the AWS web identity name or the token reference that made the
 /// line count.
 pub fn script_web_identity_at<'a>(step: &Step<'a>) -> Option<(Route, Option<InLine<'a>>)> {
     use keyless_pipelines::consumers::{TokenConsumer, token_consumer};
-    let elsewhere = step
+    // Each line's consumer once (a line names one in a few steps only).
+    let lines: Vec<_> = step
         .commands()
-        .any(|(_, t)| token_consumer(t).is_some_and(|c| c != TokenConsumer::Aws));
-    let (route, text) = step.commands().find(|(_, t)| {
-        token_consumer(t) == Some(TokenConsumer::Aws) || (!elsewhere && uses_token(t))
-    })?;
+        .map(|(r, t)| (r, t, token_consumer(t)))
+        .collect();
+    let elsewhere = lines
+        .iter()
+        .any(|(_, _, c)| c.is_some_and(|c| c != TokenConsumer::Aws));
+    let (route, text, _) = lines
+        .into_iter()
+        .find(|(_, t, c)| *c == Some(TokenConsumer::Aws) || (!elsewhere && uses_token(t)))?;
     let at = [
         "assume-role-with-web-identity",
         "AWS_WEB_IDENTITY_TOKEN_FILE",

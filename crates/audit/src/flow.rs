@@ -138,6 +138,11 @@ struct State<'a> {
 /// Analyses a step (see the module docs).
 pub fn analyse<'a>(step: &Step<'a>) -> Flow<'a> {
     let mut flow = Flow::default();
+    if !has_sources(step) {
+        // Nothing in the step can hold the token or STS credentials: no writes, no prints, no temporary keys.
+        flow.temporary_keys = vec![false; step.commands().count()];
+        return flow;
+    }
     let mut st = State::default();
     for item in step.script.iter().chain(step.after_script.iter()) {
         let ScriptItem::Command {
@@ -160,14 +165,28 @@ pub fn analyse<'a>(step: &Step<'a>) -> Flow<'a> {
             st.pipeline(step, &line, &cmds[i..=end], &mut flow);
             i = end + 1;
         }
-        let temporary = key_vars_used(text)
-            .iter()
-            .all(|v| st.vars.get(*v).is_some_and(|var| var.taint.creds))
-            && !key_vars_used(text).is_empty()
+        let keys = key_vars_used(text);
+        let temporary = !keys.is_empty()
+            && keys
+                .iter()
+                .all(|v| st.vars.get(*v).is_some_and(|var| var.taint.creds))
             || st.text_taint(text).creds;
         flow.temporary_keys.push(temporary);
     }
     flow
+}
+
+/// Whether anything in the step can be a source of what this module tracks: the token (the step has OIDC, where a
+/// dump of the environment prints it, or a line names the token's variable), or STS credentials (a line that could
+/// call STS or read a credentials file names `sts` or `credentials`). Most steps have none, and their analysis
+/// would find nothing: every taint starts at one of these (a taint reaches a variable or file only from a tainted
+/// value). NOTE: a credentials file path spelled in pieces (`D=.aws; cat ~/$D/cred$X`) escapes this as it escapes
+/// the rest of the analysis's literal matching.
+fn has_sources(step: &Step<'_>) -> bool {
+    step.oidc
+        || step
+            .commands()
+            .any(|(_, t)| t.contains(TOKEN_VAR) || t.contains("sts") || t.contains("credentials"))
 }
 
 struct Line<'a, 'r> {
@@ -194,7 +213,8 @@ fn is_assignment(w: &str) -> bool {
 /// The index of the program word in `cmd.words`, past assignments, `sudo`/`env X=1`-style wrappers and shell
 /// keywords (`then echo …`). A lone `env` is the program (it prints the environment).
 fn program_index(cmd: &Command<'_>) -> Option<usize> {
-    let words: Vec<_> = cmd.words.iter().map(|(w, _)| shell::unquote(w)).collect();
+    // The words were unquoted once, when the command was lexed.
+    let words = cmd.unquoted_words();
     let mut i = 0;
     while let Some(w) = words.get(i) {
         let w = w.as_ref();
@@ -216,12 +236,12 @@ fn program_index(cmd: &Command<'_>) -> Option<usize> {
     (i < words.len()).then_some(i)
 }
 
-/// The program and its arguments, unquoted (empty for a bare assignment).
-fn argv(cmd: &Command<'_>) -> Vec<String> {
+/// The program and its arguments, unquoted (empty for a bare assignment), borrowed from the command.
+fn argv<'c>(cmd: &'c Command<'_>) -> Vec<&'c str> {
     match program_index(cmd) {
-        Some(at) => cmd.words[at..]
+        Some(at) => cmd.unquoted_words()[at..]
             .iter()
-            .map(|(w, _)| shell::unquote(w).into_owned())
+            .map(AsRef::as_ref)
             .collect(),
         None => Vec::new(),
     }
@@ -302,7 +322,6 @@ impl<'a> State<'a> {
             }
             for cmd in shell::commands(inner) {
                 let args = argv(&cmd);
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
                 let prog = args.first().copied().unwrap_or("");
                 if is_sts_call(&args) {
                     t.creds = true;
@@ -355,8 +374,7 @@ impl<'a> State<'a> {
         flow: &mut Flow<'a>,
     ) {
         let first = &cmds[0];
-        let argv0 = argv(first);
-        let args: Vec<&str> = argv0.iter().map(String::as_str).collect();
+        let args = argv(first);
         let prog = args.first().copied().unwrap_or("");
         // Assignments: `X=v cmd`/`X=v`, `export X=v`, `declare`/`local`/`readonly X=v`.
         let assigning_builtin = matches!(
@@ -494,8 +512,7 @@ impl<'a> State<'a> {
         let mut printed = data.any();
         let mut via: Vec<String> = Vec::new();
         for (k, cmd) in cmds.iter().enumerate() {
-            let argv_k = argv(cmd);
-            let a: Vec<&str> = argv_k.iter().map(String::as_str).collect();
+            let a = argv(cmd);
             let p = a.first().copied().unwrap_or("");
             if k > 0 {
                 let quiet = p == "grep" && a.iter().any(|w| *w == "-q" || *w == "--quiet");

@@ -94,6 +94,8 @@ pub struct Step<'a> {
     pub variables: Vec<&'a str>,
     /// The shell data flow of its script and after-script, computed on first use ([`Step::flow`]).
     flow: std::sync::OnceLock<crate::flow::Flow<'a>>,
+    /// Where its script assumes an AWS role with the token, computed on first use ([`Step::web_identity`]).
+    web_identity: std::sync::OnceLock<Option<(Route, Option<crate::analysis::InLine<'a>>)>>,
 }
 
 impl<'a> Step<'a> {
@@ -125,6 +127,13 @@ impl<'a> Step<'a> {
     /// by every rule.
     pub fn flow(&self) -> &crate::flow::Flow<'a> {
         self.flow.get_or_init(|| crate::flow::analyse(self))
+    }
+
+    /// [`crate::analysis::script_web_identity_at`] of this step, computed once and shared by the rules that ask.
+    pub fn web_identity(&self) -> Option<&(Route, Option<crate::analysis::InLine<'a>>)> {
+        self.web_identity
+            .get_or_init(|| crate::analysis::script_web_identity_at(self))
+            .as_ref()
     }
 
     /// Every pipe with its variables.
@@ -296,6 +305,7 @@ fn step<'a>(
         variables,
         effective: s.effective,
         flow: std::sync::OnceLock::new(),
+        web_identity: std::sync::OnceLock::new(),
     }
 }
 

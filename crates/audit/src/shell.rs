@@ -303,6 +303,11 @@ impl<'t> Command<'t> {
         self
     }
 
+    /// Every word, unquoted (see [`unquote`]), in the order of `words`.
+    pub fn unquoted_words(&self) -> &[std::borrow::Cow<'t, str>] {
+        &self.unquoted
+    }
+
     /// The words from the program on, unquoted (see [`unquote`]).
     pub fn unquoted_args(&self) -> &[std::borrow::Cow<'t, str>] {
         &self.unquoted[self.program_at.min(self.unquoted.len())..]

@@ -56,10 +56,30 @@ pub const TOKEN_CONSUMERS: &[(TokenConsumer, &[&str])] = &[
 
 /// The service a script line sends the token to (or configures it for), if it names one.
 pub fn token_consumer(line: &str) -> Option<TokenConsumer> {
-    TOKEN_CONSUMERS
-        .iter()
-        .find(|(_, markers)| markers.iter().any(|m| line.contains(m)))
-        .map(|(c, _)| *c)
+    // Every marker of the table in one pass over the line (the audit asks this of every script line, several times
+    // per step): each match names the index of its service in the table, and the first service wins, wherever on
+    // the line its marker is.
+    static MARKERS: std::sync::LazyLock<(aho_corasick::AhoCorasick, Vec<usize>)> =
+        std::sync::LazyLock::new(|| {
+            let (services, markers): (Vec<usize>, Vec<&str>) = TOKEN_CONSUMERS
+                .iter()
+                .enumerate()
+                .flat_map(|(i, (_, markers))| markers.iter().map(move |m| (i, *m)))
+                .unzip();
+            // The markers are fixed, short literals: building the automaton cannot fail.
+            #[allow(clippy::expect_used)]
+            let ac = aho_corasick::AhoCorasick::new(markers).expect("token consumer markers");
+            (ac, services)
+        });
+    let (ac, services) = &*MARKERS;
+    // Most lines name no consumer: the prefiltered search says so without walking the automaton byte by byte.
+    if !ac.is_match(line) {
+        return None;
+    }
+    ac.find_overlapping_iter(line)
+        .map(|m| services[m.pattern().as_usize()])
+        .min()
+        .map(|i| TOKEN_CONSUMERS[i].0)
 }
 
 #[cfg(test)]
@@ -90,5 +110,38 @@ mod tests {
             Some(TokenConsumer::GoogleCloud)
         );
         assert_eq!(token_consumer(&format!("echo {t} > /tmp/t")), None);
+        // Two services on one line: the table's order decides, not the position on the line.
+        assert_eq!(
+            token_consumer(
+                "gcloud auth print-identity-token; aws sts assume-role-with-web-identity"
+            ),
+            Some(TokenConsumer::Aws)
+        );
+    }
+
+    /// The one-pass matcher says what reading the table marker by marker says, for every marker alone, every
+    /// pair of markers on one line, and lines with none.
+    #[test]
+    fn one_pass_agrees_with_the_table() {
+        let by_table = |line: &str| {
+            TOKEN_CONSUMERS
+                .iter()
+                .find(|(_, markers)| markers.iter().any(|m| line.contains(m)))
+                .map(|(c, _)| *c)
+        };
+        let markers: Vec<&str> = TOKEN_CONSUMERS
+            .iter()
+            .flat_map(|(_, m)| m.iter().copied())
+            .collect();
+        for a in &markers {
+            assert_eq!(token_consumer(a), by_table(a), "{a}");
+            for b in &markers {
+                let line = format!("x {a} y {b} z");
+                assert_eq!(token_consumer(&line), by_table(&line), "{line}");
+            }
+        }
+        for line in ["", "echo hello", "aws s3 sync . s3://b", "vault status"] {
+            assert_eq!(token_consumer(line), by_table(line), "{line}");
+        }
     }
 }

@@ -80,12 +80,14 @@ impl Rule for RegionMissing {
             }
             out.push(f);
         }
-        let Some((route, at)) = analysis::script_web_identity_at(step) else {
+        let Some((route, at)) = step.web_identity() else {
             return;
         };
         let sets_region = step.commands().any(|(_, t)| {
-            REGION_VARS.iter().any(|v| t.contains(&format!("{v}=")))
-                || t.contains("--region")
+            REGION_VARS.iter().any(|v| {
+                t.match_indices(v)
+                    .any(|(i, _)| t[i + v.len()..].starts_with('='))
+            }) || t.contains("--region")
                 || t.contains("aws configure set region")
         });
         if sets_region {
@@ -96,7 +98,7 @@ impl Rule for RegionMissing {
             step.describe()
         ));
         out.push(
-            analysis::point(f, &route, at)
+            analysis::point(f, route, *at)
                 .label("region comes only from repository variables, if at all")
                 // Repository or deployment variables define the region for scripts as they do for pipes (they are the
                 // step's environment); we cannot see them, so this is a note, as for pipes.

@@ -7,7 +7,7 @@
 //! are expanded, and what exists only after apply (an account ID, another module's outputs, a variable without a
 //! default) is unknown and reported by `unresolved-reference` instead of passing silently.
 //! `data "aws_iam_policy_document"` is rendered the way the AWS provider 5.100 renders it ([`document`]); a
-//! differential test compares the rendering with the machine's Terraform (`crates/cli/tests/terraform_render.rs`).
+//! differential test compares the rendering with the machine's Terraform (`crates/cli/tests/emulate/terraform_render.rs`).
 //!
 //! What is read:
 //! - `resource "aws_iam_role"`: `assume_role_policy` written as `jsonencode(...)`, a heredoc or string of JSON,

@@ -3,7 +3,7 @@
 # (the copy in ../shared/corpus/trust/sources/010__modules_iam-assumable-role-with-oidc_main.tf) and the later
 # v5 releases (`provider_trust_policy_conditions`). Written for keyless's evaluator: the inputs a call may set, with
 # the module's defaults, and one policy document rendered as the module renders it. The `set(string)` inputs are
-# sets in the module, so their values come out sorted (`toset`). crates/cli/tests/terraform_render.rs compares
+# sets in the module, so their values come out sorted (`toset`). crates/cli/tests/emulate/terraform_render.rs compares
 # this model with Terraform running the module's own main.tf.
 
 variable "create_role" {

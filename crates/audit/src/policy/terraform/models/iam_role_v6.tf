@@ -4,7 +4,7 @@
 # may set, with the module's defaults, and the trust document rendered as the module renders it — the generic OIDC,
 # GitHub, Bitbucket and SAML statements, `trust_policy_conditions` in each, `trust_policy_permissions`, and the
 # source/override documents of later v6 releases. Object attributes the module declares `optional` are read with
-# `lookup(..., null)` (keyless's evaluator has no type conversion). crates/cli/tests/terraform_render.rs compares
+# `lookup(..., null)` (keyless's evaluator has no type conversion). crates/cli/tests/emulate/terraform_render.rs compares
 # this model with Terraform running the module's own main.tf.
 
 variable "create" {
