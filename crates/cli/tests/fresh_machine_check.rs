@@ -164,7 +164,7 @@ fn the_real_readme_starts_with_the_two_commands() {
         .collect();
     assert_eq!(
         commands,
-        ["cargo run --release --locked -q -- demo", "scripts/test"]
+        ["scripts/demo", "scripts/test"]
     );
 }
 

@@ -1182,6 +1182,7 @@ fn shellcheck_accepts_the_release_scripts() {
     }
     let output = Command::new(&shellcheck)
         .args([
+            "scripts/demo",
             "scripts/dist",
             "scripts/setup-dist-tools",
             "scripts/publish-downloads",
