@@ -1,5 +1,6 @@
 //! `RemoteJwksFetcher`: an issuer's keys through `<issuer>/.well-known/openid-configuration` → `jwks_uri`, over
-//! HTTPS with a timeout, a body-size limit and a TTL cache (aws.md §2 step 4). The only I/O in this crate.
+//! HTTPS with a timeout, a body-size limit and a TTL cache (aws.md §2 step 4). `keyless serve` verifies Forge
+//! invocation tokens with it; `keyless emulate` trusts remote issuers through it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
-use crate::{DiscoveryDocument, Jwks};
+use keyless_oidc::{DiscoveryDocument, Jwks};
 
 /// Tunables for [`RemoteJwksFetcher`].
 #[derive(Debug, Clone, PartialEq, Eq)]

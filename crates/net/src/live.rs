@@ -12,10 +12,10 @@ use aws_sdk_iam::types::{AttachedPolicy, Role, Tag};
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use crate::diff::{AccountState, Change, ProviderState, RoleState};
 use crate::error_chain;
-use crate::matrix::{ProviderView, RoleView, TrustView};
-use crate::plan::{AccountPlan, MANAGED_TAG, Plan, WORKSPACE_TAG};
+use keyless_workspace::diff::{AccountState, Change, ProviderState, RoleState};
+use keyless_workspace::matrix::{ProviderView, RoleView, TrustView};
+use keyless_workspace::plan::{AccountPlan, MANAGED_TAG, Plan, WORKSPACE_TAG};
 
 /// How to reach IAM.
 #[derive(Clone, Debug, Default)]
@@ -620,9 +620,11 @@ pub async fn read_trust_view(
                             None => managed.push(arn.clone()),
                         }
                     }
-                    crate::permissions::judge_role(&role.arn, &managed, &documents, false)
+                    keyless_workspace::permissions::judge_role(
+                        &role.arn, &managed, &documents, false,
+                    )
                 }
-                None => crate::permissions::RolePermissions {
+                None => keyless_workspace::permissions::RolePermissions {
                     role: role.arn.clone(),
                     can_then_do: keyless_iam::privilege::Reach::Unknown,
                     reasons: vec!["the role does not exist".to_owned()],

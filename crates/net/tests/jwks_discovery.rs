@@ -1,6 +1,5 @@
 //! `RemoteJwksFetcher` against a local issuer on 127.0.0.1: discovery → jwks_uri, caching, issuer checks,
 //! status/size/timeout errors, and the https-only default.
-#![cfg(feature = "remote")]
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
@@ -8,10 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use keyless_oidc::{
-    DiscoveryDocument, FetchError, FetcherOptions, KeyRing, RemoteJwksFetcher, VerifyOptions,
-    verify,
-};
+use keyless_net::jwks::{FetchError, FetcherOptions, RemoteJwksFetcher};
+use keyless_oidc::{DiscoveryDocument, KeyRing, VerifyOptions, verify};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

@@ -1,15 +1,13 @@
 //! Issuers without discovery (Forge invocation tokens): `RemoteJwksFetcher::jwks_at`/`refresh_at` fetch a JWKS
 //! URL directly, cached apart from issuers; `VerifyOptions::require_subject = false` accepts tokens with no `sub`.
-#![cfg(feature = "remote")]
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use keyless_oidc::{
-    FetchError, FetcherOptions, KeyRing, RemoteJwksFetcher, VerifyError, VerifyOptions, verify,
-};
+use keyless_net::jwks::{FetchError, FetcherOptions, RemoteJwksFetcher};
+use keyless_oidc::{KeyRing, VerifyError, VerifyOptions, verify};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
