@@ -162,10 +162,7 @@ fn the_real_readme_starts_with_the_two_commands() {
         .skip(1)
         .filter(|l| !l.trim().is_empty())
         .collect();
-    assert_eq!(
-        commands,
-        ["scripts/demo", "scripts/test"]
-    );
+    assert_eq!(commands, ["scripts/demo", "scripts/test"]);
 }
 
 /// CI clones the project with `../shared` beside it; the fresh clone sees the same neighbour (the corpus and
