@@ -5,8 +5,8 @@
 #   docker build --target dist -t keyless-dist:0.1.0 .  FROM scratch: only /keyless and a CA bundle, for
 #                                                       `COPY --from=keyless-dist:0.1.0 /keyless /usr/local/bin/`
 #   docker run --rm keyless:0.1.0 keyless --version
-# crates/cli/tests/dockerfile.rs checks this file's invariants (pinned bases, the dist build, non-root user, ...),
-# since CI has no Docker engine to build it; crates/cli/tests/release.rs runs the same binary in an empty root.
+# crates/cli/tests/release/dockerfile.rs checks this file's invariants (pinned bases, the dist build, non-root user, ...),
+# since CI has no Docker engine to build it; crates/cli/tests/release/release.rs runs the same binary in an empty root.
 
 # The builder's tag must match the channel in rust-toolchain.toml (the test checks it).
 FROM rust:1.95.0-bookworm AS build

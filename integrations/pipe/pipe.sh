@@ -9,7 +9,7 @@
 #   COMMAND=audit                keyless audit [--fail-on] [--format] [--publish --proxy ...] PATH...
 #
 # Missing or malformed variables stop the pipe with exit code 2 (keyless's "bad input") and a message naming
-# the variable and the fix. Tested without Docker by crates/cli/tests/pipe.rs (a fake keyless on PATH).
+# the variable and the fix. Tested without Docker by crates/cli/tests/release/pipe.rs (a fake keyless on PATH).
 set -euo pipefail
 
 die() {

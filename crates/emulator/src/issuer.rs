@@ -53,7 +53,7 @@ struct Workspace {
 /// Signing keys per workspace slug, plus the optional remote fetcher.
 pub struct Issuer {
     workspaces: RwLock<HashMap<String, Arc<Workspace>>>,
-    remote: Option<keyless_oidc::RemoteJwksFetcher>,
+    remote: Option<keyless_net::jwks::RemoteJwksFetcher>,
 }
 
 impl Issuer {
@@ -71,7 +71,9 @@ impl Issuer {
             })
             .collect();
         let remote = if remote_issuers {
-            match keyless_oidc::RemoteJwksFetcher::new(keyless_oidc::FetcherOptions::default()) {
+            match keyless_net::jwks::RemoteJwksFetcher::new(
+                keyless_net::jwks::FetcherOptions::default(),
+            ) {
                 Ok(fetcher) => Some(fetcher),
                 Err(error) => {
                     tracing::error!(%error, "--remote-issuers is unavailable");

@@ -1,7 +1,7 @@
 //! Atlassian's documented examples (`fixtures/atlassian/`, see its SOURCES.md): every file is listed with its
 //! source, and the documented requests render as the documentation says a provider may answer (echoing the
 //! configuration is valid). The suite that drives every example through `keyless render --payload` and `keyless
-//! serve` over HTTP is `crates/cli/tests/serve.rs`.
+//! serve` over HTTP is `crates/cli/tests/commands/serve.rs`.
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;

@@ -1,8 +1,9 @@
 //! Bitbucket Pipelines OIDC tokens: the claims and `sub` grammar, issuer and audience derivation, minting with
 //! rotating RSA keys, JWKS and discovery documents, verification (RS256/384/512, ES256/384/512) with a distinct
-//! error per failure, decoding without verification, and (feature `remote`) fetching an issuer's keys over HTTPS.
+//! error per failure, and decoding without verification. Fetching an issuer's keys over HTTPS is keyless-net's
+//! (`jwks::RemoteJwksFetcher`).
 //!
-//! Everything except [`RemoteJwksFetcher`] is pure: the clock and randomness come in as parameters.
+//! Everything here is pure: the clock and randomness come in as parameters.
 //!
 //! ```
 //! use keyless_oidc::{KeyRing, MintRequest, VerifyOptions, BITBUCKET_API_BASE};
@@ -23,8 +24,6 @@
 mod claims;
 mod decode;
 mod discovery;
-#[cfg(feature = "remote")]
-mod fetch;
 mod jwk;
 mod mint;
 mod secret;
@@ -40,8 +39,6 @@ pub use decode::{
     encode_compact, strip_wire_whitespace,
 };
 pub use discovery::{BITBUCKET_CLAIMS_SUPPORTED, DiscoveryDocument};
-#[cfg(feature = "remote")]
-pub use fetch::{FetchError, FetcherOptions, RemoteJwksFetcher};
 pub use jwk::{Algorithm, Jwk, Jwks, KeyProblem, UnknownAlgorithm};
 pub use mint::{
     DEFAULT_LIFETIME_SECONDS, MAX_AUDIENCE_CHARS, MAX_CUSTOM_AUDIENCES, MAX_LIFETIME_SECONDS,

@@ -13,7 +13,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, StatusCode, header};
-use keyless_oidc::{FetchError, FetcherOptions, RemoteJwksFetcher, VerifyError, VerifyOptions};
+use keyless_net::jwks::{FetchError, FetcherOptions, RemoteJwksFetcher};
+use keyless_oidc::{VerifyError, VerifyOptions};
 
 use crate::error::ApiError;
 

@@ -1,5 +1,5 @@
 //! Authentication: Forge-shaped invocation tokens minted with a local key ring whose JWKS a local server
-//! publishes (fetched through keyless-oidc's RemoteJwksFetcher), and the development bearer secret.
+//! publishes (fetched through keyless-net's RemoteJwksFetcher), and the development bearer secret.
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use keyless_net::live::{self, ConnectOptions};
 use keyless_workspace::diff;
-use keyless_workspace::live::{self, ConnectOptions};
 
 /// Where IAM is and whose credentials to use (shared by `apply` and `check --live`).
 #[derive(Debug, Clone, Args)]

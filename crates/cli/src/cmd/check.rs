@@ -51,7 +51,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         let runtime = tokio::runtime::Runtime::new()?;
         runtime.block_on(async {
             let connect = args.aws.connect_options();
-            keyless_workspace::live::read_trust_view(&plan, &connect).await
+            keyless_net::live::read_trust_view(&plan, &connect).await
         })?
     } else {
         TrustView::from_plan(&plan)

@@ -16,9 +16,10 @@ use clap::{Args, ValueEnum};
 use keyless_credentials::{AssumeError, Env, Inputs, Session};
 use keyless_emulator::{Config as EmulatorConfig, RunningEmulator};
 use keyless_enforce::judge::RenderJudge;
+use keyless_net::live;
 use keyless_oidc::{BracedUuid, MintRequest};
 use keyless_workspace::matrix::{self, TrustView};
-use keyless_workspace::{Config, Plan, diff, live};
+use keyless_workspace::{Config, Plan, diff};
 use serde::Serialize;
 
 /// The bundled workspace: two environments in two accounts, three repositories.

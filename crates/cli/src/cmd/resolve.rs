@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use keyless_workspace::resolve::{self, BitbucketApi, Secret};
+use keyless_net::bitbucket::{BitbucketApi, Secret};
+use keyless_workspace::resolve;
 
 #[derive(Debug, Args)]
 pub struct ResolveArgs {

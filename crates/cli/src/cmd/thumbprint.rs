@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use keyless_workspace::thumbprint::{self, Roots, Thumbprint, ThumbprintOptions};
+use keyless_net::thumbprint::{self, Roots, Thumbprint, ThumbprintOptions};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ThumbprintFormat {

@@ -6,7 +6,7 @@
 //                    "role": "<role ARN>" (optional; default: a role in account 123456789012)}
 //   evaluates `policy` as the trust policy (resource policy) of a role; with "identity": true, "resource": "<ARN
 //   or *>" and "account": "<12 digits>" it evaluates `policy` as the caller's identity policy on that resource
-//   (crates/cli/tests/permissions.rs).
+//   (crates/cli/tests/emulate/permissions.rs).
 // Each output line: {"result": "Allowed"|"ExplicitlyDenied"|"ImplicitlyDenied", "ignored": [...]}
 //               or  {"error": "..."} when iam-simulate rejects the input.
 import { readFileSync } from 'node:fs';
