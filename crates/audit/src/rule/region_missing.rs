@@ -84,10 +84,8 @@ impl Rule for RegionMissing {
             return;
         };
         let sets_region = step.commands().any(|(_, t)| {
-            REGION_VARS.iter().any(|v| {
-                t.match_indices(v)
-                    .any(|(i, _)| t[i + v.len()..].starts_with('='))
-            }) || t.contains("--region")
+            REGION_VARS.iter().any(|v| t.contains(&format!("{v}=")))
+                || t.contains("--region")
                 || t.contains("aws configure set region")
         });
         if sets_region {
