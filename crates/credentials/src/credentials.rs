@@ -1,7 +1,7 @@
 //! Temporary AWS credentials and the session they belong to, plus conversions into the AWS SDK's types so other
 //! keyless commands (e.g. `deploy`) can use them directly.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use keyless_net::aws::{SdkConfig, SdkOptions};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -105,11 +105,11 @@ impl Session {
     /// An AWS SDK configuration with these credentials and region, for any service client:
     /// `aws_sdk_s3::Client::new(&session.sdk_config())`.
     pub fn sdk_config(&self) -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(self.region.clone()))
-            .credentials_provider(SharedCredentialsProvider::new(self.credentials.to_sdk()))
-            .build()
+        keyless_net::aws::fixed(&SdkOptions {
+            region: Some(self.region.clone()),
+            credentials: Some(SharedCredentialsProvider::new(self.credentials.to_sdk())),
+            ..SdkOptions::default()
+        })
     }
 }
 

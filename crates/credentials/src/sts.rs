@@ -7,9 +7,8 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use aws_sdk_sts::config::retry::RetryConfig;
-use aws_sdk_sts::config::timeout::TimeoutConfig;
-use aws_sdk_sts::config::{BehaviorVersion, Region, SharedCredentialsProvider};
+use aws_sdk_sts::config::SharedCredentialsProvider;
+use keyless_net::aws::{SdkOptions, Timeouts};
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::types::PolicyDescriptorType;
 use time::OffsetDateTime;
@@ -319,53 +318,23 @@ pub fn endpoint_for(region: &str, endpoint_url: Option<&str>) -> String {
 }
 
 /// Builds the STS client configuration: explicit region, optional endpoint, SDK retries off (keyless retries
-/// with its own budget).
+/// with its own budget), from keyless-net's one SDK configuration (no credentials: web identity needs none).
 pub fn sts_config(
     region: &str,
     endpoint_url: Option<&str>,
     budget: Duration,
 ) -> aws_sdk_sts::Config {
-    let mut builder = aws_sdk_sts::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region.to_owned()))
-        .retry_config(RetryConfig::disabled())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(budget.min(Duration::from_secs(10)))
-                .operation_attempt_timeout(budget)
-                .build(),
-        );
-    if let Some(url) = endpoint_url {
-        builder = builder.endpoint_url(url);
-        if let Some(client) = plain_http_client(url) {
-            builder = builder.http_client(client);
-        }
-    }
-    builder.build()
-}
-
-/// For a plain-HTTP endpoint (a local emulator, moto): an HTTP client that never loads the platform's root
-/// certificates; `None` for anything else, which keeps the SDK's default client. The default client reads and
-/// parses every trusted root (about 150 files on Debian) before its first request, even one over plain HTTP:
-/// measured as most of `keyless assume`'s own system calls against `keyless emulate` (bench/assume), and used by
-/// `keyless deploy s3` against moto too. Any AWS SDK client takes it (`SharedHttpClient` is one type).
-pub fn plain_http_client(endpoint_url: &str) -> Option<aws_sdk_sts::config::SharedHttpClient> {
-    if !endpoint_url.starts_with("http://") {
-        return None;
-    }
-    use aws_smithy_http_client::tls::{
-        Provider, TlsContext, TrustStore, rustls_provider::CryptoMode,
-    };
-    let tls = TlsContext::builder()
-        .with_trust_store(TrustStore::empty())
-        .build()
-        .ok()?;
-    Some(
-        aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-            .tls_context(tls)
-            .build_https(),
-    )
+    let sdk = keyless_net::aws::fixed(&SdkOptions {
+        region: Some(region.to_owned()),
+        endpoint_url: endpoint_url.map(str::to_owned),
+        timeouts: Some(Timeouts {
+            connect: budget.min(Duration::from_secs(10)),
+            attempt: budget,
+        }),
+        max_attempts: Some(1),
+        ..SdkOptions::default()
+    });
+    aws_sdk_sts::Config::from(&sdk)
 }
 
 fn convert(

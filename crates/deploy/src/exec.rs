@@ -114,20 +114,16 @@ pub struct Clients {
 
 impl Clients {
     pub async fn connect(connection: &Connection) -> Result<Self, DeployError> {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(region) = &connection.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(url) = &connection.endpoint_url {
-            loader = loader.endpoint_url(url);
-            if let Some(client) = keyless_credentials::sts::plain_http_client(url) {
-                loader = loader.http_client(client);
-            }
-        }
-        if let Some(credentials) = &connection.credentials {
-            loader = loader.credentials_provider(credentials.clone());
-        }
-        let shared = loader.load().await;
+        let shared = keyless_net::aws::load(&keyless_net::aws::SdkOptions {
+            region: connection.region.clone(),
+            endpoint_url: connection.endpoint_url.clone(),
+            credentials: connection
+                .credentials
+                .clone()
+                .map(aws_credential_types::provider::SharedCredentialsProvider::new),
+            ..keyless_net::aws::SdkOptions::default()
+        })
+        .await;
         if shared.region().is_none() {
             return Err(DeployError::NoRegion);
         }

@@ -5,6 +5,8 @@
 //! - [`http`]: the one reqwest client builder (timeouts, retries with jittered backoff, proxies) every client
 //!   below is built with.
 //! - [`jwks`]: an issuer's keys through OIDC discovery, or a JWKS URL, over HTTPS with a TTL cache.
+//! - [`aws`] (feature `sdk`): the one AWS SDK configuration (region, endpoint override, credentials, timeouts,
+//!   retries) every SDK client of keyless is built from.
 //! - [`bitbucket`]: the Bitbucket REST API (`keyless resolve`'s UUID lookups) and its [`bitbucket::Credential`].
 //! - [`code_insights`]: publishing `keyless audit`'s report through the Pipelines auth proxy.
 //! - [`mint`]: the emulator mint client (`keyless token mint`).
@@ -14,6 +16,8 @@
 //!
 //! The servers (`keyless serve`, `keyless emulate`) take [`jwks`] without `aws`, so they do not compile the SDK.
 
+#[cfg(feature = "sdk")]
+pub mod aws;
 pub mod bitbucket;
 pub mod code_insights;
 pub mod http;

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use aws_config::BehaviorVersion;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
@@ -101,22 +100,13 @@ fn is_no_such_entity<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool
 
 /// An IAM client for `account`, with its identity verified through STS `GetCallerIdentity`.
 pub async fn client_for(options: &ConnectOptions, account: &str) -> Result<Client, LiveError> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new(options.region.clone()));
-    if let Some(profile) = options.profiles.get(account) {
-        // `profile_name` alone is not enough: the default chain reads AWS_ACCESS_KEY_ID first, so in CI (where
-        // those are set for one account) every other account's profile would be ignored.
-        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
-            .profile_name(profile)
-            .build();
-        loader = loader
-            .profile_name(profile)
-            .credentials_provider(credentials);
-    }
-    if let Some(endpoint) = &options.endpoint_url {
-        loader = loader.endpoint_url(endpoint);
-    }
-    let config = loader.load().await;
+    let config = crate::aws::load(&crate::aws::SdkOptions {
+        region: Some(options.region.clone()),
+        endpoint_url: options.endpoint_url.clone(),
+        profile: options.profiles.get(account).cloned(),
+        ..crate::aws::SdkOptions::default()
+    })
+    .await;
     let identity = aws_sdk_sts::Client::new(&config)
         .get_caller_identity()
         .send()

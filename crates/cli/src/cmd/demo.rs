@@ -228,19 +228,21 @@ fn iam_client(emulator: &RunningEmulator, account: &str) -> anyhow::Result<aws_s
         .accounts
         .get(account)
         .with_context(|| format!("the emulator has no account {account}"))?;
-    let config = aws_sdk_iam::Config::builder()
-        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-        .region(aws_sdk_iam::config::Region::new(REGION))
-        .endpoint_url(&emulator.endpoint)
-        .credentials_provider(aws_sdk_iam::config::Credentials::new(
-            creds.access_key_id.clone(),
-            creds.secret_access_key.expose().to_owned(),
-            None,
-            None,
-            "keyless-demo",
-        ))
-        .build();
-    Ok(aws_sdk_iam::Client::from_conf(config))
+    let config = keyless_net::aws::fixed(&keyless_net::aws::SdkOptions {
+        region: Some(REGION.to_owned()),
+        endpoint_url: Some(emulator.endpoint.clone()),
+        credentials: Some(aws_sdk_iam::config::SharedCredentialsProvider::new(
+            aws_sdk_iam::config::Credentials::new(
+                creds.access_key_id.clone(),
+                creds.secret_access_key.expose().to_owned(),
+                None,
+                None,
+                "keyless-demo",
+            ),
+        )),
+        ..keyless_net::aws::SdkOptions::default()
+    });
+    Ok(aws_sdk_iam::Client::new(&config))
 }
 
 async fn apply(emulator: &RunningEmulator, plan: &Plan) -> Step {
