@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use indexmap::IndexMap;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::plan::{AccountPlan, RolePlan};
@@ -41,8 +42,10 @@ pub struct AccountState {
     pub orphans: Vec<String>,
 }
 
-/// One change to IAM.
-#[derive(Clone, Debug, PartialEq)]
+/// One change to IAM. As JSON (`keyless apply --format json`), `action` names the variant in snake_case and the
+/// fields follow; `tag_role`'s tags are an object.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
 pub enum Change {
     CreateProvider {
         url: String,
@@ -102,6 +105,7 @@ pub enum Change {
     },
     TagRole {
         role: String,
+        #[serde(serialize_with = "pairs_as_object")]
         tags: Vec<(String, String)>,
     },
     UntagRole {
@@ -111,6 +115,14 @@ pub enum Change {
     DeleteRole {
         role: String,
     },
+}
+
+/// `[(key, value)]` as a JSON object, in order.
+fn pairs_as_object<S: Serializer>(
+    pairs: &[(String, String)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 impl Change {
