@@ -497,6 +497,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn changes_serialize_as_an_action_and_their_fields() {
+        let tag = Change::TagRole {
+            role: "deploy".into(),
+            tags: vec![("b".into(), "2".into()), ("a".into(), "1".into())],
+        };
+        assert_eq!(
+            serde_json::to_string(&tag).unwrap(),
+            r#"{"action":"tag_role","role":"deploy","tags":{"b":"2","a":"1"}}"#
+        );
+        let trust = Change::UpdateTrustPolicy {
+            role: "deploy".into(),
+            from: json!({"Version": "2012-10-17"}),
+            to: json!({"Version": "2012-10-17", "Statement": []}),
+        };
+        assert_eq!(
+            serde_json::to_value(&trust).unwrap(),
+            json!({"action": "update_trust_policy", "role": "deploy", "from": {"Version": "2012-10-17"},
+                   "to": {"Version": "2012-10-17", "Statement": []}})
+        );
+    }
+
+    #[test]
     fn policies_compare_like_iam() {
         assert!(same_policy(
             &json!({"A": ["x"], "B": 1}),
