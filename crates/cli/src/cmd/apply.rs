@@ -118,7 +118,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let options = args.aws.connect_options();
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = crate::runtime::concurrent(None)?;
     runtime.block_on(async {
         let targets = apply::connect(&options, &plan, &args.accounts).await?;
         let pending = apply::prepare(&plan, targets, args.prune).await?;

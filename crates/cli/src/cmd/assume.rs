@@ -123,13 +123,8 @@ pub fn now_unix() -> i64 {
         .unwrap_or_default()
 }
 
-/// A small single-threaded runtime: keyless makes a handful of sequential calls.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
+/// The step commands' runtime (they make a handful of sequential calls).
+pub use crate::runtime::sequential as runtime;
 
 /// Assumes the role, printing a diagnosed error and returning the exit code on failure.
 pub fn get_session(options: &CredentialOptions) -> Result<std::result::Result<Session, ExitCode>> {

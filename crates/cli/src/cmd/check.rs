@@ -48,7 +48,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let plan = keyless_workspace::plan_unchecked(&config);
     let view = if args.live {
-        let runtime = tokio::runtime::Runtime::new()?;
+        let runtime = crate::runtime::concurrent(None)?;
         runtime.block_on(async {
             let connect = args.aws.connect_options();
             keyless_net::live::read_trust_view(&plan, &connect).await

@@ -95,11 +95,7 @@ pub struct Report {
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::runtime::concurrent(Some(2))?;
     let mut report = runtime.block_on(demo())?;
     report.elapsed_ms = started.elapsed().as_millis();
     match args.format {

@@ -187,10 +187,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let state = AppState::new(config, auth, limits);
     let connection_limits = args.connection.limits()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::runtime::concurrent(None)?;
     runtime.block_on(async move {
         let server = Server::bind(args.listen, state)
             .await
