@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
@@ -52,9 +51,8 @@ impl AwsArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The workspace file.
-    #[arg(short, long, env = "KEYLESS_CONFIG", default_value = "keyless.yml")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub workspace: super::WorkspaceFile,
     #[command(flatten)]
     pub aws: AwsArgs,
     /// Show the changes and stop.
@@ -83,26 +81,26 @@ pub enum ApplyFormat {
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let config = keyless_workspace::load(&args.config)?;
+    let config = args.workspace.load()?;
     let plan = keyless_workspace::plan(&config)?;
     let todos = keyless_workspace::permissions::todos(&config);
     if !todos.is_empty() {
         let places: Vec<String> = todos
             .iter()
-            .map(|(role, at)| format!("role `{role}` ({}:{at})", args.config.display()))
+            .map(|(role, at)| format!("role `{role}` ({}:{at})", args.workspace.config.display()))
             .collect();
         bail!(
             "`permissions: todo` is a placeholder, not a policy: {}. Write the role's permissions (`keyless permissions \
              infer -c {} --write` derives them from the pipelines), then apply",
             places.join(", "),
-            args.config.display()
+            args.workspace.config.display()
         );
     }
     for account in &args.accounts {
         if !plan.accounts.iter().any(|a| &a.account == account) {
             bail!(
                 "account {account} is not in {}; its accounts are: {}",
-                args.config.display(),
+                args.workspace.config.display(),
                 plan.accounts
                     .iter()
                     .map(|a| a.account.as_str())
@@ -129,7 +127,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         } else {
             Outcome::Applied
         };
-        let config = args.config.display().to_string();
+        let config = args.workspace.config.display().to_string();
         if json {
             if outcome == Outcome::Applied {
                 pending.execute().await?;
