@@ -44,7 +44,7 @@ pub use mint::{
     DEFAULT_LIFETIME_SECONDS, MAX_AUDIENCE_CHARS, MAX_CUSTOM_AUDIENCES, MAX_LIFETIME_SECONDS,
     MintError, MintRequest, MintResponse,
 };
-pub use secret::{PrivateKeyPem, SecretToken};
+pub use secret::{PrivateKeyPem, Secret, SecretToken};
 pub use signing::{EcSigningKey, ExportedKey, KeyError, KeyRing, KeyRingExport, SigningKey};
 pub use subject::{Subject, SubjectError};
 pub use uuid::{BracedUuid, UuidError};
