@@ -50,6 +50,6 @@ pub use subject::{Subject, SubjectError};
 pub use uuid::{BracedUuid, UuidError};
 pub use verify::{TimeClaim, VerifiedToken, VerifyError, VerifyOptions, verify};
 pub use workspace::{
-    AUDIENCE_PREFIX, BITBUCKET_API_BASE, BITBUCKET_API_HOST, ISSUER_PREFIX, ISSUER_SUFFIX, IssuerParts,
-    WorkspaceError, WorkspaceRef, parse_issuer, workspace_audience, workspace_issuer,
+    AUDIENCE_PREFIX, BITBUCKET_API_BASE, BITBUCKET_API_HOST, ISSUER_PREFIX, ISSUER_SUFFIX,
+    IssuerParts, WorkspaceError, WorkspaceRef, parse_issuer, workspace_audience, workspace_issuer,
 };

@@ -154,7 +154,12 @@ mod tests {
         struct Holder {
             key: Secret,
         }
-        let shown = format!("{:?}", Holder { key: secret.clone() });
+        let shown = format!(
+            "{:?}",
+            Holder {
+                key: secret.clone()
+            }
+        );
         assert!(!shown.contains("canary"), "{shown}");
         assert_eq!(secret.expose(), "canary-8f3a");
         assert_eq!(secret.len(), 11);

@@ -119,8 +119,11 @@ impl DevBearerSecret {
 
     fn matches(&self, presented: &str) -> bool {
         // Constant time in the content, so the secret cannot be guessed byte by byte from response times.
-        aws_lc_rs::constant_time::verify_slices_are_equal(self.0.expose().as_bytes(), presented.as_bytes())
-            .is_ok()
+        aws_lc_rs::constant_time::verify_slices_are_equal(
+            self.0.expose().as_bytes(),
+            presented.as_bytes(),
+        )
+        .is_ok()
     }
 }
 

@@ -17,10 +17,10 @@ use clap::{Args, Subcommand, ValueEnum};
 use keyless_iam::arn::ProviderArn;
 use keyless_iam::sts::{self, Rejection, RequestContext};
 use keyless_iam::web_identity;
-use keyless_oidc::SecretToken;
 use keyless_iam::{
     Decision, Diagnostic, Evaluation, ParseError, PolicyDocument, PolicyKind, Request, Severity,
 };
+use keyless_oidc::SecretToken;
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -460,7 +460,9 @@ fn read_claims(args: &EvalArgs) -> anyhow::Result<serde_json::Map<String, serde_
 
 /// Decodes a JWT's payload without verifying it. base64url is decoded with the `base64` crate rather than
 /// keyless-oidc, so this command does not depend on the verifier. Errors never include the token.
-fn claims_from_token(token: &SecretToken) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+fn claims_from_token(
+    token: &SecretToken,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     let parts: Vec<&str> = token.expose().trim().split('.').collect();
     if parts.len() != 3 {
         bail!(
