@@ -15,7 +15,7 @@ use anyhow::{Context as _, anyhow, bail};
 use base64::Engine as _;
 use clap::{Args, Subcommand, ValueEnum};
 use keyless_iam::arn::ProviderArn;
-use keyless_iam::sts::{self, Rejection, RequestContext, Stage};
+use keyless_iam::sts::{self, Rejection, RequestContext};
 use keyless_iam::web_identity;
 use keyless_iam::{
     Decision, Diagnostic, Evaluation, ParseError, PolicyDocument, PolicyKind, Request, Severity,
@@ -422,17 +422,7 @@ fn token_verdict(args: &EvalArgs, policy: &PolicyDocument) -> anyhow::Result<Ver
     }
     let decision = sts::decide(&providers, policy, &claims, &context);
     let evaluations = decision.evaluations(policy);
-    let verdict = match &decision.rejection {
-        None => Decision::Allow,
-        Some(r) if r.stage == Stage::Trust => decision
-            .policy_decisions
-            .iter()
-            .copied()
-            .find(|d| !d.is_allow())
-            .unwrap_or(Decision::ImplicitDeny),
-        // STS refuses the token before it asks the policy: nothing allowed it.
-        Some(_) => Decision::ImplicitDeny,
-    };
+    let verdict = decision.verdict();
     let explanation = decision.explain(policy);
     notes.extend(decision.notes.iter().cloned());
     Ok(Verdict {
