@@ -129,6 +129,22 @@ fn start_emulator(dir: &Path) -> Emulator {
     emulator
 }
 
+/// An emulator with examples/demo/keyless.yml copied into `dir` and production's keys in an AWS credentials file
+/// there: (emulator, keyless.yml, credentials file).
+fn demo_workspace(dir: &Path) -> (Emulator, PathBuf, PathBuf) {
+    let emulator = start_emulator(dir);
+    let config = dir.join("keyless.yml");
+    std::fs::copy(repo_root().join("examples/demo/keyless.yml"), &config).unwrap();
+    let credentials = dir.join("credentials");
+    let (id, secret) = emulator.keys(PRODUCTION);
+    std::fs::write(
+        &credentials,
+        format!("[production]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n"),
+    )
+    .unwrap();
+    (emulator, config, credentials)
+}
+
 /// Runs keyless with staging's keys in the environment and production's in an AWS profile.
 struct Runner<'a> {
     emulator: &'a Emulator,
@@ -217,16 +233,7 @@ fn verdicts(json: &str) -> Vec<(String, String, String, String, String, String)>
 #[test]
 fn apply_against_keyless_emulate_creates_converges_and_prunes_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let emulator = start_emulator(dir.path());
-    let config = dir.path().join("keyless.yml");
-    std::fs::copy(repo_root().join("examples/demo/keyless.yml"), &config).unwrap();
-    let credentials = dir.path().join("credentials");
-    let (id, secret) = emulator.keys(PRODUCTION);
-    std::fs::write(
-        &credentials,
-        format!("[production]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n"),
-    )
-    .unwrap();
+    let (emulator, config, credentials) = demo_workspace(dir.path());
     let runner = Runner {
         emulator: &emulator,
         config: config.clone(),
@@ -555,16 +562,7 @@ fn missing_credentials_are_named_as_such_not_as_an_unreachable_endpoint() {
 #[test]
 fn apply_format_json_reports_the_same_workflow_as_a_value() {
     let dir = tempfile::tempdir().unwrap();
-    let emulator = start_emulator(dir.path());
-    let config = dir.path().join("keyless.yml");
-    std::fs::copy(repo_root().join("examples/demo/keyless.yml"), &config).unwrap();
-    let credentials = dir.path().join("credentials");
-    let (id, secret) = emulator.keys(PRODUCTION);
-    std::fs::write(
-        &credentials,
-        format!("[production]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n"),
-    )
-    .unwrap();
+    let (emulator, config, credentials) = demo_workspace(dir.path());
     let runner = Runner {
         emulator: &emulator,
         config: config.clone(),
