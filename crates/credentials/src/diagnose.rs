@@ -268,32 +268,8 @@ fn expired(f: &Facts<'_>) -> Option<Diagnosis> {
 fn access_denied(f: &Facts<'_>) -> Option<Diagnosis> {
     let lower = f.lower.as_str();
     let ctx = f.ctx;
-    let token = f.ctx.token;
-    let host_path = f.host_path;
-    let provider_arn = f.provider_arn.as_str();
     Some(match (f.code, f.ctx.operation) {
-        ("AccessDenied", Operation::AssumeRoleWithWebIdentity) => {
-            let env_note = if token.deployment_environment_uuid.is_some() {
-                "this is a deployment step, so sub is `{repository}:{environment}:{step}`: a condition written as `{repository}:{step}`-shaped (e.g. `{repo}:{step-uuid}`) no longer matches"
-            } else {
-                "this is not a deployment step, so sub is `{repository}:{step}`: a condition that expects an environment UUID (`{repo}:{env}:*`) cannot match"
-            };
-            let mut d = Diagnosis::new(
-                "trust-policy-denied",
-                format!(
-                    "the trust policy of {} does not allow this token (or the role does not exist: AWS does not say which)",
-                    ctx.role_arn
-                ),
-                format!(
-                    "make the trust policy's Principal `{{\"Federated\": \"{provider_arn}\"}}`, Action `sts:AssumeRoleWithWebIdentity`, and conditions on `{host_path}:aud` / `{host_path}:sub` that match the values above, UUIDs with their braces; `keyless plan` writes such a policy, and `keyless doctor` with a keyless.yml names the failing condition"
-                ),
-                true,
-            );
-            d.notes.push(env_note.to_owned());
-            d.notes.push("condition keys must be the issuer without `https://` followed by `:sub`/`:aud`; keys that contain `https://` never match".to_owned());
-            d.notes.push("an `aws:SourceIp` condition fails on 1x/2x steps, which have no fixed IP ranges: use `runtime.cloud.atlassian-ip-ranges: true` on 4x/8x steps or drop the condition".to_owned());
-            d
-        }
+        ("AccessDenied", Operation::AssumeRoleWithWebIdentity) => trust_policy_denied(f),
         ("AccessDenied", Operation::AssumeRole) if lower.contains("sts:tagsession") => {
             Diagnosis::new(
                 "tag-session-denied",
@@ -349,6 +325,32 @@ fn access_denied(f: &Facts<'_>) -> Option<Diagnosis> {
         ),
         _ => return None,
     })
+}
+
+/// The trust policy refused a web-identity token (or the role does not exist).
+fn trust_policy_denied(f: &Facts<'_>) -> Diagnosis {
+    let (ctx, token, host_path, provider_arn) =
+        (f.ctx, f.ctx.token, f.host_path, f.provider_arn.as_str());
+    let env_note = if token.deployment_environment_uuid.is_some() {
+        "this is a deployment step, so sub is `{repository}:{environment}:{step}`: a condition written as `{repository}:{step}`-shaped (e.g. `{repo}:{step-uuid}`) no longer matches"
+    } else {
+        "this is not a deployment step, so sub is `{repository}:{step}`: a condition that expects an environment UUID (`{repo}:{env}:*`) cannot match"
+    };
+    let mut d = Diagnosis::new(
+        "trust-policy-denied",
+        format!(
+            "the trust policy of {} does not allow this token (or the role does not exist: AWS does not say which)",
+            ctx.role_arn
+        ),
+        format!(
+            "make the trust policy's Principal `{{\"Federated\": \"{provider_arn}\"}}`, Action `sts:AssumeRoleWithWebIdentity`, and conditions on `{host_path}:aud` / `{host_path}:sub` that match the values above, UUIDs with their braces; `keyless plan` writes such a policy, and `keyless doctor` with a keyless.yml names the failing condition"
+        ),
+        true,
+    );
+    d.notes.push(env_note.to_owned());
+    d.notes.push("condition keys must be the issuer without `https://` followed by `:sub`/`:aud`; keys that contain `https://` never match".to_owned());
+    d.notes.push("an `aws:SourceIp` condition fails on 1x/2x steps, which have no fixed IP ranges: use `runtime.cloud.atlassian-ip-ranges: true` on 4x/8x steps or drop the condition".to_owned());
+    d
 }
 
 /// `InvalidParameterValue` on a chained hop that sends session tags.

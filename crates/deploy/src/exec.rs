@@ -324,7 +324,7 @@ impl Run<'_> {
             mut warnings,
             guards,
         } = surveyed;
-        let executed = execute(
+        let mut executed = execute(
             clients,
             opts,
             &plan,
@@ -334,7 +334,7 @@ impl Run<'_> {
             progress,
         )
         .await;
-        errors.extend(executed.errors);
+        errors.append(&mut executed.errors);
         let written = Written {
             plan: &plan,
             remote: &remote,
@@ -353,20 +353,7 @@ impl Run<'_> {
         )
         .await;
 
-        let changed = executed
-            .uploaded
-            .iter()
-            .map(|u| u.key.as_str())
-            .chain(executed.updated.iter().map(|u| u.key.as_str()))
-            .chain(executed.deleted.iter().map(|d| d.key.as_str()));
-        let settings = cloudfront::Settings {
-            max_paths: opts.max_invalidation_paths,
-            wait: opts.wait,
-            wait_timeout: opts.wait_timeout,
-            wait_interval: opts.wait_interval,
-        };
-        let (invalidations, failed) =
-            cloudfront::invalidate_all(&clients.cloudfront, targets, changed, settings).await;
+        let (invalidations, failed) = invalidate(clients, opts, targets, &executed).await;
         errors.extend(failed);
 
         let summary = Summary {
@@ -393,6 +380,28 @@ impl Run<'_> {
             guards,
         }
     }
+}
+
+/// Invalidates what the run changed, in each distribution serving the bucket.
+async fn invalidate(
+    clients: &Clients,
+    opts: &DeployOptions,
+    targets: &[cloudfront::Target],
+    executed: &Executed,
+) -> (Vec<InvalidationReport>, Vec<Failure>) {
+    let changed = executed
+        .uploaded
+        .iter()
+        .map(|u| u.key.as_str())
+        .chain(executed.updated.iter().map(|u| u.key.as_str()))
+        .chain(executed.deleted.iter().map(|d| d.key.as_str()));
+    let settings = cloudfront::Settings {
+        max_paths: opts.max_invalidation_paths,
+        wait: opts.wait,
+        wait_timeout: opts.wait_timeout,
+        wait_interval: opts.wait_interval,
+    };
+    cloudfront::invalidate_all(&clients.cloudfront, targets, changed, settings).await
 }
 
 /// Everything known before the first change: the plan, both sides it compares, the state file as read, the

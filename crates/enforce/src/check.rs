@@ -501,6 +501,18 @@ fn judge_step<'c>(
     runner_refusal(config, &label, r, env_name, env, runs_on)?;
     vpc_refusal(&label, r, env_name, env, s, runs_on)?;
     let pipes = plan_pipes(config, &label, env_name, env, s, notes)?;
+    Ok(Some(step_plan(config, s, env_name, env, pipes)))
+}
+
+/// The plan of a deployment step that passed: what its edit needs to know.
+fn step_plan<'c>(
+    config: &EnforceConfig,
+    s: &StepRef<'_>,
+    env_name: &'c str,
+    env: &'c EnvironmentSpec,
+    pipes: Vec<PipePlan>,
+) -> StepPlan<'c> {
+    let step = s.step;
     let setup = config.setup_lines(env_name);
     let has_setup = setup.len() <= step.script.len()
         && setup
@@ -508,8 +520,8 @@ fn judge_step<'c>(
             .zip(&step.script)
             .all(|(line, entry)| entry.command() == Some(line.as_str()));
     let size = s.effective.size.value.as_str();
-    Ok(Some(StepPlan {
-        route: r.clone(),
+    StepPlan {
+        route: s.route.clone(),
         env_name,
         env,
         stage_route: s.stage.map(|st| st.route.clone()),
@@ -525,7 +537,7 @@ fn judge_step<'c>(
         ip_size: size == "4x" || size == "8x",
         self_hosted: s.effective.self_hosted,
         pipes,
-    }))
+    }
 }
 
 /// What refuses any step, deployment or not: an `oidc` or `trigger` of the wrong shape, a script entry that is

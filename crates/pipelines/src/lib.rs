@@ -32,6 +32,7 @@ pub mod render;
 pub mod route;
 mod select;
 pub mod span;
+pub mod suggest;
 mod traverse;
 pub mod validate;
 

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use ipnet::IpNet;
 use keyless_iam::network;
+use keyless_pipelines::suggest::levenshtein;
 use regex::Regex;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -425,24 +426,6 @@ pub(crate) fn closest<'a>(
         .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 3) && *distance > 0)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            current.push(
-                (previous[j] + cost)
-                    .min(previous[j + 1] + 1)
-                    .min(current[j] + 1),
-            );
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// A role name derived from the workspace and environment, valid for IAM.
