@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 
 use keyless_oidc::{DiscoveryDocument, Jwks};
 
+use crate::http::{HttpClient, HttpConfig};
+
 /// Tunables for [`RemoteJwksFetcher`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetcherOptions {
@@ -104,7 +106,7 @@ struct Entry {
 
 /// Fetches and caches issuers' JWKS. Cheap to share behind an `Arc`; safe to call concurrently.
 pub struct RemoteJwksFetcher {
-    client: reqwest::Client,
+    client: HttpClient,
     options: FetcherOptions,
     cache: Mutex<HashMap<String, Entry>>,
 }
@@ -118,19 +120,27 @@ impl std::fmt::Debug for RemoteJwksFetcher {
 }
 
 impl RemoteJwksFetcher {
-    /// A fetcher with its own HTTP client (rustls, the platform's trusted roots).
+    /// A fetcher with its own HTTP client (rustls, the platform's trusted roots), proxies from the environment
+    /// (`HTTPS_PROXY`, `NO_PROXY`), retries on refused connections, 429 and 5xx ([`crate::http`]).
     pub fn new(options: FetcherOptions) -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
+        Self::with_config(options, &HttpConfig::from_env())
+    }
+
+    /// A fetcher whose client is built from `config`, with [`FetcherOptions::timeout`] as its timeouts.
+    pub fn with_config(options: FetcherOptions, config: &HttpConfig) -> Result<Self, FetchError> {
+        let config = config
+            .clone()
             .timeout(options.timeout)
-            .connect_timeout(options.timeout)
-            .https_only(!options.allow_http)
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .user_agent(concat!("keyless/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|error| FetchError::Request {
-                url: String::new(),
-                detail: error.to_string(),
-            })?;
+            .connect_timeout(options.timeout);
+        let client = HttpClient::with(&config, |builder| {
+            builder
+                .https_only(!options.allow_http)
+                .redirect(reqwest::redirect::Policy::limited(3))
+        })
+        .map_err(|error| FetchError::Request {
+            url: String::new(),
+            detail: error.to_string(),
+        })?;
         Ok(Self {
             client,
             options,
@@ -237,13 +247,11 @@ impl RemoteJwksFetcher {
                 }
             }
         };
-        let mut response = self
+        let request = self
             .client
             .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(request_error)?;
+            .header(reqwest::header::ACCEPT, "application/json");
+        let mut response = self.client.send(request).await.map_err(request_error)?;
         if !response.status().is_success() {
             return Err(FetchError::Status {
                 url: url.to_owned(),

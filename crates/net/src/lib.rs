@@ -2,8 +2,12 @@
 //! (keyless-workspace, -oidc, -iam, -pipelines, -enforce, -audit) build without an HTTP client, a TLS stack or
 //! the AWS SDK (`tests/pure_crates.rs` checks their `cargo tree`).
 //!
+//! - [`http`]: the one reqwest client builder (timeouts, retries with jittered backoff, proxies) every client
+//!   below is built with.
 //! - [`jwks`]: an issuer's keys through OIDC discovery, or a JWKS URL, over HTTPS with a TTL cache.
-//! - [`bitbucket`]: the Bitbucket REST API (`keyless resolve`'s UUID lookups).
+//! - [`bitbucket`]: the Bitbucket REST API (`keyless resolve`'s UUID lookups) and its [`bitbucket::Credential`].
+//! - [`code_insights`]: publishing `keyless audit`'s report through the Pipelines auth proxy.
+//! - [`mint`]: the emulator mint client (`keyless token mint`).
 //! - [`thumbprint`]: an OIDC issuer's TLS certificate chain and the thumbprint IAM wants.
 //! - [`live`] (feature `aws`): IAM as it is, read and written through the AWS SDK for Rust (`apply`,
 //!   `check --live`, `demo`).
@@ -15,9 +19,12 @@
 #[cfg(feature = "aws")]
 pub mod apply;
 pub mod bitbucket;
+pub mod code_insights;
+pub mod http;
 pub mod jwks;
 #[cfg(feature = "aws")]
 pub mod live;
+pub mod mint;
 pub mod thumbprint;
 
 /// An error and its sources, `: `-separated, each said once. reqwest's Display hides the cause ("error sending

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error_chain;
+use crate::http::{HttpClient, HttpConfig};
 
 /// The path OpenID Connect Discovery puts the configuration document at.
 const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
@@ -60,13 +61,19 @@ pub struct ThumbprintOptions {
     pub roots: Roots,
     /// Per connection and per request.
     pub timeout: Duration,
+    /// Proxies and retries of the discovery and JWKS fetches. NOTE: the handshake that reads the chain
+    /// ([`presented_chain`]) opens its own TCP connection to the host and does not go through `HTTPS_PROXY`
+    /// (no CONNECT tunnel of ours yet); behind a proxy-only network it fails to connect.
+    pub http: HttpConfig,
 }
 
 impl Default for ThumbprintOptions {
+    /// Proxies from the environment.
     fn default() -> Self {
         Self {
             roots: Roots::WebPki,
             timeout: Duration::from_secs(10),
+            http: HttpConfig::from_env(),
         }
     }
 }
@@ -252,7 +259,7 @@ fn client_config(roots: &Roots) -> Result<Arc<ClientConfig>, ThumbprintError> {
 }
 
 async fn get_json(
-    client: &reqwest::Client,
+    client: &HttpClient,
     url: &Url,
     what: &'static str,
 ) -> Result<serde_json::Value, ThumbprintError> {
@@ -262,8 +269,7 @@ async fn get_json(
         detail,
     };
     let mut response = client
-        .get(url.clone())
-        .send()
+        .send(client.get(url.as_str()))
         .await
         .map_err(|error| fetch_error(error_chain(&error)))?;
     let status = response.status();
@@ -380,19 +386,22 @@ pub async fn thumbprint(
 ) -> Result<Thumbprint, ThumbprintError> {
     let discovery = discovery_url(input)?;
     let config = client_config(&options.roots)?;
-    let client = reqwest::Client::builder()
-        .tls_backend_preconfigured((*config).clone())
-        .https_only(true)
+    let http = options
+        .http
+        .clone()
         .timeout(options.timeout)
-        .connect_timeout(options.timeout)
-        .redirect(reqwest::redirect::Policy::limited(3))
-        .user_agent(concat!("keyless/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|error| ThumbprintError::Fetch {
-            what: "the discovery document",
-            url: discovery.to_string(),
-            detail: error_chain(&error),
-        })?;
+        .connect_timeout(options.timeout);
+    let client = HttpClient::with(&http, |builder| {
+        builder
+            .tls_backend_preconfigured((*config).clone())
+            .https_only(true)
+            .redirect(reqwest::redirect::Policy::limited(3))
+    })
+    .map_err(|error| ThumbprintError::Fetch {
+        what: "the discovery document",
+        url: discovery.to_string(),
+        detail: error.to_string(),
+    })?;
     let document = get_json(&client, &discovery, "the discovery document").await?;
     let Some(jwks_uri) = document.get("jwks_uri").and_then(|v| v.as_str()) else {
         return Err(ThumbprintError::NoJwksUri {

@@ -105,3 +105,23 @@ fn the_check_finds_them_where_they_are() {
         );
     }
 }
+
+#[test]
+fn the_binary_has_one_http_stack_and_one_crypto_provider() {
+    // The `keyless` binary's normal tree: reqwest (through keyless-net) is its only HTTP client besides the AWS
+    // SDK's; ureq went with the mint client, and aws-lc-rs is the only crypto provider (no ring).
+    let names = normal_tree(&["-p", "keyless"]);
+    assert!(names.iter().any(|n| n == "keyless"), "{names:?}");
+    for gone in ["ureq", "ring", "quinn"] {
+        assert!(
+            !names.iter().any(|n| n == gone),
+            "{gone} is in the keyless binary's tree again"
+        );
+    }
+    for kept in ["reqwest", "aws-lc-rs"] {
+        assert!(
+            names.iter().any(|n| n == kept),
+            "{kept} not found: {names:?}"
+        );
+    }
+}

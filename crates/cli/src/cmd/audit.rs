@@ -6,10 +6,9 @@
 //! keyless.yml whose `audit:` section is unusable) is a finding (`invalid-pipeline` / `invalid-input`, high) and
 //! the other files are audited and reported in full.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -377,8 +376,9 @@ fn apply_fixes(files: &[PathBuf], inputs: &[Input], report: &Report) -> anyhow::
 }
 
 /// DELETE the previous report (a rerun must not keep stale annotations), PUT the report, then POST the
-/// annotations in batches of 100 (at most 1000), through the Pipelines auth proxy.
+/// annotations in batches of 100 (at most 1000), through the Pipelines auth proxy (`keyless_net::code_insights`).
 fn publish(args: &AuditArgs, report: &Report, fail_on: Severity) -> anyhow::Result<()> {
+    use keyless_net::code_insights::{Publisher, Route};
     let repo = args
         .repo
         .as_deref()
@@ -394,99 +394,19 @@ fn publish(args: &AuditArgs, report: &Report, fail_on: Severity) -> anyhow::Resu
     );
     let (ci_report, annotations) = code_insights::render(&report.findings, fail_on);
     let proxy = args.proxy.trim_end_matches('/');
-    let proxy = proxy
-        .strip_prefix("http://")
-        .with_context(|| format!("--proxy `{proxy}` must be an http:// URL"))?;
-    send(proxy, "DELETE", &base, None, &[200, 204, 404])?;
-    send(
-        proxy,
-        "PUT",
-        &base,
-        Some(serde_json::to_string(&ci_report)?),
-        &[200, 201],
+    let publisher = Publisher::new(
+        Route::PipelinesProxy(proxy.to_owned()),
+        Publisher::default_config(),
     )?;
-    for batch in code_insights::batches(&annotations) {
-        send(
-            proxy,
-            "POST",
-            &format!("{base}/annotations"),
-            Some(serde_json::to_string(batch)?),
-            &[200, 201],
-        )?;
-    }
+    let batches = code_insights::batches(&annotations)
+        .map(serde_json::to_string)
+        .collect::<Result<Vec<_>, _>>()?;
+    let report_json = serde_json::to_string(&ci_report)?;
+    crate::runtime::sequential()?.block_on(publisher.publish(&base, report_json, batches))?;
     eprintln!(
         "published {} annotation(s) to Code Insights report {}",
         annotations.len(),
         code_insights::REPORT_ID
     );
     Ok(())
-}
-
-/// One request through the proxy with bounded retries on 429/5xx, honouring `Retry-After` (capped at 10 s).
-///
-/// NOTE: hand-written HTTP/1.1 because the Pipelines auth proxy forwards plain HTTP requests in absolute form
-/// (`PUT http://api.bitbucket.org/... HTTP/1.1`, as `curl --proxy` sends them), while ureq tunnels every proxied
-/// request through CONNECT, which that proxy is not documented to support.
-fn send(
-    proxy: &str,
-    method: &str,
-    url: &str,
-    body: Option<String>,
-    ok: &[u16],
-) -> anyhow::Result<()> {
-    use std::io::{BufRead, BufReader, Write};
-    let host = url
-        .strip_prefix("http://")
-        .and_then(|r| r.split('/').next())
-        .context("the API base must be http://")?;
-    let body = body.unwrap_or_default();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let stream = std::net::TcpStream::connect(proxy)
-            .with_context(|| format!("{method} {url}: cannot reach the Pipelines proxy at {proxy} (run inside a Pipelines step, or set --proxy)"))?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let mut writer = stream.try_clone()?;
-        write!(
-            writer,
-            "{method} {url} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )?;
-        writer.flush()?;
-        let mut reader = BufReader::new(stream);
-        let mut status_line = String::new();
-        reader
-            .read_line(&mut status_line)
-            .with_context(|| format!("{method} {url}: no answer from the proxy"))?;
-        let status: u16 = status_line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let mut retry_after = 1;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':')
-                && k.eq_ignore_ascii_case("retry-after")
-            {
-                retry_after = v.trim().parse::<u64>().unwrap_or(1).min(10);
-            }
-        }
-        if ok.contains(&status) {
-            return Ok(());
-        }
-        if (status == 429 || status >= 500) && attempt < 3 {
-            std::thread::sleep(Duration::from_secs(retry_after));
-            continue;
-        }
-        let mut text = String::new();
-        let _ = reader.take(2000).read_to_string(&mut text);
-        bail!(
-            "{method} {url}: Bitbucket answered HTTP {status}: {}",
-            text.trim()
-        );
-    }
 }

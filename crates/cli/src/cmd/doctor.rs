@@ -55,13 +55,12 @@ fn check_ip(url: &str, timeout: std::time::Duration) -> (Check, Option<IpAddr>) 
     const TITLE: &str = "the public address AWS sees (aws:SourceIp)";
     let fetched = runtime().and_then(|rt| {
         rt.block_on(async {
-            let client = reqwest::Client::builder()
-                .timeout(timeout)
-                .build()
-                .context("cannot build an HTTP client")?;
+            let client = keyless_net::http::HttpClient::new(
+                &keyless_net::http::HttpConfig::from_env().timeout(timeout),
+            )
+            .context("cannot build an HTTP client")?;
             let response = client
-                .get(url)
-                .send()
+                .send(client.get(url))
                 .await
                 .with_context(|| format!("cannot reach {url}"))?;
             let status = response.status();

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use keyless_net::bitbucket::{BitbucketApi, Secret};
+use keyless_net::bitbucket::{BitbucketApi, Credential};
 use keyless_workspace::resolve;
 
 #[derive(Debug, Args)]
@@ -33,7 +33,7 @@ pub fn run(args: ResolveArgs) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.config)
         .with_context(|| format!("cannot read {}", args.config.display()))?;
     let origin = args.config.display().to_string();
-    let api = BitbucketApi::new(&args.api_url, Secret::new(token))?;
+    let api = BitbucketApi::new(&args.api_url, Credential::from_value(&token))?;
     let runtime = tokio::runtime::Runtime::new()?;
     let fills = runtime.block_on(resolve::plan_fills(&text, &origin, &api))?;
     if fills.is_empty() {

@@ -42,6 +42,7 @@ pub fn run(args: ThumbprintArgs) -> anyhow::Result<ExitCode> {
     let options = ThumbprintOptions {
         roots,
         timeout: Duration::from_secs(args.timeout.max(1)),
+        ..ThumbprintOptions::default()
     };
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(thumbprint::thumbprint(&args.url, &options))?;

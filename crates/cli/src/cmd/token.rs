@@ -7,9 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use keyless_oidc::{
-    BracedUuid, Decoded, Header, MintRequest, MintResponse, Subject, decode_unverified,
-};
+use keyless_oidc::{BracedUuid, Decoded, Header, MintRequest, Subject, decode_unverified};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -127,41 +125,10 @@ fn mint(args: MintArgs) -> Result<ExitCode> {
         );
     }
     let url = format!("{base}/_keyless/mint");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(args.timeout))
-        .build()
-        .into();
-    let body = serde_json::to_string(&request)?;
-    let mut response = agent
-        .post(&url)
-        .header("Content-Type", "application/json")
-        .send(body.as_str())
-        .with_context(|| {
-            format!("cannot reach the emulator at {url}: is `keyless emulate` running there?")
-        })?;
-    let status = response.status().as_u16();
-    let mut text = String::new();
-    response
-        .body_mut()
-        .as_reader()
-        .take(1 << 20)
-        .read_to_string(&mut text)
-        .with_context(|| format!("reading the response of {url}"))?;
-    if status != 200 {
-        // The emulator answers errors as {"error": "..."}; anything else is shown as text.
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|json| json.get("error").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| text.trim().chars().take(500).collect());
-        bail!("the emulator at {url} refused to mint (HTTP {status}): {message}");
-    }
-    let minted: MintResponse = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{url} answered HTTP 200 but not with {{\"token\": ...}}: is this a keyless emulator?"
-        )
-    })?;
-    let token = minted.token.expose().trim();
+    let config = keyless_net::http::HttpConfig::from_env().timeout(args.timeout);
+    let minted =
+        crate::runtime::sequential()?.block_on(keyless_net::mint::mint(base, &request, &config))?;
+    let token = minted.expose().trim();
     decode_unverified(token)
         .with_context(|| format!("{url} returned something that is not a token"))?;
     println!("{token}");
