@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import pathlib
+import re
 import sys
 import uuid
 from datetime import datetime, timezone
@@ -114,8 +115,22 @@ def c_component(name, version, purl, licence, description, supplier):
     }
 
 
+def remap_source_root(value, root: str):
+    """cargo-cyclonedx names a workspace crate by its package id, `path+file:///<checkout>/crates/cli#keyless@0.1.0`,
+    so the checkout's path would make two checkouts of one commit write two SBOMs: it becomes `/keyless`, as
+    scripts/dist's --remap-path-prefix does for the binary."""
+    if isinstance(value, dict):
+        return {k: remap_source_root(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [remap_source_root(v, root) for v in value]
+    if isinstance(value, str):
+        return re.sub("path\\+file://" + re.escape(root.rstrip("/")) + "(?=[/#]|$)", "path+file:///keyless", value)
+    return value
+
+
 def sbom(args: argparse.Namespace) -> None:
     bom = json.loads(pathlib.Path(args.crates).read_text(encoding="utf-8"))
+    bom = remap_source_root(bom, args.source_root)
     glibc_purl = f"pkg:deb/debian/glibc@{args.glibc.replace('+', '%2B')}?arch=source&distro=bookworm"
     added = [
         c_component(
@@ -186,6 +201,7 @@ def main() -> None:
     sub.choices["licences"].add_argument("--aws-lc-dir", required=True)
     sub.choices["licences"].add_argument("--mimalloc-dir", required=True)
     sub.choices["sbom"].add_argument("--epoch", required=True)
+    sub.choices["sbom"].add_argument("--source-root", required=True, help="the checkout, written as /keyless")
     args = parser.parse_args()
     licences(args) if args.mode == "licences" else sbom(args)
 

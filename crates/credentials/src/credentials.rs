@@ -1,8 +1,8 @@
 //! Temporary AWS credentials and the session they belong to, plus conversions into the AWS SDK's types so other
 //! keyless commands (e.g. `deploy`) can use them directly.
 
-use keyless_net::aws::{SdkConfig, SdkOptions};
 use aws_credential_types::provider::SharedCredentialsProvider;
+use keyless_net::aws::{SdkConfig, SdkOptions};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 

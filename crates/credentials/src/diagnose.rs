@@ -85,57 +85,66 @@ fn account_of_role(role: &str) -> &str {
     role.split(':').nth(4).unwrap_or("ACCOUNT")
 }
 
+/// What the rows name, worked out once from the answer and the context.
+struct Facts<'a> {
+    code: &'a str,
+    message: &'a str,
+    ctx: &'a Context<'a>,
+    /// The message in lowercase: rows match on its words.
+    lower: String,
+    iss: &'a str,
+    host_path: &'a str,
+    account: &'a str,
+    provider_arn: String,
+}
+
+impl<'a> Facts<'a> {
+    fn new(code: &'a str, message: &'a str, ctx: &'a Context<'a>) -> Self {
+        let token = ctx.token;
+        let iss = token.iss.as_deref().unwrap_or("(no iss claim)");
+        let host_path = token.provider_host_path().unwrap_or(iss);
+        let account = account_of_role(ctx.role_arn);
+        let provider_arn = format!("arn:aws:iam::{account}:oidc-provider/{host_path}");
+        Self {
+            code,
+            message,
+            ctx,
+            lower: message.to_ascii_lowercase(),
+            iss,
+            host_path,
+            account,
+            provider_arn,
+        }
+    }
+}
+
 /// Explains an STS error code and message.
 pub fn diagnose(code: &str, message: &str, ctx: &Context<'_>) -> Diagnosis {
-    let token = ctx.token;
-    let iss = token.iss.as_deref().unwrap_or("(no iss claim)");
-    let host_path = token.provider_host_path().unwrap_or(iss);
-    let account = account_of_role(ctx.role_arn);
-    let provider_arn = format!("arn:aws:iam::{account}:oidc-provider/{host_path}");
-    let lower = message.to_ascii_lowercase();
-    match (code, ctx.operation) {
+    let f = Facts::new(code, message, ctx);
+    // Each row group answers only its own codes; what none explains falls to `unmatched`, as the last rows of
+    // one table would.
+    token_rejected(&f)
+        .or_else(|| expired(&f))
+        .or_else(|| access_denied(&f))
+        .or_else(|| session_tags_refused(&f))
+        .or_else(|| validation(&f))
+        .or_else(|| session_policy(&f))
+        .or_else(|| service(&f))
+        .unwrap_or_else(|| unmatched(&f))
+}
+
+/// AWS refused the web-identity token itself (`InvalidIdentityToken`): which check failed, by AWS's message.
+fn token_rejected(f: &Facts<'_>) -> Option<Diagnosis> {
+    let message = f.message;
+    let lower = f.lower.as_str();
+    let iss = f.iss;
+    let provider_arn = f.provider_arn.as_str();
+    Some(match (f.code, f.ctx.operation) {
         ("InvalidIdentityToken", _) if lower.contains("no openidconnect provider found") => {
-            let mut d = Diagnosis::new(
-                "no-oidc-provider",
-                format!(
-                    "account {account} has no IAM OIDC identity provider whose URL is exactly the token's issuer `{iss}` (AWS compares it without `https://`, case-sensitively; providers in other accounts do not count)"
-                ),
-                format!(
-                    "create the provider `https://{host_path}` in account {account} (copy the Identity provider URL from Repository settings → OpenID Connect; it contains the workspace *slug*, not its UUID), with the token's audience {} as client ID; `keyless plan` generates it",
-                    token.aud_display()
-                ),
-                true,
-            );
-            if let Some(slug) = token.workspace_slug()
-                && slug.starts_with('{')
-            {
-                d.notes.push(format!("the issuer contains `{slug}`, a UUID; AWS providers for Bitbucket use the workspace slug"));
-            }
-            d
+            no_oidc_provider(f)
         }
         ("InvalidIdentityToken", _) if lower.contains("incorrect token audience") => {
-            let mut d = Diagnosis::new(
-                "incorrect-audience",
-                format!(
-                    "the token's aud is {}, and the IAM OIDC provider {provider_arn} lists none of these as a client ID (audience)",
-                    token.aud_display()
-                ),
-                format!(
-                    "add the audience to the provider: `aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {provider_arn} --client-id '{}'`; copy it exactly from Repository settings → OpenID Connect (`ari:cloud:bitbucket::workspace/<uuid>`, without braces)",
-                    token.aud.first().map(String::as_str).unwrap_or("AUDIENCE")
-                ),
-                true,
-            );
-            if token.aud_is_array {
-                d.notes.push("aud is an array because this step (or `options.oidc.audiences`) adds custom audiences; Bitbucket appends them to the workspace audience, so keep the workspace audience in the provider's client IDs".to_owned());
-            }
-            if token.aud.iter().any(|a| a.contains('{') || a.contains('}')) {
-                d.notes.push(
-                    "the audience contains braces; the workspace audience is written without them"
-                        .to_owned(),
-                );
-            }
-            d
+            incorrect_audience(f)
         }
         ("InvalidIdentityToken", _) if lower.contains("missing a required claim") => {
             Diagnosis::new(
@@ -173,6 +182,64 @@ pub fn diagnose(code: &str, message: &str, ctx: &Context<'_>) -> Diagnosis {
             "pass $BITBUCKET_STEP_OIDC_TOKEN unmodified from a step with `oidc: true`; run `keyless token decode` to inspect it",
             true,
         ),
+        _ => return None,
+    })
+}
+
+/// The account has no IAM OIDC provider for the token's issuer.
+fn no_oidc_provider(f: &Facts<'_>) -> Diagnosis {
+    let (token, iss, host_path, account) = (f.ctx.token, f.iss, f.host_path, f.account);
+    let mut d = Diagnosis::new(
+        "no-oidc-provider",
+        format!(
+            "account {account} has no IAM OIDC identity provider whose URL is exactly the token's issuer `{iss}` (AWS compares it without `https://`, case-sensitively; providers in other accounts do not count)"
+        ),
+        format!(
+            "create the provider `https://{host_path}` in account {account} (copy the Identity provider URL from Repository settings → OpenID Connect; it contains the workspace *slug*, not its UUID), with the token's audience {} as client ID; `keyless plan` generates it",
+            token.aud_display()
+        ),
+        true,
+    );
+    if let Some(slug) = token.workspace_slug()
+        && slug.starts_with('{')
+    {
+        d.notes.push(format!("the issuer contains `{slug}`, a UUID; AWS providers for Bitbucket use the workspace slug"));
+    }
+    d
+}
+
+/// The provider lists none of the token's audiences as a client ID.
+fn incorrect_audience(f: &Facts<'_>) -> Diagnosis {
+    let (token, provider_arn) = (f.ctx.token, f.provider_arn.as_str());
+    let mut d = Diagnosis::new(
+        "incorrect-audience",
+        format!(
+            "the token's aud is {}, and the IAM OIDC provider {provider_arn} lists none of these as a client ID (audience)",
+            token.aud_display()
+        ),
+        format!(
+            "add the audience to the provider: `aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {provider_arn} --client-id '{}'`; copy it exactly from Repository settings → OpenID Connect (`ari:cloud:bitbucket::workspace/<uuid>`, without braces)",
+            token.aud.first().map(String::as_str).unwrap_or("AUDIENCE")
+        ),
+        true,
+    );
+    if token.aud_is_array {
+        d.notes.push("aud is an array because this step (or `options.oidc.audiences`) adds custom audiences; Bitbucket appends them to the workspace audience, so keep the workspace audience in the provider's client IDs".to_owned());
+    }
+    if token.aud.iter().any(|a| a.contains('{') || a.contains('}')) {
+        d.notes.push(
+            "the audience contains braces; the workspace audience is written without them"
+                .to_owned(),
+        );
+    }
+    d
+}
+
+/// An expired token (web identity) or expired credentials (the other calls).
+fn expired(f: &Facts<'_>) -> Option<Diagnosis> {
+    let ctx = f.ctx;
+    let token = f.ctx.token;
+    Some(match (f.code, f.ctx.operation) {
         ("ExpiredTokenException" | "ExpiredToken", Operation::AssumeRoleWithWebIdentity) => {
             let exp = token.exp.map(|e| format!(" (exp {e})")).unwrap_or_default();
             Diagnosis::new(
@@ -193,28 +260,16 @@ pub fn diagnose(code: &str, message: &str, ctx: &Context<'_>) -> Diagnosis {
             "assume again; sessions last --duration (chained sessions at most 1 hour)",
             false,
         ),
-        ("AccessDenied", Operation::AssumeRoleWithWebIdentity) => {
-            let env_note = if token.deployment_environment_uuid.is_some() {
-                "this is a deployment step, so sub is `{repository}:{environment}:{step}`: a condition written as `{repository}:{step}`-shaped (e.g. `{repo}:{step-uuid}`) no longer matches"
-            } else {
-                "this is not a deployment step, so sub is `{repository}:{step}`: a condition that expects an environment UUID (`{repo}:{env}:*`) cannot match"
-            };
-            let mut d = Diagnosis::new(
-                "trust-policy-denied",
-                format!(
-                    "the trust policy of {} does not allow this token (or the role does not exist: AWS does not say which)",
-                    ctx.role_arn
-                ),
-                format!(
-                    "make the trust policy's Principal `{{\"Federated\": \"{provider_arn}\"}}`, Action `sts:AssumeRoleWithWebIdentity`, and conditions on `{host_path}:aud` / `{host_path}:sub` that match the values above, UUIDs with their braces; `keyless plan` writes such a policy, and `keyless doctor` with a keyless.yml names the failing condition"
-                ),
-                true,
-            );
-            d.notes.push(env_note.to_owned());
-            d.notes.push("condition keys must be the issuer without `https://` followed by `:sub`/`:aud`; keys that contain `https://` never match".to_owned());
-            d.notes.push("an `aws:SourceIp` condition fails on 1x/2x steps, which have no fixed IP ranges: use `runtime.cloud.atlassian-ip-ranges: true` on 4x/8x steps or drop the condition".to_owned());
-            d
-        }
+        _ => return None,
+    })
+}
+
+/// `AccessDenied`, by operation: the trust policy, the tag/source-identity permissions of a chained hop, or the credentials.
+fn access_denied(f: &Facts<'_>) -> Option<Diagnosis> {
+    let lower = f.lower.as_str();
+    let ctx = f.ctx;
+    Some(match (f.code, f.ctx.operation) {
+        ("AccessDenied", Operation::AssumeRoleWithWebIdentity) => trust_policy_denied(f),
         ("AccessDenied", Operation::AssumeRole) if lower.contains("sts:tagsession") => {
             Diagnosis::new(
                 "tag-session-denied",
@@ -245,22 +300,6 @@ pub fn diagnose(code: &str, message: &str, ctx: &Context<'_>) -> Diagnosis {
                 false,
             )
         }
-        ("InvalidParameterValue", Operation::AssumeRole) if lower.contains("transitive") => {
-            Diagnosis::new(
-                "transitive-tag-conflict",
-                format!("AWS refused the session tags: {message}"),
-                "a transitive tag set on an earlier hop cannot be set again, and every --transitive-tag must name a tag sent on the same hop: drop the repeated --tag",
-                false,
-            )
-        }
-        ("InvalidParameterValue", Operation::AssumeRole) if lower.contains("tag") => {
-            Diagnosis::new(
-                "bad-session-tags",
-                format!("AWS refused the session tags: {message}"),
-                "give each tag key once (keys are case-insensitive) and use only letters, digits, spaces and `_ . : / = + - @`",
-                false,
-            )
-        }
         ("AccessDenied", Operation::AssumeRole) => Diagnosis::new(
             "chain-denied",
             format!(
@@ -284,6 +323,67 @@ pub fn diagnose(code: &str, message: &str, ctx: &Context<'_>) -> Diagnosis {
             "assume again; check that nothing rewrote AWS_SESSION_TOKEN",
             false,
         ),
+        _ => return None,
+    })
+}
+
+/// The trust policy refused a web-identity token (or the role does not exist).
+fn trust_policy_denied(f: &Facts<'_>) -> Diagnosis {
+    let (ctx, token, host_path, provider_arn) =
+        (f.ctx, f.ctx.token, f.host_path, f.provider_arn.as_str());
+    let env_note = if token.deployment_environment_uuid.is_some() {
+        "this is a deployment step, so sub is `{repository}:{environment}:{step}`: a condition written as `{repository}:{step}`-shaped (e.g. `{repo}:{step-uuid}`) no longer matches"
+    } else {
+        "this is not a deployment step, so sub is `{repository}:{step}`: a condition that expects an environment UUID (`{repo}:{env}:*`) cannot match"
+    };
+    let mut d = Diagnosis::new(
+        "trust-policy-denied",
+        format!(
+            "the trust policy of {} does not allow this token (or the role does not exist: AWS does not say which)",
+            ctx.role_arn
+        ),
+        format!(
+            "make the trust policy's Principal `{{\"Federated\": \"{provider_arn}\"}}`, Action `sts:AssumeRoleWithWebIdentity`, and conditions on `{host_path}:aud` / `{host_path}:sub` that match the values above, UUIDs with their braces; `keyless plan` writes such a policy, and `keyless doctor` with a keyless.yml names the failing condition"
+        ),
+        true,
+    );
+    d.notes.push(env_note.to_owned());
+    d.notes.push("condition keys must be the issuer without `https://` followed by `:sub`/`:aud`; keys that contain `https://` never match".to_owned());
+    d.notes.push("an `aws:SourceIp` condition fails on 1x/2x steps, which have no fixed IP ranges: use `runtime.cloud.atlassian-ip-ranges: true` on 4x/8x steps or drop the condition".to_owned());
+    d
+}
+
+/// `InvalidParameterValue` on a chained hop that sends session tags.
+fn session_tags_refused(f: &Facts<'_>) -> Option<Diagnosis> {
+    let message = f.message;
+    let lower = f.lower.as_str();
+    Some(match (f.code, f.ctx.operation) {
+        ("InvalidParameterValue", Operation::AssumeRole) if lower.contains("transitive") => {
+            Diagnosis::new(
+                "transitive-tag-conflict",
+                format!("AWS refused the session tags: {message}"),
+                "a transitive tag set on an earlier hop cannot be set again, and every --transitive-tag must name a tag sent on the same hop: drop the repeated --tag",
+                false,
+            )
+        }
+        ("InvalidParameterValue", Operation::AssumeRole) if lower.contains("tag") => {
+            Diagnosis::new(
+                "bad-session-tags",
+                format!("AWS refused the session tags: {message}"),
+                "give each tag key once (keys are case-insensitive) and use only letters, digits, spaces and `_ . : / = + - @`",
+                false,
+            )
+        }
+        _ => return None,
+    })
+}
+
+/// `ValidationError`: the duration, the session name, the role ARN or another parameter.
+fn validation(f: &Facts<'_>) -> Option<Diagnosis> {
+    let message = f.message;
+    let lower = f.lower.as_str();
+    let ctx = f.ctx;
+    Some(match (f.code, f.ctx.operation) {
         ("ValidationError", _)
             if lower.contains("maxsessionduration")
                 || lower.contains("durationseconds exceeds") && !lower.contains("chaining") =>
@@ -315,14 +415,6 @@ pub fn diagnose(code: &str, message: &str, ctx: &Context<'_>) -> Diagnosis {
                 false,
             )
         }
-        ("PackedPolicyTooLarge", _) if lower.contains("session tags") => Diagnosis::new(
-            "session-tags-too-large",
-            format!(
-                "the session tags (with any transitive tags inherited from earlier hops) exceed the packed size AWS allows: {message}"
-            ),
-            "send fewer or shorter --tag values (keyless already dropped the optional --default-tags it could)",
-            false,
-        ),
         ("ValidationError", _) if lower.contains("rolesessionname") => Diagnosis::new(
             "bad-session-name",
             format!(
@@ -346,6 +438,24 @@ pub fn diagnose(code: &str, message: &str, ctx: &Context<'_>) -> Diagnosis {
             "correct the option named in the message",
             false,
         ),
+        _ => return None,
+    })
+}
+
+/// The session policy or the packed size of policies and tags.
+fn session_policy(f: &Facts<'_>) -> Option<Diagnosis> {
+    let message = f.message;
+    let lower = f.lower.as_str();
+    let ctx = f.ctx;
+    Some(match (f.code, f.ctx.operation) {
+        ("PackedPolicyTooLarge", _) if lower.contains("session tags") => Diagnosis::new(
+            "session-tags-too-large",
+            format!(
+                "the session tags (with any transitive tags inherited from earlier hops) exceed the packed size AWS allows: {message}"
+            ),
+            "send fewer or shorter --tag values (keyless already dropped the optional --default-tags it could)",
+            false,
+        ),
         ("MalformedPolicyDocument", _) => Diagnosis::new(
             "bad-session-policy",
             format!("the session policy is not a valid IAM policy: {message}"),
@@ -362,6 +472,17 @@ pub fn diagnose(code: &str, message: &str, ctx: &Context<'_>) -> Diagnosis {
             },
             false,
         ),
+        _ => return None,
+    })
+}
+
+/// The region, or the identity provider as AWS reached it.
+fn service(f: &Facts<'_>) -> Option<Diagnosis> {
+    let message = f.message;
+    let ctx = f.ctx;
+    let iss = f.iss;
+    let account = f.account;
+    Some(match (f.code, f.ctx.operation) {
         ("RegionDisabledException", _) => Diagnosis::new(
             "region-disabled",
             format!(
@@ -388,6 +509,16 @@ pub fn diagnose(code: &str, message: &str, ctx: &Context<'_>) -> Diagnosis {
             "re-run the step, or raise --timeout",
             true,
         ),
+        _ => return None,
+    })
+}
+
+/// Any other answer: throttling that outlasted the time budget, credentials STS does not recognise, or an answer
+/// no row explains.
+fn unmatched(f: &Facts<'_>) -> Diagnosis {
+    let code = f.code;
+    let message = f.message;
+    match (f.code, f.ctx.operation) {
         (c, _) if crate::retry::is_retryable_code(c) => Diagnosis::new(
             "throttled",
             format!("STS kept answering {c} until the time budget ran out"),

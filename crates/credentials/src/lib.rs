@@ -29,6 +29,7 @@ pub mod settings;
 pub mod sts;
 pub mod tags;
 pub mod token;
+pub mod workspace;
 
 pub use credentials::{Credentials, Session, SessionAttributes};
 pub use env::Env;

@@ -8,9 +8,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_sts::config::SharedCredentialsProvider;
-use keyless_net::aws::{SdkOptions, Timeouts};
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::types::PolicyDescriptorType;
+use keyless_net::aws::{SdkOptions, Timeouts};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 

@@ -113,7 +113,11 @@ impl TokenInfo {
 
     /// The workspace slug from a Bitbucket issuer `https://api.bitbucket.org/2.0/workspaces/<slug>/pipelines-config/identity/oidc`.
     pub fn workspace_slug(&self) -> Option<&str> {
-        let rest = self.iss.as_deref()?.split("/2.0/workspaces/").nth(1)?;
+        let rest = self
+            .iss
+            .as_deref()?
+            .split(keyless_oidc::ISSUER_PREFIX)
+            .nth(1)?;
         rest.split('/').next().filter(|s| !s.is_empty())
     }
 

@@ -211,50 +211,225 @@ pub async fn deploy(
     let prefix = normalize_prefix(&opts.prefix);
     let state_key = format!("{prefix}{STATE_FILE}");
     let concurrency = opts.concurrency.max(1);
+    let mut surveyed = survey(clients, opts, &prefix, &state_key, concurrency).await?;
+    if guard::refused(&surveyed.guards) && !opts.dry_run {
+        let mut report = planned_report(opts, prefix, surveyed, Vec::new());
+        report.dry_run = false;
+        return Err(DeployError::Refused(Box::new(report)));
+    }
+
+    let targets = cloudfront::targets(
+        &clients.cloudfront,
+        &opts.invalidate,
+        &opts.bucket,
+        &mut surveyed.warnings,
+    )
+    .await;
+    if opts.dry_run {
+        let invalidations = cloudfront::planned(
+            &targets,
+            surveyed.plan.changed_keys(),
+            opts.max_invalidation_paths,
+        );
+        return Ok(planned_report(opts, prefix, surveyed, invalidations));
+    }
+    let run = Run {
+        clients,
+        opts,
+        prefix,
+        state_key,
+        concurrency,
+    };
+    Ok(run.apply(surveyed, &targets, progress).await)
+}
+
+/// The report of a plan that is not carried out: a dry run, or a run the guards refused.
+fn planned_report(
+    opts: &DeployOptions,
+    prefix: String,
+    surveyed: Surveyed,
+    invalidations: Vec<InvalidationReport>,
+) -> Report {
+    let Surveyed {
+        plan,
+        errors,
+        warnings,
+        guards,
+        skipped_hidden,
+        ..
+    } = surveyed;
+    let summary = Summary {
+        uploaded: plan.uploads.len(),
+        updated: plan.updates.len(),
+        deleted: plan.deletes.len(),
+        unchanged: plan.unchanged.len(),
+        failed: 0,
+        bytes_uploaded: plan.uploads.iter().map(|u| u.bytes).sum(),
+        skipped_hidden,
+    };
+    let mut report = Report {
+        bucket: opts.bucket.clone(),
+        prefix,
+        dry_run: true,
+        summary,
+        uploads: plan.uploads,
+        updates: plan.updates,
+        deletes: plan.deletes,
+        errors,
+        warnings,
+        invalidation: invalidations.first().cloned(),
+        invalidations,
+        guards,
+    };
+    report.summary.failed = report.errors.len();
+    report
+}
+
+/// A run past its checks: where it writes.
+struct Run<'a> {
+    clients: &'a Clients,
+    opts: &'a DeployOptions,
+    prefix: String,
+    state_key: String,
+    concurrency: usize,
+}
+
+impl Run<'_> {
+    /// Carries the plan out: the changes, the state file, the invalidations; the report of what was done.
+    async fn apply(
+        self,
+        surveyed: Surveyed,
+        targets: &[cloudfront::Target],
+        progress: &dyn Progress,
+    ) -> Report {
+        let Run {
+            clients,
+            opts,
+            prefix,
+            state_key,
+            concurrency,
+        } = self;
+        let Surveyed {
+            plan,
+            locals,
+            remote,
+            state,
+            headed_any,
+            skipped_hidden,
+            mut errors,
+            mut warnings,
+            guards,
+        } = surveyed;
+        let mut executed = execute(
+            clients,
+            opts,
+            &plan,
+            &locals,
+            &remote,
+            concurrency,
+            progress,
+        )
+        .await;
+        errors.append(&mut executed.errors);
+        let written = Written {
+            plan: &plan,
+            remote: &remote,
+            stored: &executed.stored,
+            deleted: !executed.deleted.is_empty(),
+            headed_any,
+        };
+        refresh_state(
+            clients,
+            opts,
+            &prefix,
+            &state_key,
+            &state,
+            written,
+            &mut warnings,
+        )
+        .await;
+
+        let (invalidations, failed) = invalidate(clients, opts, targets, &executed).await;
+        errors.extend(failed);
+
+        let summary = Summary {
+            uploaded: executed.uploaded.len(),
+            updated: executed.updated.len(),
+            deleted: executed.deleted.len(),
+            unchanged: plan.unchanged.len(),
+            failed: errors.len(),
+            bytes_uploaded: executed.uploaded.iter().map(|u| u.bytes).sum(),
+            skipped_hidden,
+        };
+        Report {
+            bucket: opts.bucket.clone(),
+            prefix,
+            dry_run: false,
+            summary,
+            uploads: executed.uploaded,
+            updates: executed.updated,
+            deletes: executed.deleted,
+            errors,
+            warnings,
+            invalidation: invalidations.first().cloned(),
+            invalidations,
+            guards,
+        }
+    }
+}
+
+/// Invalidates what the run changed, in each distribution serving the bucket.
+async fn invalidate(
+    clients: &Clients,
+    opts: &DeployOptions,
+    targets: &[cloudfront::Target],
+    executed: &Executed,
+) -> (Vec<InvalidationReport>, Vec<Failure>) {
+    let changed = executed
+        .uploaded
+        .iter()
+        .map(|u| u.key.as_str())
+        .chain(executed.updated.iter().map(|u| u.key.as_str()))
+        .chain(executed.deleted.iter().map(|d| d.key.as_str()));
+    let settings = cloudfront::Settings {
+        max_paths: opts.max_invalidation_paths,
+        wait: opts.wait,
+        wait_timeout: opts.wait_timeout,
+        wait_interval: opts.wait_interval,
+    };
+    cloudfront::invalidate_all(&clients.cloudfront, targets, changed, settings).await
+}
+
+/// Everything known before the first change: the plan, both sides it compares, the state file as read, the
+/// failures and warnings so far, and the guards' verdicts.
+struct Surveyed {
+    plan: Plan,
+    locals: Vec<LocalObject>,
+    remote: Vec<RemoteObject>,
+    state: State,
+    /// Some object's headers came from a HEAD (the state file did not have them): the state is refreshed.
+    headed_any: bool,
+    skipped_hidden: usize,
+    errors: Vec<Failure>,
+    warnings: Vec<String>,
+    guards: Vec<guard::Verdict>,
+}
+
+/// Reads both sides (the source, the state file, the listing, the headers the comparison needs), hashes what
+/// must be compared, plans, and judges the plan by the guards. Keys with a local or remote problem are neither
+/// uploaded nor deleted.
+async fn survey(
+    clients: &Clients,
+    opts: &DeployOptions,
+    prefix: &str,
+    state_key: &str,
+    concurrency: usize,
+) -> Result<Surveyed, DeployError> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-
-    // The local walk, the state file and the listing are independent, so they run at once; the listing (one
-    // request per 1,000 keys, one after the other) is usually the longest. As soon as the walk and the state file
-    // are in, the files the state says are stored with a known SHA-256 are hashed while the listing is still
-    // coming in (see `prehash`). A fatal scan error (a symlink out of the source) still wins over a listing
-    // error and stops the run before any change.
     let hashers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-    let listing_failed = AtomicBool::new(false);
-    let listing = async {
-        let listing = list(&clients.s3, &opts.bucket, &prefix).await;
-        if listing.is_err() {
-            listing_failed.store(true, Ordering::Relaxed);
-        }
-        listing
-    };
-    let local_side = async {
-        let scan = {
-            let (source, rules, prefix, state_key) = (
-                opts.source.clone(),
-                opts.rules.clone(),
-                prefix.clone(),
-                state_key.clone(),
-            );
-            blocking(move || local::scan(&source, &prefix, &rules, &state_key))
-        };
-        let state = async {
-            if opts.state {
-                fetch_state(&clients.s3, &opts.bucket, &state_key).await
-            } else {
-                Ok(State::default())
-            }
-        };
-        let (scan, state) = tokio::join!(scan, state);
-        let scan = scan??;
-        let prehashed = match &state {
-            Ok(state) => prehash(&scan.files, state, hashers, &listing_failed).await?,
-            Err(_) => HashMap::new(),
-        };
-        Ok::<_, DeployError>((scan, state, prehashed))
-    };
-    let (local_side, listing) = tokio::join!(local_side, listing);
-    let (scan, state, mut prehashed) = local_side?;
+    let (scan, state, prehashed, listing) =
+        gather(clients, opts, prefix, state_key, hashers).await?;
     warnings.extend(scan.sensitive.iter().map(local::Sensitive::warning));
     let skipped_hidden = scan.hidden_skipped;
     let mut facts = guard::Facts {
@@ -281,16 +456,130 @@ pub async fn deploy(
 
     let listing: Vec<Listed> = listing?
         .into_iter()
-        .filter(|l| relative_key(&l.key, &prefix).is_some_and(|rel| opts.rules.takes_part(rel)))
+        .filter(|l| relative_key(&l.key, prefix).is_some_and(|rel| opts.rules.takes_part(rel)))
         .collect();
     facts.remote_objects = listing.len();
     let state = state.unwrap_or_else(|warning| {
         warnings.push(warning);
         State::default()
     });
-
-    // Headers of objects that exist on both sides: from the state file when it is current, else a HEAD.
+    let mut failed = Failed { protected, errors };
     let local_keys: HashSet<&str> = scan.files.iter().map(|f| f.key.as_str()).collect();
+    let (mut remote, headed_any) = remote_objects(
+        clients,
+        opts,
+        listing,
+        &state,
+        &local_keys,
+        concurrency,
+        &mut failed,
+    )
+    .await;
+    let locals = examine_all(scan.files, &remote, prehashed, opts, hashers, &mut failed).await?;
+    let Failed { protected, errors } = failed;
+    remote.retain(|r| !protected.contains(&r.listed.key));
+
+    let plan = plan::plan(
+        &locals,
+        &remote,
+        PlanOptions {
+            delete: opts.delete,
+            multipart_threshold: opts.multipart_threshold,
+            part_size: opts.part_size,
+        },
+    );
+    facts.deletes = plan.deletes.len();
+    let guards = guard::evaluate(&opts.guards(), &facts);
+    Ok(Surveyed {
+        plan,
+        locals,
+        remote,
+        state,
+        headed_any,
+        skipped_hidden,
+        errors,
+        warnings,
+        guards,
+    })
+}
+
+/// Keys that must not change (their state on one side is unknown), and why, as the report lists them.
+struct Failed {
+    protected: HashSet<String>,
+    errors: Vec<Failure>,
+}
+
+/// The local walk, the state file (or why it could not be read), the files hashed early, and the listing.
+///
+/// The local walk, the state file and the listing are independent, so they run at once; the listing (one request
+/// per 1,000 keys, one after the other) is usually the longest. As soon as the walk and the state file are in,
+/// the files the state says are stored with a known SHA-256 are hashed while the listing is still coming in (see
+/// `prehash`). A fatal scan error (a symlink out of the source) still wins over a listing error and stops the
+/// run before any change.
+async fn gather(
+    clients: &Clients,
+    opts: &DeployOptions,
+    prefix: &str,
+    state_key: &str,
+    hashers: usize,
+) -> Result<
+    (
+        local::Scan,
+        Result<State, String>,
+        HashMap<String, ContentDigest>,
+        Result<Vec<Listed>, DeployError>,
+    ),
+    DeployError,
+> {
+    let listing_failed = AtomicBool::new(false);
+    let listing = async {
+        let listing = list(&clients.s3, &opts.bucket, prefix).await;
+        if listing.is_err() {
+            listing_failed.store(true, Ordering::Relaxed);
+        }
+        listing
+    };
+    let local_side = async {
+        let scan = {
+            let (source, rules, prefix, state_key) = (
+                opts.source.clone(),
+                opts.rules.clone(),
+                prefix.to_owned(),
+                state_key.to_owned(),
+            );
+            blocking(move || local::scan(&source, &prefix, &rules, &state_key))
+        };
+        let state = async {
+            if opts.state {
+                fetch_state(&clients.s3, &opts.bucket, state_key).await
+            } else {
+                Ok(State::default())
+            }
+        };
+        let (scan, state) = tokio::join!(scan, state);
+        let scan = scan??;
+        let prehashed = match &state {
+            Ok(state) => prehash(&scan.files, state, hashers, &listing_failed).await?,
+            Err(_) => HashMap::new(),
+        };
+        Ok::<_, DeployError>((scan, state, prehashed))
+    };
+    let (local_side, listing) = tokio::join!(local_side, listing);
+    let (scan, state, prehashed) = local_side?;
+    Ok((scan, state, prehashed, listing))
+}
+
+/// Headers of objects that exist on both sides: from the state file when it is current, else a HEAD (an object
+/// whose HEAD fails is protected). Returns the objects and whether any HEAD was sent.
+async fn remote_objects(
+    clients: &Clients,
+    opts: &DeployOptions,
+    listing: Vec<Listed>,
+    state: &State,
+    local_keys: &HashSet<&str>,
+    concurrency: usize,
+    failed: &mut Failed,
+) -> (Vec<RemoteObject>, bool) {
     let mut remote = Vec::with_capacity(listing.len());
     let mut to_head = Vec::new();
     for listed in listing {
@@ -319,8 +608,8 @@ pub async fn deploy(
                 meta: Some(meta),
             }),
             Err(message) => {
-                protected.insert(listed.key.clone());
-                errors.push(Failure {
+                failed.protected.insert(listed.key.clone());
+                failed.errors.push(Failure {
                     key: listed.key,
                     operation: "head",
                     message,
@@ -328,15 +617,25 @@ pub async fn deploy(
             }
         }
     }
-    remote.retain(|r| !protected.contains(&r.listed.key));
+    remote.retain(|r| !failed.protected.contains(&r.listed.key));
+    (remote, headed_any)
+}
 
-    // Hash what will be stored, on blocking threads, with the multipart ETags other uploaders' objects need; but
-    // only where a comparison needs it. A file with no object yet, or whose size already differs from its
-    // object's, is uploaded anyway, and the upload hashes exactly the bytes it sends: hashing it here too would
-    // read it twice (the whole site, on a first upload). Gzip bodies are always built here, because only the
-    // compressed size can be compared.
-    // Where the object's SHA-256 is known, the SHA-256 alone decides: no MD5, no multipart ETags.
-    let hints = plan::part_size_hints(&remote, opts.part_size);
+/// Hash what will be stored, on blocking threads, with the multipart ETags other uploaders' objects need; but
+/// only where a comparison needs it. A file with no object yet, or whose size already differs from its object's,
+/// is uploaded anyway, and the upload hashes exactly the bytes it sends: hashing it here too would read it twice
+/// (the whole site, on a first upload). Gzip bodies are always built here, because only the compressed size can
+/// be compared. Where the object's SHA-256 is known, the SHA-256 alone decides: no MD5, no multipart ETags.
+/// A file that cannot be read is protected.
+async fn examine_all(
+    files: Vec<LocalFile>,
+    remote: &[RemoteObject],
+    mut prehashed: HashMap<String, ContentDigest>,
+    opts: &DeployOptions,
+    hashers: usize,
+    failed: &mut Failed,
+) -> Result<Vec<LocalObject>, DeployError> {
+    let hints = plan::part_size_hints(remote, opts.part_size);
     let remote_by_key: HashMap<&str, (u64, bool)> = remote
         .iter()
         .map(|r| {
@@ -347,8 +646,8 @@ pub async fn deploy(
     type Examined = (LocalFile, std::io::Result<(u64, Option<ContentDigest>)>);
     let mut examined: Vec<Result<Examined, DeployError>> = Vec::new();
     let mut to_examine = Vec::new();
-    for file in scan.files {
-        if protected.contains(&file.key) {
+    for file in files {
+        if failed.protected.contains(&file.key) {
             continue;
         }
         let remote = remote_by_key.get(file.key.as_str()).copied();
@@ -378,8 +677,8 @@ pub async fn deploy(
         match item? {
             (file, Ok((size, digest))) => locals.push(LocalObject { file, size, digest }),
             (file, Err(error)) => {
-                protected.insert(file.key.clone());
-                errors.push(Failure {
+                failed.protected.insert(file.key.clone());
+                failed.errors.push(Failure {
                     key: file.rel,
                     operation: "read",
                     message: error.to_string(),
@@ -387,178 +686,90 @@ pub async fn deploy(
             }
         }
     }
-    remote.retain(|r| !protected.contains(&r.listed.key));
+    Ok(locals)
+}
 
-    let plan = plan::plan(
-        &locals,
-        &remote,
-        PlanOptions {
-            delete: opts.delete,
-            multipart_threshold: opts.multipart_threshold,
-            part_size: opts.part_size,
-        },
-    );
-    facts.deletes = plan.deletes.len();
-    let guards = guard::evaluate(&opts.guards(), &facts);
-    let planned = |plan: Plan, errors, warnings, invalidations: Vec<InvalidationReport>| {
-        let summary = Summary {
-            uploaded: plan.uploads.len(),
-            updated: plan.updates.len(),
-            deleted: plan.deletes.len(),
-            unchanged: plan.unchanged.len(),
-            failed: 0,
-            bytes_uploaded: plan.uploads.iter().map(|u| u.bytes).sum(),
-            skipped_hidden,
-        };
-        let mut report = Report {
-            bucket: opts.bucket.clone(),
-            prefix: prefix.clone(),
-            dry_run: true,
-            summary,
-            uploads: plan.uploads,
-            updates: plan.updates,
-            deletes: plan.deletes,
-            errors,
-            warnings,
-            invalidation: invalidations.first().cloned(),
-            invalidations,
-            guards: guards.clone(),
-        };
-        report.summary.failed = report.errors.len();
-        report
-    };
-    if guard::refused(&guards) && !opts.dry_run {
-        let mut report = planned(plan, errors, warnings, Vec::new());
-        report.dry_run = false;
-        return Err(DeployError::Refused(Box::new(report)));
-    }
+/// What a run changed, for the state file.
+struct Written<'a> {
+    plan: &'a Plan,
+    remote: &'a [RemoteObject],
+    /// The headers of each object written.
+    stored: &'a [(String, RemoteMeta)],
+    deleted: bool,
+    headed_any: bool,
+}
 
-    let targets = cloudfront::targets(
-        &clients.cloudfront,
-        &opts.invalidate,
-        &opts.bucket,
-        &mut warnings,
-    )
-    .await;
-    if opts.dry_run {
-        let invalidations =
-            cloudfront::planned(&targets, plan.changed_keys(), opts.max_invalidation_paths);
-        return Ok(planned(plan, errors, warnings, invalidations));
-    }
-
-    let executed = execute(
-        clients,
-        opts,
-        &plan,
-        &locals,
-        &remote,
-        concurrency,
-        progress,
-    )
-    .await;
-    errors.extend(executed.errors);
-
-    // Refresh the state file when anything changed or it was stale.
+/// Refresh the state file when anything changed or it was stale; a failure is a warning (the next run HEADs).
+async fn refresh_state(
+    clients: &Clients,
+    opts: &DeployOptions,
+    prefix: &str,
+    state_key: &str,
+    state: &State,
+    written: Written<'_>,
+    warnings: &mut Vec<String>,
+) {
     let mut final_meta: HashMap<&str, RemoteMeta> = HashMap::new();
-    let unchanged: HashSet<&str> = plan.unchanged.iter().map(String::as_str).collect();
-    for r in &remote {
+    let unchanged: HashSet<&str> = written.plan.unchanged.iter().map(String::as_str).collect();
+    for r in written.remote {
         if unchanged.contains(r.listed.key.as_str())
             && let Some(meta) = &r.meta
         {
             final_meta.insert(&r.listed.key, meta.clone());
         }
     }
-    for (key, meta) in &executed.stored {
+    for (key, meta) in written.stored {
         final_meta.insert(key, meta.clone());
     }
-    let wrote = !executed.stored.is_empty();
-    if opts.state
+    let wrote = !written.stored.is_empty();
+    if !(opts.state
         && (wrote
-            || headed_any
-            || !executed.deleted.is_empty()
-            || state.objects.len() != final_meta.len())
+            || written.headed_any
+            || written.deleted
+            || state.objects.len() != final_meta.len()))
     {
-        let listing = if wrote {
-            list(&clients.s3, &opts.bucket, &prefix)
-                .await
-                .map_err(|e| e.to_string())
-        } else {
-            Ok(remote.iter().map(|r| r.listed.clone()).collect())
-        };
-        match listing {
-            Ok(listing) => {
-                let mut objects = BTreeMap::new();
-                for listed in listing {
-                    if let Some(meta) = final_meta.get(listed.key.as_str()) {
-                        objects.insert(
-                            listed.key.clone(),
-                            StateEntry {
-                                etag: listed.etag,
-                                size: listed.size,
-                                last_modified: listed.last_modified,
-                                meta: meta.clone(),
-                            },
-                        );
-                    }
-                }
-                let new_state = State {
-                    version: STATE_VERSION,
-                    objects,
-                };
-                if new_state != state
-                    && let Err(message) =
-                        put_state(&clients.s3, &opts.bucket, &state_key, &new_state).await
-                {
-                    warnings.push(format!(
-                        "could not write the deploy state s3://{}/{state_key} ({message}); the next run will HEAD \
-                         each object instead",
-                        opts.bucket
-                    ));
+        return;
+    }
+    let listing = if wrote {
+        list(&clients.s3, &opts.bucket, prefix)
+            .await
+            .map_err(|e| e.to_string())
+    } else {
+        Ok(written.remote.iter().map(|r| r.listed.clone()).collect())
+    };
+    match listing {
+        Ok(listing) => {
+            let mut objects = BTreeMap::new();
+            for listed in listing {
+                if let Some(meta) = final_meta.get(listed.key.as_str()) {
+                    objects.insert(
+                        listed.key.clone(),
+                        StateEntry {
+                            etag: listed.etag,
+                            size: listed.size,
+                            last_modified: listed.last_modified,
+                            meta: meta.clone(),
+                        },
+                    );
                 }
             }
-            Err(message) => warnings.push(format!("could not refresh the deploy state: {message}")),
+            let new_state = State {
+                version: STATE_VERSION,
+                objects,
+            };
+            if new_state != *state
+                && let Err(message) =
+                    put_state(&clients.s3, &opts.bucket, state_key, &new_state).await
+            {
+                warnings.push(format!(
+                    "could not write the deploy state s3://{}/{state_key} ({message}); the next run will HEAD \
+                     each object instead",
+                    opts.bucket
+                ));
+            }
         }
+        Err(message) => warnings.push(format!("could not refresh the deploy state: {message}")),
     }
-
-    let changed = executed
-        .uploaded
-        .iter()
-        .map(|u| u.key.as_str())
-        .chain(executed.updated.iter().map(|u| u.key.as_str()))
-        .chain(executed.deleted.iter().map(|d| d.key.as_str()));
-    let settings = cloudfront::Settings {
-        max_paths: opts.max_invalidation_paths,
-        wait: opts.wait,
-        wait_timeout: opts.wait_timeout,
-        wait_interval: opts.wait_interval,
-    };
-    let (invalidations, failed) =
-        cloudfront::invalidate_all(&clients.cloudfront, &targets, changed, settings).await;
-    errors.extend(failed);
-
-    let summary = Summary {
-        uploaded: executed.uploaded.len(),
-        updated: executed.updated.len(),
-        deleted: executed.deleted.len(),
-        unchanged: plan.unchanged.len(),
-        failed: errors.len(),
-        bytes_uploaded: executed.uploaded.iter().map(|u| u.bytes).sum(),
-        skipped_hidden,
-    };
-    Ok(Report {
-        bucket: opts.bucket.clone(),
-        prefix,
-        dry_run: false,
-        summary,
-        uploads: executed.uploaded,
-        updates: executed.updated,
-        deletes: executed.deleted,
-        errors,
-        warnings,
-        invalidation: invalidations.first().cloned(),
-        invalidations,
-        guards,
-    })
 }
 
 #[derive(Default)]

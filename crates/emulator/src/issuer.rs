@@ -20,7 +20,11 @@ use keyless_oidc::{
 
 use crate::{Shared, read_lock, unix, write_lock};
 
-const ISSUER_PATH: &str = "/2.0/workspaces/{slug}/pipelines-config/identity/oidc";
+/// The issuer's path under the emulator's base, with axum's `{slug}` capture where the workspace slug goes
+/// (keyless-oidc builds every issuer string).
+fn issuer_path() -> String {
+    keyless_oidc::workspace_issuer("", "{slug}")
+}
 
 /// Why a token could not be minted (the request's fault, or a key failure).
 #[derive(Debug, thiserror::Error)]
@@ -185,10 +189,10 @@ pub(crate) fn sign_raw(
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route(
-            &format!("{ISSUER_PATH}/.well-known/openid-configuration"),
+            &format!("{}/.well-known/openid-configuration", issuer_path()),
             get(discovery),
         )
-        .route(&format!("{ISSUER_PATH}/keys.json"), get(keys))
+        .route(&format!("{}/keys.json", issuer_path()), get(keys))
         .route("/_keyless/mint", post(mint_endpoint))
 }
 

@@ -1,7 +1,6 @@
 //! Emulated AWS accounts: admin credentials, IAM roles and OIDC providers, STS sessions; atomic persistence.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -9,34 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids;
 
-/// A secret string (secret access key, session token) whose `Debug`/`Display` never show the value.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for signing, verification and the ready file only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+/// A secret string (secret access key, session token, the session MAC key): keyless-oidc's, whose
+/// `Debug`/`Display` never show the value and whose serde form is the bare string (the state file is 0600).
+pub use keyless_oidc::Secret;
 
 /// One tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

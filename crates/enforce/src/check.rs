@@ -8,8 +8,8 @@
 
 use keyless_pipelines::pipes::{self, PipeOidc};
 use keyless_pipelines::{
-    AnchorHolder, DiagnosticKind, Item, Oidc, PipelineBody, PipelineFile, Route, ScriptEntry,
-    Severity, StepRef, Trigger, select_pipeline,
+    AnchorHolder, DiagnosticKind, Item, Oidc, PipelineBody, PipelineFile, Route, SchemaDiagnostic,
+    ScriptEntry, Severity, StepRef, Trigger, select_pipeline,
 };
 
 use crate::unknown::unknown_keys;
@@ -104,7 +104,6 @@ pub(crate) fn judge<'c>(
     mode: Mode,
 ) -> Result<Judged<'c>, Rejection> {
     let model = file.config();
-    let policy = config.policy();
     let mut refusals = Refusals {
         global: None,
         pipelines: vec![None; model.pipelines.len()],
@@ -116,8 +115,63 @@ pub(crate) fn judge<'c>(
     let holders = file.anchor_holders();
     let diagnostics = keyless_pipelines::validate(file);
     let steps = file.steps();
+    let passed = unknown_key_refusals(
+        config,
+        file,
+        &steps,
+        &diagnostics,
+        &holders,
+        &mut refusals,
+        &mut notes,
+    );
+    schema_refusals(&diagnostics, &passed, &mut refusals);
+    structure_refusals(config, model, &mut refusals);
+
+    // Which pipelines the branch rule judges.
+    let selected = selected_pipeline(file, invocation);
+    let judged_by_branch = |route: &Route| match mode {
+        Mode::Run => selected.as_ref().is_none_or(|s| s == route),
+        Mode::Definitions => invocation.branch().is_some(),
+    };
+
+    let production_labels = config.production_labels();
+    let mut plans: Vec<(usize, StepPlan<'c>)> = Vec::new();
+    for s in &steps {
+        let Some(index) = refusals.routes.iter().position(|r| r == &s.pipeline.route) else {
+            continue;
+        };
+        let branch_rule = judged_by_branch(&s.pipeline.route);
+        match judge_step(
+            config,
+            s,
+            invocation,
+            branch_rule,
+            selected.is_none() && mode == Mode::Run,
+            production_labels,
+            &mut notes,
+        ) {
+            Ok(Some(plan)) => plans.push((index, plan)),
+            Ok(None) => {}
+            Err(r) => refusals.pipeline(index, r),
+        }
+    }
+    conclude(mode, refusals, plans, notes, holders)
+}
+
+/// Unknown keys, by `policy.unknown_keys`: refused, or let through (with a note under `warn`). Returns the routes
+/// let through, whose schema errors are let through too.
+fn unknown_key_refusals(
+    config: &EnforceConfig,
+    file: &PipelineFile,
+    steps: &[StepRef<'_>],
+    diagnostics: &[SchemaDiagnostic],
+    holders: &[AnchorHolder],
+    refusals: &mut Refusals,
+    notes: &mut Vec<Note>,
+) -> Vec<Route> {
+    let policy = config.policy();
     let mut passed: Vec<Route> = Vec::new();
-    for unknown in unknown_keys(file, &steps, &diagnostics, &holders) {
+    for unknown in unknown_keys(file, steps, diagnostics, holders) {
         let what = match unknown.location {
             "item" => format!("item `{}`", unknown.key),
             location => format!("unknown {location} key `{}`", unknown.key),
@@ -160,8 +214,13 @@ pub(crate) fn judge<'c>(
             (UnknownKeys::Pass, _) => passed.push(unknown.route),
         }
     }
+    passed
+}
+
+/// Atlassian's schema errors, except those of unknown keys (judged above) and those below a route let through.
+fn schema_refusals(diagnostics: &[SchemaDiagnostic], passed: &[Route], refusals: &mut Refusals) {
     // Atlassian's schema. An unknown item fails it as a whole; once let through, so are its errors.
-    for d in &diagnostics {
+    for d in diagnostics {
         if d.severity != Severity::Error
             || matches!(d.kind, DiagnosticKind::UnknownKey { .. })
             || passed.iter().any(|p| d.route.starts_with(p))
@@ -180,6 +239,15 @@ pub(crate) fn judge<'c>(
             ),
         );
     }
+}
+
+/// The global image, and what makes a pipeline unjudgeable: not a list of items, an unresolved import, a stage
+/// with an unknown trigger.
+fn structure_refusals(
+    config: &EnforceConfig,
+    model: &keyless_pipelines::Config,
+    refusals: &mut Refusals,
+) {
     if let Some(image) = &model.image
         && let Some(name) = &image.name
         && let Err(r) = forbidden_image(config, &image.route, name, &"the global image")
@@ -227,36 +295,17 @@ pub(crate) fn judge<'c>(
             }
         }
     }
+}
 
-    // Which pipelines the branch rule judges.
-    let selected = selected_pipeline(file, invocation);
-    let judged_by_branch = |route: &Route| match mode {
-        Mode::Run => selected.as_ref().is_none_or(|s| s == route),
-        Mode::Definitions => invocation.branch().is_some(),
-    };
-
-    let production_labels = config.production_labels();
-    let mut plans: Vec<(usize, StepPlan<'c>)> = Vec::new();
-    for s in &steps {
-        let Some(index) = refusals.routes.iter().position(|r| r == &s.pipeline.route) else {
-            continue;
-        };
-        let branch_rule = judged_by_branch(&s.pipeline.route);
-        match judge_step(
-            config,
-            s,
-            invocation,
-            branch_rule,
-            selected.is_none() && mode == Mode::Run,
-            production_labels,
-            &mut notes,
-        ) {
-            Ok(Some(plan)) => plans.push((index, plan)),
-            Ok(None) => {}
-            Err(r) => refusals.pipeline(index, r),
-        }
-    }
-
+/// The outcome by mode: a run stops at the first refusal; a definitions request leaves out each refused pipeline,
+/// its plans and the notes inside it.
+fn conclude<'c>(
+    mode: Mode,
+    refusals: Refusals,
+    mut plans: Vec<(usize, StepPlan<'c>)>,
+    mut notes: Vec<Note>,
+    holders: Vec<AnchorHolder>,
+) -> Result<Judged<'c>, Rejection> {
     let mut omitted = Vec::new();
     match mode {
         Mode::Run => {
@@ -400,87 +449,7 @@ fn judge_step<'c>(
     let step = s.step;
     let r = s.route;
     let label = StepLabel(step);
-    if matches!(step.oidc, Some(Oidc::Invalid)) {
-        return Err(Rejection::new(
-            rules::STRUCTURE,
-            &r.key("oidc"),
-            format!("{label}: `oidc` is neither a boolean nor audiences"),
-        ));
-    }
-    if let Some(Trigger::Other(t)) = &step.trigger {
-        return Err(Rejection::new(
-            rules::STRUCTURE,
-            &r.key("trigger"),
-            format!("{label}: unknown trigger `{t}`"),
-        ));
-    }
-    for entry in step.all_script() {
-        match entry {
-            ScriptEntry::Invalid { .. } => {
-                return Err(Rejection::new(
-                    rules::STRUCTURE,
-                    entry.route(),
-                    format!("{label}: a script entry that is neither a command nor a pipe"),
-                ));
-            }
-            ScriptEntry::Command { .. } => {
-                let line = entry.command().unwrap_or_default();
-                for (i, f) in config.policy().forbidden.scripts.iter().enumerate() {
-                    if f.compiled.is_match(line) {
-                        return Err(Rejection::new(
-                            rules::FORBIDDEN_SCRIPTS,
-                            entry.route(),
-                            format!(
-                                "{label}: script line matches forbidden.scripts[{i}] (`{}`) at {}: {}",
-                                f.regex,
-                                entry.route(),
-                                f.message
-                            ),
-                        ));
-                    }
-                }
-            }
-            ScriptEntry::Pipe(pipe) => {
-                let Some((name, version)) = pipe.reference() else {
-                    return Err(Rejection::new(
-                        rules::STRUCTURE,
-                        &pipe.route,
-                        format!("{label}: a pipe without a name"),
-                    ));
-                };
-                let forbidden = config.policy().forbidden.pipes.iter();
-                for (i, (f, compiled)) in forbidden.zip(config.forbidden_pipes()).enumerate() {
-                    if !compiled.pipe.matches(name) {
-                        continue;
-                    }
-                    let hit = match (&compiled.versions, version) {
-                        (None, _) => true,
-                        (Some(vs), Some(v)) => vs.iter().any(|p| p.matches(v)),
-                        // No version pinned: it may be any version, forbidden ones included.
-                        (Some(_), None) => true,
-                    };
-                    if hit {
-                        return Err(Rejection::new(
-                            rules::FORBIDDEN_PIPES,
-                            &pipe.route,
-                            format!(
-                                "{label}: pipe `{}` matches forbidden.pipes[{i}] at {}: {}",
-                                pipe.pipe.as_deref().unwrap_or(name),
-                                pipe.route,
-                                f.message
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    if let Some(image) = &step.image
-        && let Some(name) = &image.name
-    {
-        forbidden_image(config, &image.route, name, &label)?;
-    }
-
+    step_refusal(config, step, r, &label)?;
     let runs_on: &[String] = step.runs_on.as_deref().unwrap_or_default();
     let Some(deployment) = &s.effective.deployment else {
         if let Some(l) = runs_on.iter().find(|l| production_labels.contains(l)) {
@@ -529,6 +498,158 @@ fn judge_step<'c>(
             none_selected,
         ));
     }
+    runner_refusal(config, &label, r, env_name, env, runs_on)?;
+    vpc_refusal(&label, r, env_name, env, s, runs_on)?;
+    let pipes = plan_pipes(config, &label, env_name, env, s, notes)?;
+    Ok(Some(step_plan(config, s, env_name, env, pipes)))
+}
+
+/// The plan of a deployment step that passed: what its edit needs to know.
+fn step_plan<'c>(
+    config: &EnforceConfig,
+    s: &StepRef<'_>,
+    env_name: &'c str,
+    env: &'c EnvironmentSpec,
+    pipes: Vec<PipePlan>,
+) -> StepPlan<'c> {
+    let step = s.step;
+    let setup = config.setup_lines(env_name);
+    let has_setup = setup.len() <= step.script.len()
+        && setup
+            .iter()
+            .zip(&step.script)
+            .all(|(line, entry)| entry.command() == Some(line.as_str()));
+    let size = s.effective.size.value.as_str();
+    StepPlan {
+        route: s.route.clone(),
+        env_name,
+        env,
+        stage_route: s.stage.map(|st| st.route.clone()),
+        has_runs_on: step.runs_on.is_some(),
+        oidc_enabled: matches!(step.oidc, Some(Oidc::Flag(true)) | Some(Oidc::Audiences(_))),
+        has_setup,
+        needs_setup: step
+            .script
+            .iter()
+            .any(|e| matches!(e, ScriptEntry::Command { .. })),
+        trigger_manual: s.effective.trigger.value == Trigger::Manual,
+        ip_ranges: s.effective.runtime.atlassian_ip_ranges,
+        ip_size: size == "4x" || size == "8x",
+        self_hosted: s.effective.self_hosted,
+        pipes,
+    }
+}
+
+/// What refuses any step, deployment or not: an `oidc` or `trigger` of the wrong shape, a script entry that is
+/// neither a command nor a named pipe, a forbidden script line, pipe or image.
+fn step_refusal(
+    config: &EnforceConfig,
+    step: &keyless_pipelines::Step,
+    r: &Route,
+    label: &StepLabel<'_>,
+) -> Result<(), Rejection> {
+    if matches!(step.oidc, Some(Oidc::Invalid)) {
+        return Err(Rejection::new(
+            rules::STRUCTURE,
+            &r.key("oidc"),
+            format!("{label}: `oidc` is neither a boolean nor audiences"),
+        ));
+    }
+    if let Some(Trigger::Other(t)) = &step.trigger {
+        return Err(Rejection::new(
+            rules::STRUCTURE,
+            &r.key("trigger"),
+            format!("{label}: unknown trigger `{t}`"),
+        ));
+    }
+    for entry in step.all_script() {
+        script_refusal(config, entry, label)?;
+    }
+    if let Some(image) = &step.image
+        && let Some(name) = &image.name
+    {
+        forbidden_image(config, &image.route, name, label)?;
+    }
+    Ok(())
+}
+
+/// One script entry against its shape and `forbidden.scripts` / `forbidden.pipes`.
+fn script_refusal(
+    config: &EnforceConfig,
+    entry: &ScriptEntry,
+    label: &StepLabel<'_>,
+) -> Result<(), Rejection> {
+    match entry {
+        ScriptEntry::Invalid { .. } => {
+            return Err(Rejection::new(
+                rules::STRUCTURE,
+                entry.route(),
+                format!("{label}: a script entry that is neither a command nor a pipe"),
+            ));
+        }
+        ScriptEntry::Command { .. } => {
+            let line = entry.command().unwrap_or_default();
+            for (i, f) in config.policy().forbidden.scripts.iter().enumerate() {
+                if f.compiled.is_match(line) {
+                    return Err(Rejection::new(
+                        rules::FORBIDDEN_SCRIPTS,
+                        entry.route(),
+                        format!(
+                            "{label}: script line matches forbidden.scripts[{i}] (`{}`) at {}: {}",
+                            f.regex,
+                            entry.route(),
+                            f.message
+                        ),
+                    ));
+                }
+            }
+        }
+        ScriptEntry::Pipe(pipe) => {
+            let Some((name, version)) = pipe.reference() else {
+                return Err(Rejection::new(
+                    rules::STRUCTURE,
+                    &pipe.route,
+                    format!("{label}: a pipe without a name"),
+                ));
+            };
+            let forbidden = config.policy().forbidden.pipes.iter();
+            for (i, (f, compiled)) in forbidden.zip(config.forbidden_pipes()).enumerate() {
+                if !compiled.pipe.matches(name) {
+                    continue;
+                }
+                let hit = match (&compiled.versions, version) {
+                    (None, _) => true,
+                    (Some(vs), Some(v)) => vs.iter().any(|p| p.matches(v)),
+                    // No version pinned: it may be any version, forbidden ones included.
+                    (Some(_), None) => true,
+                };
+                if hit {
+                    return Err(Rejection::new(
+                        rules::FORBIDDEN_PIPES,
+                        &pipe.route,
+                        format!(
+                            "{label}: pipe `{}` matches forbidden.pipes[{i}] at {}: {}",
+                            pipe.pipe.as_deref().unwrap_or(name),
+                            pipe.route,
+                            f.message
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The runner labels of a deployment step: none of another environment's own labels, all of its own.
+fn runner_refusal(
+    config: &EnforceConfig,
+    label: &StepLabel<'_>,
+    r: &Route,
+    env_name: &str,
+    env: &EnvironmentSpec,
+    runs_on: &[String],
+) -> Result<(), Rejection> {
     if !runs_on.is_empty() {
         let own = config.specific_labels(env_name);
         for other in config.environments().keys() {
@@ -570,9 +691,20 @@ fn judge_step<'c>(
             ));
         }
     }
-    // Only the VPC path (issue 20): AWS accepts the role only through the environment's STS interface endpoint,
-    // which cloud runners never reach. render adds the environment's runs-on when it has `self.hosted`; otherwise
-    // a cloud step is refused here, before it gets a token AWS would refuse anyway.
+    Ok(())
+}
+
+/// Only the VPC path (issue 20): AWS accepts the role only through the environment's STS interface endpoint,
+/// which cloud runners never reach. render adds the environment's runs-on when it has `self.hosted`; otherwise
+/// a cloud step is refused here, before it gets a token AWS would refuse anyway.
+fn vpc_refusal(
+    label: &StepLabel<'_>,
+    r: &Route,
+    env_name: &str,
+    env: &EnvironmentSpec,
+    s: &StepRef<'_>,
+    runs_on: &[String],
+) -> Result<(), Rejection> {
     let gets_self_hosted = runs_on.is_empty() && env.self_hosted();
     if env.vpc_only() && !s.effective.self_hosted && !gets_self_hosted {
         return Err(Rejection::new(
@@ -591,32 +723,7 @@ fn judge_step<'c>(
             ),
         ));
     }
-    let pipes = plan_pipes(config, &label, env_name, env, s, notes)?;
-    let setup = config.setup_lines(env_name);
-    let has_setup = setup.len() <= step.script.len()
-        && setup
-            .iter()
-            .zip(&step.script)
-            .all(|(line, entry)| entry.command() == Some(line.as_str()));
-    let size = s.effective.size.value.as_str();
-    Ok(Some(StepPlan {
-        route: r.clone(),
-        env_name,
-        env,
-        stage_route: s.stage.map(|st| st.route.clone()),
-        has_runs_on: step.runs_on.is_some(),
-        oidc_enabled: matches!(step.oidc, Some(Oidc::Flag(true)) | Some(Oidc::Audiences(_))),
-        has_setup,
-        needs_setup: step
-            .script
-            .iter()
-            .any(|e| matches!(e, ScriptEntry::Command { .. })),
-        trigger_manual: s.effective.trigger.value == Trigger::Manual,
-        ip_ranges: s.effective.runtime.atlassian_ip_ranges,
-        ip_size: size == "4x" || size == "8x",
-        self_hosted: s.effective.self_hosted,
-        pipes,
-    }))
+    Ok(())
 }
 
 fn branch_refusal(

@@ -181,6 +181,22 @@ impl Decision {
             .then(|| self.policy_decisions.iter().all(|d| d.is_allow()))
     }
 
+    /// STS's answer as a policy decision: `Allow` when it issues credentials; when the trust policy refused, the
+    /// policy's own decision on the first request it did not allow (explicit or implicit deny); when STS refused
+    /// before asking the policy (provider, audience, expiry), `ImplicitDeny`: nothing allowed the call.
+    pub fn verdict(&self) -> PolicyDecision {
+        match &self.rejection {
+            None => PolicyDecision::Allow,
+            Some(rejection) if rejection.stage == Stage::Trust => self
+                .policy_decisions
+                .iter()
+                .copied()
+                .find(|d| !d.is_allow())
+                .unwrap_or(PolicyDecision::ImplicitDeny),
+            Some(_) => PolicyDecision::ImplicitDeny,
+        }
+    }
+
     /// The traced evaluation of each request (same order as [`Decision::requests`]).
     pub fn evaluations(&self, policy: &PolicyDocument) -> Vec<Evaluation> {
         self.requests.iter().map(|r| policy.evaluate(r)).collect()
@@ -619,6 +635,31 @@ mod tests {
         assert!(d.is_allow(), "{:?}", d.rejection);
         assert_eq!(d.audience.as_deref(), Some(AUD));
         assert!(d.explain(&policy()).starts_with("ALLOW: statement 0"));
+    }
+
+    #[test]
+    fn verdict_is_the_policy_decision_sts_stands_on() {
+        let providers = [provider(Some(vec![AUD.into()]))];
+        let allowed = decide(&providers, &policy(), &claims(json!({})), &at(1_500));
+        assert_eq!(allowed.verdict(), PolicyDecision::Allow);
+        // The trust policy's own answer: no statement matches another repository's `sub`.
+        let other_repo = claims(json!({"sub": "{00000000-0000-4000-8000-000000000000}:{step}"}));
+        let trust = decide(&providers, &policy(), &other_repo, &at(1_500));
+        assert_eq!(stage(&trust).unwrap().0, Stage::Trust);
+        assert_eq!(trust.verdict(), PolicyDecision::ImplicitDeny);
+        let denying = crate::parse(&format!(
+            r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Deny",
+                "Principal": {{"Federated": "arn:aws:iam::123456789012:oidc-provider/{URL}"}},
+                "Action": "sts:AssumeRoleWithWebIdentity"}}}}"#
+        ))
+        .unwrap();
+        let denied = decide(&providers, &denying, &claims(json!({})), &at(1_500));
+        assert_eq!(denied.verdict(), PolicyDecision::ExplicitDeny);
+        // Refused before the policy is asked (the policy itself would allow): nothing allowed the call.
+        let expired = decide(&providers, &policy(), &claims(json!({})), &at(2_500));
+        assert_ne!(stage(&expired).unwrap().0, Stage::Trust);
+        assert_eq!(expired.policy_allows(), Some(true));
+        assert_eq!(expired.verdict(), PolicyDecision::ImplicitDeny);
     }
 
     #[test]

@@ -13,9 +13,13 @@
 //! - [`thumbprint`]: an OIDC issuer's TLS certificate chain and the thumbprint IAM wants.
 //! - [`live`] (feature `aws`): IAM as it is, read and written through the AWS SDK for Rust (`apply`,
 //!   `check --live`, `demo`).
+//! - [`apply`] (feature `aws`): the apply workflow as values (connect, read and diff, execute, report), shared by
+//!   `keyless apply` and `keyless demo`.
 //!
 //! The servers (`keyless serve`, `keyless emulate`) take [`jwks`] without `aws`, so they do not compile the SDK.
 
+#[cfg(feature = "aws")]
+pub mod apply;
 #[cfg(feature = "sdk")]
 pub mod aws;
 pub mod bitbucket;

@@ -44,12 +44,12 @@ pub use mint::{
     DEFAULT_LIFETIME_SECONDS, MAX_AUDIENCE_CHARS, MAX_CUSTOM_AUDIENCES, MAX_LIFETIME_SECONDS,
     MintError, MintRequest, MintResponse,
 };
-pub use secret::{PrivateKeyPem, SecretToken};
+pub use secret::{PrivateKeyPem, Secret, SecretToken};
 pub use signing::{EcSigningKey, ExportedKey, KeyError, KeyRing, KeyRingExport, SigningKey};
 pub use subject::{Subject, SubjectError};
 pub use uuid::{BracedUuid, UuidError};
 pub use verify::{TimeClaim, VerifiedToken, VerifyError, VerifyOptions, verify};
 pub use workspace::{
-    AUDIENCE_PREFIX, BITBUCKET_API_BASE, IssuerParts, WorkspaceError, WorkspaceRef, parse_issuer,
-    workspace_audience, workspace_issuer,
+    AUDIENCE_PREFIX, BITBUCKET_API_BASE, BITBUCKET_API_HOST, ISSUER_PREFIX, ISSUER_SUFFIX,
+    IssuerParts, WorkspaceError, WorkspaceRef, parse_issuer, workspace_audience, workspace_issuer,
 };

@@ -9,9 +9,13 @@ use crate::BracedUuid;
 /// Where Bitbucket Cloud serves every workspace's issuer.
 pub const BITBUCKET_API_BASE: &str = "https://api.bitbucket.org";
 
-/// The path between the API base and the workspace slug, and after it (bitbucket.md §1.2).
-const ISSUER_PREFIX: &str = "/2.0/workspaces/";
-const ISSUER_SUFFIX: &str = "/pipelines-config/identity/oidc";
+/// [`BITBUCKET_API_BASE`] without its scheme: how IAM names a provider (`api.bitbucket.org/2.0/workspaces/…`).
+pub const BITBUCKET_API_HOST: &str = "api.bitbucket.org";
+
+/// The path between the API base and the workspace slug (bitbucket.md §1.2).
+pub const ISSUER_PREFIX: &str = "/2.0/workspaces/";
+/// The path after the workspace slug (bitbucket.md §1.2).
+pub const ISSUER_SUFFIX: &str = "/pipelines-config/identity/oidc";
 
 /// The prefix of the default audience; the workspace UUID follows without braces (bitbucket.md §1.2).
 pub const AUDIENCE_PREFIX: &str = "ari:cloud:bitbucket::workspace/";

@@ -32,6 +32,7 @@ pub mod render;
 pub mod route;
 mod select;
 pub mod span;
+pub mod suggest;
 mod traverse;
 pub mod validate;
 
@@ -141,7 +142,8 @@ impl PipelineFile {
 
     /// The typed model.
     pub fn config(&self) -> &Config {
-        self.config.get_or_init(|| model::build_config(&self.root))
+        self.config
+            .get_or_init(|| model::derive::build_config(&self.root))
     }
 
     /// Every pipeline, in document order (`definitions.pipelines` last).

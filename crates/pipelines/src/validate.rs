@@ -7,6 +7,7 @@ use crate::PipelineFile;
 use crate::model::{PIPELINES_KEYS, STAGE_KEYS, STEP_KEYS, TOP_LEVEL_KEYS};
 use crate::node::{Node, Value};
 use crate::route::{Route, Segment};
+use crate::suggest::levenshtein;
 
 mod view;
 
@@ -239,20 +240,6 @@ fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
         .filter(|(d, _)| *d <= 2)
         .min()
         .map(|(_, k)| k)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 const PIPE_KEYS: &[&str] = &["pipe", "variables"];

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, StatusCode, header};
 use keyless_net::jwks::{FetchError, FetcherOptions, RemoteJwksFetcher};
-use keyless_oidc::{VerifyError, VerifyOptions};
+use keyless_oidc::{Secret, VerifyError, VerifyOptions};
 
 use crate::error::ApiError;
 
@@ -80,9 +80,9 @@ fn installation_key(id: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// The development bearer secret. `Debug` never shows it.
+/// The development bearer secret: a [`Secret`] checked to be usable in a header. `Debug` never shows it.
 #[derive(Clone)]
-pub struct DevBearerSecret(String);
+pub struct DevBearerSecret(Secret);
 
 impl std::fmt::Debug for DevBearerSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -114,13 +114,16 @@ impl DevBearerSecret {
         if secret.len() < DEV_SECRET_MIN_LEN {
             return Err(SecretError::TooShort(secret.len()));
         }
-        Ok(DevBearerSecret(secret.to_string()))
+        Ok(DevBearerSecret(Secret::new(secret)))
     }
 
     fn matches(&self, presented: &str) -> bool {
         // Constant time in the content, so the secret cannot be guessed byte by byte from response times.
-        aws_lc_rs::constant_time::verify_slices_are_equal(self.0.as_bytes(), presented.as_bytes())
-            .is_ok()
+        aws_lc_rs::constant_time::verify_slices_are_equal(
+            self.0.expose().as_bytes(),
+            presented.as_bytes(),
+        )
+        .is_ok()
     }
 }
 
@@ -361,5 +364,19 @@ impl ForgeVerifier {
                 true
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_bearer_secret_never_shows_in_debug() {
+        let secret = DevBearerSecret::new("canary-0123456789abcdef0123456789abcdef\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(format!("{secret:?}"), "DevBearerSecret(<redacted>)");
+        assert!(secret.matches("canary-0123456789abcdef0123456789abcdef"));
+        assert!(!secret.matches("canary"));
     }
 }

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use indexmap::IndexMap;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::plan::{AccountPlan, RolePlan};
@@ -41,8 +42,10 @@ pub struct AccountState {
     pub orphans: Vec<String>,
 }
 
-/// One change to IAM.
-#[derive(Clone, Debug, PartialEq)]
+/// One change to IAM. As JSON (`keyless apply --format json`), `action` names the variant in snake_case and the
+/// fields follow; `tag_role`'s tags are an object.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
 pub enum Change {
     CreateProvider {
         url: String,
@@ -102,6 +105,7 @@ pub enum Change {
     },
     TagRole {
         role: String,
+        #[serde(serialize_with = "pairs_as_object")]
         tags: Vec<(String, String)>,
     },
     UntagRole {
@@ -111,6 +115,14 @@ pub enum Change {
     DeleteRole {
         role: String,
     },
+}
+
+/// `[(key, value)]` as a JSON object, in order.
+fn pairs_as_object<S: Serializer>(
+    pairs: &[(String, String)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 impl Change {
@@ -483,6 +495,28 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn changes_serialize_as_an_action_and_their_fields() {
+        let tag = Change::TagRole {
+            role: "deploy".into(),
+            tags: vec![("b".into(), "2".into()), ("a".into(), "1".into())],
+        };
+        assert_eq!(
+            serde_json::to_string(&tag).unwrap(),
+            r#"{"action":"tag_role","role":"deploy","tags":{"b":"2","a":"1"}}"#
+        );
+        let trust = Change::UpdateTrustPolicy {
+            role: "deploy".into(),
+            from: json!({"Version": "2012-10-17"}),
+            to: json!({"Version": "2012-10-17", "Statement": []}),
+        };
+        assert_eq!(
+            serde_json::to_value(&trust).unwrap(),
+            json!({"action": "update_trust_policy", "role": "deploy", "from": {"Version": "2012-10-17"},
+                   "to": {"Version": "2012-10-17", "Statement": []}})
+        );
+    }
 
     #[test]
     fn policies_compare_like_iam() {

@@ -206,8 +206,10 @@ impl Statement {
 
 /// `true` when the provider (`host/path`) is a Bitbucket Pipelines issuer.
 pub fn is_bitbucket(provider: &str) -> bool {
-    provider.starts_with("api.bitbucket.org/2.0/workspaces/")
-        && provider.contains("/pipelines-config/identity/oidc")
+    provider
+        .strip_prefix(keyless_oidc::BITBUCKET_API_HOST)
+        .is_some_and(|path| path.starts_with(keyless_oidc::ISSUER_PREFIX))
+        && provider.contains(keyless_oidc::ISSUER_SUFFIX)
 }
 
 /// Every trust policy and OIDC provider in one file.

@@ -2,13 +2,12 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use clap::Args;
-use keyless_net::live::{self, ConnectOptions};
-use keyless_workspace::diff;
+use anyhow::bail;
+use clap::{Args, ValueEnum};
+use keyless_net::apply::{self, Outcome};
+use keyless_net::live::ConnectOptions;
 
 /// Where IAM is and whose credentials to use (shared by `apply` and `check --live`).
 #[derive(Debug, Clone, Args)]
@@ -52,9 +51,8 @@ impl AwsArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The workspace file.
-    #[arg(short, long, env = "KEYLESS_CONFIG", default_value = "keyless.yml")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub workspace: super::WorkspaceFile,
     #[command(flatten)]
     pub aws: AwsArgs,
     /// Show the changes and stop.
@@ -70,29 +68,39 @@ pub struct ApplyArgs {
     /// Only these accounts (repeatable); default: every account in keyless.yml.
     #[arg(long = "account", value_name = "ACCOUNT")]
     pub accounts: Vec<String>,
+    /// Output format. `json` (`{"outcome", "total", "prune", "accounts": [{"account", "changes", "orphans"}]}`,
+    /// docs/plan.md) never asks: it needs --yes or --dry-run.
+    #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
+    pub format: ApplyFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplyFormat {
+    Text,
+    Json,
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let config = keyless_workspace::load(&args.config)?;
+    let config = args.workspace.load()?;
     let plan = keyless_workspace::plan(&config)?;
     let todos = keyless_workspace::permissions::todos(&config);
     if !todos.is_empty() {
         let places: Vec<String> = todos
             .iter()
-            .map(|(role, at)| format!("role `{role}` ({}:{at})", args.config.display()))
+            .map(|(role, at)| format!("role `{role}` ({}:{at})", args.workspace.config.display()))
             .collect();
         bail!(
             "`permissions: todo` is a placeholder, not a policy: {}. Write the role's permissions (`keyless permissions \
              infer -c {} --write` derives them from the pipelines), then apply",
             places.join(", "),
-            args.config.display()
+            args.workspace.config.display()
         );
     }
     for account in &args.accounts {
         if !plan.accounts.iter().any(|a| &a.account == account) {
             bail!(
                 "account {account} is not in {}; its accounts are: {}",
-                args.config.display(),
+                args.workspace.config.display(),
                 plan.accounts
                     .iter()
                     .map(|a| a.account.as_str())
@@ -101,64 +109,64 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let json = args.format == ApplyFormat::Json;
+    if json && !args.yes && !args.dry_run {
+        bail!(
+            "--format json does not ask: pass --yes to apply, or --dry-run to show the changes only"
+        );
+    }
     let options = args.aws.connect_options();
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = crate::runtime::concurrent(None)?;
     runtime.block_on(async {
-        let mut work = Vec::new();
-        for account in plan.accounts.iter().filter(|a| args.accounts.is_empty() || args.accounts.contains(&a.account)) {
-            let client = live::client_for(&options, &account.account).await?;
-            let state = live::read_account(&client, account, &plan.workspace).await?;
-            let changes = diff::diff(account, &state, args.prune)?;
-            if !state.orphans.is_empty() && !args.prune {
-                println!(
-                    "note: account {}: {} keyless-managed role(s) no longer in keyless.yml: {} (apply --prune deletes them)",
-                    account.account,
-                    state.orphans.len(),
-                    state.orphans.join(", ")
-                );
+        let targets = apply::connect(&options, &plan, &args.accounts).await?;
+        let pending = apply::prepare(&plan, targets, args.prune).await?;
+        let outcome = if pending.total() == 0 {
+            Outcome::NoChanges
+        } else if args.dry_run {
+            Outcome::DryRun
+        } else {
+            Outcome::Applied
+        };
+        let config = args.workspace.config.display().to_string();
+        if json {
+            if outcome == Outcome::Applied {
+                pending.execute().await?;
             }
-            work.push((account, client, changes));
-        }
-        let total: usize = work.iter().map(|(_, _, changes)| changes.len()).sum();
-        if total == 0 {
-            println!("No changes: IAM already matches {}.", args.config.display());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&pending.report(outcome))?
+            );
             return Ok(ExitCode::SUCCESS);
         }
-        for (account, _, changes) in &work {
-            if changes.is_empty() {
-                continue;
+        print!("{}", pending.report(outcome).text(&config));
+        match outcome {
+            Outcome::NoChanges => return Ok(ExitCode::SUCCESS),
+            Outcome::DryRun => {
+                println!("Dry run: nothing changed.");
+                return Ok(ExitCode::SUCCESS);
             }
-            println!("account {}:", account.account);
-            for change in changes {
-                for line in change.describe().lines() {
-                    println!("  {line}");
-                }
-            }
+            Outcome::Applied => {}
         }
-        println!("{total} change(s).");
-        if args.dry_run {
-            println!("Dry run: nothing changed.");
-            return Ok(ExitCode::SUCCESS);
+        if !args.yes && !confirmed()? {
+            println!("Nothing changed.");
+            return Ok(ExitCode::from(1));
         }
-        if !args.yes {
-            if !std::io::stdin().is_terminal() {
-                bail!("not applying without confirmation: stdin is not a terminal; pass --yes to apply, or --dry-run");
-            }
-            print!("Apply these changes? [y/N] ");
-            std::io::stdout().flush()?;
-            let mut answer = String::new();
-            std::io::stdin().lock().read_line(&mut answer)?;
-            if !matches!(answer.trim(), "y" | "Y" | "yes") {
-                println!("Nothing changed.");
-                return Ok(ExitCode::from(1));
-            }
-        }
-        for (account, client, changes) in &work {
-            live::execute(client, changes)
-                .await
-                .with_context(|| format!("applying to account {} (changes before the failure were made; apply again to resume)", account.account))?;
-        }
+        let total = pending.execute().await?;
         println!("Applied {total} change(s).");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Ask on the terminal; refuse when there is none to ask on.
+fn confirmed() -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "not applying without confirmation: stdin is not a terminal; pass --yes to apply, or --dry-run"
+        );
+    }
+    print!("Apply these changes? [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }

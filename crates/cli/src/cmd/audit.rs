@@ -402,7 +402,7 @@ fn publish(args: &AuditArgs, report: &Report, fail_on: Severity) -> anyhow::Resu
         .map(serde_json::to_string)
         .collect::<Result<Vec<_>, _>>()?;
     let report_json = serde_json::to_string(&ci_report)?;
-    super::assume::runtime()?.block_on(publisher.publish(&base, report_json, batches))?;
+    crate::runtime::sequential()?.block_on(publisher.publish(&base, report_json, batches))?;
     eprintln!(
         "published {} annotation(s) to Code Insights report {}",
         annotations.len(),

@@ -2,7 +2,6 @@
 //! pipeline layer's verdict from the enforce engine (unless `--aws-only`).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -19,9 +18,8 @@ pub enum CheckFormat {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The workspace file.
-    #[arg(short, long, env = "KEYLESS_CONFIG", default_value = "keyless.yml")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub workspace: super::WorkspaceFile,
     #[arg(long, value_enum, default_value = "table")]
     pub format: CheckFormat,
     /// Evaluate the trust policies deployed in IAM (read with GetRole) instead of the plan.
@@ -36,7 +34,7 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let config = keyless_workspace::load(&args.config)?;
+    let config = args.workspace.load()?;
     // Network conditions AWS can never satisfy (a private range in `source_ips`): every path to that role is
     // denied, which the error says with the reason and the fix, instead of a matrix of MISSING cells.
     config
@@ -48,7 +46,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let plan = keyless_workspace::plan_unchecked(&config);
     let view = if args.live {
-        let runtime = tokio::runtime::Runtime::new()?;
+        let runtime = crate::runtime::concurrent(None)?;
         runtime.block_on(async {
             let connect = args.aws.connect_options();
             keyless_net::live::read_trust_view(&plan, &connect).await

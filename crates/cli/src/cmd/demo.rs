@@ -16,10 +16,10 @@ use clap::{Args, ValueEnum};
 use keyless_credentials::{AssumeError, Env, Inputs, Session};
 use keyless_emulator::{Config as EmulatorConfig, RunningEmulator};
 use keyless_enforce::judge::RenderJudge;
-use keyless_net::live;
+use keyless_net::apply;
 use keyless_oidc::{BracedUuid, MintRequest};
 use keyless_workspace::matrix::{self, TrustView};
-use keyless_workspace::{Config, Plan, diff};
+use keyless_workspace::{Config, Plan};
 use serde::Serialize;
 
 /// The bundled workspace: two environments in two accounts, three repositories.
@@ -95,11 +95,7 @@ pub struct Report {
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::runtime::concurrent(Some(2))?;
     let mut report = runtime.block_on(demo())?;
     report.elapsed_ms = started.elapsed().as_millis();
     match args.format {
@@ -269,28 +265,31 @@ async fn apply_inner(
     emulator: &RunningEmulator,
     plan: &Plan,
 ) -> anyhow::Result<(Vec<String>, usize, usize)> {
-    let mut lines = Vec::new();
-    let mut total = 0;
-    for account in &plan.accounts {
-        let client = iam_client(emulator, &account.account)?;
-        let state = live::read_account(&client, account, &plan.workspace).await?;
-        let changes = diff::diff(account, &state, false)?;
-        for change in &changes {
-            if let Some(first) = change.describe().lines().next() {
-                lines.push(format!("account {}: {first}", account.account));
-            }
-        }
-        total += changes.len();
-        live::execute(&client, &changes)
-            .await
-            .with_context(|| format!("applying to account {}", account.account))?;
-    }
-    let mut again = 0;
-    for account in &plan.accounts {
-        let client = iam_client(emulator, &account.account)?;
-        let state = live::read_account(&client, account, &plan.workspace).await?;
-        again += diff::diff(account, &state, false)?.len();
-    }
+    let targets = || -> anyhow::Result<Vec<apply::Target<'_>>> {
+        plan.accounts
+            .iter()
+            .map(|account| {
+                Ok(apply::Target {
+                    account,
+                    client: iam_client(emulator, &account.account)?,
+                })
+            })
+            .collect()
+    };
+    let pending = apply::prepare(plan, targets()?, false).await?;
+    let report = pending.report(apply::Outcome::Applied);
+    let lines = report
+        .accounts
+        .iter()
+        .flat_map(|account| {
+            account.changes.iter().filter_map(|change| {
+                let first = change.summary.lines().next()?;
+                Some(format!("account {}: {first}", account.account))
+            })
+        })
+        .collect();
+    let total = pending.execute().await?;
+    let again = apply::prepare(plan, targets()?, false).await?.total();
     Ok((lines, total, again))
 }
 

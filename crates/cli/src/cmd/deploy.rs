@@ -300,10 +300,7 @@ fn run_s3(args: S3Args) -> Result<ExitCode> {
         Some(bar) => bar,
         None => &Silent,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = crate::runtime::concurrent(None)?;
     let result = runtime.block_on(async {
         let clients = Clients::connect(&connection).await?;
         keyless_deploy::deploy(&clients, &options, progress).await

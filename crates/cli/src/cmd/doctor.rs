@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 use keyless_credentials::doctor::{self, Check, Report};
-use keyless_credentials::{Env, settings, sts};
+use keyless_credentials::{Env, settings, sts, workspace};
 
 use super::assume::{CredentialOptions, now_unix, runtime};
 
@@ -146,8 +146,8 @@ pub fn run(args: DoctorArgs) -> Result<ExitCode> {
         }
     };
     if let Ok(settings) = &resolved {
-        checks.extend(super::assume::network_checks(settings, &env, public_ip));
-        checks.extend(super::assume::trust_check(settings, &env, public_ip));
+        checks.extend(workspace::network_checks(settings, &env, public_ip));
+        checks.extend(workspace::trust_check(settings, &env, public_ip));
     }
     checks.push(if args.offline {
         Check::skip(
@@ -186,7 +186,7 @@ pub fn run(args: DoctorArgs) -> Result<ExitCode> {
                         ),
                     ),
                     Err(mut error) => {
-                        super::assume::annotate(&mut error, settings, &args.options, &env);
+                        workspace::annotate(&mut error, settings, &env);
                         Check::from_error(
                             "assume",
                             "assume the role and call GetCallerIdentity",

@@ -51,9 +51,8 @@ pub enum PermissionsCommand {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The workspace file.
-    #[arg(short, long, env = "KEYLESS_CONFIG", default_value = "keyless.yml")]
-    config: PathBuf,
+    #[command(flatten)]
+    workspace: super::WorkspaceFile,
 
     /// Pipeline files whose inferred calls each role must allow; each belongs to the repository named by its
     /// folder, or to the only repository in keyless.yml.
@@ -138,7 +137,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     use std::collections::BTreeMap;
     use std::fmt::Write as _;
 
-    let config = keyless_workspace::load(&args.config)?;
+    let config = args.workspace.load()?;
     let plan = keyless_workspace::plan_unchecked(&config);
     let known = |target: &str| {
         config.environments.contains_key(target)
@@ -155,7 +154,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!(
                 "--record {target}={}: `{target}` is neither an environment of {} nor a role it plans\n  fix: use one of: {}",
                 path.display(),
-                args.config.display(),
+                args.workspace.config.display(),
                 config
                     .environments
                     .keys()

@@ -20,9 +20,8 @@ pub enum InferFormat {
 
 #[derive(Debug, Args)]
 pub struct InferArgs {
-    /// The workspace file.
-    #[arg(short, long, env = "KEYLESS_CONFIG", default_value = "keyless.yml")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub workspace: super::WorkspaceFile,
     /// Pipeline files; each belongs to the repository named by its folder, or to the only repository in
     /// keyless.yml.
     #[arg(value_name = "PIPELINE")]
@@ -133,7 +132,7 @@ pub(crate) fn inferred(
 }
 
 pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
-    let config = keyless_workspace::load(&args.config)?;
+    let config = args.workspace.load()?;
     let sources = sources(&config, &args.pipelines, &args.repos)?;
     if sources.is_empty() {
         bail!(
@@ -142,16 +141,16 @@ pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
     }
     let inference = inferred(&config, &sources)?;
     if args.write {
-        let text = std::fs::read_to_string(&args.config)
-            .with_context(|| format!("cannot read {}", args.config.display()))?;
+        let text = std::fs::read_to_string(&args.workspace.config)
+            .with_context(|| format!("cannot read {}", args.workspace.config.display()))?;
         let edited = output::write(&text, &inference)?;
         // Never write a file keyless itself would refuse.
-        keyless_workspace::parse(&edited, &args.config.display().to_string())
+        keyless_workspace::parse(&edited, &args.workspace.config.display().to_string())
             .context("the edited keyless.yml does not load (nothing was written)")?;
-        let tmp = args.config.with_extension("yml.keyless-tmp");
+        let tmp = args.workspace.config.with_extension("yml.keyless-tmp");
         std::fs::write(&tmp, &edited).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &args.config)
-            .with_context(|| format!("cannot replace {}", args.config.display()))?;
+        std::fs::rename(&tmp, &args.workspace.config)
+            .with_context(|| format!("cannot replace {}", args.workspace.config.display()))?;
         let written = inference
             .roles
             .iter()
@@ -159,7 +158,7 @@ pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
             .count();
         eprintln!(
             "wrote `permissions:` for {written} role(s) into {}",
-            args.config.display()
+            args.workspace.config.display()
         );
     }
     match args.format {

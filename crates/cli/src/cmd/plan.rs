@@ -21,9 +21,8 @@ pub enum PlanFormat {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The workspace file.
-    #[arg(short, long, env = "KEYLESS_CONFIG", default_value = "keyless.yml")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub workspace: super::WorkspaceFile,
     /// Output format. Default: `summary` without -o, `cloudformation` with -o.
     #[arg(long, value_enum)]
     pub format: Option<PlanFormat>,
@@ -33,13 +32,13 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let config = keyless_workspace::load(&args.config)?;
+    let config = args.workspace.load()?;
     let plan = keyless_workspace::plan(&config)?;
     for (role, at) in keyless_workspace::permissions::todos(&config) {
         eprintln!(
             "warning: {}:{at}: role `{role}` has `permissions: todo`: plan renders it without them and `keyless apply` \
              refuses it; `keyless permissions infer` derives them from the pipelines",
-            args.config.display()
+            args.workspace.config.display()
         );
     }
     let format = match (args.format, &args.output) {

@@ -15,11 +15,12 @@ use anyhow::{Context as _, anyhow, bail};
 use base64::Engine as _;
 use clap::{Args, Subcommand, ValueEnum};
 use keyless_iam::arn::ProviderArn;
-use keyless_iam::sts::{self, Rejection, RequestContext, Stage};
+use keyless_iam::sts::{self, Rejection, RequestContext};
 use keyless_iam::web_identity;
 use keyless_iam::{
     Decision, Diagnostic, Evaluation, ParseError, PolicyDocument, PolicyKind, Request, Severity,
 };
+use keyless_oidc::SecretToken;
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -142,15 +143,6 @@ fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
         format!("`{text}` is not a time: use RFC 3339 (2026-01-31T12:00:00Z) or Unix seconds")
     })
-}
-
-/// An OIDC token read from a file. Never printed: `Debug` redacts it.
-struct Token(String);
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
 }
 
 /// One action the token needs beyond sts:AssumeRoleWithWebIdentity, and how the policy answers it.
@@ -422,17 +414,7 @@ fn token_verdict(args: &EvalArgs, policy: &PolicyDocument) -> anyhow::Result<Ver
     }
     let decision = sts::decide(&providers, policy, &claims, &context);
     let evaluations = decision.evaluations(policy);
-    let verdict = match &decision.rejection {
-        None => Decision::Allow,
-        Some(r) if r.stage == Stage::Trust => decision
-            .policy_decisions
-            .iter()
-            .copied()
-            .find(|d| !d.is_allow())
-            .unwrap_or(Decision::ImplicitDeny),
-        // STS refuses the token before it asks the policy: nothing allowed it.
-        Some(_) => Decision::ImplicitDeny,
-    };
+    let verdict = decision.verdict();
     let explanation = decision.explain(policy);
     notes.extend(decision.notes.iter().cloned());
     Ok(Verdict {
@@ -451,7 +433,7 @@ fn token_verdict(args: &EvalArgs, policy: &PolicyDocument) -> anyhow::Result<Ver
 
 fn read_claims(args: &EvalArgs) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     if let Some(path) = &args.token {
-        let token = Token(read(path, "token")?);
+        let token = SecretToken::new(read(path, "token")?);
         return claims_from_token(&token)
             .with_context(|| format!("cannot decode the token in {}", path.display()));
     }
@@ -478,8 +460,10 @@ fn read_claims(args: &EvalArgs) -> anyhow::Result<serde_json::Map<String, serde_
 
 /// Decodes a JWT's payload without verifying it. base64url is decoded with the `base64` crate rather than
 /// keyless-oidc, so this command does not depend on the verifier. Errors never include the token.
-fn claims_from_token(token: &Token) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
-    let parts: Vec<&str> = token.0.trim().split('.').collect();
+fn claims_from_token(
+    token: &SecretToken,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let parts: Vec<&str> = token.expose().trim().split('.').collect();
     if parts.len() != 3 {
         bail!(
             "not a JWT: expected three base64url parts separated by `.`, found {}",

@@ -22,10 +22,10 @@ pub enum RenderFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("config", |arg| arg.help("The workspace file (its `environments:` and `policy:`)")))]
 pub struct RenderArgs {
-    /// The workspace file (its `environments:` and `policy:`).
-    #[arg(short, long, env = "KEYLESS_CONFIG", default_value = "keyless.yml")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub workspace: super::WorkspaceFile,
     /// A push to this branch (with --custom: the branch the custom pipeline runs on).
     #[arg(long, value_name = "B", conflicts_with_all = ["tag", "pr"])]
     pub branch: Option<String>,
@@ -93,7 +93,7 @@ fn target_from_flags(args: &RenderArgs) -> anyhow::Result<Option<Invocation>> {
 }
 
 pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
-    let config = EnforceConfig::load(&args.config)?;
+    let config = EnforceConfig::load(&args.workspace.config)?;
     // A trust-only problem (a private range in `source_ips`) is plan's and check's error; render only warns, so a
     // workspace's pipelines never stop on it.
     for warning in config.workspace().trust_warnings() {

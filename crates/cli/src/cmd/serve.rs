@@ -20,10 +20,10 @@ use keyless_serve::{
 const DEV_SECRET_ENV: &str = "KEYLESS_DEV_BEARER_SECRET";
 
 #[derive(Debug, Args)]
+#[command(mut_arg("config", |arg| arg.help("The workspace file (its `environments:` and `policy:`); SIGHUP re-reads it")))]
 pub struct ServeArgs {
-    /// The workspace file (its `environments:` and `policy:`); SIGHUP re-reads it.
-    #[arg(short, long, env = "KEYLESS_CONFIG", default_value = "keyless.yml")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub workspace: super::WorkspaceFile,
     /// The address to bind, exactly (port 0: any free port).
     #[arg(long, env = "KEYLESS_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -141,7 +141,7 @@ fn init_logs() {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logs();
-    let config = LiveConfig::open(&args.config).context("cannot load the policy")?;
+    let config = LiveConfig::open(&args.workspace.config).context("cannot load the policy")?;
     let forge = args.forge_app_id.as_ref().map(|app| ForgeAuth {
         issuer: args.forge_issuer.clone(),
         audience: app.clone(),
@@ -187,10 +187,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let state = AppState::new(config, auth, limits);
     let connection_limits = args.connection.limits()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::runtime::concurrent(None)?;
     runtime.block_on(async move {
         let server = Server::bind(args.listen, state)
             .await
@@ -199,7 +196,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let address = server.local_addr().context("cannot read the bound address")?;
         // Before the ready file: a SIGTERM sent as soon as it appears must reach the handler.
         let shutdown = keyless_serve::shutdown_signal();
-        tracing::info!(%address, config = %args.config.display(), "keyless serve: POST /dynamic-pipelines, GET /healthz, GET /metrics");
+        tracing::info!(%address, config = %args.workspace.config.display(), "keyless serve: POST /dynamic-pipelines, GET /healthz, GET /metrics");
         println!("keyless serve: listening on http://{address}");
         if let Some(path) = &args.ready_file {
             std::fs::write(path, format!("{address}\n"))

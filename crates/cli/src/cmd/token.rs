@@ -127,7 +127,7 @@ fn mint(args: MintArgs) -> Result<ExitCode> {
     let url = format!("{base}/_keyless/mint");
     let config = keyless_net::http::HttpConfig::from_env().timeout(args.timeout);
     let minted =
-        super::assume::runtime()?.block_on(keyless_net::mint::mint(base, &request, &config))?;
+        crate::runtime::sequential()?.block_on(keyless_net::mint::mint(base, &request, &config))?;
     let token = minted.expose().trim();
     decode_unverified(token)
         .with_context(|| format!("{url} returned something that is not a token"))?;

@@ -129,6 +129,22 @@ fn start_emulator(dir: &Path) -> Emulator {
     emulator
 }
 
+/// An emulator with examples/demo/keyless.yml copied into `dir` and production's keys in an AWS credentials file
+/// there: (emulator, keyless.yml, credentials file).
+fn demo_workspace(dir: &Path) -> (Emulator, PathBuf, PathBuf) {
+    let emulator = start_emulator(dir);
+    let config = dir.join("keyless.yml");
+    std::fs::copy(repo_root().join("examples/demo/keyless.yml"), &config).unwrap();
+    let credentials = dir.join("credentials");
+    let (id, secret) = emulator.keys(PRODUCTION);
+    std::fs::write(
+        &credentials,
+        format!("[production]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n"),
+    )
+    .unwrap();
+    (emulator, config, credentials)
+}
+
 /// Runs keyless with staging's keys in the environment and production's in an AWS profile.
 struct Runner<'a> {
     emulator: &'a Emulator,
@@ -217,16 +233,7 @@ fn verdicts(json: &str) -> Vec<(String, String, String, String, String, String)>
 #[test]
 fn apply_against_keyless_emulate_creates_converges_and_prunes_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let emulator = start_emulator(dir.path());
-    let config = dir.path().join("keyless.yml");
-    std::fs::copy(repo_root().join("examples/demo/keyless.yml"), &config).unwrap();
-    let credentials = dir.path().join("credentials");
-    let (id, secret) = emulator.keys(PRODUCTION);
-    std::fs::write(
-        &credentials,
-        format!("[production]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n"),
-    )
-    .unwrap();
+    let (emulator, config, credentials) = demo_workspace(dir.path());
     let runner = Runner {
         emulator: &emulator,
         config: config.clone(),
@@ -546,4 +553,134 @@ fn missing_credentials_are_named_as_such_not_as_an_unreachable_endpoint() {
             && !err.contains("DispatchFailure"),
         "{err}"
     );
+}
+
+/// `keyless apply --format json` is the same workflow as text, as one value: the dry run lists each account's
+/// changes (`action` and the change's fields, `summary` as text says it) and makes none; it never asks, so
+/// without `--yes` or `--dry-run` it refuses before reading IAM; an apply reports `applied` with the dry run's
+/// count, the next one `no_changes`; a role that left keyless.yml is an orphan, deleted only with `--prune`.
+#[test]
+fn apply_format_json_reports_the_same_workflow_as_a_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let (emulator, config, credentials) = demo_workspace(dir.path());
+    let runner = Runner {
+        emulator: &emulator,
+        config: config.clone(),
+        credentials,
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let json = |args: &[&str]| -> Value {
+        let (code, out, err) = runner.keyless(args);
+        assert_eq!(code, 0, "{out}{err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+
+    let (code, out, err) = runner.keyless(&["apply", "--format", "json"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("--format json does not ask") && err.contains("--yes"),
+        "{err}"
+    );
+
+    let (_, text, _) = runner.keyless(&["apply", "--dry-run"]);
+    let dry = json(&["apply", "--dry-run", "--format", "json"]);
+    assert_eq!(dry["outcome"], "dry_run", "{dry:#}");
+    let total = dry["total"].as_u64().unwrap();
+    assert!(total > 0, "{dry:#}");
+    assert!(text.contains(&format!("{total} change(s).")), "{text}");
+    let accounts: Vec<&str> = dry["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(accounts, [STAGING, PRODUCTION]);
+    let changes: Vec<&Value> = dry["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["changes"].as_array().unwrap())
+        .collect();
+    assert_eq!(changes.len() as u64, total);
+    let provider = changes
+        .iter()
+        .find(|c| c["action"] == "create_provider")
+        .unwrap();
+    assert_eq!(provider["url"], format!("https://{ISSUER_HOST}"));
+    assert_eq!(provider["client_ids"], serde_json::json!([AUDIENCE]));
+    let role = changes
+        .iter()
+        .find(|c| {
+            c["action"] == "create_role" && c["role"]["name"] == "bitbucket-production-deploy"
+        })
+        .unwrap();
+    assert_eq!(
+        role["role"]["arn"],
+        format!("arn:aws:iam::{PRODUCTION}:role/keyless/bitbucket-production-deploy")
+    );
+    assert!(
+        role["role"]["trust_policy"]["Statement"].is_array(),
+        "{role:#}"
+    );
+    for change in &changes {
+        let summary = change["summary"].as_str().unwrap();
+        let first = summary.lines().next().unwrap();
+        assert!(
+            text.contains(&format!("  {first}\n")),
+            "{first} not in:\n{text}"
+        );
+    }
+    assert!(!role_exists(
+        &runtime,
+        &emulator,
+        PRODUCTION,
+        "bitbucket-production-deploy"
+    ));
+
+    let applied = json(&["apply", "--yes", "--format", "json"]);
+    assert_eq!(applied["outcome"], "applied", "{applied:#}");
+    assert_eq!(applied["total"], total);
+    assert!(role_exists(
+        &runtime,
+        &emulator,
+        PRODUCTION,
+        "bitbucket-production-deploy"
+    ));
+    let again = json(&["apply", "--yes", "--format", "json"]);
+    assert_eq!(again["outcome"], "no_changes", "{again:#}");
+    assert_eq!(again["total"], 0);
+
+    let text = std::fs::read_to_string(&config).unwrap();
+    let start = text.find("    extra_roles:").unwrap();
+    let end = text.find("  data-sandbox:").unwrap();
+    std::fs::write(&config, format!("{}\n{}", &text[..start], &text[end..])).unwrap();
+    let kept = json(&["apply", "--yes", "--format", "json"]);
+    assert_eq!(kept["outcome"], "no_changes", "{kept:#}");
+    assert_eq!(kept["prune"], false);
+    let staging = kept["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account"] == STAGING)
+        .unwrap();
+    assert_eq!(staging["orphans"], serde_json::json!(["orders-api-synth"]));
+    let pruned = json(&["apply", "--yes", "--prune", "--format", "json"]);
+    assert_eq!(pruned["outcome"], "applied", "{pruned:#}");
+    assert_eq!(pruned["prune"], true);
+    let deleted: Vec<&Value> = pruned["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["changes"].as_array().unwrap())
+        .collect();
+    assert_eq!(deleted.len(), 1, "{pruned:#}");
+    assert_eq!(deleted[0]["action"], "delete_role");
+    assert_eq!(deleted[0]["role"], "orders-api-synth");
+    assert!(!role_exists(
+        &runtime,
+        &emulator,
+        STAGING,
+        "orders-api-synth"
+    ));
 }
