@@ -3,6 +3,7 @@
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use keyless_net::aws::{SdkConfig, SdkOptions};
+use keyless_net::http::HttpError;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -103,8 +104,9 @@ impl Session {
     }
 
     /// An AWS SDK configuration with these credentials and region, for any service client:
-    /// `aws_sdk_s3::Client::new(&session.sdk_config())`.
-    pub fn sdk_config(&self) -> SdkConfig {
+    /// `aws_sdk_s3::Client::new(&session.sdk_config()?)`. Proxies come from `HTTPS_PROXY`/`NO_PROXY`...; it
+    /// fails only when one of those is not a proxy URL.
+    pub fn sdk_config(&self) -> Result<SdkConfig, HttpError> {
         keyless_net::aws::fixed(&SdkOptions {
             region: Some(self.region.clone()),
             credentials: Some(SharedCredentialsProvider::new(self.credentials.to_sdk())),

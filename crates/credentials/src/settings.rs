@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use keyless_net::http::ProxyConfig;
+
 use crate::arn::{self, RoleArn};
 use crate::duration;
 use crate::env::Env;
@@ -99,6 +101,8 @@ pub struct Settings {
     pub environment: Option<String>,
     /// Session tags, source identity and external IDs for the `--chain` hops.
     pub extras: ChainExtras,
+    /// Proxies for the STS calls: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY` of the same environment.
+    pub proxy: ProxyConfig,
 }
 
 impl Settings {
@@ -571,6 +575,7 @@ pub fn resolve(
             timeout,
             environment: defaults.map(|d| d.name.clone()),
             extras,
+            proxy: ProxyConfig::from_vars(|name| env.get(name).map(str::to_owned)),
         }),
         // Every `None` above pushed an error, so this arm is unreachable in practice; keep a truthful message.
         _ => Err(SettingsError::Several(Vec::new())),

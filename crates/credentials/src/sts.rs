@@ -11,6 +11,7 @@ use aws_sdk_sts::config::SharedCredentialsProvider;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::types::PolicyDescriptorType;
 use keyless_net::aws::{SdkOptions, Timeouts};
+use keyless_net::http::{HttpError, ProxyConfig};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
@@ -318,12 +319,14 @@ pub fn endpoint_for(region: &str, endpoint_url: Option<&str>) -> String {
 }
 
 /// Builds the STS client configuration: explicit region, optional endpoint, SDK retries off (keyless retries
-/// with its own budget), from keyless-net's one SDK configuration (no credentials: web identity needs none).
+/// with its own budget), from keyless-net's one SDK configuration (no credentials: web identity needs none;
+/// proxies from `HTTPS_PROXY`/`NO_PROXY`...). Fails only on a proxy variable that is not a proxy URL.
 pub fn sts_config(
     region: &str,
     endpoint_url: Option<&str>,
     budget: Duration,
-) -> aws_sdk_sts::Config {
+    proxy: &ProxyConfig,
+) -> Result<aws_sdk_sts::Config, HttpError> {
     let sdk = keyless_net::aws::fixed(&SdkOptions {
         region: Some(region.to_owned()),
         endpoint_url: endpoint_url.map(str::to_owned),
@@ -332,9 +335,26 @@ pub fn sts_config(
             attempt: budget,
         }),
         max_attempts: Some(1),
+        proxy: Some(proxy.clone()),
         ..SdkOptions::default()
-    });
-    aws_sdk_sts::Config::from(&sdk)
+    })?;
+    Ok(aws_sdk_sts::Config::from(&sdk))
+}
+
+/// A proxy variable that cannot be used: STS cannot be reached through it.
+fn unreachable(
+    operation: Operation,
+    endpoint: &str,
+    region: &str,
+    error: &HttpError,
+) -> AssumeError {
+    AssumeError::Unreachable {
+        operation,
+        endpoint: endpoint.to_owned(),
+        region: region.to_owned(),
+        detail: error.to_string(),
+        hint: String::new(),
+    }
 }
 
 fn convert(
@@ -369,7 +389,16 @@ pub async fn assume(settings: &Settings) -> Result<Session, AssumeError> {
         &settings.region,
         settings.endpoint_url.as_deref(),
         settings.timeout,
-    );
+        &settings.proxy,
+    )
+    .map_err(|error| {
+        unreachable(
+            Operation::AssumeRoleWithWebIdentity,
+            &endpoint,
+            &settings.region,
+            &error,
+        )
+    })?;
     let client = aws_sdk_sts::Client::from_conf(config.clone());
     let hops_total = 1 + settings.chain.len();
     let policy_arns: Vec<PolicyDescriptorType> = settings
@@ -550,14 +579,25 @@ fn sdk_tags(tags: &[crate::tags::SessionTag]) -> Option<Vec<aws_sdk_sts::types::
     })
 }
 
-/// Calls `GetCallerIdentity` with the session's credentials (the doctor's final check).
+/// Calls `GetCallerIdentity` with the session's credentials (the doctor's final check), through `proxy`
+/// (the [`Settings::proxy`] the session was assumed with).
 pub async fn caller_identity(
     session: &Session,
     endpoint_url: Option<&str>,
     budget: Duration,
+    proxy: &ProxyConfig,
 ) -> Result<Identity, AssumeError> {
     let deadline = Instant::now() + budget;
-    let config = sts_config(&session.region, endpoint_url, budget)
+    let endpoint = endpoint_for(&session.region, endpoint_url);
+    let config = sts_config(&session.region, endpoint_url, budget, proxy)
+        .map_err(|error| {
+            unreachable(
+                Operation::GetCallerIdentity,
+                &endpoint,
+                &session.region,
+                &error,
+            )
+        })?
         .to_builder()
         .credentials_provider(SharedCredentialsProvider::new(session.credentials.to_sdk()))
         .build();
@@ -568,7 +608,7 @@ pub async fn caller_identity(
         previous: None,
         settings: None,
         region: &session.region,
-        endpoint: endpoint_for(&session.region, endpoint_url),
+        endpoint,
     };
     let output = with_retries(&info, deadline, budget, || {
         client.get_caller_identity().send()

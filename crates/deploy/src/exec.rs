@@ -81,6 +81,9 @@ pub enum DeployError {
     Refused(Box<Report>),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A proxy variable (`HTTPS_PROXY`...) that is not a proxy URL.
+    #[error(transparent)]
+    Proxy(#[from] keyless_net::http::HttpError),
 }
 
 fn refusal_message(report: &Report) -> String {
@@ -123,7 +126,7 @@ impl Clients {
                 .map(aws_credential_types::provider::SharedCredentialsProvider::new),
             ..keyless_net::aws::SdkOptions::default()
         })
-        .await;
+        .await?;
         if shared.region().is_none() {
             return Err(DeployError::NoRegion);
         }

@@ -42,6 +42,9 @@ pub enum LiveError {
         "no usable AWS credentials for account {account}: {detail}\n  fix: pass --profile {account}=<profile>, or give the default chain an identity in that account (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or keyless assume/configure in a step)"
     )]
     NoCredentials { account: String, detail: String },
+    /// A proxy variable (`HTTPS_PROXY`...) that is not a proxy URL.
+    #[error(transparent)]
+    Proxy(#[from] crate::http::HttpError),
 }
 
 /// The credential chain's failure behind an SDK error, if that is what it was. The SDK reports "no credentials"
@@ -106,7 +109,7 @@ pub async fn client_for(options: &ConnectOptions, account: &str) -> Result<Clien
         profile: options.profiles.get(account).cloned(),
         ..crate::aws::SdkOptions::default()
     })
-    .await;
+    .await?;
     let identity = aws_sdk_sts::Client::new(&config)
         .get_caller_identity()
         .send()

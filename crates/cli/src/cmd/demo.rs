@@ -236,8 +236,10 @@ fn iam_client(emulator: &RunningEmulator, account: &str) -> anyhow::Result<aws_s
                 "keyless-demo",
             ),
         )),
+        // The in-process emulator on loopback: never through a proxy, whatever HTTP_PROXY says.
+        proxy: Some(keyless_net::http::ProxyConfig::none()),
         ..keyless_net::aws::SdkOptions::default()
-    });
+    })?;
     Ok(aws_sdk_iam::Client::new(&config))
 }
 
@@ -589,8 +591,15 @@ async fn whoami(emulator: &RunningEmulator, sessions: &[Session]) -> Step {
     let mut lines = Vec::new();
     let mut ok = !sessions.is_empty();
     for session in sessions {
-        match keyless_credentials::sts::caller_identity(session, Some(&emulator.endpoint), BUDGET)
-            .await
+        // The in-process emulator on loopback: never through a proxy (as the assume's settings, resolved from
+        // the demo's own environment without proxy variables).
+        match keyless_credentials::sts::caller_identity(
+            session,
+            Some(&emulator.endpoint),
+            BUDGET,
+            &keyless_net::http::ProxyConfig::none(),
+        )
+        .await
         {
             Ok(identity) => lines.push(format!(
                 "account {}: {} (user id {})",

@@ -170,6 +170,7 @@ pub fn run(args: DoctorArgs) -> Result<ExitCode> {
                         &session,
                         settings.endpoint_url.as_deref(),
                         settings.timeout,
+                        &settings.proxy,
                     )
                     .await?;
                     Ok::<_, keyless_credentials::AssumeError>((session, identity))
