@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use keyless_oidc::{BracedUuid, MintRequest, decode_unverified};
+
+use crate::format::Format;
 
 /// The variable Bitbucket puts a step's token in (with `oidc: true`).
 const TOKEN_VARIABLE: &str = "BITBUCKET_STEP_OIDC_TOKEN";
@@ -63,15 +65,6 @@ pub struct MintArgs {
     pub timeout: Duration,
 }
 
-/// Output format of `keyless token decode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// For people
-    Text,
-    /// One JSON object (a stable contract, see docs/token.md)
-    Json,
-}
-
 /// `keyless token decode` arguments.
 #[derive(Debug, Args)]
 pub struct DecodeArgs {
@@ -79,7 +72,10 @@ pub struct DecodeArgs {
     #[arg(value_name = "FILE|-")]
     pub input: Option<String>,
     /// Output format
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, default_value = "text", value_parser = Format::described(
+        "For people",
+        "One JSON object (a stable contract, see docs/token.md)",
+    ))]
     pub format: Format,
     /// Treat this epoch second as now (for reproducible output)
     #[arg(long, hide = true, allow_hyphen_values = true)]
@@ -143,10 +139,7 @@ fn decode(args: DecodeArgs) -> Result<ExitCode> {
         None => i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())?,
     };
     let report = keyless_oidc::report(decoded, now);
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Text => print!("{}", report.text()),
-    }
+    args.format.print(&report, keyless_oidc::Report::text)?;
     Ok(ExitCode::SUCCESS)
 }
 
