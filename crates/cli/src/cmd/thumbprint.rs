@@ -40,7 +40,7 @@ pub fn run(args: ThumbprintArgs) -> anyhow::Result<ExitCode> {
         timeout: Duration::from_secs(args.timeout.max(1)),
         ..ThumbprintOptions::default()
     };
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = crate::runtime::sequential()?;
     let result = runtime.block_on(thumbprint::thumbprint(&args.url, &options))?;
     args.format.print(&result, text)?;
     Ok(ExitCode::SUCCESS)
