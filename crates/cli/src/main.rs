@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod format;
 mod runtime;
 
 /// mimalloc instead of the system allocator: keyless allocates many small, short-lived values (YAML trees, routes,

@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use axum::http::StatusCode;
-use keyless_iam::arn::ProviderArn;
+use keyless_iam::arn::{ProviderArn, RoleArnParts};
 use keyless_iam::{Principal, Request, sts, tag};
 use keyless_oidc::{UnverifiedToken, VerifyError, VerifyOptions};
 use time::OffsetDateTime;
@@ -174,29 +174,9 @@ fn decode_authorization_message(
     ))
 }
 
-/// A role ARN split into account, path and name.
-struct RoleArn<'a> {
-    account: &'a str,
-    path: String,
-    name: &'a str,
-}
-
-fn parse_role_arn(arn: &str) -> Option<RoleArn<'_>> {
-    let rest = arn.strip_prefix("arn:aws:iam::")?;
-    let (account, resource) = rest.split_once(':')?;
-    let resource = resource.strip_prefix("role/")?;
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (path, name) = match resource.rsplit_once('/') {
-        Some((path, name)) => (format!("/{path}/"), name),
-        None => ("/".to_owned(), resource),
-    };
-    (!name.is_empty() && is_name_chars(name)).then_some(RoleArn {
-        account,
-        path,
-        name,
-    })
+/// The role an ARN names, as keyless-iam splits it; the emulator serves the `aws` partition only.
+fn parse_role_arn(arn: &str) -> Option<RoleArnParts<'_>> {
+    RoleArnParts::split(arn).filter(|parts| parts.partition == "aws")
 }
 
 /// The parameters AssumeRole and AssumeRoleWithWebIdentity share.

@@ -182,11 +182,9 @@ pub fn xml_safe(params: &crate::query::QueryParams) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// `[\w+=,.@-]*` with Java's ASCII `\w`: role names, session names, source identities.
-pub fn is_name_chars(text: &str) -> bool {
-    text.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
-}
+/// `[\w+=,.@-]*` with Java's ASCII `\w`: role names, session names, source identities (keyless-iam's, the one
+/// definition).
+pub use keyless_iam::arn::is_name_chars;
 
 /// The model pattern shared by ARNs and policy texts: tab, LF, CR and printable characters (no other controls).
 pub fn is_arn_chars(text: &str) -> bool {

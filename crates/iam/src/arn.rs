@@ -7,14 +7,6 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-// IAM's `[\w+=,.@-]` means ASCII letters, digits and `_+=,.@-`; the classes are spelt out in ASCII because the
-// regex crate's `\w`/`\d` are Unicode: they would accept `ü` (which IAM refuses), and compiling `\w{1,64}` as
-// Unicode took ~15 ms, most of `keyless assume`'s own CPU time (bench/assume).
-static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
-    #[allow(clippy::unwrap_used)] // a literal pattern, covered by tests
-    Regex::new(r"^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::([0-9]{12}):role/((?:[\x21-\x7E]+/)*)([A-Za-z0-9_+=,.@-]{1,64})$").unwrap()
-});
-
 static POLICY_ARN: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::unwrap_used)] // a literal pattern, covered by tests
     Regex::new(r"^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::([0-9]{12}|aws):policy/(?:[\x21-\x7E]+/)*[A-Za-z0-9_+=,.@-]{1,128}$").unwrap()
@@ -26,6 +18,7 @@ pub struct RoleArn {
     arn: String,
     partition: String,
     account: String,
+    path: String,
     name: String,
 }
 
@@ -52,12 +45,17 @@ impl RoleArn {
                 reason: reason.to_owned(),
             })
         };
-        if let Some(caps) = ROLE_ARN.captures(value) {
+        if let Some(parts) = RoleArnParts::split(value)
+            && PARTITIONS.contains(&parts.partition)
+            && parts.name.len() <= 64
+            && is_role_path(parts.path)
+        {
             return Ok(Self {
                 arn: value.to_owned(),
-                partition: caps[1].to_owned(),
-                account: caps[2].to_owned(),
-                name: caps[4].to_owned(),
+                partition: parts.partition.to_owned(),
+                account: parts.account.to_owned(),
+                path: parts.path.to_owned(),
+                name: parts.name.to_owned(),
             });
         }
         if !value.starts_with("arn:") {
@@ -104,10 +102,86 @@ impl RoleArn {
         &self.partition
     }
 
+    /// The role's path, slashes included: `/` or `/ci/prod/`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     /// The role name, without path.
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// A role ARN's pieces where the ARN grammar puts them, `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`: the one
+/// role-ARN splitter. It checks the shape (`arn:`, service `iam` with an empty region, a 12-digit account,
+/// `role/`, a non-empty name of IAM name characters after the last `/`) and nothing IAM adds on top: which
+/// partitions exist, the name's 64-character limit, the path's characters. [`RoleArn::parse`] adds those for
+/// user input; the emulator's STS takes the pieces as they are (a role that cannot exist is not found).
+///
+/// ```
+/// use keyless_iam::arn::RoleArnParts;
+/// let parts = RoleArnParts::split("arn:aws:iam::123456789012:role/ci/prod/deploy").unwrap();
+/// assert_eq!(
+///     (parts.partition, parts.account, parts.path, parts.name),
+///     ("aws", "123456789012", "/ci/prod/", "deploy")
+/// );
+/// assert_eq!(RoleArnParts::split("arn:aws:iam::123456789012:role/deploy").unwrap().path, "/");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleArnParts<'a> {
+    /// `aws`, `aws-cn`, ... (not checked against the known partitions).
+    pub partition: &'a str,
+    /// The 12-digit account.
+    pub account: &'a str,
+    /// The role path, slashes included: `/` or `/ci/prod/` (a slice of the ARN).
+    pub path: &'a str,
+    /// The role name after the last `/`.
+    pub name: &'a str,
+}
+
+impl<'a> RoleArnParts<'a> {
+    /// Splits `arn` as written (no trimming); `None` when it is not a role ARN's shape.
+    pub fn split(arn: &'a str) -> Option<Self> {
+        let rest = arn.strip_prefix("arn:")?;
+        let (partition, rest) = rest.split_once(':')?;
+        let rest = rest.strip_prefix("iam::")?;
+        let (account, resource) = rest.split_once(':')?;
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        // `role/ci/prod/deploy`: the path runs from the `/` after `role` to the last `/`, both included.
+        let after_role = resource.strip_prefix("role")?;
+        if !after_role.starts_with('/') {
+            return None;
+        }
+        let last = after_role.rfind('/')?;
+        let (path, name) = (&after_role[..=last], &after_role[last + 1..]);
+        (!name.is_empty() && is_name_chars(name)).then_some(Self {
+            partition,
+            account,
+            path,
+            name,
+        })
+    }
+}
+
+/// IAM's name characters, `[\w+=,.@-]`: ASCII letters, digits and `_+=,.@-` (AWS's `\w` is ASCII here; `ü` is
+/// refused).
+pub fn is_name_chars(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+}
+
+/// A role path: `/` alone, or `/`, then at least one of `!`..`~` (printable ASCII, no space), then `/`. IAM's
+/// CreateRole reference: "either a forward slash (/) by itself or a string that must begin and end with forward
+/// slashes", ASCII from `!` (the prose says through DEL; printable stops at `~`, as this module always did).
+fn is_role_path(path: &str) -> bool {
+    path == "/"
+        || (path.len() >= 3
+            && path.starts_with('/')
+            && path.ends_with('/')
+            && path.bytes().all(|b| (0x21..=0x7E).contains(&b)))
 }
 
 impl fmt::Display for RoleArn {
@@ -293,6 +367,105 @@ mod tests {
             let err = RoleArn::parse(value).unwrap_err();
             assert!(err.to_string().contains(needle), "{value}: {err}");
         }
+    }
+
+    #[test]
+    fn role_paths_and_parts() {
+        let arn = RoleArn::parse("arn:aws:iam::123456789012:role/ci/prod/deploy").unwrap();
+        assert_eq!((arn.path(), arn.name()), ("/ci/prod/", "deploy"));
+        assert_eq!(
+            RoleArn::parse(" arn:aws:iam::123456789012:role/deploy ")
+                .unwrap()
+                .path(),
+            "/"
+        );
+        // The splitter checks the shape only: any partition, long names and spaced paths pass it, not `parse`.
+        let long = format!("arn:aws:iam::123456789012:role/{}", "n".repeat(65));
+        for lenient in [
+            "arn:nope:iam::123456789012:role/deploy",
+            long.as_str(),
+            "arn:aws:iam::123456789012:role/a b/deploy",
+            "arn:aws:iam::123456789012:role//deploy",
+        ] {
+            assert!(RoleArnParts::split(lenient).is_some(), "{lenient}");
+            assert!(RoleArn::parse(lenient).is_err(), "{lenient}");
+        }
+        assert_eq!(
+            RoleArnParts::split("arn:aws:iam::123456789012:role/a b/deploy")
+                .unwrap()
+                .path,
+            "/a b/"
+        );
+        for bad in [
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::123456789012:role/ci/",
+            "arn:aws:iam::123456789012:roles/deploy",
+            "arn:aws:iam::123456789012:rolex",
+            "arn:aws:iam:us-east-1:123456789012:role/deploy",
+            "arn:aws:sts::123456789012:role/deploy",
+            "arn:aws:iam::12345678901:role/deploy",
+            " arn:aws:iam::123456789012:role/deploy",
+        ] {
+            assert_eq!(RoleArnParts::split(bad), None, "{bad}");
+        }
+    }
+
+    /// `RoleArn::parse` accepted what one regex matched before the splitter; it still accepts exactly that.
+    #[test]
+    fn parse_accepts_what_the_former_regex_accepted() {
+        let former = Regex::new(r"^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::([0-9]{12}):role/((?:[\x21-\x7E]+/)*)([A-Za-z0-9_+=,.@-]{1,64})$").unwrap();
+        let partitions = ["aws", "aws-cn", "aws-eusc", "aws-x", "AWS", ""];
+        let accounts = [
+            "123456789012",
+            "12345678901",
+            "1234567890123",
+            "12345678901a",
+        ];
+        let resources = [
+            "role/deploy",
+            "role/ci/deploy",
+            "role/ci/prod/deploy",
+            "role//deploy",
+            "role///deploy",
+            "role/a b/deploy",
+            "role/a:b/deploy",
+            "role/~/x",
+            "role/é/x",
+            "role/deploy/",
+            "role/",
+            "role/de ploy",
+            "role/déploy",
+            "role/a+b=c,d.e@f_g-h",
+            "role/*",
+            "rolex/deploy",
+            "role",
+            "role/\u{7f}/x",
+        ];
+        let long_name = format!("role/{}", "n".repeat(64));
+        let too_long = format!("role/{}", "n".repeat(65));
+        let mut checked = 0;
+        for partition in partitions {
+            for account in accounts {
+                for resource in resources
+                    .iter()
+                    .copied()
+                    .chain([long_name.as_str(), too_long.as_str()])
+                {
+                    let arn = format!("arn:{partition}:iam::{account}:{resource}");
+                    let captures = former.captures(&arn);
+                    let parsed = RoleArn::parse(&arn);
+                    assert_eq!(parsed.is_ok(), captures.is_some(), "{arn}");
+                    if let (Ok(parsed), Some(captures)) = (parsed, captures) {
+                        assert_eq!(parsed.partition(), &captures[1]);
+                        assert_eq!(parsed.account(), &captures[2]);
+                        assert_eq!(parsed.path(), format!("/{}", &captures[3]));
+                        assert_eq!(parsed.name(), &captures[4]);
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 6 * 4 * 20);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Bitbucket Pipelines OIDC tokens: the claims and `sub` grammar, issuer and audience derivation, minting with
 //! rotating RSA keys, JWKS and discovery documents, verification (RS256/384/512, ES256/384/512) with a distinct
-//! error per failure, and decoding without verification. Fetching an issuer's keys over HTTPS is keyless-net's
-//! (`jwks::RemoteJwksFetcher`).
+//! error per failure, decoding without verification, and the decode report (`keyless token decode`). Fetching an
+//! issuer's keys over HTTPS is keyless-net's (`jwks::RemoteJwksFetcher`).
 //!
 //! Everything here is pure: the clock and randomness come in as parameters.
 //!
@@ -26,6 +26,7 @@ mod decode;
 mod discovery;
 mod jwk;
 mod mint;
+pub mod report;
 mod secret;
 mod signing;
 mod subject;
@@ -44,6 +45,7 @@ pub use mint::{
     DEFAULT_LIFETIME_SECONDS, MAX_AUDIENCE_CHARS, MAX_CUSTOM_AUDIENCES, MAX_LIFETIME_SECONDS,
     MintError, MintRequest, MintResponse,
 };
+pub use report::{Report, report};
 pub use secret::{PrivateKeyPem, Secret, SecretToken};
 pub use signing::{EcSigningKey, ExportedKey, KeyError, KeyRing, KeyRingExport, SigningKey};
 pub use subject::{Subject, SubjectError};

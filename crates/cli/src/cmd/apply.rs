@@ -5,9 +5,11 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::bail;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use keyless_net::apply::{self, Outcome};
 use keyless_net::live::ConnectOptions;
+
+use crate::format::Format;
 
 /// Where IAM is and whose credentials to use (shared by `apply` and `check --live`).
 #[derive(Debug, Clone, Args)]
@@ -70,14 +72,8 @@ pub struct ApplyArgs {
     pub accounts: Vec<String>,
     /// Output format. `json` (`{"outcome", "total", "prune", "accounts": [{"account", "changes", "orphans"}]}`,
     /// docs/plan.md) never asks: it needs --yes or --dry-run.
-    #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
-    pub format: ApplyFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ApplyFormat {
-    Text,
-    Json,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
@@ -109,7 +105,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let json = args.format == ApplyFormat::Json;
+    let json = args.format == Format::Json;
     if json && !args.yes && !args.dry_run {
         bail!(
             "--format json does not ask: pass --yes to apply, or --dry-run to show the changes only"
@@ -132,10 +128,7 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             if outcome == Outcome::Applied {
                 pending.execute().await?;
             }
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&pending.report(outcome))?
-            );
+            print!("{}", crate::format::json(&pending.report(outcome))?);
             return Ok(ExitCode::SUCCESS);
         }
         print!("{}", pending.report(outcome).text(&config));

@@ -217,9 +217,13 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             }
             text
         }
-        Format::Json => pretty(&json::render(&report.findings))?,
-        Format::Sarif => pretty(&sarif::render_report(&report, env!("CARGO_PKG_VERSION")))?,
-        Format::CodeInsights => pretty(&code_insights::to_json(&report.findings, fail_on))?,
+        Format::Json => crate::format::json(&json::render(&report.findings))?,
+        Format::Sarif => {
+            crate::format::json(&sarif::render_report(&report, env!("CARGO_PKG_VERSION")))?
+        }
+        Format::CodeInsights => {
+            crate::format::json(&code_insights::to_json(&report.findings, fail_on))?
+        }
     };
     print!("{out}");
     if report.nothing_readable() {
@@ -229,10 +233,6 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         publish(&args, &report, fail_on)?;
     }
     Ok(exit_code(&report, fail_on))
-}
-
-fn pretty(v: &serde_json::Value) -> anyhow::Result<String> {
-    Ok(format!("{}\n", serde_json::to_string_pretty(v)?))
 }
 
 fn exit_code(report: &Report, fail_on: Severity) -> ExitCode {

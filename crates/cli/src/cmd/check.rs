@@ -63,7 +63,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         time::OffsetDateTime::now_utc(),
     );
     match args.format {
-        CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&matrix)?),
+        CheckFormat::Json => print!("{}", crate::format::json(&matrix)?),
         CheckFormat::Markdown => print!("{}", report::markdown(&matrix)),
         CheckFormat::Table => {
             let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();

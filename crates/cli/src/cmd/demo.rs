@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use base64::Engine as _;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use keyless_credentials::{AssumeError, Env, Inputs, Session};
 use keyless_emulator::{Config as EmulatorConfig, RunningEmulator};
 use keyless_enforce::judge::RenderJudge;
@@ -21,6 +21,8 @@ use keyless_oidc::{BracedUuid, MintRequest};
 use keyless_workspace::matrix::{self, TrustView};
 use keyless_workspace::{Config, Plan};
 use serde::Serialize;
+
+use crate::format::Format;
 
 /// The bundled workspace: two environments in two accounts, three repositories.
 const WORKSPACE: &str = include_str!("../../../../examples/demo/keyless.yml");
@@ -36,19 +38,13 @@ const GITHUB_AUDIENCE: &str = "sts.amazonaws.com";
 const REGION: &str = "eu-west-1";
 const BUDGET: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, Copy, Default, ValueEnum)]
-pub enum DemoFormat {
-    /// Narrated steps for a person.
-    #[default]
-    Text,
-    /// `{"steps": [...], "scenarios": [...], "ok": bool}` for a script.
-    Json,
-}
-
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    #[arg(long, value_enum, default_value_t)]
-    pub format: DemoFormat,
+    #[arg(long, default_value = "text", value_parser = Format::described(
+        "Narrated steps for a person",
+        r#"`{"steps": [...], "scenarios": [...], "ok": bool}` for a script"#,
+    ))]
+    pub format: Format,
 }
 
 /// One step of the demo (a frozen JSON contract: `name`, `ok`, plus `summary` and `lines`).
@@ -98,10 +94,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let runtime = crate::runtime::concurrent(Some(2))?;
     let mut report = runtime.block_on(demo())?;
     report.elapsed_ms = started.elapsed().as_millis();
-    match args.format {
-        DemoFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        DemoFormat::Text => print!("{}", text(&report)),
-    }
+    args.format.print(&report, text)?;
     Ok(if report.ok {
         ExitCode::SUCCESS
     } else {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use keyless_deploy::guard::{DEFAULT_MAX_DELETE, DEFAULT_MAX_DELETE_PERCENT, normalize_required};
 use keyless_deploy::invalidation::DEFAULT_MAX_PATHS;
 use keyless_deploy::rules::{HeaderRule, RuleError, RuleSpec, Rules};
@@ -15,6 +15,7 @@ use keyless_deploy::{Clients, Connection, DeployError, DeployOptions, Progress, 
 
 use crate::EXIT_BAD_INPUT;
 use crate::cmd::assume::{CredentialOptions, EXIT_AWS, get_session};
+use crate::format::Format;
 
 /// Exit code when some files (or the invalidation) failed; everything else was done.
 pub const EXIT_PARTIAL: u8 = 1;
@@ -27,12 +28,6 @@ const MAX_PART_SIZE: u64 = 5 * 1024 * MIB;
 pub enum DeployCommand {
     /// Sync a directory to an S3 bucket by content (not timestamps), then invalidate CloudFront minimally.
     S3(S3Args),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
 }
 
 /// `keyless deploy s3` arguments.
@@ -117,7 +112,7 @@ pub struct S3Args {
     #[arg(long)]
     pub no_state: bool,
     /// Output format of the plan and summary
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, value_enum, default_value_t)]
     pub format: Format,
     /// Print the IAM policy these flags need (JSON; --bucket, --prefix, --delete and --invalidate decide it)
     /// and exit without reading the source or calling AWS
@@ -324,10 +319,7 @@ fn run_s3(args: S3Args) -> Result<ExitCode> {
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Text => print!("{}", render_text(&report)),
-    }
+    args.format.print(&report, render_text)?;
     if report.is_refused() {
         eprintln!("error: without --dry-run this run would be refused, before any change:");
         for refusal in report.refusals() {

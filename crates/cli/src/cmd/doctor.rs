@@ -5,20 +5,12 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use keyless_credentials::doctor::{self, Check, Report};
 use keyless_credentials::{Env, settings, sts, workspace};
 
 use super::assume::{CredentialOptions, now_unix, runtime};
-
-/// Output format.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Format {
-    /// checklist for people
-    Text,
-    /// `{"ok": bool, "checks": [{"id","title","status","detail","fix"}]}`
-    Json,
-}
+use crate::format::Format;
 
 /// `keyless doctor` arguments.
 #[derive(Debug, Args)]
@@ -29,7 +21,10 @@ pub struct DoctorArgs {
     #[arg(long)]
     pub offline: bool,
     /// Output format
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, default_value = "text", value_parser = Format::described(
+        "checklist for people",
+        r#"`{"ok": bool, "checks": [{"id","title","status","detail","fix"}]}`"#,
+    ))]
     pub format: Format,
     /// Ask URL which public address this machine's calls come from (the `aws:SourceIp` AWS sees over the
     /// internet: your NAT gateway's address, not the runner's private one) and check it against keyless.yml's
@@ -198,10 +193,7 @@ pub fn run(args: DoctorArgs) -> Result<ExitCode> {
         }
     });
     let report = Report::new(checks);
-    match args.format {
-        Format::Text => print!("{}", report.render_text()),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-    }
+    args.format.print(&report, Report::render_text)?;
     Ok(if report.ok {
         ExitCode::SUCCESS
     } else {

@@ -73,14 +73,8 @@ pub struct CheckArgs {
     #[arg(long = "policy-document", value_name = "ARN=FILE", value_parser = parse_pair)]
     documents: Vec<(String, PathBuf)>,
 
-    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
-    format: CheckFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum CheckFormat {
-    Text,
-    Json,
+    #[arg(long, value_enum, default_value_t)]
+    format: crate::format::Format,
 }
 
 fn parse_pair(text: &str) -> Result<(String, PathBuf), String> {
@@ -224,13 +218,13 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let result = permissions_check::check(&plan, &needs, &documents);
     match args.format {
-        CheckFormat::Json => {
+        crate::format::Format::Json => {
             let mut value = serde_json::to_value(&result)?;
             value["unmapped_calls"] = serde_json::json!(unmapped);
             value["unproven_lines"] = serde_json::to_value(&unproven)?;
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            print!("{}", crate::format::json(&value)?);
         }
-        CheckFormat::Text => {
+        crate::format::Format::Text => {
             let mut out = String::new();
             for role in &result.roles {
                 let _ = writeln!(
@@ -313,7 +307,7 @@ fn from_record(args: &FromRecordArgs) -> anyhow::Result<ExitCode> {
             println!("{policy}");
             eprint!("{}", notes(&result, recording.total()));
         }
-        Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+        Format::Json => print!("{}", crate::format::json(&result)?),
         Format::Text => {
             println!("{policy}");
             print!("{}", notes(&result, recording.total()));

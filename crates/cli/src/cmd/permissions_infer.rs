@@ -10,6 +10,8 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use keyless_workspace::infer::{self, PipelineSource, output};
 
+use crate::format::json;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InferFormat {
     Json,
@@ -162,19 +164,9 @@ pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
         );
     }
     match args.format {
-        InferFormat::Json => println!("{}", serde_json::to_string_pretty(&inference)?),
-        InferFormat::Cloudformation => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&output::cloudformation(&inference))?
-            )
-        }
-        InferFormat::Terraform => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&output::terraform(&inference))?
-            )
-        }
+        InferFormat::Json => print!("{}", json(&inference)?),
+        InferFormat::Cloudformation => print!("{}", json(&output::cloudformation(&inference))?),
+        InferFormat::Terraform => print!("{}", json(&output::terraform(&inference))?),
         InferFormat::KeylessYml => print!("{}", output::keyless_yml(&inference)),
     }
     if !inference.narrow_by_hand.is_empty() && args.format != InferFormat::Json {

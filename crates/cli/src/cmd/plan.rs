@@ -47,7 +47,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         (Some(PlanFormat::Json), None) => {
-            println!("{}", serde_json::to_string_pretty(&plan)?);
+            print!("{}", crate::format::json(&plan)?);
             return Ok(ExitCode::SUCCESS);
         }
         (Some(PlanFormat::Cloudformation | PlanFormat::Terraform), None) => {

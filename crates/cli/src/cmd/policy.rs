@@ -25,6 +25,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::format::Format;
+
 /// Exit code when the policy allows the request.
 const EXIT_ALLOW: u8 = 0;
 /// Exit code when the policy denies the request (explicitly or implicitly).
@@ -54,7 +56,7 @@ pub struct ValidateArgs {
     #[arg(long, value_enum, default_value_t = Kind::Trust)]
     kind: Kind,
 
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, value_enum, default_value_t)]
     format: Format,
 }
 
@@ -112,14 +114,8 @@ pub struct EvalArgs {
     #[arg(long, value_enum, default_value_t = Kind::Trust)]
     kind: Kind,
 
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, value_enum, default_value_t)]
     format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -229,9 +225,9 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let diagnostics = policy.validate(kind(args.kind));
     let valid = !diagnostics.iter().any(|d| d.severity == Severity::Error);
     match args.format {
-        Format::Json => println!(
+        Format::Json => print!(
             "{}",
-            serde_json::to_string_pretty(&ValidateOutput {
+            crate::format::json(&ValidateOutput {
                 valid,
                 diagnostics: &diagnostics,
             })?
@@ -333,7 +329,7 @@ fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
                 audience,
                 notes,
             };
-            println!("{}", serde_json::to_string_pretty(&output)?);
+            print!("{}", crate::format::json(&output)?);
         }
         Format::Text => {
             for d in &diagnostics {

@@ -34,7 +34,7 @@ pub fn run(args: ResolveArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.config.display()))?;
     let origin = args.config.display().to_string();
     let api = BitbucketApi::new(&args.api_url, Credential::from_value(&token))?;
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = crate::runtime::sequential()?;
     let fills = runtime.block_on(resolve::plan_fills(&text, &origin, &api))?;
     if fills.is_empty() {
         println!("Nothing to resolve: every UUID in {origin} is set.");

@@ -6,14 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use keyless_net::thumbprint::{self, Roots, Thumbprint, ThumbprintOptions};
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ThumbprintFormat {
-    Text,
-    Json,
-}
+use crate::format::Format;
 
 #[derive(Debug, Args)]
 pub struct ThumbprintArgs {
@@ -26,8 +22,8 @@ pub struct ThumbprintArgs {
     /// Seconds allowed per connection and per request.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub timeout: u64,
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: ThumbprintFormat,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 pub fn run(args: ThumbprintArgs) -> anyhow::Result<ExitCode> {
@@ -44,12 +40,9 @@ pub fn run(args: ThumbprintArgs) -> anyhow::Result<ExitCode> {
         timeout: Duration::from_secs(args.timeout.max(1)),
         ..ThumbprintOptions::default()
     };
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = crate::runtime::sequential()?;
     let result = runtime.block_on(thumbprint::thumbprint(&args.url, &options))?;
-    match args.format {
-        ThumbprintFormat::Json => println!("{}", serde_json::to_string_pretty(&result)?),
-        ThumbprintFormat::Text => print!("{}", text(&result)),
-    }
+    args.format.print(&result, text)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
-use clap::{Args, Subcommand, ValueEnum};
-use keyless_oidc::{BracedUuid, Decoded, Header, MintRequest, Subject, decode_unverified};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use clap::{Args, Subcommand};
+use keyless_oidc::{BracedUuid, MintRequest, decode_unverified};
+
+use crate::format::Format;
 
 /// The variable Bitbucket puts a step's token in (with `oidc: true`).
 const TOKEN_VARIABLE: &str = "BITBUCKET_STEP_OIDC_TOKEN";
@@ -65,15 +65,6 @@ pub struct MintArgs {
     pub timeout: Duration,
 }
 
-/// Output format of `keyless token decode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// For people
-    Text,
-    /// One JSON object (a stable contract, see docs/token.md)
-    Json,
-}
-
 /// `keyless token decode` arguments.
 #[derive(Debug, Args)]
 pub struct DecodeArgs {
@@ -81,7 +72,10 @@ pub struct DecodeArgs {
     #[arg(value_name = "FILE|-")]
     pub input: Option<String>,
     /// Output format
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, default_value = "text", value_parser = Format::described(
+        "For people",
+        "One JSON object (a stable contract, see docs/token.md)",
+    ))]
     pub format: Format,
     /// Treat this epoch second as now (for reproducible output)
     #[arg(long, hide = true, allow_hyphen_values = true)]
@@ -144,11 +138,8 @@ fn decode(args: DecodeArgs) -> Result<ExitCode> {
         Some(now) => now,
         None => i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())?,
     };
-    let report = Report::new(decoded, now);
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Text => print!("{}", report.render_text()),
-    }
+    let report = keyless_oidc::report(decoded, now);
+    args.format.print(&report, keyless_oidc::Report::text)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -174,244 +165,5 @@ fn read_token(input: Option<&str>) -> Result<(String, String)> {
                  or `-` to read stdin"
             ),
         },
-    }
-}
-
-/// What `keyless token decode` shows; `--format json` prints exactly this.
-#[derive(Debug, Serialize)]
-struct Report {
-    header: Header,
-    claims: Map<String, Value>,
-    times: Times,
-    subject: Option<SubjectReport>,
-    signature: &'static str,
-}
-
-#[derive(Debug, Serialize)]
-struct Times {
-    now: i64,
-    issued_at: Option<Instant>,
-    not_before: Option<Instant>,
-    expires_at: Option<Instant>,
-    /// `null` when the token has no integer `exp`.
-    expired: Option<bool>,
-}
-
-#[derive(Debug, Serialize)]
-struct Instant {
-    epoch: i64,
-    utc: String,
-    relative: String,
-}
-
-#[derive(Debug, Serialize)]
-struct SubjectReport {
-    value: String,
-    /// `step`, `deployment`, or `null` when `sub` is not in Bitbucket's grammar.
-    kind: Option<&'static str>,
-    repository: Option<String>,
-    environment: Option<String>,
-    step: Option<String>,
-    /// Why `sub` is not a Bitbucket subject, when it is not.
-    error: Option<String>,
-}
-
-impl Report {
-    fn new(decoded: Decoded, now: i64) -> Self {
-        let instant = |claim: &str, describe: fn(i64) -> String| {
-            decoded.timestamp(claim).map(|epoch| Instant {
-                epoch,
-                utc: utc(epoch),
-                relative: describe(epoch - now),
-            })
-        };
-        let expires_at = instant("exp", |delta| {
-            if delta > 0 {
-                format!("expires in {}", span(delta))
-            } else {
-                format!("expired {} ago", span(-delta))
-            }
-        });
-        let times = Times {
-            now,
-            issued_at: instant("iat", relative),
-            not_before: instant("nbf", relative),
-            expired: expires_at.as_ref().map(|exp| exp.epoch <= now),
-            expires_at,
-        };
-        let subject = decoded
-            .subject()
-            .map(|value| match value.parse::<Subject>() {
-                Ok(subject) => SubjectReport {
-                    value: value.to_owned(),
-                    kind: Some(if subject.environment().is_some() {
-                        "deployment"
-                    } else {
-                        "step"
-                    }),
-                    repository: Some(subject.repository().to_string()),
-                    environment: subject.environment().map(|uuid| uuid.to_string()),
-                    step: Some(subject.step().to_string()),
-                    error: None,
-                },
-                Err(error) => SubjectReport {
-                    value: value.to_owned(),
-                    kind: None,
-                    repository: None,
-                    environment: None,
-                    step: None,
-                    error: Some(error.to_string()),
-                },
-            });
-        Self {
-            header: decoded.header,
-            claims: decoded.claims,
-            times,
-            subject,
-            signature: "not shown",
-        }
-    }
-
-    fn render_text(&self) -> String {
-        let mut out = String::new();
-        let mut header = Map::new();
-        header.insert("alg".into(), Value::String(self.header.alg.clone()));
-        if let Some(kid) = &self.header.kid {
-            header.insert("kid".into(), Value::String(kid.clone()));
-        }
-        if let Some(typ) = &self.header.typ {
-            header.insert("typ".into(), Value::String(typ.clone()));
-        }
-        header.extend(self.header.extra.clone());
-        section(
-            &mut out,
-            "header",
-            header
-                .iter()
-                .map(|(key, value)| (key.as_str(), show(value))),
-        );
-        section(
-            &mut out,
-            "claims",
-            self.claims
-                .iter()
-                .map(|(key, value)| (key.as_str(), show(value))),
-        );
-        if let Some(subject) = &self.subject {
-            let rows: Vec<(&str, String)> = match (&subject.kind, &subject.error) {
-                (Some(kind), _) => [
-                    ("kind", Some(format!("{kind} step"))),
-                    ("repository", subject.repository.clone()),
-                    ("environment", subject.environment.clone()),
-                    ("step", subject.step.clone()),
-                ]
-                .into_iter()
-                .filter_map(|(key, value)| value.map(|value| (key, value)))
-                .collect(),
-                (None, error) => {
-                    vec![("not Bitbucket's grammar", error.clone().unwrap_or_default())]
-                }
-            };
-            section(&mut out, "subject", rows.into_iter());
-        }
-        let times = [
-            ("issued", &self.times.issued_at),
-            ("not before", &self.times.not_before),
-            ("expires", &self.times.expires_at),
-        ];
-        let mut rows: Vec<(&str, String)> = times
-            .iter()
-            .filter_map(|(label, instant)| {
-                instant
-                    .as_ref()
-                    .map(|instant| (*label, format!("{} ({})", instant.utc, instant.relative)))
-            })
-            .collect();
-        if self.times.expires_at.is_none() {
-            rows.push((
-                "expires",
-                "never: the token has no integer `exp`, so AWS will reject it".to_owned(),
-            ));
-        }
-        section(&mut out, "time", rows.into_iter());
-        out.push_str("signature: not shown\n");
-        out
-    }
-}
-
-fn section<'a>(out: &mut String, title: &str, rows: impl Iterator<Item = (&'a str, String)>) {
-    let rows: Vec<(&str, String)> = rows.collect();
-    if rows.is_empty() {
-        return;
-    }
-    let width = rows
-        .iter()
-        .map(|(key, _)| key.chars().count())
-        .max()
-        .unwrap_or(0);
-    out.push_str(title);
-    out.push('\n');
-    for (key, value) in rows {
-        out.push_str(&format!("  {key:<width$}  {value}\n"));
-    }
-}
-
-/// A claim value for text output: strings bare, everything else as compact JSON.
-fn show(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn utc(epoch: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(epoch)
-        .ok()
-        .and_then(|moment| {
-            moment
-                .format(time::macros::format_description!(
-                    "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
-                ))
-                .ok()
-        })
-        .unwrap_or_else(|| format!("{epoch} (out of range)"))
-}
-
-/// "in 42 minutes" / "3 hours ago" for an offset from now.
-fn relative(delta: i64) -> String {
-    if delta > 0 {
-        format!("in {}", span(delta))
-    } else {
-        format!("{} ago", span(-delta))
-    }
-}
-
-/// A duration in the largest unit that keeps it readable: seconds under 2 minutes, minutes under 2 hours, hours
-/// under 2 days, then days.
-fn span(seconds: i64) -> String {
-    let (amount, unit) = match seconds {
-        s if s < 120 => (s, "second"),
-        s if s < 2 * 3600 => (s / 60, "minute"),
-        s if s < 2 * 86_400 => (s / 3600, "hour"),
-        s => (s / 86_400, "day"),
-    };
-    format!("{amount} {unit}{}", if amount == 1 { "" } else { "s" })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spans_pick_a_readable_unit() {
-        assert_eq!(span(0), "0 seconds");
-        assert_eq!(span(1), "1 second");
-        assert_eq!(span(119), "119 seconds");
-        assert_eq!(span(42 * 60 + 59), "42 minutes");
-        assert_eq!(span(3 * 3600 + 5), "3 hours");
-        assert_eq!(span(86_400), "24 hours");
-        assert_eq!(span(3 * 86_400), "3 days");
-        assert_eq!(relative(-10_800), "3 hours ago");
-        assert_eq!(relative(2520), "in 42 minutes");
     }
 }
