@@ -12,12 +12,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 /// Role and policy ARNs live with the IAM model (one place for ARNs); re-exported for existing callers.
-pub use keyless_iam::arn;
+pub use keyless_iam::{arn, duration};
 pub mod configure;
 pub mod credentials;
 pub mod diagnose;
 pub mod doctor;
-pub mod duration;
 pub mod env;
 pub mod ini;
 pub mod record;

@@ -20,6 +20,7 @@
 pub mod actions;
 pub mod arn;
 pub mod condition;
+pub mod duration;
 mod error;
 mod evaluate;
 pub mod json;

@@ -295,10 +295,6 @@ static POLICY_NAME: LazyLock<Regex> = LazyLock::new(|| {
 static THUMBPRINT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[0-9A-Fa-f]{40}$").unwrap_or_else(|_| unreachable!("static regex"))
 });
-static DURATION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
-        .unwrap_or_else(|_| unreachable!("static regex"))
-});
 
 /// Each value as a valid CIDR (host bits zero, IPv4-mapped forms as IPv4), or `None`.
 fn parsed_nets(values: &[Spanned<String>]) -> Vec<Option<IpNet>> {
@@ -396,24 +392,11 @@ impl Validator {
     }
 }
 
-/// `3600`, `1h`, `90m`, `2h30m`, `45s` → seconds.
+/// `3600`, `1h`, `90m`, `2h30m`, `45s` → seconds, through [`keyless_iam::duration::parse`] (the step commands'
+/// parser); `None` when it is not a duration or does not fit in `u32`.
 pub fn parse_duration(text: &str) -> Option<u32> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<u32>() {
-        return Some(seconds);
-    }
-    if text.is_empty() {
-        return None;
-    }
-    let captures = DURATION.captures(text)?;
-    let part = |index: usize, unit: u32| -> Option<u32> {
-        captures.get(index).map_or(Some(0), |m| {
-            m.as_str().parse::<u32>().ok()?.checked_mul(unit)
-        })
-    };
-    part(1, 3600)?
-        .checked_add(part(2, 60)?)?
-        .checked_add(part(3, 1)?)
+    let seconds = keyless_iam::duration::parse(text).ok()?.as_secs();
+    u32::try_from(seconds).ok()
 }
 
 /// The closest of `candidates` to `word`, if it is a plausible typo.
@@ -510,6 +493,76 @@ mod tests {
         assert_eq!(parse_duration("90m"), Some(5400));
         assert_eq!(parse_duration("1d"), None);
         assert_eq!(parse_duration(""), None);
+    }
+
+    /// keyless.yml's `max_session` read `h`, `m`, `s` in that order with a regex of its own before it used the
+    /// step commands' parser: what that accepted gives the same seconds; the parser adds units in any order.
+    #[test]
+    fn durations_the_former_regex_accepted_keep_their_seconds() {
+        let former = Regex::new(r"^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
+            .unwrap_or_else(|_| unreachable!("static regex"));
+        let former_parse = |text: &str| -> Option<u32> {
+            let text = text.trim();
+            if let Ok(seconds) = text.parse::<u32>() {
+                return Some(seconds);
+            }
+            if text.is_empty() {
+                return None;
+            }
+            let captures = former.captures(text)?;
+            let part = |index: usize, unit: u32| -> Option<u32> {
+                captures.get(index).map_or(Some(0), |m| {
+                    m.as_str().parse::<u32>().ok()?.checked_mul(unit)
+                })
+            };
+            part(1, 3600)?
+                .checked_add(part(2, 60)?)?
+                .checked_add(part(3, 1)?)
+        };
+        for text in [
+            "3600",
+            "+3600",
+            " 1h ",
+            "1h",
+            "12h",
+            "2h30m",
+            "90m",
+            "45s",
+            "1h0m1s",
+            "0h",
+            "0",
+            "007m",
+            "4294967295",
+            "4294967296",
+            "1193047h",
+            "1193046h",
+            "71582789m",
+            "h",
+            "m",
+            "s",
+            "",
+            " ",
+            "1d",
+            "1h 30m",
+            "1.5h",
+            "-1h",
+            "1H",
+            "1h30",
+            "30m1h",
+            "1m1m",
+            "1s1h",
+            "99999999999999999999h",
+        ] {
+            match former_parse(text) {
+                Some(seconds) => assert_eq!(parse_duration(text), Some(seconds), "{text:?}"),
+                None => {
+                    let now = parse_duration(text);
+                    let reordered = ["30m1h", "1m1m", "1s1h"].contains(&text);
+                    assert_eq!(now.is_some(), reordered, "{text:?}: {now:?}");
+                }
+            }
+        }
+        assert_eq!(parse_duration("30m1h"), Some(5400));
     }
 
     #[test]

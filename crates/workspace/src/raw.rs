@@ -203,7 +203,7 @@ fn max_session_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "anyOf": [
             { "type": "integer", "minimum": 3600, "maximum": 43200 },
-            { "type": "string", "pattern": "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$" }
+            { "type": "string", "pattern": "^([0-9]+[hms])+$" }
         ]
     })
 }

@@ -1,4 +1,7 @@
-//! Durations as users write them: `3600`, `900s`, `15m`, `1h`, `1h30m`, `12h`.
+//! Durations as users write them: `3600`, `900s`, `15m`, `1h`, `1h30m`, `12h`; the one parser of them for STS
+//! sessions (`--duration`, `--lifetime`, timeouts of the step commands) and keyless.yml's `max_session`, and STS's
+//! session windows. (`serve`'s and the AWS connection's `--timeout`-style flags take `500ms` and refuse `0`: see
+//! `crates/cli/src/cmd/serve.rs`.)
 
 use std::time::Duration;
 
@@ -84,6 +87,7 @@ pub fn human(secs: u64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
