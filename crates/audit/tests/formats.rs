@@ -263,6 +263,46 @@ fn fix_all(path: &str, text: &str) -> String {
     keyless_audit::fix::apply(text, &fixable).text
 }
 
+/// `fix::fix_inputs` (the `--fix` workflow): one entry per input that a fix changes, with the index the findings
+/// name and the same text `fix::apply` gives for that input alone.
+#[test]
+fn fix_inputs_fixes_each_input_that_has_a_fix() {
+    let fixable = "\
+pipelines:
+  default:
+    - step:
+        oidc: true
+        script:
+          - echo \"$BITBUCKET_STEP_OIDC_TOKEN\" >> \"$HOME/token\"
+";
+    let clean = "pipelines:\n  default:\n    - step:\n        script: [make]\n";
+    let files = [
+        ("clean/bitbucket-pipelines.yml", clean),
+        ("site/bitbucket-pipelines.yml", fixable),
+    ];
+    let inputs: Vec<Input> = files
+        .iter()
+        .map(|(p, t)| Input::parse(p, t).unwrap())
+        .collect();
+    let report = Auditor::new(
+        AuditConfig::default(),
+        Options {
+            persona: Persona::Auditor,
+            ..Options::default()
+        },
+    )
+    .audit(&inputs);
+    let fixes = keyless_audit::fix::fix_inputs(&inputs, &report.findings);
+    assert_eq!(fixes.len(), 1, "{fixes:?}");
+    assert_eq!(fixes[0].input, 1);
+    assert!(fixes[0].fixed.applied > 0);
+    assert_eq!(
+        fixes[0].fixed.text,
+        fix_all("bitbucket-pipelines.yml", fixable)
+    );
+    assert_ne!(fixes[0].fixed.text, fixable);
+}
+
 #[test]
 fn fixes_keep_comments_and_layout() {
     let before = "\

@@ -346,21 +346,15 @@ fn load_config(args: &AuditArgs) -> anyhow::Result<(AuditConfig, Option<(PathBuf
     })
 }
 
+/// Writes `keyless_audit::fix::fix_inputs`'s texts back to their files.
 fn apply_fixes(files: &[PathBuf], inputs: &[Input], report: &Report) -> anyhow::Result<usize> {
     let mut total = 0;
-    for (index, (file, input)) in files.iter().zip(inputs).enumerate() {
-        let fixable: Vec<_> = report
-            .findings
-            .iter()
-            .filter(|f| f.location.input == index && f.fix.is_some())
-            .collect();
-        if fixable.is_empty() {
+    for keyless_audit::fix::InputFix { input, fixed } in
+        keyless_audit::fix::fix_inputs(inputs, &report.findings)
+    {
+        let (Some(file), Some(input)) = (files.get(input), inputs.get(input)) else {
             continue;
-        }
-        let fixed = keyless_audit::fix::apply(input.source(), &fixable);
-        if fixed.applied == 0 {
-            continue;
-        }
+        };
         std::fs::write(file, &fixed.text)
             .with_context(|| format!("{}: cannot write the fixed file", file.display()))?;
         eprintln!("fixed {} finding(s) in {}", fixed.applied, input.path);

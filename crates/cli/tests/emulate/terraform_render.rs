@@ -386,53 +386,65 @@ fn module_models_render_the_trust_policy_the_modules_render() {
         ours.push(without_account(&json));
     }
 
-    if Terraform::new().is_none() {
-        return;
-    }
+    let Some(tf) = Terraform::new() else { return };
     let emu = clients::SpawnedEmulator::start(&["123456789012"], &[]);
     let (key, secret) = emu.key("123456789012");
-    for (case, ours) in cases.iter().zip(&ours) {
+    // One Terraform root for every case (one init, one apply, one show: each Terraform command starts the 675 MB
+    // provider, which is most of this test's time): the module's own main.tf, with its variables, as the local
+    // module `./caseN`, called with the case's inputs written exactly as keyless's side read them above.
+    let mut root = format!(
+        "terraform {{\n  required_providers {{\n    aws = {{ source = \"hashicorp/aws\" }}\n  }}\n}}\n{}",
+        clients::terraform::provider_block(
+            &emu.endpoint,
+            &clients::terraform::Auth::Static {
+                access_key: &key,
+                secret_key: &secret,
+            },
+        )
+    );
+    let mut targets = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
         let main = std::fs::read_to_string(corpus.join(case.corpus_main)).unwrap();
-        // One working directory per case: the module's own main.tf as the root module, its inputs as tfvars.
-        let tf_case = Terraform::new().unwrap();
-        tf_case.write("main.tf", &main);
-        tf_case.write("variables.tf", &multi_line(case.variables));
-        tf_case.write("terraform.tfvars.json", &case.inputs.to_string());
-        tf_case.write(
-            "provider.tf",
-            &format!(
-                "terraform {{\n  required_providers {{\n    aws = {{ source = \"hashicorp/aws\" }}\n  }}\n}}\n{}",
-                clients::terraform::provider_block(
-                    &emu.endpoint,
-                    &clients::terraform::Auth::Static {
-                        access_key: &key,
-                        secret_key: &secret,
-                    },
-                )
-            ),
-        );
-        tf_case.ok(&["init", "-input=false", "-no-color"]);
+        let dir = tf.work().join(format!("case{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("main.tf"), &main).unwrap();
+        std::fs::write(dir.join("variables.tf"), multi_line(case.variables)).unwrap();
+        root.push_str(&format!(
+            "module \"case{i}\" {{\n  source = \"./case{i}\"\n"
+        ));
+        for (name, value) in case.inputs.as_object().unwrap() {
+            root.push_str(&format!("  {name} = {}\n", hcl(value)));
+        }
+        root.push_str("}\n");
         // Only the document (and the data sources it reads): no role is made.
-        let target = format!("-target=data.aws_iam_policy_document.{}", case.document);
-        tf_case.ok(&[
-            "apply",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            &target,
-        ]);
-        let state: serde_json::Value =
-            serde_json::from_str(&tf_case.ok(&["show", "-json"])).unwrap();
-        let resources = state
-            .pointer("/values/root_module/resources")
-            .and_then(serde_json::Value::as_array)
-            .unwrap();
-        let theirs = resources
+        targets.push(format!(
+            "-target=module.case{i}.data.aws_iam_policy_document.{}",
+            case.document
+        ));
+    }
+    tf.write("main.tf", &root);
+    tf.ok(&["init", "-input=false", "-no-color"]);
+    let mut apply = vec!["apply", "-auto-approve", "-input=false", "-no-color"];
+    apply.extend(targets.iter().map(String::as_str));
+    tf.ok(&apply);
+    let state: serde_json::Value = serde_json::from_str(&tf.ok(&["show", "-json"])).unwrap();
+    let modules = state
+        .pointer("/values/root_module/child_modules")
+        .and_then(serde_json::Value::as_array)
+        .unwrap_or_else(|| panic!("no modules in the state: {state}"));
+    for (i, (case, ours)) in cases.iter().zip(&ours).enumerate() {
+        let address = format!(
+            "module.case{i}.data.aws_iam_policy_document.{}[0]",
+            case.document
+        );
+        let theirs = modules
             .iter()
-            .find(|r| r["address"] == format!("data.aws_iam_policy_document.{}[0]", case.document))
+            .filter_map(|m| m["resources"].as_array())
+            .flatten()
+            .find(|r| r["address"] == address)
             .and_then(|r| r.pointer("/values/json"))
             .and_then(serde_json::Value::as_str)
-            .unwrap_or_else(|| panic!("no document in the state: {state}"));
+            .unwrap_or_else(|| panic!("no {address} in the state: {state}"));
         assert_eq!(
             ours,
             &without_account(theirs),

@@ -107,6 +107,8 @@ fn runs_the_readme_commands_in_a_clean_clone() {
     assert!(var("RUSTUP_HOME").is_some());
     assert_eq!(var("CARGO_TARGET_DIR"), None);
     assert_eq!(var("KEYLESS_VENV"), None);
+    // A fresh clone builds once: no incremental cache is written.
+    assert_eq!(var("CARGO_INCREMENTAL").as_deref(), Some("0"));
     let path = var("PATH").unwrap();
     assert!(!path.contains(&dir.path().display().to_string()), "{path}");
     assert!(
