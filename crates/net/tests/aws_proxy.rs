@@ -6,14 +6,13 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use keyless_net::aws::{SdkOptions, Timeouts, fixed};
 use keyless_net::http::ProxyConfig;
-use support::{Answer, Loopback};
+use support::{Answer, Loopback, proxies};
 
 /// A name only the proxy ever sees: a request for it that succeeds went through the proxy.
 const STS_HOST: &str = "sts.keyless.test";
@@ -29,14 +28,6 @@ const IDENTITY: &str = r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaw
 
 fn identity(_: &support::Seen) -> Answer {
     Answer::new(200, IDENTITY).header("Content-Type", "text/xml")
-}
-
-fn proxies(vars: &[(&str, String)]) -> ProxyConfig {
-    let map: HashMap<String, String> = vars
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), value.clone()))
-        .collect();
-    ProxyConfig::from_vars(|name| map.get(name).cloned())
 }
 
 fn sts(proxy: ProxyConfig, endpoint_url: Option<String>) -> aws_sdk_sts::Client {

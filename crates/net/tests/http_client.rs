@@ -5,26 +5,17 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use keyless_net::http::{HttpClient, HttpConfig, ProxyConfig, RetryPolicy};
 use reqwest::Method;
-use support::{Answer, Loopback};
+use support::{Answer, Loopback, proxies};
 
 /// The origin's name in URLs; only `HttpConfig::resolve` knows where it is, so a request that reaches the origin
 /// directly went through our resolver override, and one that reaches the proxy never resolved it.
 const ORIGIN: &str = "origin.keyless.test";
-
-fn proxies(vars: &[(&str, String)]) -> ProxyConfig {
-    let map: HashMap<String, String> = vars
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), value.clone()))
-        .collect();
-    ProxyConfig::from_vars(|name| map.get(name).cloned())
-}
 
 fn client(proxy: ProxyConfig, origin: &Loopback) -> HttpClient {
     let config = HttpConfig::with_proxy(proxy)

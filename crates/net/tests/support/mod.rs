@@ -3,6 +3,7 @@
 //! no test waits for it, and its accept loop ends when the value is dropped (or after a minute at most).
 #![allow(clippy::unwrap_used, dead_code)]
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -193,4 +194,13 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, respond: &Respond) {
             return;
         }
     }
+}
+
+/// A proxy configuration from these variables alone (`HTTPS_PROXY`, `NO_PROXY`, ...), not this process's environment.
+pub fn proxies(vars: &[(&str, String)]) -> keyless_net::http::ProxyConfig {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.clone()))
+        .collect();
+    keyless_net::http::ProxyConfig::from_vars(|name| map.get(name).cloned())
 }
