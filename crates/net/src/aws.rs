@@ -88,13 +88,39 @@ impl SdkOptions {
     }
 }
 
+/// Applies the options both configurations share (region, endpoint, HTTP client, credentials, timeouts, retries)
+/// to aws-config's `ConfigLoader` or to `SdkConfig`'s builder: two types with methods of the same names and no
+/// common trait. Evaluates to the builder; returns early from the function with a proxy variable's error.
+macro_rules! with_options {
+    ($builder:expr, $options:expr) => {{
+        let options: &SdkOptions = $options;
+        let mut builder = $builder;
+        if let Some(region) = &options.region {
+            builder = builder.region(Region::new(region.clone()));
+        }
+        if let Some(url) = &options.endpoint_url {
+            builder = builder.endpoint_url(url);
+        }
+        if let Some(client) = http_client(options)? {
+            builder = builder.http_client(client);
+        }
+        if let Some(credentials) = &options.credentials {
+            builder = builder.credentials_provider(credentials.clone());
+        }
+        if let Some(timeouts) = options.timeout_config() {
+            builder = builder.timeout_config(timeouts);
+        }
+        if let Some(retry) = options.retry_config() {
+            builder = builder.retry_config(retry);
+        }
+        builder
+    }};
+}
+
 /// The configuration through aws-config's loader (credential chain, profiles, environment). Fails only on a
 /// proxy variable that is not a proxy URL.
 pub async fn load(options: &SdkOptions) -> Result<SdkConfig, HttpError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(region) = &options.region {
-        loader = loader.region(Region::new(region.clone()));
-    }
     if let Some(profile) = &options.profile {
         // `profile_name` alone is not enough: the default chain reads AWS_ACCESS_KEY_ID first, so in CI (where
         // those are set for one account) every other account's profile would be ignored.
@@ -105,46 +131,15 @@ pub async fn load(options: &SdkOptions) -> Result<SdkConfig, HttpError> {
             .profile_name(profile)
             .credentials_provider(credentials);
     }
-    if let Some(url) = &options.endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    if let Some(client) = http_client(options)? {
-        loader = loader.http_client(client);
-    }
-    if let Some(credentials) = &options.credentials {
-        loader = loader.credentials_provider(credentials.clone());
-    }
-    if let Some(timeouts) = options.timeout_config() {
-        loader = loader.timeout_config(timeouts);
-    }
-    if let Some(retry) = options.retry_config() {
-        loader = loader.retry_config(retry);
-    }
+    let loader = with_options!(loader, options);
     Ok(loader.load().await)
 }
 
 /// The configuration from `options` alone: nothing read from the environment (but the proxy variables when
 /// `options.proxy` is `None`), the disk or IMDS. Fails only on a proxy variable that is not a proxy URL.
 pub fn fixed(options: &SdkOptions) -> Result<SdkConfig, HttpError> {
-    let mut builder = SdkConfig::builder().behavior_version(BehaviorVersion::latest());
-    if let Some(region) = &options.region {
-        builder = builder.region(Region::new(region.clone()));
-    }
-    if let Some(url) = &options.endpoint_url {
-        builder = builder.endpoint_url(url);
-    }
-    if let Some(client) = http_client(options)? {
-        builder = builder.http_client(client);
-    }
-    if let Some(credentials) = &options.credentials {
-        builder = builder.credentials_provider(credentials.clone());
-    }
-    if let Some(timeouts) = options.timeout_config() {
-        builder = builder.timeout_config(timeouts);
-    }
-    if let Some(retry) = options.retry_config() {
-        builder = builder.retry_config(retry);
-    }
+    let builder = SdkConfig::builder().behavior_version(BehaviorVersion::latest());
+    let builder = with_options!(builder, options);
     Ok(builder.build())
 }
 
