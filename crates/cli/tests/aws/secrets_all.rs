@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 use crate::support::assume as support;
+use crate::support::http;
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -1027,14 +1028,6 @@ impl Background {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
 #[test]
 fn serve() {
     let setup = Setup::new();
@@ -1074,14 +1067,13 @@ fn serve() {
         (setup.token.as_str(), body.as_slice()),
         (DEV_BEARER_SECRET, SESSION_TOKEN.as_bytes()),
     ] {
-        let mut response = agent()
-            .post(&url)
+        let response = http::post(&url)
             .header("content-type", "application/json")
             .header("authorization", &format!("Bearer {bearer}"))
-            .send(body)
-            .unwrap();
-        statuses.push(response.status().as_u16());
-        let text = response.body_mut().read_to_string().unwrap();
+            .body(body)
+            .send();
+        statuses.push(response.status);
+        let text = response.body;
         for (label, value) in setup.canaries() {
             assert!(
                 !text.contains(&value),
@@ -1126,21 +1118,19 @@ fn emulate() {
         ("RoleSessionName", "canary"),
         ("WebIdentityToken", setup.token.as_str()),
     ];
-    let mut response = agent().post(&endpoint).send_form(form).unwrap();
-    let text = response.body_mut().read_to_string().unwrap();
+    let text = http::post(&endpoint).form(&form).send().body;
     assert!(!text.contains(&setup.token), "{text}");
     let authorization = format!(
         "AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/20260101/us-east-1/sts/aws4_request, \
          SignedHeaders=host;x-amz-date;x-amz-security-token, Signature={}",
         "0".repeat(64)
     );
-    let _ = agent()
-        .post(&endpoint)
+    let _ = http::post(&endpoint)
         .header("authorization", &authorization)
         .header("x-amz-date", "20260101T000000Z")
         .header("x-amz-security-token", SESSION_TOKEN)
-        .send_form([("Action", "GetCallerIdentity"), ("Version", "2011-06-15")])
-        .unwrap();
+        .form(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")])
+        .send();
     let output = emulator.stop();
     // Contract: emulate prints its own admin access keys (freshly generated) on stdout so clients can sign.
     setup.assert_clean("keyless emulate", &output, &[], &[Shape::SecretAccessKey]);

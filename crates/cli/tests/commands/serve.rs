@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::support::http;
+
 const SECRET: &str = "cli-test-secret-5f1c9a7e3b2d4e6f";
 
 fn serve_fixture(name: &str) -> PathBuf {
@@ -58,32 +60,19 @@ impl Server {
         assert!(status.success(), "kill -{name} failed");
     }
 
-    fn agent() -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into()
-    }
-
     fn post(&self, body: &[u8], secret: &str) -> (u16, Value) {
-        let mut response = Self::agent()
-            .post(&format!("http://{}/dynamic-pipelines", self.address))
+        let response = http::post(&format!("http://{}/dynamic-pipelines", self.address))
             .header("content-type", "application/json")
             .header("authorization", &format!("Bearer {secret}"))
-            .send(body)
-            .unwrap();
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap();
-        (status, serde_json::from_str(&text).unwrap())
+            .body(body)
+            .send();
+        (response.status, response.json())
     }
 
     fn get(&self, path: &str) -> String {
-        let mut response = Self::agent()
-            .get(&format!("http://{}{path}", self.address))
-            .call()
-            .unwrap();
-        response.body_mut().read_to_string().unwrap()
+        http::get(&format!("http://{}{path}", self.address))
+            .send()
+            .body
     }
 
     fn generation(&self) -> u64 {

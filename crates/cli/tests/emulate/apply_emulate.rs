@@ -63,12 +63,11 @@ impl Emulator {
         if let Some(deployment) = deployment {
             body["deployment_uuid"] = deployment.into();
         }
-        let mut response = ureq::post(&format!("{}/_keyless/mint", self.endpoint))
-            .header("content-type", "application/json")
-            .send(body.to_string())
-            .unwrap();
-        let value: Value =
-            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+        let value = crate::support::http::post(&format!("{}/_keyless/mint", self.endpoint))
+            .json(&body)
+            .send()
+            .success()
+            .json();
         value["token"].as_str().unwrap().to_owned()
     }
 

@@ -76,12 +76,11 @@ impl Running {
 
     fn mint(&self, slug: &str, repo: &str) -> String {
         let body = serde_json::json!({"workspace": slug, "workspace_uuid": WORKSPACE_UUID, "repository_uuid": repo});
-        let mut response = ureq::post(&format!("{}/_keyless/mint", self.endpoint))
-            .header("content-type", "application/json")
-            .send(body.to_string())
-            .unwrap();
-        let text = response.body_mut().read_to_string().unwrap();
-        let value: Value = serde_json::from_str(&text).unwrap();
+        let value = crate::support::http::post(&format!("{}/_keyless/mint", self.endpoint))
+            .json(&body)
+            .send()
+            .success()
+            .json();
         value["token"].as_str().unwrap().to_owned()
     }
 

@@ -5,7 +5,7 @@
 //! of slow connections is bounded.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
-use crate::support::{self, clients};
+use crate::support::{self, clients, http};
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -47,13 +47,8 @@ fn with_slow_clients(address: &str, real: impl FnOnce()) {
     assert_eq!(closed, IDLE + HALF_OPEN, "slow connections left open");
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into()
-}
+/// A real request, with a generous timeout (it waits in the backlog behind the slow clients).
+const REAL_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[test]
 fn the_emulator_answers_real_requests_while_slow_clients_hold_connections() {
@@ -78,27 +73,24 @@ fn the_emulator_answers_real_requests_while_slow_clients_hold_connections() {
             serde_json::json!({}),
         );
         assert_eq!(token.split('.').count(), 3);
-        let mut response = agent()
-            .post(&emu.endpoint)
+        let response = http::post(&emu.endpoint)
+            .timeout(REAL_TIMEOUT)
             .header("content-type", "application/x-www-form-urlencoded")
-            .send("Action=GetCallerIdentity&Version=2011-06-15")
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 403);
+            .body("Action=GetCallerIdentity&Version=2011-06-15")
+            .send();
+        assert_eq!(response.status, 403);
         assert!(
             response
-                .body_mut()
-                .read_to_string()
-                .unwrap()
+                .body
                 .contains("<Code>MissingAuthenticationToken</Code>")
         );
-        let keys = agent()
-            .get(&format!(
-                "{}/2.0/workspaces/slowws/pipelines-config/identity/oidc/keys.json",
-                emu.endpoint
-            ))
-            .call()
-            .unwrap();
-        assert_eq!(keys.status().as_u16(), 200);
+        let keys = http::get(&format!(
+            "{}/2.0/workspaces/slowws/pipelines-config/identity/oidc/keys.json",
+            emu.endpoint
+        ))
+        .timeout(REAL_TIMEOUT)
+        .send();
+        assert_eq!(keys.status, 200);
     });
     eprintln!(
         "emulator: real requests answered and slow clients closed in {:?}",
@@ -161,29 +153,22 @@ fn serve_answers_real_requests_while_slow_clients_hold_connections() {
     };
     let started = Instant::now();
     with_slow_clients(&address, || {
-        let mut health = agent()
-            .get(&format!("http://{address}/healthz"))
-            .call()
-            .unwrap();
-        assert_eq!(health.status().as_u16(), 200);
-        assert!(
-            health
-                .body_mut()
-                .read_to_string()
-                .unwrap()
-                .contains("\"ok\"")
-        );
+        let health = http::get(&format!("http://{address}/healthz"))
+            .timeout(REAL_TIMEOUT)
+            .send();
+        assert_eq!(health.status, 200);
+        assert!(health.body.contains("\"ok\""));
         let body = std::fs::read(serve_fixture("run-main-production.json")).unwrap();
-        let response = agent()
-            .post(&format!("http://{address}/dynamic-pipelines"))
+        let response = http::post(&format!("http://{address}/dynamic-pipelines"))
+            .timeout(REAL_TIMEOUT)
             .header("content-type", "application/json")
             .header(
                 "authorization",
                 "Bearer slow-client-test-secret-0123456789abcdef",
             )
-            .send(&body[..])
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
+            .body(body)
+            .send();
+        assert_eq!(response.status, 200);
     });
     eprintln!(
         "serve: real requests answered and slow clients closed in {:?}",

@@ -110,8 +110,7 @@ fn decode(token: &str) -> Value {
 }
 
 fn get_json(url: &str) -> Value {
-    let mut response = ureq::get(url).call().unwrap();
-    serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    crate::support::http::get(url).send().success().json()
 }
 
 fn now() -> i64 {

@@ -15,6 +15,7 @@ pub mod assume;
 pub mod cli_tree;
 pub mod clients;
 pub mod emulate_process;
+pub mod http;
 pub mod tls_server;
 
 use std::path::{Path, PathBuf};

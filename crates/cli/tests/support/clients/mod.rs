@@ -107,12 +107,11 @@ impl SpawnedEmulator {
         if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
             body.extend(extra);
         }
-        let mut response = ureq::post(&format!("{}/_keyless/mint", self.endpoint))
-            .header("content-type", "application/json")
-            .send(body.to_string())
-            .unwrap();
-        let value: Value =
-            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+        let value = super::http::post(&format!("{}/_keyless/mint", self.endpoint))
+            .json(&body)
+            .send()
+            .success()
+            .json();
         value["token"].as_str().unwrap().to_owned()
     }
 
