@@ -82,7 +82,7 @@ impl Diagnosis {
 }
 
 fn account_of_role(role: &str) -> &str {
-    role.split(':').nth(4).unwrap_or("ACCOUNT")
+    crate::arn::account_of(role).unwrap_or("ACCOUNT")
 }
 
 /// What the rows name, worked out once from the answer and the context.
@@ -310,9 +310,7 @@ fn access_denied(f: &Facts<'_>) -> Option<Diagnosis> {
             format!(
                 "in the trust policy of {} allow `{{\"AWS\": \"arn:aws:iam::{}:role/<previous-role-name>\"}}` with Action `sts:AssumeRole`, and give the previous role an identity policy allowing `sts:AssumeRole` on {}",
                 ctx.role_arn,
-                ctx.previous
-                    .and_then(|p| p.split(':').nth(4))
-                    .unwrap_or("ACCOUNT"),
+                ctx.previous.map_or("ACCOUNT", account_of_role),
                 ctx.role_arn
             ),
             false,

@@ -3,12 +3,15 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use keyless_net::http::RetryPolicy;
 
-/// First backoff ceiling.
-pub const BASE: Duration = Duration::from_millis(200);
-/// Largest backoff ceiling.
-pub const CAP: Duration = Duration::from_secs(5);
+/// The waits between STS attempts: full-jitter exponential backoff from 200 ms, each wait at most 5 s. The
+/// attempts are not counted: the caller's time budget ends them.
+pub const POLICY: RetryPolicy = RetryPolicy {
+    attempts: u32::MAX,
+    base_delay: Duration::from_millis(200),
+    max_delay: Duration::from_secs(5),
+};
 
 /// Error codes STS documents as transient.
 pub fn is_retryable_code(code: &str) -> bool {
@@ -26,18 +29,16 @@ pub fn is_retryable_code(code: &str) -> bool {
     )
 }
 
-/// HTTP statuses worth retrying: 5xx and 429.
+/// HTTP statuses worth retrying: 5xx and 429 (keyless-net's rule for every client).
 pub fn is_retryable_status(status: u16) -> bool {
-    status >= 500 || status == 429
+    keyless_net::http::StatusCode::from_u16(status)
+        .is_ok_and(keyless_net::http::is_retryable_status)
 }
 
-/// Full-jitter backoff for the given attempt (1-based): uniform in `[0, min(CAP, BASE * 2^(attempt-1))]`.
-pub fn backoff(attempt: u32, rng: &mut impl Rng) -> Duration {
-    let ceiling = BASE
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-        .min(CAP);
-    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-    Duration::from_millis(rng.random_range(0..=millis))
+/// The wait before retry number `attempt` (1-based): uniform in `[0, min(5 s, 200 ms · 2^(attempt-1))]`
+/// ([`RetryPolicy::delay`], the one backoff of keyless-net's clients).
+pub fn backoff(attempt: u32) -> Duration {
+    POLICY.delay(attempt, None)
 }
 
 #[cfg(test)]
@@ -55,15 +56,19 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let mut rng = rand::rng();
         for attempt in 1..40 {
-            let ceiling = BASE.saturating_mul(1u32 << (attempt - 1).min(16)).min(CAP);
+            let ceiling = POLICY
+                .base_delay
+                .saturating_mul(1u32 << (attempt - 1).min(16))
+                .min(POLICY.max_delay);
             for _ in 0..20 {
-                assert!(backoff(attempt, &mut rng) <= ceiling);
+                assert!(backoff(attempt) <= ceiling);
             }
         }
+        assert!(backoff(1) <= Duration::from_millis(200));
+        assert!(backoff(30) <= Duration::from_secs(5));
         // Jitter: not always the same value.
-        let values: std::collections::BTreeSet<_> = (0..50).map(|_| backoff(5, &mut rng)).collect();
+        let values: std::collections::BTreeSet<_> = (0..50).map(|_| backoff(5)).collect();
         assert!(values.len() > 1);
     }
 }

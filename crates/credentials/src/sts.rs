@@ -219,7 +219,6 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let mut attempts = 0u32;
-    let mut rng = rand::rng();
     let timed_out = |attempts, last: String| AssumeError::TimedOut {
         operation: info.operation,
         attempts,
@@ -248,7 +247,7 @@ where
         if !retryable {
             return Err(final_error(info, failure));
         }
-        let wait = retry::backoff(attempts, &mut rng);
+        let wait = retry::backoff(attempts);
         if Instant::now() + wait >= deadline {
             return Err(match failure {
                 Failure::Service { .. } => final_error(info, failure),

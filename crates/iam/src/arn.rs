@@ -322,7 +322,8 @@ pub fn validate_policy_arn(value: &str) -> Result<(), ArnError> {
     }
 }
 
-/// The account of an assumed-role ARN (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`).
+/// The 12-digit account of an ARN: an assumed-role ARN (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`), a role
+/// ARN (`arn:aws:iam::ACCOUNT:role/NAME`).
 pub fn account_of(arn: &str) -> Option<&str> {
     let account = arn.split(':').nth(4)?;
     (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)

@@ -372,56 +372,8 @@ impl Evaluation {
     /// `…:sub` StringLike `{repo}:{env}:*` but the token's sub is `{repo}:{step}`".
     pub fn explain(&self) -> String {
         match self.decision {
-            Decision::Allow => {
-                let allowing: Vec<&StatementTrace> = self
-                    .statements
-                    .iter()
-                    .filter(|s| s.applies && s.effect == Some(Effect::Allow))
-                    .collect();
-                let mut out = String::from("ALLOW: ");
-                for (i, s) in allowing.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str("; ");
-                    }
-                    let _ = write!(
-                        out,
-                        "{} allows `{}` for {}",
-                        statement_name(s),
-                        self.action,
-                        self.principal
-                    );
-                    let held: Vec<String> = s.conditions.iter().map(describe_held).collect();
-                    if !held.is_empty() {
-                        let _ = write!(out, " because {}", held.join(" and "));
-                    }
-                }
-                out
-            }
-            Decision::ExplicitDeny => {
-                let mut out = String::from("DENY: ");
-                let denying: Vec<&StatementTrace> = self
-                    .statements
-                    .iter()
-                    .filter(|s| s.applies && s.effect == Some(Effect::Deny))
-                    .collect();
-                for (i, s) in denying.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str("; ");
-                    }
-                    let _ = write!(
-                        out,
-                        "{} explicitly denies `{}` for {}",
-                        statement_name(s),
-                        self.action,
-                        self.principal
-                    );
-                    let held: Vec<String> = s.conditions.iter().map(describe_held).collect();
-                    if !held.is_empty() {
-                        let _ = write!(out, " because {}", held.join(" and "));
-                    }
-                }
-                out
-            }
+            Decision::Allow => self.decided_by(Effect::Allow, "ALLOW", "allows"),
+            Decision::ExplicitDeny => self.decided_by(Effect::Deny, "DENY", "explicitly denies"),
             Decision::ImplicitDeny => {
                 let allows: Vec<&StatementTrace> = self
                     .statements
@@ -435,6 +387,33 @@ impl Evaluation {
                 format!("DENY: no statement allows it — {}", reasons.join("; "))
             }
         }
+    }
+
+    /// `ALLOW: statement 0 allows `sts:…` for … because …; …`: the applying statements of `effect`, each with the
+    /// conditions that held.
+    fn decided_by(&self, effect: Effect, head: &str, verb: &str) -> String {
+        let mut out = format!("{head}: ");
+        let deciding = self
+            .statements
+            .iter()
+            .filter(|s| s.applies && s.effect == Some(effect));
+        for (i, s) in deciding.enumerate() {
+            if i > 0 {
+                out.push_str("; ");
+            }
+            let _ = write!(
+                out,
+                "{} {verb} `{}` for {}",
+                statement_name(s),
+                self.action,
+                self.principal
+            );
+            let held: Vec<String> = s.conditions.iter().map(describe_held).collect();
+            if !held.is_empty() {
+                let _ = write!(out, " because {}", held.join(" and "));
+            }
+        }
+        out
     }
 
     fn why_not(&self, s: &StatementTrace) -> String {

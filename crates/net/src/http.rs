@@ -23,8 +23,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rand::Rng as _;
+use reqwest::Method;
+/// The status type of [`is_retryable_status`] (reqwest's, i.e. the `http` crate's).
+pub use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::{Method, StatusCode};
 
 /// Why a client could not be built (the user's proxy setting, or reqwest's TLS setup).
 #[derive(Debug, thiserror::Error)]

@@ -124,14 +124,15 @@ pub fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             Outcome::Applied
         };
         let config = args.workspace.config.display().to_string();
+        // JSON does not ask (`--yes` was checked above): it applies first and reports what it did.
+        if json && outcome == Outcome::Applied {
+            pending.execute().await?;
+        }
+        args.format
+            .print(&pending.report(outcome), |report| report.text(&config))?;
         if json {
-            if outcome == Outcome::Applied {
-                pending.execute().await?;
-            }
-            print!("{}", crate::format::json(&pending.report(outcome))?);
             return Ok(ExitCode::SUCCESS);
         }
-        print!("{}", pending.report(outcome).text(&config));
         match outcome {
             Outcome::NoChanges => return Ok(ExitCode::SUCCESS),
             Outcome::DryRun => {

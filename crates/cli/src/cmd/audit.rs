@@ -13,6 +13,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use keyless_audit::output::{code_insights, json, plain, sarif};
+
+use crate::format::{FormatChoice, Output, emit};
 use keyless_audit::{
     AuditConfig, Auditor, Confidence, Input, Options, Persona, Report, Repository, Severity,
 };
@@ -199,33 +201,21 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {} (reported as {})", u.error, u.rule);
     }
     let fail_on: Severity = args.fail_on.into();
-    let out = match args.format {
-        Format::Plain => {
-            let color = match args.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => {
-                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-                }
-            };
-            let mut text = plain::render(&report.findings, color);
-            if report.ignored > 0 || report.filtered > 0 {
-                text.push_str(&format!(
-                    "({} ignored, {} hidden by persona or filters)\n",
-                    report.ignored, report.filtered
-                ));
-            }
-            text
-        }
-        Format::Json => crate::format::json(&json::render(&report.findings))?,
-        Format::Sarif => {
-            crate::format::json(&sarif::render_report(&report, env!("CARGO_PKG_VERSION")))?
-        }
-        Format::CodeInsights => {
-            crate::format::json(&code_insights::to_json(&report.findings, fail_on))?
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
         }
     };
-    print!("{out}");
+    emit(
+        args.format,
+        &Audited {
+            report: &report,
+            fail_on,
+            color,
+        },
+    )?;
     if report.nothing_readable() {
         bail!("no input could be read: fix the files named above");
     }
@@ -233,6 +223,37 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         publish(&args, &report, fail_on)?;
     }
     Ok(exit_code(&report, fail_on))
+}
+
+/// What `keyless audit` shows: the report, the threshold (Code Insights marks the report failed by it) and
+/// whether plain output is coloured.
+struct Audited<'a> {
+    report: &'a Report,
+    fail_on: Severity,
+    color: bool,
+}
+
+impl FormatChoice<Audited<'_>> for Format {
+    fn render(self, audited: &Audited<'_>) -> anyhow::Result<Output> {
+        let report = audited.report;
+        match self {
+            Format::Plain => {
+                let mut text = plain::render(&report.findings, audited.color);
+                if report.ignored > 0 || report.filtered > 0 {
+                    text.push_str(&format!(
+                        "({} ignored, {} hidden by persona or filters)\n",
+                        report.ignored, report.filtered
+                    ));
+                }
+                Ok(Output::text(text))
+            }
+            Format::Json => Output::json(&json::render(&report.findings)),
+            Format::Sarif => Output::json(&sarif::render_report(report, env!("CARGO_PKG_VERSION"))),
+            Format::CodeInsights => {
+                Output::json(&code_insights::to_json(&report.findings, audited.fail_on))
+            }
+        }
+    }
 }
 
 fn exit_code(report: &Report, fail_on: Severity) -> ExitCode {

@@ -6,14 +6,30 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use keyless_enforce::judge::RenderJudge;
-use keyless_workspace::matrix::{self, PipelineJudge, TrustView};
+use keyless_workspace::matrix::{self, Matrix, PipelineJudge, TrustView};
 use keyless_workspace::report;
+
+use crate::format::{FormatChoice, Output, emit};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum CheckFormat {
     Table,
     Json,
     Markdown,
+}
+
+impl FormatChoice<Matrix> for CheckFormat {
+    fn render(self, matrix: &Matrix) -> anyhow::Result<Output> {
+        Ok(match self {
+            CheckFormat::Json => Output::json(matrix)?,
+            CheckFormat::Markdown => Output::text(report::markdown(matrix)),
+            CheckFormat::Table => {
+                let colour =
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                Output::text(report::table(matrix, colour))
+            }
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -62,14 +78,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         judge.as_ref().map(|j| j as &dyn PipelineJudge),
         time::OffsetDateTime::now_utc(),
     );
-    match args.format {
-        CheckFormat::Json => print!("{}", crate::format::json(&matrix)?),
-        CheckFormat::Markdown => print!("{}", report::markdown(&matrix)),
-        CheckFormat::Table => {
-            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", report::table(&matrix, colour));
-        }
-    }
+    emit(args.format, &matrix)?;
     Ok(if matrix.unintended > 0 {
         ExitCode::from(1)
     } else {

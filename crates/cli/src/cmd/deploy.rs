@@ -359,12 +359,9 @@ fn policy_request(args: &S3Args) -> keyless_deploy::policy::PolicyRequest {
         }
     }
     if let Some(arn) = &args.role_arn {
-        let parts: Vec<&str> = arn.split(':').collect();
-        if let [_, partition, _, _, account, ..] = parts.as_slice()
-            && !account.is_empty()
-        {
-            request.partition = (*partition).to_owned();
-            request.account = Some((*account).to_owned());
+        if let Some(parts) = keyless_iam::arn::RoleArnParts::split(arn) {
+            request.partition = parts.partition.to_owned();
+            request.account = Some(parts.account.to_owned());
         }
     } else if let Some(name) = &args.environment {
         let path = std::env::var_os("KEYLESS_CONFIG").unwrap_or_else(|| "keyless.yml".into());

@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
+use keyless_credentials::Session;
 use keyless_credentials::render::{self, EnvFormat};
 
 use super::assume::{CredentialOptions, get_session};
+use crate::format::{FormatChoice, Output, emit};
 
 /// Output format of `keyless env`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -19,6 +21,20 @@ pub enum Format {
     Dotenv,
     /// one JSON object
     Json,
+}
+
+/// A mirror of [`EnvFormat`] for clap: keyless-credentials stays free of clap, and the shells' quoting (JSON
+/// included: one compact object, as `eval` and `jq` take it) is the library's.
+impl FormatChoice<Session> for Format {
+    fn render(self, session: &Session) -> Result<Output> {
+        let format = match self {
+            Format::Sh => EnvFormat::Sh,
+            Format::Fish => EnvFormat::Fish,
+            Format::Dotenv => EnvFormat::Dotenv,
+            Format::Json => EnvFormat::Json,
+        };
+        Ok(Output::text(render::render_env(session, format)))
+    }
 }
 
 /// `keyless env` arguments.
@@ -37,12 +53,6 @@ pub fn run(args: EnvArgs) -> Result<ExitCode> {
         Ok(session) => session,
         Err(code) => return Ok(code),
     };
-    let format = match args.format {
-        Format::Sh => EnvFormat::Sh,
-        Format::Fish => EnvFormat::Fish,
-        Format::Dotenv => EnvFormat::Dotenv,
-        Format::Json => EnvFormat::Json,
-    };
-    print!("{}", render::render_env(&session, format));
+    emit(args.format, &session)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -17,6 +17,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use keyless_iam::record::{self, FromRecord, Recording};
 
 use super::permissions_infer;
+use crate::format::{FormatChoice, Output, emit};
 
 /// Exit code when a recorded call has no IAM action keyless knows.
 const EXIT_UNKNOWN_CALLS: u8 = 1;
@@ -103,6 +104,27 @@ enum Format {
     Policy,
     Json,
     Text,
+}
+
+/// What `from-record` shows: the policy the recordings need, and how many calls they held.
+struct Recorded<'a> {
+    result: &'a FromRecord,
+    total: u64,
+}
+
+/// `policy`: the IAM policy document alone (the command writes the notes to stderr); `json`: the whole result;
+/// `text`: the policy and the notes.
+impl FormatChoice<Recorded<'_>> for Format {
+    fn render(self, recorded: &Recorded<'_>) -> anyhow::Result<Output> {
+        Ok(match self {
+            Format::Policy => Output::json(&recorded.result.policy)?,
+            Format::Json => Output::json(recorded.result)?,
+            Format::Text => Output::text(
+                crate::format::json(&recorded.result.policy)?
+                    + &notes(recorded.result, recorded.total),
+            ),
+        })
+    }
 }
 
 pub fn run(command: PermissionsCommand) -> anyhow::Result<ExitCode> {
@@ -217,70 +239,65 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         documents.insert(arn.clone(), document);
     }
     let result = permissions_check::check(&plan, &needs, &documents);
-    match args.format {
-        crate::format::Format::Json => {
-            let mut value = serde_json::to_value(&result)?;
-            value["unmapped_calls"] = serde_json::json!(unmapped);
-            value["unproven_lines"] = serde_json::to_value(&unproven)?;
-            print!("{}", crate::format::json(&value)?);
-        }
-        crate::format::Format::Text => {
-            let mut out = String::new();
-            for role in &result.roles {
+    let mut value = serde_json::to_value(&result)?;
+    value["unmapped_calls"] = serde_json::json!(unmapped);
+    value["unproven_lines"] = serde_json::to_value(&unproven)?;
+    args.format.print(&value, |_| {
+        let mut out = String::new();
+        for role in &result.roles {
+            let _ = writeln!(
+                out,
+                "{} {} ({})",
+                if role.ok { "✓" } else { "✗" },
+                role.role,
+                role.environment
+            );
+            for call in &role.calls {
+                let mark = match call.verdict {
+                    Verdict::Allowed => "allowed",
+                    Verdict::Denied => "DENIED",
+                    Verdict::Unknown => "unknown",
+                };
                 let _ = writeln!(
                     out,
-                    "{} {} ({})",
-                    if role.ok { "✓" } else { "✗" },
-                    role.role,
-                    role.environment
+                    "  {mark:8} {} on {}{} ({})",
+                    call.needed.action,
+                    call.needed.resource.as_deref().unwrap_or("any resource"),
+                    call.allowed_on
+                        .as_deref()
+                        .map(|r| format!(" (allowed on {r})"))
+                        .unwrap_or_default(),
+                    call.needed.from
                 );
-                for call in &role.calls {
-                    let mark = match call.verdict {
-                        Verdict::Allowed => "allowed",
-                        Verdict::Denied => "DENIED",
-                        Verdict::Unknown => "unknown",
-                    };
-                    let _ = writeln!(
-                        out,
-                        "  {mark:8} {} on {}{} ({})",
-                        call.needed.action,
-                        call.needed.resource.as_deref().unwrap_or("any resource"),
-                        call.allowed_on
-                            .as_deref()
-                            .map(|r| format!(" (allowed on {r})"))
-                            .unwrap_or_default(),
-                        call.needed.from
-                    );
-                }
-                for beyond in &role.beyond {
-                    let _ = writeln!(
-                        out,
-                        "  beyond: {} {} `{}` allows {} more action(s) on {} (e.g. {})",
-                        beyond.policy,
-                        beyond.statement,
-                        beyond.pattern,
-                        beyond.extra_actions,
-                        beyond.resources.join(", "),
-                        beyond.examples.join(", ")
-                    );
-                }
-                for note in &role.notes {
-                    let _ = writeln!(out, "  note: {note}");
-                }
             }
-            for call in &unmapped {
-                let _ = writeln!(out, "unknown, no IAM action known: {call}");
-            }
-            for line in &unproven {
+            for beyond in &role.beyond {
                 let _ = writeln!(
                     out,
-                    "unproven, record it: {} {}:{}: {} ({})",
-                    line.repository, line.file, line.line, line.text, line.reason
+                    "  beyond: {} {} `{}` allows {} more action(s) on {} (e.g. {})",
+                    beyond.policy,
+                    beyond.statement,
+                    beyond.pattern,
+                    beyond.extra_actions,
+                    beyond.resources.join(", "),
+                    beyond.examples.join(", ")
                 );
             }
-            print!("{out}");
+            for note in &role.notes {
+                let _ = writeln!(out, "  note: {note}");
+            }
         }
-    }
+        for call in &unmapped {
+            let _ = writeln!(out, "unknown, no IAM action known: {call}");
+        }
+        for line in &unproven {
+            let _ = writeln!(
+                out,
+                "unproven, record it: {} {}:{}: {} ({})",
+                line.repository, line.file, line.line, line.text, line.reason
+            );
+        }
+        out
+    })?;
     Ok(if result.ok && unmapped.is_empty() && unproven.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -301,17 +318,14 @@ fn from_record(args: &FromRecordArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let result = record::policy(&recording);
-    let policy = serde_json::to_string_pretty(&result.policy)?;
-    match args.format {
-        Format::Policy => {
-            println!("{policy}");
-            eprint!("{}", notes(&result, recording.total()));
-        }
-        Format::Json => print!("{}", crate::format::json(&result)?),
-        Format::Text => {
-            println!("{policy}");
-            print!("{}", notes(&result, recording.total()));
-        }
+    let recorded = Recorded {
+        result: &result,
+        total: recording.total(),
+    };
+    emit(args.format, &recorded)?;
+    if args.format == Format::Policy {
+        // The policy alone on stdout, so it pipes into a file or `aws iam`; the notes after it, for people.
+        eprint!("{}", notes(&result, recording.total()));
     }
     Ok(if result.unknown.is_empty() {
         ExitCode::SUCCESS

@@ -8,9 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use keyless_workspace::infer::{self, PipelineSource, output};
+use keyless_workspace::infer::{self, Inference, PipelineSource, output};
 
-use crate::format::json;
+use crate::format::{FormatChoice, Output, emit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InferFormat {
@@ -18,6 +18,19 @@ pub enum InferFormat {
     Cloudformation,
     Terraform,
     KeylessYml,
+}
+
+/// `json`: the inference itself; `cloudformation` / `terraform`: the roles' policies as those tools take them;
+/// `keyless-yml`: each role's `permissions:` block.
+impl FormatChoice<Inference> for InferFormat {
+    fn render(self, inference: &Inference) -> anyhow::Result<Output> {
+        match self {
+            InferFormat::Json => Output::json(inference),
+            InferFormat::Cloudformation => Output::json(&output::cloudformation(inference)),
+            InferFormat::Terraform => Output::json(&output::terraform(inference)),
+            InferFormat::KeylessYml => Ok(Output::text(output::keyless_yml(inference))),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -163,12 +176,7 @@ pub fn run(args: InferArgs) -> anyhow::Result<ExitCode> {
             args.workspace.config.display()
         );
     }
-    match args.format {
-        InferFormat::Json => print!("{}", json(&inference)?),
-        InferFormat::Cloudformation => print!("{}", json(&output::cloudformation(&inference))?),
-        InferFormat::Terraform => print!("{}", json(&output::terraform(&inference))?),
-        InferFormat::KeylessYml => print!("{}", output::keyless_yml(&inference)),
-    }
+    emit(args.format, &inference)?;
     if !inference.narrow_by_hand.is_empty() && args.format != InferFormat::Json {
         eprintln!(
             "narrow by hand: these lines do not name the resources, so the actions are granted on \"Resource\": \"*\":"

@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use keyless_workspace::render::{self, Format};
+use keyless_workspace::{Config, Plan};
+
+use crate::format::{FormatChoice, Output, emit};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PlanFormat {
@@ -17,6 +20,31 @@ pub enum PlanFormat {
     Terraform,
     /// `<account>.iam.json`: the provider and roles as IAM's API takes them.
     Json,
+}
+
+/// What `keyless plan` prints without -o: the plan, with the configuration its summary names.
+struct Planned<'a> {
+    config: &'a Config,
+    plan: &'a Plan,
+}
+
+/// Without -o: the summary or the plan as JSON. CloudFormation and Terraform are files (-o), which
+/// `keyless_workspace::render::Format` renders; this enum mirrors it for clap (keyless-workspace has no clap).
+impl FormatChoice<Planned<'_>> for PlanFormat {
+    fn render(self, planned: &Planned<'_>) -> anyhow::Result<Output> {
+        match self {
+            PlanFormat::Summary => Ok(Output::text(render::summary::summary(
+                planned.config,
+                planned.plan,
+            ))),
+            PlanFormat::Json => Output::json(planned.plan),
+            PlanFormat::Cloudformation | PlanFormat::Terraform => {
+                bail!(
+                    "--format cloudformation and terraform write one file per account: add -o DIR"
+                )
+            }
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -41,29 +69,23 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             args.workspace.config.display()
         );
     }
-    let format = match (args.format, &args.output) {
-        (Some(PlanFormat::Summary) | None, None) => {
-            print!("{}", render::summary::summary(&config, &plan));
-            return Ok(ExitCode::SUCCESS);
-        }
-        (Some(PlanFormat::Json), None) => {
-            print!("{}", crate::format::json(&plan)?);
-            return Ok(ExitCode::SUCCESS);
-        }
-        (Some(PlanFormat::Cloudformation | PlanFormat::Terraform), None) => {
-            bail!("--format cloudformation and terraform write one file per account: add -o DIR")
-        }
-        (Some(PlanFormat::Summary), Some(_)) => {
-            bail!("--format summary prints to the terminal; drop -o")
-        }
-        (Some(PlanFormat::Cloudformation) | None, Some(_)) => Format::CloudFormation,
-        (Some(PlanFormat::Terraform), Some(_)) => Format::Terraform,
-        (Some(PlanFormat::Json), Some(_)) => Format::Json,
+    let Some(dir) = &args.output else {
+        emit(
+            args.format.unwrap_or(PlanFormat::Summary),
+            &Planned {
+                config: &config,
+                plan: &plan,
+            },
+        )?;
+        return Ok(ExitCode::SUCCESS);
     };
-    let Some(dir) = args.output else {
-        bail!("internal: missing output directory");
+    let format = match args.format {
+        Some(PlanFormat::Summary) => bail!("--format summary prints to the terminal; drop -o"),
+        Some(PlanFormat::Cloudformation) | None => Format::CloudFormation,
+        Some(PlanFormat::Terraform) => Format::Terraform,
+        Some(PlanFormat::Json) => Format::Json,
     };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for file in render::render(&plan, format) {
         let path = dir.join(&file.file_name);
         std::fs::write(&path, &file.contents)

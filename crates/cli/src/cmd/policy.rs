@@ -224,37 +224,42 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let policy = keyless_iam::parse(&text).map_err(|e| located(&args.policy, &e))?;
     let diagnostics = policy.validate(kind(args.kind));
     let valid = !diagnostics.iter().any(|d| d.severity == Severity::Error);
-    match args.format {
-        Format::Json => print!(
-            "{}",
-            crate::format::json(&ValidateOutput {
-                valid,
-                diagnostics: &diagnostics,
-            })?
-        ),
-        Format::Text => {
-            for d in &diagnostics {
-                println!("{} ({})", diagnostic_line(&args.policy, d), level_name(d));
-            }
-            let errors = diagnostics
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .count();
-            if valid {
-                println!(
-                    "{}: IAM would accept this policy ({} warning(s))",
-                    args.policy.display(),
-                    diagnostics.len()
-                );
-            } else {
-                println!(
-                    "{}: IAM would reject this policy ({errors} error(s), {} warning(s))",
-                    args.policy.display(),
-                    diagnostics.len() - errors
-                );
-            }
+    let output = ValidateOutput {
+        valid,
+        diagnostics: &diagnostics,
+    };
+    args.format.print(&output, |output| {
+        let mut out = String::new();
+        for d in output.diagnostics {
+            let _ = writeln!(
+                out,
+                "{} ({})",
+                diagnostic_line(&args.policy, d),
+                level_name(d)
+            );
         }
-    }
+        let errors = output
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        if output.valid {
+            let _ = writeln!(
+                out,
+                "{}: IAM would accept this policy ({} warning(s))",
+                args.policy.display(),
+                output.diagnostics.len()
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "{}: IAM would reject this policy ({errors} error(s), {} warning(s))",
+                args.policy.display(),
+                output.diagnostics.len() - errors
+            );
+        }
+        out
+    })?;
     Ok(ExitCode::from(if valid { EXIT_ALLOW } else { EXIT_DENY }))
 }
 
@@ -317,30 +322,30 @@ fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         .first()
         .map_or(&[][..], |e| e.statements.as_slice());
 
-    match args.format {
-        Format::Json => {
-            let output = Output {
-                decision,
-                explanation,
-                statements,
-                additional_actions: additional,
-                diagnostics,
-                rejection,
-                audience,
-                notes,
-            };
-            print!("{}", crate::format::json(&output)?);
-        }
-        Format::Text => {
-            for d in &diagnostics {
-                eprintln!("{}", diagnostic_line(&args.policy, d));
-            }
-            print!(
-                "{}",
-                render_text(&explanation, &policy, evaluations.first(), &additional)
-            );
+    if args.format == Format::Text {
+        // JSON carries the diagnostics in the value; text keeps stdout for the decision.
+        for d in &diagnostics {
+            eprintln!("{}", diagnostic_line(&args.policy, d));
         }
     }
+    let output = Output {
+        decision,
+        explanation,
+        statements,
+        additional_actions: additional,
+        diagnostics,
+        rejection,
+        audience,
+        notes,
+    };
+    args.format.print(&output, |output| {
+        render_text(
+            &output.explanation,
+            &policy,
+            evaluations.first(),
+            &output.additional_actions,
+        )
+    })?;
     Ok(ExitCode::from(if decision.is_allow() {
         EXIT_ALLOW
     } else {

@@ -12,6 +12,8 @@ use keyless_enforce::payload::RawRequest;
 use keyless_enforce::{EnforceConfig, Invocation, Mode, Rejection, Rendered};
 use keyless_pipelines::Target;
 
+use crate::format::{FormatChoice, Output, emit};
+
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 pub enum RenderFormat {
     /// The configuration as bitbucket-pipelines.yml.
@@ -138,50 +140,73 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     };
     match result {
         Ok(rendered) => {
-            print!("{}", success(&args, &before, &rendered));
+            let success = Success {
+                args: &args,
+                before: &before,
+                rendered: &rendered,
+            };
+            emit(args.format, &success)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(rejection) => {
-            print!("{}", rejected(&args, &rejection));
+            emit(
+                args.format,
+                &Rejected {
+                    args: &args,
+                    rejection: &rejection,
+                },
+            )?;
             Ok(ExitCode::from(1))
         }
     }
 }
 
-fn success(args: &RenderArgs, before: &str, rendered: &Rendered) -> String {
-    let after = rendered.file.to_yaml_string();
-    let mut out = String::new();
-    if args.diff {
-        let diff = similar::TextDiff::from_lines(before, &after);
-        out.push_str(
-            &diff
+/// A rendered configuration, with the input it came from (for `--diff`) and the flags that shape it.
+struct Success<'a> {
+    args: &'a RenderArgs,
+    before: &'a str,
+    rendered: &'a Rendered,
+}
+
+/// `--diff` (in either format) shows the unified diff; otherwise `yaml` the configuration and `json` the
+/// provider response, each with `--explain`'s notes in its own syntax.
+impl FormatChoice<Success<'_>> for RenderFormat {
+    fn render(self, success: &Success<'_>) -> anyhow::Result<Output> {
+        let Success {
+            args,
+            before,
+            rendered,
+        } = *success;
+        let after = rendered.file.to_yaml_string();
+        if args.diff {
+            let diff = similar::TextDiff::from_lines(before, &after);
+            let mut out = diff
                 .unified_diff()
                 .context_radius(3)
                 .header("input", "rendered")
-                .to_string(),
-        );
-        if args.explain {
-            out.push_str(&explain_comments(rendered));
-        }
-        return out;
-    }
-    match args.format {
-        RenderFormat::Yaml => {
-            out.push_str(&after);
+                .to_string();
             if args.explain {
                 out.push_str(&explain_comments(rendered));
             }
+            return Ok(Output::text(out));
         }
-        RenderFormat::Json => {
-            let mut v = serde_json::json!({"pipelines_configuration": rendered.file.to_json()});
-            if args.explain {
-                explain_json(&mut v, rendered);
+        match self {
+            RenderFormat::Yaml => {
+                let mut out = after;
+                if args.explain {
+                    out.push_str(&explain_comments(rendered));
+                }
+                Ok(Output::text(out))
             }
-            out.push_str(&serde_json::to_string_pretty(&v).unwrap_or_default());
-            out.push('\n');
+            RenderFormat::Json => {
+                let mut v = serde_json::json!({"pipelines_configuration": rendered.file.to_json()});
+                if args.explain {
+                    explain_json(&mut v, rendered);
+                }
+                Output::json(&v)
+            }
         }
     }
-    out
 }
 
 /// `--explain` in JSON: `changes`, and when there are any, `omitted` (pipelines a definitions request leaves
@@ -263,25 +288,36 @@ fn explain_lines(out: &mut String, prefix: &str, rendered: &Rendered) {
     }
 }
 
-fn rejected(args: &RenderArgs, rejection: &Rejection) -> String {
-    match args.format {
-        RenderFormat::Json => {
-            let mut v = rejection.to_error_json();
-            if args.explain {
-                v["error"]["rule"] = rejection.rule.clone().into();
-                v["error"]["route"] = rejection.route.clone().into();
+/// A rejection, with the flags that shape it.
+struct Rejected<'a> {
+    args: &'a RenderArgs,
+    rejection: &'a Rejection,
+}
+
+/// `json`: the provider's `{"error": ...}` (with the rule and route under `--explain`); `yaml`: one line (and
+/// the rule, route and key under `--explain`).
+impl FormatChoice<Rejected<'_>> for RenderFormat {
+    fn render(self, rejected: &Rejected<'_>) -> anyhow::Result<Output> {
+        let Rejected { args, rejection } = *rejected;
+        match self {
+            RenderFormat::Json => {
+                let mut v = rejection.to_error_json();
+                if args.explain {
+                    v["error"]["rule"] = rejection.rule.clone().into();
+                    v["error"]["route"] = rejection.route.clone().into();
+                }
+                Output::json(&v)
             }
-            format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
-        }
-        RenderFormat::Yaml => {
-            let mut out = format!("rejected: {}\n", rejection.message);
-            if args.explain {
-                out.push_str(&format!(
-                    "  rule: {}\n  at: {}\n  key: {}\n",
-                    rejection.rule, rejection.route, rejection.key
-                ));
+            RenderFormat::Yaml => {
+                let mut out = format!("rejected: {}\n", rejection.message);
+                if args.explain {
+                    out.push_str(&format!(
+                        "  rule: {}\n  at: {}\n  key: {}\n",
+                        rejection.rule, rejection.route, rejection.key
+                    ));
+                }
+                Ok(Output::text(out))
             }
-            out
         }
     }
 }
