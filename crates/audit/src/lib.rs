@@ -13,6 +13,7 @@
 pub mod analysis;
 pub mod config;
 pub mod discover;
+pub mod files;
 pub mod finding;
 pub mod fix;
 pub mod flow;

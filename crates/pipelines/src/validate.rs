@@ -7,7 +7,6 @@ use crate::PipelineFile;
 use crate::model::{PIPELINES_KEYS, STAGE_KEYS, STEP_KEYS, TOP_LEVEL_KEYS};
 use crate::node::{Node, Value};
 use crate::route::{Route, Segment};
-use crate::suggest::levenshtein;
 
 mod view;
 
@@ -232,14 +231,9 @@ fn unknown_keys(
     }
 }
 
-/// The known key with the smallest edit distance, when it is close enough to be a typo.
+/// The known key with the smallest edit distance, when it is close enough (two edits) to be a typo.
 fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
-    known
-        .iter()
-        .map(|k| (levenshtein(key, k), *k))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, k)| k)
+    crate::suggest::closest(key, known.iter().copied(), |_| 2)
 }
 
 const PIPE_KEYS: &[&str] = &["pipe", "variables"];

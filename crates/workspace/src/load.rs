@@ -6,7 +6,6 @@ use std::sync::LazyLock;
 
 use ipnet::IpNet;
 use keyless_iam::network;
-use keyless_pipelines::suggest::levenshtein;
 use regex::Regex;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -399,16 +398,12 @@ pub fn parse_duration(text: &str) -> Option<u32> {
     u32::try_from(seconds).ok()
 }
 
-/// The closest of `candidates` to `word`, if it is a plausible typo.
+/// The closest of `candidates` to `word`, if it is a plausible typo: two edits, or a third of a long name.
 pub(crate) fn closest<'a>(
     word: &str,
     candidates: impl Iterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    candidates
-        .map(|candidate| (levenshtein(word, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 3) && *distance > 0)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
+    keyless_pipelines::suggest::closest(word, candidates, |candidate| 2.max(candidate.len() / 3))
 }
 
 /// A role name derived from the workspace and environment, valid for IAM.

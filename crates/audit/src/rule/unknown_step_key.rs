@@ -21,32 +21,9 @@ static META: RuleMeta = RuleMeta {
 
 use keyless_pipelines::{STAGE_KEYS, STEP_KEYS};
 
-/// Levenshtein distance, for "did you mean" suggestions.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
+/// The known key two edits or fewer from `key` (keyless-pipelines' one "did you mean").
 fn suggest(key: &str, known: &[&'static str]) -> Option<&'static str> {
-    known
-        .iter()
-        .copied()
-        .map(|k| (distance(key, k), k))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, k)| k)
+    keyless_pipelines::suggest::closest(key, known.iter().copied(), |_| 2)
 }
 
 impl Rule for UnknownStepKey {

@@ -7,17 +7,16 @@
 //! the other files are audited and reported in full.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use keyless_audit::files::{self as on_disk, LoadedConfig};
 use keyless_audit::output::{code_insights, json, plain, sarif};
+use keyless_audit::{Auditor, Confidence, Input, Options, Persona, Report, Repository, Severity};
 
 use crate::format::{FormatChoice, Output, emit};
-use keyless_audit::{
-    AuditConfig, Auditor, Confidence, Input, Options, Persona, Report, Repository, Severity,
-};
 
 /// Exit code when findings at or above the threshold remain.
 pub const EXIT_FINDINGS: u8 = 1;
@@ -156,7 +155,12 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let (config, config_error) = load_config(&args)?;
+    let LoadedConfig { config, unusable } =
+        on_disk::load_config(args.config.as_deref(), &args.paths).map_err(|e| {
+            anyhow::anyhow!(
+                "{e} (--config / KEYLESS_CONFIG names the keyless.yml whose audit section to use)"
+            )
+        })?;
     let options = Options {
         persona: args.persona.into(),
         min_severity: args.min_severity.into(),
@@ -180,20 +184,15 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
              or IAM policy found under the given paths"
         );
     }
-    let mut files = files;
-    if let Some((path, _)) = &config_error
-        && !files.iter().any(|f| same_file(f, path))
-    {
-        files.push(path.clone());
-    }
+    let files = on_disk::with_unusable(files, unusable.as_ref());
     let repository = args.repo.as_deref().and_then(Repository::given);
     let (mut inputs, mut report) =
-        audit_files(&auditor, &files, config_error.as_ref(), repository.as_ref());
+        on_disk::audit_paths(&auditor, &files, unusable.as_ref(), repository.as_ref());
     if args.fix {
         let fixed = apply_fixes(&files, &inputs, &report)?;
         if fixed > 0 {
             (inputs, report) =
-                audit_files(&auditor, &files, config_error.as_ref(), repository.as_ref());
+                on_disk::audit_paths(&auditor, &files, unusable.as_ref(), repository.as_ref());
         }
     }
     drop(inputs);
@@ -262,109 +261,6 @@ fn exit_code(report: &Report, fail_on: Severity) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-fn display_path(p: &Path) -> String {
-    let s = p.display().to_string();
-    s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
-}
-
-/// Reads the files and audits them in one pass (see `Auditor::audit_files`). A file that cannot be read is
-/// audited as such (`invalid-pipeline` / `invalid-input`); so is the keyless.yml whose `audit:` section could
-/// not be used (`config_error`).
-fn audit_files(
-    auditor: &Auditor,
-    files: &[PathBuf],
-    config_error: Option<&(PathBuf, String)>,
-    repository: Option<&Repository>,
-) -> (Vec<Input>, Report) {
-    let texts: Vec<(String, Result<String, String>)> = files
-        .iter()
-        .map(|f| {
-            let shown = display_path(f);
-            let text = match (read_text(f), config_error) {
-                // A keyless.yml that is not even YAML is reported with the parser's position.
-                (Ok(text), Some((path, message)))
-                    if same_file(f, path) && Input::parse(&shown, &text).is_ok() =>
-                {
-                    Err(message.clone())
-                }
-                (text, _) => text,
-            };
-            (shown, text)
-        })
-        .collect();
-    auditor.audit_files(&texts, repository)
-}
-
-/// A file's text, or why it cannot be audited.
-fn read_text(path: &Path) -> Result<String, String> {
-    match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|e| {
-            format!(
-                "not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
-                e.utf8_error().valid_up_to()
-            )
-        }),
-        Err(e) => Err(format!("cannot read: {e}")),
-    }
-}
-
-/// The same file named two ways (`./keyless.yml`, `dir/../dir/keyless.yml`).
-fn same_file(a: &Path, b: &Path) -> bool {
-    a == b
-        || match (a.canonicalize(), b.canonicalize()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => false,
-        }
-}
-
-/// `--config`, else the first keyless.yml next to (or inside) an audited path. A keyless.yml that cannot be read
-/// or whose `audit:` section is unusable leaves the defaults in place and is returned with the reason, so it is
-/// reported as `invalid-input` with everything else.
-fn load_config(args: &AuditArgs) -> anyhow::Result<(AuditConfig, Option<(PathBuf, String)>)> {
-    let path = match &args.config {
-        Some(p) if !p.exists() => bail!(
-            "{}: no such file (--config / KEYLESS_CONFIG names the keyless.yml whose audit section to use)",
-            p.display()
-        ),
-        Some(p) => Some(p.clone()),
-        None => args.paths.iter().find_map(|p| {
-            let dir = if p.is_dir() {
-                p.clone()
-            } else {
-                p.parent()
-                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-            };
-            let dir = if dir.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                dir
-            };
-            ["keyless.yml", "keyless.yaml"]
-                .iter()
-                .map(|n| dir.join(n))
-                .find(|c| c.is_file())
-        }),
-    };
-    let Some(path) = path else {
-        return Ok((AuditConfig::default(), None));
-    };
-    let loaded = read_text(&path).and_then(|text| {
-        AuditConfig::from_keyless_yml(&text, &display_path(&path)).map_err(|e| match e {
-            keyless_audit::ConfigError::Invalid { message, .. } => message,
-        })
-    });
-    Ok(match loaded {
-        Ok(config) => (config.unwrap_or_default(), None),
-        Err(message) => (
-            AuditConfig::default(),
-            Some((
-                path,
-                format!("{message} (the audit ran with the default settings)"),
-            )),
-        ),
-    })
 }
 
 /// Writes `keyless_audit::fix::fix_inputs`'s texts back to their files.
