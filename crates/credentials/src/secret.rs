@@ -1,5 +1,5 @@
 //! A string that must never be printed by accident: OIDC tokens, secret access keys, session tokens. The type is
-//! keyless-oidc's [`Secret`], the one secret wrapper of the library crates.
+//! keyless-secret's [`Secret`] (through keyless-oidc), the one secret type of the workspace.
 
 pub use keyless_oidc::Secret;
 

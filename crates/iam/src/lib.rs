@@ -32,6 +32,7 @@ mod request;
 pub mod sts;
 pub mod tag;
 mod validate;
+pub mod verdict;
 pub mod web_identity;
 
 pub use condition::{BaseOperator, Condition, Operator, SetOperator};

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use keyless_oidc::Secret;
 use keyless_workspace::resolve::{Directory, RemoteEnvironment, ResolveError};
 use serde::Deserialize;
 
@@ -16,22 +17,6 @@ pub struct BitbucketApi {
     base: String,
     credential: Credential,
     http: HttpClient,
-}
-
-/// A token whose Debug and Display never show it.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Self {
-        Secret(value)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
 }
 
 /// How a request to the Bitbucket API authenticates. Workspace, project and repository access tokens go as
@@ -56,17 +41,17 @@ impl Credential {
         match value.split_once(':') {
             Some((email, token)) if email.contains('@') && !token.is_empty() => Credential::Basic {
                 email: email.to_owned(),
-                token: Secret::new(token.to_owned()),
+                token: Secret::new(token),
             },
-            _ => Credential::Bearer(Secret::new(value.to_owned())),
+            _ => Credential::Bearer(Secret::new(value)),
         }
     }
 
     /// Adds the `Authorization` header (marked sensitive, so reqwest's own `Debug` hides it too).
     pub fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match self {
-            Credential::Bearer(token) => request.bearer_auth(&token.0),
-            Credential::Basic { email, token } => request.basic_auth(email, Some(&token.0)),
+            Credential::Bearer(token) => request.bearer_auth(token.expose()),
+            Credential::Basic { email, token } => request.basic_auth(email, Some(token.expose())),
         }
     }
 }

@@ -18,9 +18,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use keyless_net::bitbucket::{Credential, Secret};
+use keyless_net::bitbucket::Credential;
 use keyless_net::code_insights::{PublishError, Publisher, Route};
 use keyless_net::http::{HttpConfig, ProxyConfig, RetryPolicy};
+use keyless_oidc::Secret;
 use support::{Answer, Loopback, Seen};
 
 const REPORT: &str =

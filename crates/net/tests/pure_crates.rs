@@ -5,8 +5,9 @@
 
 use std::process::Command;
 
-/// The crates checked: every one of issue 23's list passes.
+/// The crates checked: every one of issue 23's list passes, and keyless-secret, the leaf under two of them.
 const PURE: &[&str] = &[
+    "keyless-secret",
     "keyless-workspace",
     "keyless-oidc",
     "keyless-iam",

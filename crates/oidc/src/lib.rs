@@ -27,7 +27,6 @@ mod discovery;
 mod jwk;
 mod mint;
 pub mod report;
-mod secret;
 mod signing;
 mod subject;
 mod uuid;
@@ -41,12 +40,14 @@ pub use decode::{
 };
 pub use discovery::{BITBUCKET_CLAIMS_SUPPORTED, DiscoveryDocument};
 pub use jwk::{Algorithm, Jwk, Jwks, KeyProblem, UnknownAlgorithm};
+/// The secret wrappers (keyless-secret's one type): a JWT, a PEM private key and any other secret string. Their
+/// `Debug`/`Display` redact.
+pub use keyless_secret::{PrivateKeyPem, Secret, SecretToken};
 pub use mint::{
     DEFAULT_LIFETIME_SECONDS, MAX_AUDIENCE_CHARS, MAX_CUSTOM_AUDIENCES, MAX_LIFETIME_SECONDS,
     MintError, MintRequest, MintResponse,
 };
 pub use report::{Report, report};
-pub use secret::{PrivateKeyPem, Secret, SecretToken};
 pub use signing::{EcSigningKey, ExportedKey, KeyError, KeyRing, KeyRingExport, SigningKey};
 pub use subject::{Subject, SubjectError};
 pub use uuid::{BracedUuid, UuidError};

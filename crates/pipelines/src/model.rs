@@ -8,54 +8,10 @@ use crate::route::Route;
 
 pub(crate) mod derive;
 
-/// A value that may hold a secret (a password, an access key, a pipe or service variable). Its
-/// `Debug` and `Display` never show it; call [`Sensitive::expose`] to read it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Sensitive(String);
-
-impl Sensitive {
-    pub fn new(s: impl Into<String>) -> Self {
-        Sensitive(s.into())
-    }
-
-    /// The value itself. Do not log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// True when the value is a variable reference such as `$AWS_SECRET` or `${AWS_SECRET}`,
-    /// not a literal.
-    pub fn is_variable_reference(&self) -> bool {
-        let s = self.0.trim();
-        let name = s
-            .strip_prefix("${")
-            .and_then(|r| r.strip_suffix('}'))
-            .or_else(|| s.strip_prefix('$'));
-        name.is_some_and(|n| {
-            !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
-    }
-}
-
-impl fmt::Debug for Sensitive {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_variable_reference() {
-            write!(f, "Sensitive({:?})", self.0)
-        } else {
-            f.write_str("Sensitive(<redacted>)")
-        }
-    }
-}
-
-impl fmt::Display for Sensitive {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_variable_reference() {
-            f.write_str(&self.0)
-        } else {
-            f.write_str("<redacted>")
-        }
-    }
-}
+/// A value that may hold a secret (a password, an access key, a pipe or service variable): keyless-secret's one
+/// secret type. `Debug` and `Display` show a bare variable reference (`$AWS_SECRET`, `${AWS_SECRET}`) and redact
+/// anything else; [`Sensitive::expose`] reads it, [`Sensitive::is_variable_reference`] tells the two apart.
+pub use keyless_secret::Sensitive;
 
 /// The keys Bitbucket knows on a step (bitbucket.md §3.4). The schema leaves steps open; the
 /// closed-key check in [`crate::validate`] uses this list.

@@ -16,7 +16,7 @@ use base64::Engine as _;
 use clap::{Args, Subcommand, ValueEnum};
 use keyless_iam::arn::ProviderArn;
 use keyless_iam::sts::{self, Rejection, RequestContext};
-use keyless_iam::web_identity;
+use keyless_iam::verdict::{ExtraAction, Verdict};
 use keyless_iam::{
     Decision, Diagnostic, Evaluation, ParseError, PolicyDocument, PolicyKind, Request, Severity,
 };
@@ -139,15 +139,6 @@ fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
         format!("`{text}` is not a time: use RFC 3339 (2026-01-31T12:00:00Z) or Unix seconds")
     })
-}
-
-/// One action the token needs beyond sts:AssumeRoleWithWebIdentity, and how the policy answers it.
-#[derive(Debug, Serialize)]
-struct ExtraAction {
-    action: String,
-    reason: &'static str,
-    decision: Decision,
-    explanation: String,
 }
 
 /// The JSON output: `{"decision", "explanation", "statements", "additional_actions", "diagnostics"}`, and with a
@@ -296,31 +287,8 @@ fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         Some(path) => request_verdict(&policy, path)?,
         None => token_verdict(args, &policy)?,
     };
-    let Verdict {
-        decision,
-        explanation,
-        evaluations,
-        rejection,
-        audience,
-        notes,
-    } = verdict;
-    let additional: Vec<ExtraAction> = evaluations
-        .iter()
-        .skip(1)
-        .map(|e| ExtraAction {
-            action: e.action.clone(),
-            reason: if e.action == web_identity::TAG_SESSION {
-                "the token carries session tags (https://aws.amazon.com/tags)"
-            } else {
-                "the token carries a source identity (https://aws.amazon.com/source_identity)"
-            },
-            decision: e.decision,
-            explanation: e.explain(),
-        })
-        .collect();
-    let statements = evaluations
-        .first()
-        .map_or(&[][..], |e| e.statements.as_slice());
+    let additional = verdict.additional_actions();
+    let statements = verdict.statements();
 
     if args.format == Format::Text {
         // JSON carries the diagnostics in the value; text keeps stdout for the decision.
@@ -329,54 +297,34 @@ fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let output = Output {
-        decision,
-        explanation,
+        decision: verdict.decision,
+        explanation: verdict.explanation.clone(),
         statements,
         additional_actions: additional,
         diagnostics,
-        rejection,
-        audience,
-        notes,
+        rejection: verdict.rejection.clone(),
+        audience: verdict.audience.clone(),
+        notes: verdict.notes.clone(),
     };
     args.format.print(&output, |output| {
         render_text(
             &output.explanation,
             &policy,
-            evaluations.first(),
+            verdict.evaluations.first(),
             &output.additional_actions,
         )
     })?;
-    Ok(ExitCode::from(if decision.is_allow() {
+    Ok(ExitCode::from(if verdict.decision.is_allow() {
         EXIT_ALLOW
     } else {
         EXIT_DENY
     }))
 }
 
-/// What `policy eval` prints, from a request file or from STS's decision on a token.
-struct Verdict {
-    decision: Decision,
-    explanation: String,
-    /// The main request's evaluation first, then each extra action's.
-    evaluations: Vec<Evaluation>,
-    /// `Some` with a token: STS's refusal, or `None` inside when it accepts.
-    rejection: Option<Option<Rejection>>,
-    audience: Option<String>,
-    notes: Vec<String>,
-}
-
 fn request_verdict(policy: &PolicyDocument, path: &Path) -> anyhow::Result<Verdict> {
     let text = read(path, "request")?;
     let request = Request::from_json(&text).map_err(|e| located(path, &e))?;
-    let evaluation = policy.evaluate(&request);
-    Ok(Verdict {
-        decision: evaluation.decision,
-        explanation: evaluation.explain(),
-        evaluations: vec![evaluation],
-        rejection: None,
-        audience: None,
-        notes: Vec::new(),
-    })
+    Ok(Verdict::of_request(policy, &request))
 }
 
 /// STS's decision (`keyless_iam::sts::decide`) on the token or claims, with `--provider-arn` as the account's
@@ -388,14 +336,14 @@ fn token_verdict(args: &EvalArgs, policy: &PolicyDocument) -> anyhow::Result<Ver
         .context("--provider-arn is required with --token or --claims")?;
     let arn = ProviderArn::parse(provider_arn).map_err(|e| anyhow!("--provider-arn: {e}"))?;
     let claims = read_claims(args)?;
-    let mut notes = Vec::new();
+    let mut assumed = None;
     let client_ids = if args.client_ids.is_empty() {
         let workspace = keyless_oidc::parse_issuer(&arn.issuer()).and_then(|parts| {
             let uuid = claims.get("workspaceUuid")?.as_str()?.parse().ok()?;
             keyless_oidc::WorkspaceRef::with_issuer_base(parts.slug, uuid, parts.base).ok()
         });
         workspace.map(|ws| {
-            notes.push(format!(
+            assumed = Some(format!(
                 "assumed the provider's client IDs are the workspace audience `{}` (what Atlassian's setup and keyless \
                  plan create); pass --client-id to give the provider's actual list",
                 ws.audience()
@@ -413,23 +361,9 @@ fn token_verdict(args: &EvalArgs, policy: &PolicyDocument) -> anyhow::Result<Ver
     if let Some(ip) = args.source_ip {
         context = context.source_ip(ip);
     }
-    let decision = sts::decide(&providers, policy, &claims, &context);
-    let evaluations = decision.evaluations(policy);
-    let verdict = decision.verdict();
-    let explanation = decision.explain(policy);
-    notes.extend(decision.notes.iter().cloned());
-    Ok(Verdict {
-        decision: verdict,
-        explanation: match notes.len() > decision.notes.len() {
-            // The assumed client IDs note is ours; put it with STS's notes.
-            true => format!("{explanation}\nnote: {}", notes[0]),
-            false => explanation,
-        },
-        evaluations,
-        rejection: Some(decision.rejection.clone()),
-        audience: decision.audience.clone(),
-        notes,
-    })
+    Ok(Verdict::of_token(
+        &providers, policy, &claims, &context, assumed,
+    ))
 }
 
 fn read_claims(args: &EvalArgs) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
