@@ -101,6 +101,13 @@ impl Format {
     }
 }
 
+/// Whether text for people may be coloured when nothing asks otherwise: stdout is a terminal and `NO_COLOR`
+/// (no-color.org) is not set.
+pub fn stdout_wants_colour() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
 /// `value` as the commands print JSON: pretty, with one trailing newline.
 pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
     Ok(format!("{}\n", serde_json::to_string_pretty(value)?))

@@ -6,7 +6,6 @@
 //! keyless.yml whose `audit:` section is unusable) is a finding (`invalid-pipeline` / `invalid-input`, high) and
 //! the other files are audited and reported in full.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -203,9 +202,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-        }
+        ColorChoice::Auto => crate::format::stdout_wants_colour(),
     };
     emit(
         args.format,

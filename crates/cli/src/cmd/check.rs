@@ -1,7 +1,6 @@
 //! `keyless check`: prove who can assume which role, from the plan or from what IAM holds (`--live`), with the
 //! pipeline layer's verdict from the enforce engine (unless `--aws-only`).
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -24,9 +23,7 @@ impl FormatChoice<Matrix> for CheckFormat {
             CheckFormat::Json => Output::json(matrix)?,
             CheckFormat::Markdown => Output::text(report::markdown(matrix)),
             CheckFormat::Table => {
-                let colour =
-                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                Output::text(report::table(matrix, colour))
+                Output::text(report::table(matrix, crate::format::stdout_wants_colour()))
             }
         })
     }
